@@ -1,0 +1,3 @@
+module github.com/frostvmi/frost
+
+go 1.26
