@@ -1,0 +1,902 @@
+/*
+ * Basic NT types and the structures shared by the kernel's subsystems.
+ *
+ * Type and field names are Windows' own wherever Frost reads them, and the
+ * _MMPTE family has the bit layout of Windows 10 19041. Offsets are whatever
+ * the compiler chooses: Frost reads them from ntkrnlmp.pdb, never from here.
+ * Fields Windows has and mini-NT does not use are mostly left out.
+ */
+#ifndef MININT_NTDEF_H
+#define MININT_NTDEF_H
+
+typedef unsigned char UCHAR, BOOLEAN, *PUCHAR;
+typedef char CHAR, CCHAR, *PCHAR;
+typedef unsigned short USHORT, *PUSHORT;
+typedef short SHORT, CSHORT;
+typedef unsigned long ULONG, *PULONG, ACCESS_MASK;
+typedef long LONG, NTSTATUS;
+typedef unsigned long long ULONG64, ULONG_PTR, SIZE_T, *PULONG64;
+typedef long long LONG64, LONGLONG;
+typedef unsigned short WCHAR, *PWSTR;
+typedef void VOID, *PVOID, *HANDLE, **PHANDLE;
+
+#define NULL ((void *)0)
+#define TRUE 1
+#define FALSE 0
+#define offsetof(t, f) __builtin_offsetof(t, f)
+#define CONTAINING_RECORD(a, t, f) ((t *)((char *)(a)-offsetof(t, f)))
+#define NOINLINE __attribute__((noinline))
+#define INITCODE __attribute__((section("INIT"), noinline))
+
+#define STATUS_SUCCESS ((NTSTATUS)0x00000000)
+#define STATUS_TIMEOUT ((NTSTATUS)0x00000102)
+#define STATUS_INVALID_HANDLE ((NTSTATUS)0xC0000008)
+#define STATUS_INVALID_PARAMETER ((NTSTATUS)0xC000000D)
+#define STATUS_NO_MEMORY ((NTSTATUS)0xC0000017)
+#define STATUS_ACCESS_VIOLATION ((NTSTATUS)0xC0000005)
+#define STATUS_OBJECT_TYPE_MISMATCH ((NTSTATUS)0xC0000024)
+#define STATUS_OBJECT_NAME_INVALID ((NTSTATUS)0xC0000033)
+#define STATUS_OBJECT_NAME_NOT_FOUND ((NTSTATUS)0xC0000034)
+#define STATUS_OBJECT_NAME_COLLISION ((NTSTATUS)0xC0000035)
+#define STATUS_OBJECT_PATH_NOT_FOUND ((NTSTATUS)0xC000003A)
+#define STATUS_DISK_FULL ((NTSTATUS)0xC000007F)
+#define STATUS_INSUFFICIENT_RESOURCES ((NTSTATUS)0xC000009A)
+#define STATUS_INVALID_SYSTEM_SERVICE ((NTSTATUS)0xC000001C)
+#define STATUS_INVALID_IMAGE_FORMAT ((NTSTATUS)0xC000007B)
+#define STATUS_BUFFER_TOO_SMALL ((NTSTATUS)0xC0000023)
+#define STATUS_TOO_MANY_PAGING_FILES ((NTSTATUS)0xC0000097)
+#define STATUS_IO_DEVICE_ERROR ((NTSTATUS)0xC0000185)
+#define STATUS_END_OF_FILE ((NTSTATUS)0xC0000011)
+#define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
+
+typedef struct _LIST_ENTRY {
+    struct _LIST_ENTRY *Flink;
+    struct _LIST_ENTRY *Blink;
+} LIST_ENTRY, *PLIST_ENTRY;
+
+typedef struct _UNICODE_STRING {
+    USHORT Length;
+    USHORT MaximumLength;
+    PWSTR Buffer;
+} UNICODE_STRING, *PUNICODE_STRING;
+
+typedef union _LARGE_INTEGER {
+    struct {
+        ULONG LowPart;
+        LONG HighPart;
+    };
+    LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
+
+typedef struct _CLIENT_ID {
+    HANDLE UniqueProcess;
+    HANDLE UniqueThread;
+} CLIENT_ID;
+
+typedef struct _RTL_BALANCED_NODE {
+    union {
+        struct _RTL_BALANCED_NODE *Children[2];
+        struct {
+            struct _RTL_BALANCED_NODE *Left;
+            struct _RTL_BALANCED_NODE *Right;
+        };
+    };
+    union {
+        UCHAR Red : 1;
+        UCHAR Balance : 2;
+        ULONG64 ParentValue;
+    };
+} RTL_BALANCED_NODE, *PRTL_BALANCED_NODE;
+
+typedef struct _RTL_AVL_TREE {
+    RTL_BALANCED_NODE *Root;
+} RTL_AVL_TREE;
+
+typedef struct _EX_PUSH_LOCK {
+    union {
+        ULONG64 Locked : 1;
+        ULONG64 Value;
+        PVOID Ptr;
+    };
+} EX_PUSH_LOCK;
+
+typedef struct _EX_FAST_REF {
+    union {
+        PVOID Object;
+        ULONG64 RefCnt : 4;
+        ULONG64 Value;
+    };
+} EX_FAST_REF;
+
+typedef struct _DISPATCHER_HEADER {
+    UCHAR Type;
+    UCHAR Signalling;
+    UCHAR Size;
+    UCHAR Reserved1;
+    LONG SignalState;
+    LIST_ENTRY WaitListHead;
+} DISPATCHER_HEADER;
+
+typedef struct _KEVENT {
+    DISPATCHER_HEADER Header;
+} KEVENT;
+
+typedef struct _OBJECT_ATTRIBUTES {
+    ULONG Length;
+    HANDLE RootDirectory;
+    PUNICODE_STRING ObjectName;
+    ULONG Attributes;
+    PVOID SecurityDescriptor;
+    PVOID SecurityQualityOfService;
+} OBJECT_ATTRIBUTES, *POBJECT_ATTRIBUTES;
+
+typedef struct _IO_STATUS_BLOCK {
+    union {
+        NTSTATUS Status;
+        PVOID Pointer;
+    };
+    ULONG64 Information;
+} IO_STATUS_BLOCK, *PIO_STATUS_BLOCK;
+
+/* ---- the PTE family: Windows 10 19041's bit layout ------------------- */
+
+typedef struct _MMPTE_HARDWARE {
+    ULONG64 Valid : 1;
+    ULONG64 Dirty1 : 1;
+    ULONG64 Owner : 1;
+    ULONG64 WriteThrough : 1;
+    ULONG64 CacheDisable : 1;
+    ULONG64 Accessed : 1;
+    ULONG64 Dirty : 1;
+    ULONG64 LargePage : 1;
+    ULONG64 Global : 1;
+    ULONG64 CopyOnWrite : 1;
+    ULONG64 Unused : 1;
+    ULONG64 Write : 1;
+    ULONG64 PageFrameNumber : 36;
+    ULONG64 ReservedForHardware : 4;
+    ULONG64 ReservedForSoftware : 4;
+    ULONG64 WsleAge : 4;
+    ULONG64 WsleProtection : 3;
+    ULONG64 NoExecute : 1;
+} MMPTE_HARDWARE;
+
+typedef struct _MMPTE_PROTOTYPE {
+    ULONG64 Valid : 1;
+    ULONG64 DemandFillProto : 1;
+    ULONG64 HiberVerifyConverted : 1;
+    ULONG64 ReadOnly : 1;
+    ULONG64 SwizzleBit : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Combined : 1;
+    ULONG64 Unused1 : 4;
+    LONG64 ProtoAddress : 48;
+} MMPTE_PROTOTYPE;
+
+typedef struct _MMPTE_SOFTWARE {
+    ULONG64 Valid : 1;
+    ULONG64 PageFileReserved : 1;
+    ULONG64 PageFileAllocated : 1;
+    ULONG64 ColdPage : 1;
+    ULONG64 SwizzleBit : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 PageFileLow : 4;
+    ULONG64 UsedPageTableEntries : 10;
+    ULONG64 ShadowStack : 1;
+    ULONG64 Unused : 5;
+    ULONG64 PageFileHigh : 32;
+} MMPTE_SOFTWARE;
+
+typedef struct _MMPTE_TIMESTAMP {
+    ULONG64 MustBeZero : 1;
+    ULONG64 Unused : 3;
+    ULONG64 SwizzleBit : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 PageFileLow : 4;
+    ULONG64 Reserved : 16;
+    ULONG64 GlobalTimeStamp : 32;
+} MMPTE_TIMESTAMP;
+
+typedef struct _MMPTE_TRANSITION {
+    ULONG64 Valid : 1;
+    ULONG64 Write : 1;
+    ULONG64 Spare : 1;
+    ULONG64 IoTracker : 1;
+    ULONG64 SwizzleBit : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 PageFrameNumber : 36;
+    ULONG64 Unused : 16;
+} MMPTE_TRANSITION;
+
+typedef struct _MMPTE_SUBSECTION {
+    ULONG64 Valid : 1;
+    ULONG64 Unused0 : 3;
+    ULONG64 SwizzleBit : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 ColdPage : 1;
+    ULONG64 Unused1 : 3;
+    ULONG64 ExecutePrivilege : 1;
+    LONG64 SubsectionAddress : 48;
+} MMPTE_SUBSECTION;
+
+typedef struct _MMPTE_LIST {
+    ULONG64 Valid : 1;
+    ULONG64 OneEntry : 1;
+    ULONG64 filler0 : 2;
+    ULONG64 SwizzleBit : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 filler1 : 16;
+    ULONG64 NextEntry : 36;
+} MMPTE_LIST;
+
+typedef struct _MMPTE {
+    union {
+        ULONG64 Long;
+        volatile ULONG64 VolatileLong;
+        MMPTE_HARDWARE Hard;
+        MMPTE_PROTOTYPE Proto;
+        MMPTE_SOFTWARE Soft;
+        MMPTE_TIMESTAMP TimeStamp;
+        MMPTE_TRANSITION Trans;
+        MMPTE_SUBSECTION Subsect;
+        MMPTE_LIST List;
+    } u;
+} MMPTE, *PMMPTE;
+
+/* ---- sections, files, devices ---------------------------------------- */
+
+struct _EPROCESS;
+struct _FILE_OBJECT;
+struct _DEVICE_OBJECT;
+struct _CONTROL_AREA;
+
+typedef struct _MMSECTION_FLAGS {
+    ULONG BeingDeleted : 1;
+    ULONG BeingCreated : 1;
+    ULONG BeingPurged : 1;
+    ULONG NoModifiedWriting : 1;
+    ULONG FailAllIo : 1;
+    ULONG Image : 1;
+    ULONG Based : 1;
+    ULONG File : 1;
+    ULONG AttemptingDelete : 1;
+    ULONG PrefetchCreated : 1;
+    ULONG PhysicalMemory : 1;
+    ULONG ImageControlAreaOnRemovableMedia : 1;
+    ULONG Reserve : 1;
+    ULONG Commit : 1;
+    ULONG NoChange : 1;
+    ULONG WasPurged : 1;
+    ULONG UserReference : 1;
+    ULONG GlobalMemory : 1;
+    ULONG DeleteOnClose : 1;
+    ULONG FilePointerNull : 1;
+    ULONG PreferredNode : 6;
+    ULONG GlobalOnlyPerSession : 1;
+    ULONG UserWritable : 1;
+    ULONG SystemVaAllocated : 1;
+    ULONG PreferredFsCompressionBoundary : 1;
+    ULONG UsingFileExtents : 1;
+    ULONG PageSize64K : 1;
+} MMSECTION_FLAGS;
+
+typedef struct _SEGMENT {
+    struct _CONTROL_AREA *ControlArea;
+    ULONG TotalNumberOfPtes;
+    ULONG SegmentFlags;
+    ULONG64 NumberOfCommittedPages;
+    ULONG64 SizeOfSegment;
+    PVOID BasedAddress;
+    EX_PUSH_LOCK SegmentLock;
+    ULONG64 u1;
+    ULONG64 u2;
+    MMPTE *PrototypePte;
+} SEGMENT;
+
+typedef struct _CONTROL_AREA {
+    SEGMENT *Segment;
+    union {
+        LIST_ENTRY ListHead;
+        PVOID AweContext;
+    };
+    ULONG64 NumberOfSectionReferences;
+    ULONG64 NumberOfPfnReferences;
+    ULONG64 NumberOfMappedViews;
+    ULONG64 NumberOfUserReferences;
+    union {
+        ULONG LongFlags;
+        MMSECTION_FLAGS Flags;
+    } u;
+    union {
+        ULONG LongFlags;
+    } u1;
+    EX_FAST_REF FilePointer;
+    LONG ControlAreaLock;
+    ULONG ModifiedWriteCount;
+    PVOID WaitList;
+    ULONG64 u2[2];
+    EX_PUSH_LOCK FileObjectLock;
+    ULONG64 LockedPages;
+    ULONG64 u3;
+} CONTROL_AREA;
+
+typedef struct _MMSUBSECTION_FLAGS {
+    USHORT SubsectionAccessed : 1;
+    USHORT Protection : 5;
+    USHORT StartingSector4132 : 10;
+    USHORT SubsectionStatic : 1;
+    USHORT GlobalMemory : 1;
+    USHORT Spare : 1;
+    USHORT OnDereferenceList : 1;
+    USHORT SectorEndOffset : 12;
+} MMSUBSECTION_FLAGS;
+
+typedef struct _SUBSECTION {
+    CONTROL_AREA *ControlArea;
+    MMPTE *SubsectionBase;
+    struct _SUBSECTION *NextSubsection;
+    union {
+        RTL_AVL_TREE GlobalPerSessionHead;
+        PVOID CreationWaitList;
+        PVOID SessionDriverProtos;
+    };
+    union {
+        ULONG LongFlags;
+        MMSUBSECTION_FLAGS SubsectionFlags;
+    } u;
+    ULONG StartingSector;
+    ULONG NumberOfFullSectors;
+    ULONG PtesInSubsection;
+    union {
+        ULONG NumberOfChildViews;
+    } u1;
+    ULONG UnusedPtes : 30;
+    ULONG ExtentQueryNeeded : 1;
+    ULONG DirtyPages : 1;
+} SUBSECTION;
+
+typedef struct _SECTION_OBJECT_POINTERS {
+    PVOID DataSectionObject;
+    PVOID SharedCacheMap;
+    PVOID ImageSectionObject;
+} SECTION_OBJECT_POINTERS;
+
+typedef struct _DRIVER_OBJECT {
+    CSHORT Type;
+    CSHORT Size;
+    struct _DEVICE_OBJECT *DeviceObject;
+    ULONG Flags;
+    PVOID DriverStart;
+    ULONG DriverSize;
+    PVOID DriverSection;
+    PVOID DriverExtension;
+    UNICODE_STRING DriverName;
+} DRIVER_OBJECT;
+
+#define FILE_REMOVABLE_MEDIA 0x00000001
+#define FILE_FLOPPY_DISKETTE 0x00000004
+#define FILE_DEVICE_DISK 0x00000007
+#define IO_TYPE_DEVICE 3
+#define IO_TYPE_FILE 5
+
+typedef struct _DEVICE_OBJECT {
+    CSHORT Type;
+    USHORT Size;
+    LONG ReferenceCount;
+    DRIVER_OBJECT *DriverObject;
+    struct _DEVICE_OBJECT *NextDevice;
+    struct _DEVICE_OBJECT *AttachedDevice;
+    PVOID CurrentIrp;
+    PVOID Timer;
+    ULONG Flags;
+    ULONG Characteristics;
+    PVOID Vpb;
+    PVOID DeviceExtension;
+    ULONG DeviceType;
+    CCHAR StackSize;
+    ULONG AlignmentRequirement;
+    ULONG SectorSize;
+} DEVICE_OBJECT, *PDEVICE_OBJECT;
+
+typedef struct _FILE_OBJECT {
+    CSHORT Type;
+    CSHORT Size;
+    DEVICE_OBJECT *DeviceObject;
+    PVOID Vpb;
+    PVOID FsContext;
+    PVOID FsContext2;
+    SECTION_OBJECT_POINTERS *SectionObjectPointer;
+    PVOID PrivateCacheMap;
+    NTSTATUS FinalStatus;
+    struct _FILE_OBJECT *RelatedFileObject;
+    BOOLEAN LockOperation;
+    BOOLEAN DeletePending;
+    BOOLEAN ReadAccess;
+    BOOLEAN WriteAccess;
+    BOOLEAN DeleteAccess;
+    BOOLEAN SharedRead;
+    BOOLEAN SharedWrite;
+    BOOLEAN SharedDelete;
+    ULONG Flags;
+    UNICODE_STRING FileName;
+    LARGE_INTEGER CurrentByteOffset;
+    ULONG Waiters;
+    ULONG Busy;
+    PVOID LastLock;
+    KEVENT Lock;
+    KEVENT Event;
+    PVOID CompletionContext;
+    ULONG64 IrpListLock;
+    LIST_ENTRY IrpList;
+    PVOID FileObjectExtension;
+} FILE_OBJECT, *PFILE_OBJECT;
+
+/* ---- VADs ------------------------------------------------------------ */
+
+typedef struct _MMVAD_FLAGS {
+    ULONG Lock : 1;
+    ULONG LockContended : 1;
+    ULONG DeleteInProgress : 1;
+    ULONG NoChange : 1;
+    ULONG VadType : 3;
+    ULONG Protection : 5;
+    ULONG PreferredNode : 6;
+    ULONG PageSize : 2;
+    ULONG PrivateMemory : 1;
+} MMVAD_FLAGS;
+
+typedef struct _MMVAD_FLAGS1 {
+    ULONG CommitCharge : 31;
+    ULONG MemCommit : 1;
+} MMVAD_FLAGS1;
+
+typedef struct _MMVAD_FLAGS2 {
+    ULONG FileOffset : 24;
+    ULONG Large : 1;
+    ULONG TrimBehind : 1;
+    ULONG Inherit : 1;
+    ULONG NoValidationNeeded : 1;
+    ULONG PrivateDemandZero : 1;
+    ULONG Spare : 3;
+} MMVAD_FLAGS2;
+
+typedef struct _MMVAD_SHORT {
+    union {
+        struct {
+            struct _MMVAD_SHORT *NextVad;
+            PVOID ExtraCreateInfo;
+        };
+        RTL_BALANCED_NODE VadNode;
+    };
+    ULONG StartingVpn;
+    ULONG EndingVpn;
+    UCHAR StartingVpnHigh;
+    UCHAR EndingVpnHigh;
+    UCHAR CommitChargeHigh;
+    UCHAR SpareNT64VadUChar;
+    LONG ReferenceCount;
+    EX_PUSH_LOCK PushLock;
+    union {
+        ULONG LongFlags;
+        MMVAD_FLAGS VadFlags;
+    } u;
+    union {
+        ULONG LongFlags1;
+        MMVAD_FLAGS1 VadFlags1;
+    } u1;
+    PVOID EventList;
+} MMVAD_SHORT;
+
+typedef struct _MMVAD {
+    MMVAD_SHORT Core;
+    union {
+        ULONG LongFlags2;
+        MMVAD_FLAGS2 VadFlags2;
+    } u2;
+    SUBSECTION *Subsection;
+    MMPTE *FirstPrototypePte;
+    MMPTE *LastContiguousPte;
+    LIST_ENTRY ViewLinks;
+    struct _EPROCESS *VadsProcess;
+    union {
+        PVOID ExtendedInfo;
+    } u4;
+    FILE_OBJECT *FileObject;
+} MMVAD;
+
+/* VadType values and protections, as Windows numbers them. */
+#define VadNone 0
+#define VadImageMap 2
+#define MM_READONLY 1
+#define MM_EXECUTE_READ 3
+#define MM_READWRITE 4
+#define MM_EXECUTE_READWRITE 6
+#define MM_DECOMMIT 0x10
+
+/* ---- paging files and the memory manager's globals ------------------- */
+
+typedef struct _MMPAGING_FILE {
+    ULONG64 Size;
+    ULONG64 MaximumSize;
+    ULONG64 MinimumSize;
+    ULONG64 FreeSpace;
+    ULONG64 PeakUsage;
+    ULONG64 HighestPage;
+    ULONG64 FreeReservationSpace;
+    FILE_OBJECT *File;
+    PVOID *Entry;
+    ULONG NumberOfModWriterEntries;
+    UNICODE_STRING PageFileName;
+    PVOID Bitmaps;
+    ULONG AllocationBitmapHint;
+    USHORT PageFileNumber : 4;
+    USHORT WsSwapPagefile : 1;
+    USHORT NoReservations : 1;
+    USHORT VirtualStorePagefile : 1;
+    USHORT SwapSupported : 1;
+    USHORT NodeInserted : 1;
+    USHORT StackNotified : 1;
+    USHORT BackedBySCM : 1;
+    USHORT SpecialPurposeMemory : 1;
+    USHORT Spare0 : 3;
+    HANDLE FileHandle;
+    LONG SpinLock;
+} MMPAGING_FILE, *PMMPAGING_FILE;
+
+#define MAX_PAGE_FILES 16
+
+typedef struct _MI_VISIBLE_PARTITION {
+    ULONG64 LowestPhysicalPage;
+    ULONG64 HighestPhysicalPage;
+    ULONG64 NumberOfPhysicalPages;
+    ULONG NumberOfPagingFiles;
+    MMPAGING_FILE *PagingFile[MAX_PAGE_FILES];
+    ULONG64 AvailablePages;
+} MI_VISIBLE_PARTITION;
+
+typedef struct _MI_PARTITION {
+    USHORT PartitionId;
+    ULONG64 Flags;
+    MI_VISIBLE_PARTITION Vp;
+} MI_PARTITION;
+
+typedef struct _MI_HARDWARE_STATE {
+    ULONG NodeMask;
+    ULONG PhysicalAddressBits;
+    ULONG LogicalProcessorsPerCore;
+    ULONG64 TotalPagesAllowed;
+    ULONG64 InvalidPteMask;
+    ULONG64 LargePageColors;
+} MI_HARDWARE_STATE;
+
+typedef struct _MI_SYSTEM_INFORMATION {
+    ULONG64 SystemImages;
+    MI_HARDWARE_STATE Hardware;
+    ULONG64 SystemVaStart;
+} MI_SYSTEM_INFORMATION;
+
+/* ---- loaded modules -------------------------------------------------- */
+
+typedef struct _KLDR_DATA_TABLE_ENTRY {
+    LIST_ENTRY InLoadOrderLinks;
+    PVOID ExceptionTable;
+    ULONG ExceptionTableSize;
+    PVOID GpValue;
+    PVOID NonPagedDebugInfo;
+    PVOID DllBase;
+    PVOID EntryPoint;
+    ULONG SizeOfImage;
+    UNICODE_STRING FullDllName;
+    UNICODE_STRING BaseDllName;
+    ULONG Flags;
+    USHORT LoadCount;
+    USHORT SignatureLevel;
+    PVOID SectionPointer;
+    ULONG CheckSum;
+    ULONG CoverageSectionSize;
+    PVOID CoverageSection;
+    PVOID LoadedImports;
+    PVOID Spare;
+    ULONG SizeOfImageNotRounded;
+    ULONG TimeDateStamp;
+} KLDR_DATA_TABLE_ENTRY;
+
+/* ---- objects and handles --------------------------------------------- */
+
+typedef struct _QUAD {
+    LONG64 UseThisFieldToCopy;
+} QUAD;
+
+typedef struct _OBJECT_HEADER {
+    LONG64 PointerCount;
+    union {
+        LONG64 HandleCount;
+        PVOID NextToFree;
+    };
+    EX_PUSH_LOCK Lock;
+    UCHAR TypeIndex;
+    union {
+        UCHAR TraceFlags;
+        struct {
+            UCHAR DbgRefTrace : 1;
+            UCHAR DbgTracePermanent : 1;
+        };
+    };
+    UCHAR InfoMask;
+    union {
+        UCHAR Flags;
+        struct {
+            UCHAR NewObject : 1;
+            UCHAR KernelObject : 1;
+            UCHAR KernelOnlyAccess : 1;
+            UCHAR ExclusiveObject : 1;
+            UCHAR PermanentObject : 1;
+            UCHAR DefaultSecurityQuota : 1;
+            UCHAR SingleHandleEntry : 1;
+            UCHAR DeletedInline : 1;
+        };
+    };
+    ULONG Reserved;
+    union {
+        PVOID ObjectCreateInfo;
+        PVOID QuotaBlockCharged;
+    };
+    PVOID SecurityDescriptor;
+    QUAD Body;
+} OBJECT_HEADER, *POBJECT_HEADER;
+
+typedef struct _OBJECT_TYPE_INITIALIZER {
+    USHORT Length;
+    ULONG ObjectTypeFlags;
+    ULONG ObjectTypeCode;
+    ULONG InvalidAttributes;
+    ULONG ValidAccessMask;
+    ULONG PoolType;
+    ULONG DefaultPagedPoolCharge;
+    ULONG DefaultNonPagedPoolCharge;
+} OBJECT_TYPE_INITIALIZER;
+
+typedef struct _OBJECT_TYPE {
+    LIST_ENTRY TypeList;
+    UNICODE_STRING Name;
+    PVOID DefaultObject;
+    UCHAR Index;
+    ULONG TotalNumberOfObjects;
+    ULONG TotalNumberOfHandles;
+    ULONG HighWaterNumberOfObjects;
+    ULONG HighWaterNumberOfHandles;
+    OBJECT_TYPE_INITIALIZER TypeInfo;
+    EX_PUSH_LOCK TypeLock;
+    ULONG Key;
+    LIST_ENTRY CallbackList;
+} OBJECT_TYPE, *POBJECT_TYPE;
+
+typedef union _HANDLE_TABLE_ENTRY {
+    volatile LONG64 VolatileLowValue;
+    LONG64 LowValue;
+    struct {
+        struct _HANDLE_TABLE_ENTRY_INFO *InfoTable;
+        LONG64 HighValue;
+    };
+    struct {
+        ULONG64 Unlocked : 1;
+        ULONG64 RefCnt : 16;
+        ULONG64 Attributes : 3;
+        ULONG64 ObjectPointerBits : 44;
+        ULONG GrantedAccessBits : 25;
+        ULONG NoRightsUpgrade : 1;
+        ULONG Spare1 : 6;
+        ULONG Spare2;
+    };
+} HANDLE_TABLE_ENTRY, *PHANDLE_TABLE_ENTRY;
+
+typedef struct _HANDLE_TABLE {
+    ULONG NextHandleNeedingPool;
+    LONG ExtraInfoPages;
+    volatile ULONG64 TableCode;
+    struct _EPROCESS *QuotaProcess;
+    LIST_ENTRY HandleTableList;
+    ULONG UniqueProcessId;
+    ULONG Flags;
+    EX_PUSH_LOCK HandleContentionEvent;
+    EX_PUSH_LOCK HandleTableLock;
+    PVOID DebugInfo;
+} HANDLE_TABLE, *PHANDLE_TABLE;
+
+/* ---- threads, processes, the processor block ------------------------- */
+
+/* The trap frame is laid out in the order the entry stubs in trap.S push
+   it; ksamd64.h (generated from this header) keeps the assembly honest. */
+typedef struct _KTRAP_FRAME {
+    ULONG64 R15;
+    ULONG64 R14;
+    ULONG64 R13;
+    ULONG64 R12;
+    ULONG64 Rbp;
+    ULONG64 Rbx;
+    ULONG64 Rdi;
+    ULONG64 Rsi;
+    ULONG64 R11;
+    ULONG64 R10;
+    ULONG64 R9;
+    ULONG64 R8;
+    ULONG64 Rdx;
+    ULONG64 Rcx;
+    ULONG64 Rax;
+    ULONG64 Vector;
+    ULONG64 ErrorCode;
+    ULONG64 Rip;
+    ULONG64 SegCs;
+    ULONG64 EFlags;
+    ULONG64 Rsp;
+    ULONG64 SegSs;
+} KTRAP_FRAME, *PKTRAP_FRAME;
+
+typedef struct _KPROCESS {
+    DISPATCHER_HEADER Header;
+    LIST_ENTRY ProfileListHead;
+    ULONG64 DirectoryTableBase;
+    LIST_ENTRY ThreadListHead;
+    ULONG ProcessLock;
+    ULONG64 Affinity;
+    LIST_ENTRY ReadyListHead;
+    LIST_ENTRY ProcessListEntry;
+    ULONG64 UserDirectoryTableBase;
+} KPROCESS, *PKPROCESS;
+
+typedef struct _KAPC_STATE {
+    LIST_ENTRY ApcListHead[2];
+    KPROCESS *Process;
+    UCHAR InProgressFlags;
+    UCHAR KernelApcPending;
+    UCHAR UserApcPendingAll;
+} KAPC_STATE;
+
+/* Thread states, as KTHREAD_STATE. */
+#define Initialized 0
+#define Ready 1
+#define Running 2
+#define Standby 3
+#define Terminated 4
+#define Waiting 5
+
+typedef struct _KTHREAD {
+    DISPATCHER_HEADER Header;
+    PVOID SListFaultAddress;
+    ULONG64 QuantumTarget;
+    PVOID InitialStack;
+    PVOID StackLimit;
+    PVOID StackBase;
+    ULONG64 ThreadLock;
+    ULONG64 CycleTime;
+    PVOID KernelStack;
+    KTRAP_FRAME *TrapFrame;
+    KAPC_STATE ApcState;
+    PVOID Teb;
+    ULONG64 WaitTime; /* tick at which a delayed wait ends */
+    UCHAR State;
+    UCHAR WaitReason;
+    KPROCESS *Process;
+    LIST_ENTRY ThreadListEntry;
+    LIST_ENTRY WaitListEntry; /* ready or delayed queue link */
+} KTHREAD, *PKTHREAD;
+
+typedef struct _ETHREAD {
+    KTHREAD Tcb;
+    LARGE_INTEGER CreateTime;
+    PVOID StartAddress;
+    CLIENT_ID Cid;
+    PVOID Win32StartAddress;
+    LIST_ENTRY ThreadListEntry;
+} ETHREAD, *PETHREAD;
+
+typedef struct _PEB {
+    BOOLEAN InheritedAddressSpace;
+    BOOLEAN ReadImageFileExecOptions;
+    BOOLEAN BeingDebugged;
+    UCHAR BitField;
+    PVOID Mutant;
+    PVOID ImageBaseAddress;
+    PVOID Ldr;
+    PVOID ProcessParameters;
+} PEB;
+
+typedef struct _EPROCESS {
+    KPROCESS Pcb;
+    EX_PUSH_LOCK ProcessLock;
+    HANDLE UniqueProcessId;
+    LIST_ENTRY ActiveProcessLinks;
+    PVOID SectionObject;
+    PVOID SectionBaseAddress;
+    HANDLE InheritedFromUniqueProcessId;
+    PEB *Peb;
+    HANDLE_TABLE *ObjectTable;
+    FILE_OBJECT *ImageFilePointer;
+    UCHAR ImageFileName[15];
+    UCHAR PriorityClass;
+    LIST_ENTRY ThreadListHead;
+    ULONG ActiveThreads;
+    LONG ExitStatus;
+    RTL_AVL_TREE VadRoot;
+    PVOID VadHint;
+    ULONG64 VadCount;
+} EPROCESS, *PEPROCESS;
+
+typedef struct _KTSS64 {
+    ULONG Reserved0;
+    ULONG64 Rsp0;
+    ULONG64 Rsp1;
+    ULONG64 Rsp2;
+    ULONG64 Ist[8];
+    ULONG64 Reserved2;
+    USHORT Reserved3;
+    USHORT IoMapBase;
+} __attribute__((packed, aligned(16))) KTSS64;
+
+typedef struct _KIDTENTRY64 {
+    USHORT OffsetLow;
+    USHORT Selector;
+    USHORT IstIndex : 3;
+    USHORT Reserved0 : 5;
+    USHORT Type : 5;
+    USHORT Dpl : 2;
+    USHORT Present : 1;
+    USHORT OffsetMiddle;
+    ULONG OffsetHigh;
+    ULONG Reserved1;
+} KIDTENTRY64;
+
+typedef struct _KGDTENTRY64 {
+    ULONG64 Value;
+} KGDTENTRY64;
+
+typedef struct _KPRCB {
+    ULONG MxCsr;
+    UCHAR LegacyNumber;
+    UCHAR ReservedMustBeZero;
+    BOOLEAN InterruptRequest;
+    BOOLEAN IdleHalt;
+    KTHREAD *CurrentThread;
+    KTHREAD *NextThread;
+    KTHREAD *IdleThread;
+    UCHAR NestingLevel;
+    ULONG Number;
+    ULONG64 RspBase;
+    ULONG64 InterruptCount;
+} KPRCB, *PKPRCB;
+
+typedef struct _KPCR {
+    union {
+        struct {
+            KGDTENTRY64 *GdtBase;
+            KTSS64 *TssBase;
+            ULONG64 UserRsp;
+            struct _KPCR *Self;
+            KPRCB *CurrentPrcb;
+            PVOID LockArray;
+            PVOID Used_Self;
+        };
+    };
+    KIDTENTRY64 *IdtBase;
+    ULONG64 Unused[2];
+    UCHAR Irql;
+    UCHAR SecondLevelCacheAssociativity;
+    UCHAR ObsoleteNumber;
+    UCHAR Fill0;
+    USHORT MajorVersion;
+    USHORT MinorVersion;
+    PVOID KdVersionBlock;
+    KPRCB Prcb;
+} KPCR, *PKPCR;
+
+#endif

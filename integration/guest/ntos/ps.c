@@ -1,0 +1,283 @@
+/*
+ * Processes and threads: the Idle and System processes, kernel and user
+ * threads, user processes loaded from C: with their own address space, and
+ * the loaded module list.
+ */
+#include "ke.h"
+
+LIST_ENTRY PsActiveProcessHead = {&PsActiveProcessHead, &PsActiveProcessHead};
+EPROCESS *PsInitialSystemProcess;
+LIST_ENTRY PsLoadedModuleList = {&PsLoadedModuleList, &PsLoadedModuleList};
+EPROCESS *PsIdleProcess;
+
+/* Client IDs: process and thread ids share one counter, in steps of 4, as
+   Windows' CID table hands them out. 0 is Idle and 4 is System. */
+static ULONG64 PspNextCid = 0x40;
+
+#define USER_STACK_BASE 0x0000000010000000ull
+#define USER_STACK_SIZE 0x10000ull
+#define USER_PEB_ADDRESS 0x000000007ffdf000ull
+#define MAX_IMAGE_FILE 0x100000ull
+
+#define ProcessObject 3
+#define ThreadObject 6
+
+static void InitListHead(LIST_ENTRY *h) { h->Flink = h->Blink = h; }
+static void InsertTailList(LIST_ENTRY *head, LIST_ENTRY *e) {
+    e->Flink = head;
+    e->Blink = head->Blink;
+    head->Blink->Flink = e;
+    head->Blink = e;
+}
+
+EPROCESS *PsGetCurrentProcess(void) {
+    KTHREAD *t = KeGetCurrentThread();
+    return t ? CONTAINING_RECORD(t->Process, EPROCESS, Pcb) : NULL;
+}
+
+static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, EPROCESS *parent) {
+    EPROCESS *p = ObCreateObject(PsProcessType, sizeof(EPROCESS));
+    p->Pcb.Header.Type = ProcessObject;
+    p->Pcb.Header.Size = (UCHAR)(sizeof(KPROCESS) / 8);
+    p->Pcb.DirectoryTableBase = dtb;
+    p->Pcb.UserDirectoryTableBase = 0; /* no KVA shadow */
+    InitListHead(&p->Pcb.ThreadListHead);
+    InitListHead(&p->Pcb.ReadyListHead);
+    InitListHead(&p->Pcb.ProfileListHead);
+    InitListHead(&p->ThreadListHead);
+    p->UniqueProcessId = (HANDLE)pid;
+    p->InheritedFromUniqueProcessId = parent ? parent->UniqueProcessId : 0;
+    SIZE_T n = RtlStringLength(name);
+    memcpy(p->ImageFileName, name, n < 14 ? n : 14);
+    return p;
+}
+
+static void PspInsertProcess(EPROCESS *p) {
+    InsertTailList(&PsActiveProcessHead, &p->ActiveProcessLinks);
+    DbgPrint("frost-guest: process pid=%llu name=%s dtb=0x%llx parent=%llu\n", (ULONG64)p->UniqueProcessId,
+             (const char *)p->ImageFileName, p->Pcb.DirectoryTableBase, (ULONG64)p->InheritedFromUniqueProcessId);
+}
+
+ETHREAD *PspCreateThread(EPROCESS *p, void (*start)(PVOID), PVOID ctx) {
+    ETHREAD *t = ObCreateObject(PsThreadType, sizeof(ETHREAD));
+    t->Tcb.Header.Type = ThreadObject;
+    t->Tcb.Header.Size = (UCHAR)(sizeof(KTHREAD) / 8);
+    UCHAR *stack = ExAllocatePoolWithTag(NonPagedPool, KERNEL_STACK_SIZE, 'katS');
+    t->Tcb.StackLimit = stack;
+    t->Tcb.StackBase = stack + KERNEL_STACK_SIZE;
+    t->Tcb.InitialStack = stack + KERNEL_STACK_SIZE;
+    /* The first KiSwapContext into this thread pops these and returns to
+       KiThreadStartup, which calls start(ctx). */
+    ULONG64 *sp = (ULONG64 *)(stack + KERNEL_STACK_SIZE - 0x100);
+    for (int i = 0; i < 8; i++) sp[i] = 0;
+    sp[3] = (ULONG64)start; /* r12 */
+    sp[2] = (ULONG64)ctx;   /* r13 */
+    sp[8] = (ULONG64)KiThreadStartup;
+    t->Tcb.KernelStack = sp;
+    t->Tcb.Process = &p->Pcb;
+    t->Tcb.ApcState.Process = &p->Pcb;
+    InitListHead(&t->Tcb.ApcState.ApcListHead[0]);
+    InitListHead(&t->Tcb.ApcState.ApcListHead[1]);
+    t->StartAddress = (PVOID)start;
+    t->Cid.UniqueProcess = p->UniqueProcessId;
+    t->Cid.UniqueThread = (HANDLE)PspNextCid;
+    PspNextCid += 4;
+    t->CreateTime.QuadPart = (LONGLONG)KeTickCount;
+    InsertTailList(&p->Pcb.ThreadListHead, &t->Tcb.ThreadListEntry);
+    InsertTailList(&p->ThreadListHead, &t->ThreadListEntry);
+    p->ActiveThreads++;
+    KiReadyThread(&t->Tcb);
+    return t;
+}
+
+/* ---- user processes -------------------------------------------------------- */
+
+typedef struct _PSP_USER_START {
+    ULONG64 Entry;
+    ULONG64 Stack;
+    ULONG64 Peb;
+} PSP_USER_START;
+
+static void PspUserThreadStartup(PVOID ctx) {
+    PSP_USER_START *s = ctx;
+    KiStartUserThread(s->Entry, s->Stack, s->Peb);
+}
+
+static USHORT Rd16(const UCHAR *p) { return (USHORT)(p[0] | (p[1] << 8)); }
+static ULONG Rd32(const UCHAR *p) { return (ULONG)p[0] | ((ULONG)p[1] << 8) | ((ULONG)p[2] << 16) | ((ULONG)p[3] << 24); }
+
+/* Maps a fresh zeroed user page at va and returns its kernel view. */
+static UCHAR *PspMapUserPage(EPROCESS *p, ULONG64 va, BOOLEAN write, BOOLEAN exec) {
+    ULONG64 pa = MiAllocatePhysicalPage();
+    MiMapPage(p->Pcb.DirectoryTableBase, va, pa, TRUE, write, exec);
+    return MmGetVirtualForPhysical(pa);
+}
+
+/* Loads a PE32+ image file into p at its preferred base. Images are linked
+   /fixed, so there is nothing to relocate. */
+static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, ULONG64 *entry, ULONG64 *base) {
+    if (file->FileSize < 0x200 || file->FileSize > MAX_IMAGE_FILE) return STATUS_INVALID_IMAGE_FORMAT;
+    UCHAR *img = ExAllocatePoolWithTag(NonPagedPool, file->FileSize, 'gmIP');
+    NTSTATUS st = FsRead(file, 0, img, file->FileSize);
+    if (!NT_SUCCESS(st)) return st;
+    ULONG lfanew = Rd32(img + 0x3c);
+    if (img[0] != 'M' || img[1] != 'Z' || lfanew > file->FileSize - 0x108) return STATUS_INVALID_IMAGE_FORMAT;
+    UCHAR *nt = img + lfanew, *opt = nt + 24;
+    if (Rd32(nt) != 0x4550 || Rd16(nt + 4) != 0x8664 || Rd16(opt) != 0x20b) return STATUS_INVALID_IMAGE_FORMAT;
+    ULONG64 imageBase = *(ULONG64 *)(opt + 24);
+    ULONG sizeOfImage = Rd32(opt + 56), sizeOfHeaders = Rd32(opt + 60);
+    USHORT nsec = Rd16(nt + 6);
+    UCHAR *sections = opt + Rd16(nt + 20);
+    if (imageBase & (PAGE_SIZE - 1) || imageBase + sizeOfImage > MM_USER_PROBE_ADDRESS || sizeOfHeaders > PAGE_SIZE ||
+        sizeOfImage > MAX_IMAGE_FILE || (ULONG64)(sections - img) + nsec * 40ull > file->FileSize)
+        return STATUS_INVALID_IMAGE_FORMAT;
+
+    memcpy(PspMapUserPage(p, imageBase, FALSE, FALSE), img, sizeOfHeaders);
+    for (USHORT i = 0; i < nsec; i++) {
+        UCHAR *s = sections + i * 40;
+        ULONG vsize = Rd32(s + 8), va = Rd32(s + 12), rawsize = Rd32(s + 16), rawptr = Rd32(s + 20), ch = Rd32(s + 36);
+        if (va < PAGE_SIZE || (va & (PAGE_SIZE - 1)) || va + vsize > sizeOfImage ||
+            (ULONG64)rawptr + rawsize > file->FileSize)
+            return STATUS_INVALID_IMAGE_FORMAT;
+        ULONG copy = rawsize < vsize ? rawsize : vsize;
+        for (ULONG off = 0; off < vsize; off += PAGE_SIZE) {
+            UCHAR *page = PspMapUserPage(p, imageBase + va + off, (ch & 0x80000000u) != 0, (ch & 0x20000000u) != 0);
+            if (off < copy) memcpy(page, img + rawptr + off, copy - off < PAGE_SIZE ? copy - off : PAGE_SIZE);
+        }
+    }
+    MMVAD *vad = MiAllocateVad(imageBase, imageBase + sizeOfImage, VadImageMap, 7 /* EXECUTE_WRITECOPY */, FALSE, TRUE);
+    vad->VadsProcess = p;
+    MiInsertVad(p, &vad->Core);
+    *entry = imageBase + Rd32(opt + 16);
+    *base = imageBase;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, EPROCESS **out, ETHREAD **thread) {
+    DEVICE_OBJECT *dev;
+    const char *rel;
+    SIZE_T rellen;
+    NTSTATUS st = IopResolveVolumePath(ntpath, len, &dev, &rel, &rellen);
+    if (!NT_SUCCESS(st)) return st;
+    ULONG index;
+    FROSTFS_ENTRY *file = FsLookup(rel, rellen, &index);
+    if (!file || !(file->Flags & FROSTFS_EXISTS)) return STATUS_OBJECT_NAME_NOT_FOUND;
+
+    const char *name = rel + rellen;
+    while (name > rel && name[-1] != '\\') name--;
+    char shortName[16] = {0};
+    for (SIZE_T i = 0; i < 15 && name + i < rel + rellen; i++) shortName[i] = name[i];
+
+    EPROCESS *p = PspAllocateProcess(shortName, PspNextCid, MiCreateProcessAddressSpace(), parent);
+    PspNextCid += 4;
+    p->ObjectTable = ExCreateHandleTable(p);
+    FILE_OBJECT *fo;
+    st = IopCreateFileObject(dev, rel, rellen, index, FALSE, &fo);
+    if (!NT_SUCCESS(st)) return st;
+    p->ImageFilePointer = fo;
+
+    ULONG64 entry, base;
+    st = PspMapImage(p, file, &entry, &base);
+    if (!NT_SUCCESS(st)) return st;
+    p->SectionBaseAddress = (PVOID)base;
+
+    for (ULONG64 va = USER_STACK_BASE; va < USER_STACK_BASE + USER_STACK_SIZE; va += PAGE_SIZE)
+        PspMapUserPage(p, va, TRUE, FALSE);
+    MMVAD *stack = MiAllocateVad(USER_STACK_BASE, USER_STACK_BASE + USER_STACK_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
+    MiInsertVad(p, &stack->Core);
+
+    PEB *peb = (PEB *)PspMapUserPage(p, USER_PEB_ADDRESS, TRUE, FALSE);
+    peb->ImageBaseAddress = (PVOID)base;
+    p->Peb = (PEB *)USER_PEB_ADDRESS;
+    MMVAD *pebVad = MiAllocateVad(USER_PEB_ADDRESS, USER_PEB_ADDRESS + PAGE_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
+    MiInsertVad(p, &pebVad->Core);
+
+    PspInsertProcess(p);
+    PSP_USER_START *start = ExAllocatePoolWithTag(NonPagedPool, sizeof(*start), 'rtSP');
+    start->Entry = entry;
+    start->Stack = USER_STACK_BASE + USER_STACK_SIZE - 0x28; /* home space, as after a call */
+    start->Peb = USER_PEB_ADDRESS;
+    ETHREAD *t = PspCreateThread(p, PspUserThreadStartup, start);
+    t->Win32StartAddress = (PVOID)entry;
+    *out = p;
+    *thread = t;
+    return STATUS_SUCCESS;
+}
+
+/* mini-NT's NtCreateUserProcess takes only what smss needs: the image's NT
+   path, and it returns process and thread handles. */
+NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName) {
+    if (!MmIsUserRangeValid(ProcessHandle, sizeof(HANDLE), TRUE) ||
+        !MmIsUserRangeValid(ThreadHandle, sizeof(HANDLE), TRUE))
+        return STATUS_ACCESS_VIOLATION;
+    char path[260];
+    SIZE_T len;
+    NTSTATUS st = ExCaptureUnicodeToAscii(ImagePathName, path, sizeof(path), &len);
+    if (!NT_SUCCESS(st)) return st;
+    EPROCESS *p;
+    ETHREAD *t;
+    st = PspCreateUserProcess(path, len, PsGetCurrentProcess(), &p, &t);
+    if (!NT_SUCCESS(st)) return st;
+    HANDLE ph, th;
+    st = ObInsertObject(p, 0x1fffff, &ph);
+    if (NT_SUCCESS(st)) st = ObInsertObject(t, 0x1fffff, &th);
+    if (!NT_SUCCESS(st)) return st;
+    *ProcessHandle = ph;
+    *ThreadHandle = th;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
+    /* Only the calling process can end itself here (handle NULL or -1). */
+    if (ProcessHandle && ProcessHandle != (HANDLE)-1) return STATUS_INVALID_HANDLE;
+    EPROCESS *p = PsGetCurrentProcess();
+    p->ExitStatus = ExitStatus;
+    KiTerminateCurrentThread();
+}
+
+/* ---- initialisation ---------------------------------------------------- */
+
+void PsInitLoadedModuleList(LOADER_PARAMETER_BLOCK *lb) {
+    for (ULONG i = 0; i < lb->ModuleCount; i++) {
+        LOADER_MODULE *m = &lb->Modules[i];
+        KLDR_DATA_TABLE_ENTRY *e = ExAllocatePoolWithTag(NonPagedPool, sizeof(*e), 'dLmM');
+        e->DllBase = (PVOID)m->DllBase;
+        e->EntryPoint = (PVOID)m->EntryPoint;
+        e->SizeOfImage = (ULONG)m->SizeOfImage;
+        e->SizeOfImageNotRounded = (ULONG)m->SizeOfImage;
+        e->LoadCount = 1;
+        char full[96] = "\\SystemRoot\\system32\\";
+        SIZE_T n = RtlStringLength(full), k = RtlStringLength(m->BaseDllName);
+        memcpy(full + n, m->BaseDllName, k + 1);
+        RtlInitUnicodeFromAscii(&e->FullDllName, full);
+        RtlInitUnicodeFromAscii(&e->BaseDllName, m->BaseDllName);
+        InsertTailList(&PsLoadedModuleList, &e->InLoadOrderLinks);
+    }
+}
+
+void PsInitSystem(LOADER_PARAMETER_BLOCK *lb, void (*phase1)(PVOID)) {
+    PsInitLoadedModuleList(lb);
+
+    /* The boot thread becomes the Idle process's thread. */
+    PsIdleProcess = PspAllocateProcess("Idle", 0, MmSystemDirectoryTableBase, NULL);
+    ETHREAD *idle = ObCreateObject(PsThreadType, sizeof(ETHREAD));
+    idle->Tcb.Header.Type = ThreadObject;
+    idle->Tcb.Process = &PsIdleProcess->Pcb;
+    idle->Tcb.ApcState.Process = &PsIdleProcess->Pcb;
+    idle->Tcb.InitialStack = (PVOID)lb->BootStackTop;
+    idle->Tcb.StackBase = (PVOID)lb->BootStackTop;
+    idle->Tcb.StackLimit = (PVOID)(lb->BootStackTop - 0x4000);
+    idle->Tcb.State = Running;
+    InsertTailList(&PsIdleProcess->Pcb.ThreadListHead, &idle->Tcb.ThreadListEntry);
+    InsertTailList(&PsIdleProcess->ThreadListHead, &idle->ThreadListEntry);
+    KiInitialPcr.Prcb.CurrentThread = &idle->Tcb;
+    KiInitialPcr.Prcb.IdleThread = &idle->Tcb;
+
+    EPROCESS *system = PspAllocateProcess("System", 4, MmSystemDirectoryTableBase, NULL);
+    system->ObjectTable = ObpKernelHandleTable;
+    ObpKernelHandleTable->QuotaProcess = system;
+    ObpKernelHandleTable->UniqueProcessId = 4;
+    PsInitialSystemProcess = system;
+    PspInsertProcess(system);
+    PspCreateThread(system, phase1, lb);
+}

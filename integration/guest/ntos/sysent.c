@@ -1,0 +1,76 @@
+/*
+ * The system service table KiSystemCall64 dispatches through, with each
+ * service's count of stack arguments (those beyond the four in registers),
+ * and the small services that belong to no other subsystem.
+ */
+#include "ke.h"
+
+NTSTATUS NtCreatePagingFile(PUNICODE_STRING, PLARGE_INTEGER, PLARGE_INTEGER, ULONG);
+NTSTATUS NtCreateUserProcess(PHANDLE, PHANDLE, PUNICODE_STRING);
+NTSTATUS NtCreateFile(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, PIO_STATUS_BLOCK, PLARGE_INTEGER, ULONG, ULONG, ULONG,
+                      ULONG, PVOID, ULONG);
+NTSTATUS NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, PIO_STATUS_BLOCK, PVOID, ULONG, PLARGE_INTEGER, PULONG);
+NTSTATUS NtQueryValueKey(HANDLE, PUNICODE_STRING, ULONG, PVOID, ULONG, PULONG);
+NTSTATUS NtTerminateProcess(HANDLE, NTSTATUS);
+
+NTSTATUS NtDisplayString(PUNICODE_STRING String) {
+    char buf[512];
+    SIZE_T len;
+    NTSTATUS st = ExCaptureUnicodeToAscii(String, buf, sizeof(buf), &len);
+    if (!NT_SUCCESS(st)) return st;
+    void KdWrite(const char *s, SIZE_T n);
+    KdWrite(buf, len);
+    return STATUS_SUCCESS;
+}
+
+/* Relative intervals only (negative, in 100 ns units), rounded up to the
+   clock's tick; 0 yields. */
+NTSTATUS NtDelayExecution(BOOLEAN Alertable, PLARGE_INTEGER DelayInterval) {
+    (void)Alertable;
+    if (!MmIsUserRangeValid(DelayInterval, sizeof(LARGE_INTEGER), FALSE)) return STATUS_ACCESS_VIOLATION;
+    LONGLONG interval = DelayInterval->QuadPart;
+    if (interval > 0) return STATUS_INVALID_PARAMETER;
+    ULONG64 per_tick = 10000000ull / CLOCK_HZ;
+    ULONG64 ticks = ((ULONG64)(-interval) + per_tick - 1) / per_tick;
+    KeDelayExecutionThread(ticks);
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS NtCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
+                       ULONG EventType, BOOLEAN InitialState) {
+    (void)ObjectAttributes;
+    if (!MmIsUserRangeValid(EventHandle, sizeof(HANDLE), TRUE)) return STATUS_ACCESS_VIOLATION;
+    if (EventType > 1) return STATUS_INVALID_PARAMETER;
+    KEVENT *ev = ObCreateObject(ExEventObjectType, sizeof(KEVENT));
+    ev->Header.Type = (UCHAR)EventType; /* NotificationEvent 0, SynchronizationEvent 1 */
+    ev->Header.SignalState = InitialState;
+    ev->Header.WaitListHead.Flink = ev->Header.WaitListHead.Blink = &ev->Header.WaitListHead;
+    HANDLE h;
+    NTSTATUS st = ObInsertObject(ev, DesiredAccess, &h);
+    if (NT_SUCCESS(st)) *EventHandle = h;
+    return st;
+}
+
+NTSTATUS NtClose(HANDLE Handle) { return ObCloseHandle(Handle); }
+
+/* Called by KiSystemCall64 before it copies stack arguments. */
+BOOLEAN KiProbeUserStackArguments(const void *p, ULONG64 count) {
+    return count == 0 || MmIsUserRangeValid(p, count * 8, FALSE);
+}
+
+/* The numbering is mini-NT's own; user/ntdll.S uses the same. */
+ULONG64 KiServiceTable[] = {
+    (ULONG64)NtDisplayString,     /* 0 */
+    (ULONG64)NtDelayExecution,    /* 1 */
+    (ULONG64)NtQueryValueKey,     /* 2 */
+    (ULONG64)NtCreatePagingFile,  /* 3 */
+    (ULONG64)NtCreateUserProcess, /* 4 */
+    (ULONG64)NtCreateFile,        /* 5 */
+    (ULONG64)NtWriteFile,         /* 6 */
+    (ULONG64)NtCreateEvent,       /* 7 */
+    (ULONG64)NtClose,             /* 8 */
+    (ULONG64)NtTerminateProcess,  /* 9 */
+};
+UCHAR KiArgumentTable[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0};
+ULONG KiServiceLimit = sizeof(KiServiceTable) / sizeof(KiServiceTable[0]);
+_Static_assert(sizeof(KiArgumentTable) == sizeof(KiServiceTable) / sizeof(KiServiceTable[0]), "one count per service");

@@ -1,0 +1,94 @@
+/*
+ * The user-mode side of mini-NT's system services: prototypes for the
+ * stubs in ntdll.S and the few helpers every program uses.
+ */
+#ifndef MININT_NTDLL_H
+#define MININT_NTDLL_H
+
+typedef unsigned char UCHAR, BOOLEAN;
+typedef unsigned short USHORT;
+typedef unsigned long ULONG, *PULONG, ACCESS_MASK;
+typedef long LONG, NTSTATUS;
+typedef unsigned long long ULONG64, SIZE_T;
+typedef long long LONGLONG;
+typedef unsigned short WCHAR, *PWSTR;
+typedef void *PVOID, *HANDLE, **PHANDLE;
+
+typedef struct _UNICODE_STRING {
+    USHORT Length;
+    USHORT MaximumLength;
+    PWSTR Buffer;
+} UNICODE_STRING, *PUNICODE_STRING;
+
+typedef union _LARGE_INTEGER {
+    struct {
+        ULONG LowPart;
+        LONG HighPart;
+    };
+    LONGLONG QuadPart;
+} LARGE_INTEGER, *PLARGE_INTEGER;
+
+typedef struct _OBJECT_ATTRIBUTES {
+    ULONG Length;
+    HANDLE RootDirectory;
+    PUNICODE_STRING ObjectName;
+    ULONG Attributes;
+    PVOID SecurityDescriptor;
+    PVOID SecurityQualityOfService;
+} OBJECT_ATTRIBUTES;
+
+typedef struct _IO_STATUS_BLOCK {
+    union {
+        NTSTATUS Status;
+        PVOID Pointer;
+    };
+    ULONG64 Information;
+} IO_STATUS_BLOCK;
+
+typedef struct _KEY_VALUE_PARTIAL_INFORMATION {
+    ULONG TitleIndex;
+    ULONG Type;
+    ULONG DataLength;
+    UCHAR Data[1];
+} KEY_VALUE_PARTIAL_INFORMATION;
+
+#define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
+#define FILE_APPEND_DATA 0x0004
+#define SYNCHRONIZE 0x00100000
+#define FILE_OPEN_IF 3
+#define FILE_SYNCHRONOUS_IO_NONALERT 0x20
+#define FILE_NON_DIRECTORY_FILE 0x40
+#define OBJ_CASE_INSENSITIVE 0x40
+
+NTSTATUS NtDisplayString(PUNICODE_STRING String);
+NTSTATUS NtDelayExecution(BOOLEAN Alertable, PLARGE_INTEGER DelayInterval);
+NTSTATUS NtQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName, ULONG KeyValueInformationClass,
+                         PVOID KeyValueInformation, ULONG Length, PULONG ResultLength);
+NTSTATUS NtCreatePagingFile(PUNICODE_STRING PageFileName, PLARGE_INTEGER MinimumSize, PLARGE_INTEGER MaximumSize,
+                            ULONG Priority);
+NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName);
+NTSTATUS NtCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES *ObjectAttributes,
+                      IO_STATUS_BLOCK *IoStatusBlock, PLARGE_INTEGER AllocationSize, ULONG FileAttributes,
+                      ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer, ULONG EaLength);
+NTSTATUS NtWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
+                     IO_STATUS_BLOCK *IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
+                     PULONG Key);
+NTSTATUS NtCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES *ObjectAttributes,
+                       ULONG EventType, BOOLEAN InitialState);
+NTSTATUS NtClose(HANDLE Handle);
+NTSTATUS NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
+
+/* crt.c */
+void *memset(void *d, int c, SIZE_T n);
+void *memcpy(void *d, const void *s, SIZE_T n);
+SIZE_T strlen(const char *s);
+/* Points us at a wide copy of s in buf (cap WCHARs). */
+void RtlInitUnicodeFromAscii(UNICODE_STRING *us, WCHAR *buf, SIZE_T cap, const char *s);
+/* snprintf: formats into buf, returns the length. */
+ULONG RtlFormat(char *buf, ULONG cap, const char *fmt, ...);
+/* Formats a line and hands it to NtDisplayString. */
+void DbgPrint(const char *fmt, ...);
+void Sleep(ULONG milliseconds);
+__attribute__((noreturn)) void RtlExitUserProcess(NTSTATUS status);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * smss.exe, the session manager: creates the paging files named in the
+ * PagingFiles registry value, starts csrss.exe and writer.exe, and reports
+ * the boot settled. Each NtCreatePagingFile call is reported with the
+ * status it returned, so a call that never reached the kernel's code shows
+ * up too.
+ */
+#include "ntdll.h"
+
+#define KeyValuePartialInformation 2
+#define DEFAULT_MIN_MB 2
+#define DEFAULT_MAX_MB 8
+
+static ULONG ParseNumber(const char **p, ULONG dflt) {
+    while (**p == ' ') (*p)++;
+    if (**p < '0' || **p > '9') return dflt;
+    ULONG n = 0;
+    while (**p >= '0' && **p <= '9') n = n * 10 + (ULONG)(*(*p)++ - '0');
+    return n;
+}
+
+/* One entry, as Windows writes them: "C:\pagefile.sys [min-MB max-MB]". */
+static void CreatePagingFile(const char *entry) {
+    char path[200] = "\\??\\";
+    SIZE_T n = 4;
+    const char *p = entry;
+    while (*p && *p != ' ' && n + 1 < sizeof(path)) path[n++] = *p++;
+    path[n] = 0;
+    ULONG minMb = ParseNumber(&p, DEFAULT_MIN_MB);
+    ULONG maxMb = ParseNumber(&p, DEFAULT_MAX_MB);
+    if (maxMb < minMb) maxMb = minMb;
+    WCHAR wide[200];
+    UNICODE_STRING name;
+    RtlInitUnicodeFromAscii(&name, wide, 200, path);
+    LARGE_INTEGER min, max;
+    min.QuadPart = (LONGLONG)minMb << 20;
+    max.QuadPart = (LONGLONG)maxMb << 20;
+    NTSTATUS st = NtCreatePagingFile(&name, &min, &max, 0);
+    DbgPrint("frost-guest: NtCreatePagingFile name=%s min=0x%llx max=0x%llx status=0x%08x\n", path,
+             (ULONG64)min.QuadPart, (ULONG64)max.QuadPart, (ULONG)st);
+}
+
+static void CreatePagingFiles(void) {
+    static UCHAR buf[2048];
+    WCHAR wide[32];
+    UNICODE_STRING value;
+    ULONG len;
+    RtlInitUnicodeFromAscii(&value, wide, 32, "PagingFiles");
+    NTSTATUS st = NtQueryValueKey(0, &value, KeyValuePartialInformation, buf, sizeof(buf), &len);
+    if (!NT_SUCCESS(st)) {
+        DbgPrint("frost-guest: smss-error what=PagingFiles status=0x%08x\n", (ULONG)st);
+        return;
+    }
+    KEY_VALUE_PARTIAL_INFORMATION *info = (KEY_VALUE_PARTIAL_INFORMATION *)buf;
+    const WCHAR *w = (const WCHAR *)info->Data;
+    ULONG count = info->DataLength / sizeof(WCHAR);
+    char entry[200];
+    SIZE_T n = 0;
+    for (ULONG i = 0; i < count; i++) {
+        if (w[i] == 0) {
+            if (n == 0) break;
+            entry[n] = 0;
+            CreatePagingFile(entry);
+            n = 0;
+        } else if (n + 1 < sizeof(entry)) {
+            entry[n++] = (char)w[i];
+        }
+    }
+}
+
+static void Start(const char *path) {
+    WCHAR wide[128];
+    UNICODE_STRING image;
+    HANDLE process, thread;
+    RtlInitUnicodeFromAscii(&image, wide, 128, path);
+    NTSTATUS st = NtCreateUserProcess(&process, &thread, &image);
+    if (!NT_SUCCESS(st)) DbgPrint("frost-guest: smss-error what=%s status=0x%08x\n", path, (ULONG)st);
+}
+
+void NtProcessStartup(PVOID Peb) {
+    (void)Peb;
+    CreatePagingFiles();
+    Start("\\??\\C:\\Windows\\System32\\csrss.exe");
+    Start("\\??\\C:\\Windows\\System32\\writer.exe");
+    DbgPrint("frost-guest: ready\n");
+    for (;;) Sleep(1000);
+}

@@ -1,0 +1,64 @@
+/*
+ * writer.exe: opens \??\C:\frost\log.txt and writes a known, counted
+ * message with NtWriteFile, every WriterPeriod milliseconds (0: a tight
+ * loop). Before that it opens 300 event handles, so the log file's handle
+ * lives in a level-1 handle table. Like real callers may, it leaves garbage
+ * in the upper half of the Length argument's stack slot.
+ */
+#include "ntdll.h"
+
+#define KeyValuePartialInformation 2
+#define EVENT_ALL_ACCESS 0x1f0003
+#define EXTRA_HANDLES 300
+
+/* NtWriteFile seen with a 64-bit Length, so the caller fills the whole
+   stack slot; the kernel reads the ULONG it declares. */
+typedef NTSTATUS (*NT_WRITE_FILE_WIDE)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG64,
+                                       PLARGE_INTEGER, PULONG);
+
+static ULONG QueryPeriod(void) {
+    UCHAR buf[64];
+    WCHAR wide[32];
+    UNICODE_STRING value;
+    ULONG len;
+    RtlInitUnicodeFromAscii(&value, wide, 32, "WriterPeriod");
+    if (!NT_SUCCESS(NtQueryValueKey(0, &value, KeyValuePartialInformation, buf, sizeof(buf), &len))) return 1000;
+    return *(ULONG *)((KEY_VALUE_PARTIAL_INFORMATION *)buf)->Data;
+}
+
+void NtProcessStartup(PVOID Peb) {
+    (void)Peb;
+    ULONG period = QueryPeriod();
+
+    HANDLE h = 0;
+    ULONG opened = 0;
+    for (ULONG i = 0; i < EXTRA_HANDLES; i++) {
+        NTSTATUS st = NtCreateEvent(&h, EVENT_ALL_ACCESS, 0, 0, 0);
+        if (!NT_SUCCESS(st)) {
+            DbgPrint("frost-guest: writer-error what=NtCreateEvent status=0x%08x\n", (ULONG)st);
+            break;
+        }
+        opened++;
+    }
+    DbgPrint("frost-guest: handles count=%u last=0x%llx\n", opened, (ULONG64)h);
+
+    WCHAR wide[64];
+    UNICODE_STRING name;
+    RtlInitUnicodeFromAscii(&name, wide, 64, "\\??\\C:\\frost\\log.txt");
+    OBJECT_ATTRIBUTES oa = {sizeof(oa), 0, &name, OBJ_CASE_INSENSITIVE, 0, 0};
+    IO_STATUS_BLOCK iosb;
+    HANDLE file;
+    NTSTATUS st = NtCreateFile(&file, FILE_APPEND_DATA | SYNCHRONIZE, &oa, &iosb, 0, 0x80, 1, FILE_OPEN_IF,
+                               FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE, 0, 0);
+    DbgPrint("frost-guest: writer-open handle=0x%llx status=0x%08x\n", (ULONG64)file, (ULONG)st);
+    if (!NT_SUCCESS(st)) RtlExitUserProcess(st);
+
+    NT_WRITE_FILE_WIDE volatile write = (NT_WRITE_FILE_WIDE)NtWriteFile;
+    for (ULONG count = 1;; count++) {
+        char msg[96];
+        ULONG len = RtlFormat(msg, sizeof(msg), "frost-writer: message %u from writer.exe\r\n", count);
+        st = write(file, 0, 0, 0, &iosb, msg, 0xA5A5A5A500000000ull | len, 0, 0);
+        DbgPrint("frost-guest: write count=%u status=0x%08x bytes=%llu\n", count, (ULONG)st, iosb.Information);
+        if (period) Sleep(period);
+    }
+}
