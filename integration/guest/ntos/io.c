@@ -25,8 +25,9 @@ static DRIVER_OBJECT *IopDiskDriver;
 #define SECTOR 512ull
 
 static NTSTATUS IdeWait(BOOLEAN wantDrq) {
-    for (ULONG64 spins = 0; spins < 100000000ull; spins++) {
+    for (ULONG64 spins = 0; spins < 1000000ull; spins++) {
         UCHAR s = READ_PORT_UCHAR(ATA_STATUS);
+        if (s == 0xff) return STATUS_IO_DEVICE_ERROR; /* floating bus: no controller */
         if (s & ATA_BSY) continue;
         if (s & (ATA_ERR | ATA_DF)) return STATUS_IO_DEVICE_ERROR;
         if (!wantDrq || (s & ATA_DRQ)) return STATUS_SUCCESS;
@@ -92,6 +93,9 @@ _Static_assert(sizeof(FROSTFS_ENTRY) == 128, "file table entries are 128 bytes")
 
 static NTSTATUS FsMount(void) {
     UCHAR *sb = FsSectorBuffer;
+    /* An empty channel reads back status 0 once the master is selected. */
+    WRITE_PORT_UCHAR(ATA_DRIVE, 0xe0);
+    if (READ_PORT_UCHAR(ATA_STATUS) == 0) return STATUS_IO_DEVICE_ERROR;
     NTSTATUS st = IdeReadSectors(0, 1, sb);
     if (!NT_SUCCESS(st)) return st;
     if (RtlCompareMemory(sb, "FROSTFS1", 8) != 0 || *(ULONG *)(sb + 8) != 1) return STATUS_INVALID_PARAMETER;

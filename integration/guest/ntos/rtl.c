@@ -69,7 +69,7 @@ void KdInitSerial(void) {
     WRITE_PORT_UCHAR(COM1 + 0, 0x01);
     WRITE_PORT_UCHAR(COM1 + 1, 0x00);
     WRITE_PORT_UCHAR(COM1 + 3, 0x03);
-    WRITE_PORT_UCHAR(COM1 + 2, 0xc7);
+    WRITE_PORT_UCHAR(COM1 + 2, 0x00); /* no FIFO: each byte leaves at once */
 }
 
 static void KdPutChar(char c) {
@@ -78,8 +78,12 @@ static void KdPutChar(char c) {
     WRITE_PORT_UCHAR(COM1, (UCHAR)c);
 }
 
+/* Returns once the UART has sent everything (TEMT), so a line is out
+   before the kernel goes on, or halts. */
 void KdWrite(const char *s, SIZE_T n) {
     for (SIZE_T i = 0; i < n; i++) KdPutChar(s[i]);
+    while (!(READ_PORT_UCHAR(COM1 + 5) & 0x40)) {
+    }
 }
 
 void DbgPrint(const char *fmt, ...) {
