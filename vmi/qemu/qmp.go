@@ -1,0 +1,86 @@
+package qemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+)
+
+// qmpTimeout bounds a QMP exchange when ctx has no earlier deadline.
+const qmpTimeout = 30 * time.Second
+
+// Resume starts the vCPUs of a machine started Paused. It speaks just
+// enough QMP for that (greeting, qmp_capabilities, cont); vmi/qmp will be
+// the real client.
+func (m *Machine) Resume(ctx context.Context) error {
+	return qmpCommands(ctx, m.paths.qmp, "cont")
+}
+
+// qmpCommands runs commands, in order, on a fresh QMP connection.
+func qmpCommands(ctx context.Context, socket string, commands ...string) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return fmt.Errorf("qemu: QMP: %w", err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(qmpTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	conn.SetDeadline(deadline)
+	// Unblock reads and writes at once if ctx is cancelled.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+
+	dec := json.NewDecoder(conn)
+	var greeting struct {
+		QMP *json.RawMessage `json:"QMP"`
+	}
+	if err := dec.Decode(&greeting); err != nil || greeting.QMP == nil {
+		return fmt.Errorf("qemu: QMP greeting: %v", errOr(err, "no QMP field"))
+	}
+	enc := json.NewEncoder(conn)
+	for _, cmd := range append([]string{"qmp_capabilities"}, commands...) {
+		if err := enc.Encode(map[string]string{"execute": cmd}); err != nil {
+			return fmt.Errorf("qemu: QMP %s: %w", cmd, err)
+		}
+		if err := qmpReply(dec, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// qmpReply reads until the reply to cmd, skipping asynchronous events such
+// as RESUME that QEMU may send first.
+func qmpReply(dec *json.Decoder, cmd string) error {
+	for {
+		var msg struct {
+			Return *json.RawMessage `json:"return"`
+			Error  *struct {
+				Class string `json:"class"`
+				Desc  string `json:"desc"`
+			} `json:"error"`
+			Event string `json:"event"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			return fmt.Errorf("qemu: QMP %s: %w", cmd, err)
+		}
+		switch {
+		case msg.Error != nil:
+			return fmt.Errorf("qemu: QMP %s: %s: %s", cmd, msg.Error.Class, msg.Error.Desc)
+		case msg.Return != nil:
+			return nil
+		}
+	}
+}
+
+func errOr(err error, msg string) any {
+	if err != nil {
+		return err
+	}
+	return msg
+}

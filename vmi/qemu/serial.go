@@ -1,0 +1,188 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// BugcheckError reports that the guest bugchecked while a caller waited.
+type BugcheckError struct {
+	Line string
+}
+
+func (e *BugcheckError) Error() string { return "qemu: the guest bugchecked: " + e.Line }
+
+// serialPoll is how often WaitSerial looks for new output. QEMU writes the
+// file as the guest prints, and inotify buys nothing at this rate.
+const serialPoll = 20 * time.Millisecond
+
+// Matcher decides whether a serial line is the one a caller waits for.
+type Matcher func(line string) bool
+
+// MatchRegexp matches lines re matches.
+func MatchRegexp(re *regexp.Regexp) Matcher { return re.MatchString }
+
+// MatchEvent matches the report line of event name, e.g. "ready".
+func MatchEvent(name string) Matcher {
+	return func(line string) bool {
+		e, ok, err := ParseLine(line)
+		return ok && err == nil && e.Name == name
+	}
+}
+
+// WaitSerial returns the first serial line, from the start of the log, that
+// match accepts, waiting for the guest to print it. It fails at once with a
+// *BugcheckError if the guest bugchecks first, and with an *ExitError if
+// QEMU exits first (so a caller that expects a bugcheck gets its line from
+// the *BugcheckError); a ctx deadline fails with the last line the guest
+// printed, to show how far it got.
+func (m *Machine) WaitSerial(ctx context.Context, match Matcher) (string, error) {
+	f, err := openWhenCreated(ctx, m.paths.serial, m.exited)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	t := &tailer{r: f}
+	tick := time.NewTicker(serialPoll)
+	defer tick.Stop()
+	for {
+		// Check for exit before reading, so the final read sees everything
+		// QEMU wrote before it went.
+		exited := false
+		select {
+		case <-m.exited:
+			exited = true
+		default:
+		}
+		line, found, err := t.scan(match)
+		if found || err != nil {
+			return line, err
+		}
+		if exited {
+			// The guest's last words may lack a newline.
+			if line, found, err := t.flush(match); found || err != nil {
+				return line, err
+			}
+			return "", m.exitError(fmt.Sprintf("before the awaited serial line (last line: %q)", t.last))
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("qemu: waiting for a serial line (last line: %q): %w", t.last, context.Cause(ctx))
+		case <-tick.C:
+		case <-m.exited:
+		}
+	}
+}
+
+// WaitEvent waits for the report event name and returns it parsed.
+func (m *Machine) WaitEvent(ctx context.Context, name string) (Event, error) {
+	line, err := m.WaitSerial(ctx, MatchEvent(name))
+	if err != nil {
+		return Event{}, err
+	}
+	e, _, err := ParseLine(line)
+	return e, err
+}
+
+// Report parses the serial report printed so far.
+func (m *Machine) Report() (Report, error) {
+	f, err := os.Open(m.paths.serial)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	defer f.Close()
+	return ParseReport(f)
+}
+
+// openWhenCreated opens path once QEMU has created it.
+func openWhenCreated(ctx context.Context, path string, exited <-chan struct{}) (*os.File, error) {
+	for {
+		f, err := os.Open(path)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("qemu: QEMU exited without creating %s", path)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("qemu: waiting for %s: %w", path, context.Cause(ctx))
+		case <-time.After(serialPoll):
+		}
+	}
+}
+
+// bugcheckMarker starts the line the kernel prints before it halts.
+const bugcheckMarker = ReportPrefix + "bugcheck"
+
+// maxPartialLine caps a line with no newline yet, so a guest that floods the
+// serial port without newlines cannot grow the buffer without bound.
+const maxPartialLine = 64 << 10
+
+// tailer reads complete lines from a growing file.
+type tailer struct {
+	r       io.Reader
+	partial []byte
+	last    string
+}
+
+// check looks at one complete line.
+func (t *tailer) check(line string, match Matcher) (string, bool, error) {
+	t.last = line
+	if strings.Contains(line, bugcheckMarker) {
+		return line, false, &BugcheckError{Line: line}
+	}
+	if match(line) {
+		return line, true, nil
+	}
+	return "", false, nil
+}
+
+// flush checks the unterminated last line, once no more output can come.
+func (t *tailer) flush(match Matcher) (string, bool, error) {
+	if len(t.partial) == 0 {
+		return "", false, nil
+	}
+	line := strings.TrimRight(string(t.partial), "\r")
+	t.partial = nil
+	return t.check(line, match)
+}
+
+// scan reads what is new and checks each complete line.
+func (t *tailer) scan(match Matcher) (string, bool, error) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := t.r.Read(buf)
+		t.partial = append(t.partial, buf[:n]...)
+		for {
+			i := bytes.IndexByte(t.partial, '\n')
+			if i < 0 {
+				break
+			}
+			line := strings.TrimRight(string(t.partial[:i]), "\r")
+			t.partial = t.partial[i+1:]
+			if line, found, err := t.check(line, match); found || err != nil {
+				return line, found, err
+			}
+		}
+		if len(t.partial) > maxPartialLine {
+			t.partial = t.partial[len(t.partial)-maxPartialLine:]
+		}
+		if n == 0 || err != nil {
+			// io.EOF just means "nothing more yet" on a growing file.
+			if err != nil && !errors.Is(err, io.EOF) {
+				return "", false, fmt.Errorf("qemu: reading serial log: %w", err)
+			}
+			return "", false, nil
+		}
+	}
+}

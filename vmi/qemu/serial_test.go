@@ -1,0 +1,111 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// fakeMachine is a Machine without QEMU: the test writes the serial log and
+// closes exited itself.
+func fakeMachine(t *testing.T) (*Machine, *os.File) {
+	t.Helper()
+	dir := t.TempDir()
+	m := &Machine{paths: newPaths(dir, ""), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
+	f, err := os.Create(m.paths.serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return m, f
+}
+
+func TestWaitSerialFollowsTheLog(t *testing.T) {
+	m, f := fakeMachine(t)
+	f.WriteString("frost-guest: loader seed=1\r\nfrost-guest: kernel base=0x1\r\nfrost-guest: rea")
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		f.WriteString("dy\r\n")
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := m.WaitEvent(ctx, "ready")
+	if err != nil || e.Name != "ready" {
+		t.Fatalf("WaitEvent(ready) = %+v, %v", e, err)
+	}
+	// A second wait starts from the top of the log again.
+	line, err := m.WaitSerial(ctx, MatchRegexp(regexp.MustCompile(`kernel base=`)))
+	if err != nil || line != "frost-guest: kernel base=0x1" {
+		t.Errorf("WaitSerial(kernel) = %q, %v", line, err)
+	}
+}
+
+func TestWaitSerialFailsFastOnBugcheck(t *testing.T) {
+	m, f := fakeMachine(t)
+	f.WriteString("frost-guest: kernel base=0x1\nfrost-guest: bugcheck code=0x50 p1=0x0 p2=0x0 p3=0x0 p4=0x0\n")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := m.WaitEvent(ctx, "ready")
+	var bc *BugcheckError
+	if !errors.As(err, &bc) || bc.Line != "frost-guest: bugcheck code=0x50 p1=0x0 p2=0x0 p3=0x0 p4=0x0" {
+		t.Errorf("error = %v, want a *BugcheckError with the line", err)
+	}
+}
+
+func TestWaitSerialFailsFastWhenQEMUExits(t *testing.T) {
+	m, f := fakeMachine(t)
+	f.WriteString("frost-guest: kernel base=0x1\nlast words")
+	m.stderr.Write([]byte("qemu-system-x86_64: something broke\n"))
+	m.waitErr = errors.New("exit status 1")
+	close(m.exited)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := m.WaitEvent(ctx, "ready")
+	var ee *ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("error = %v, want an *ExitError", err)
+	}
+	for _, want := range []string{"something broke", "last words", "exit status 1"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(want)).MatchString(err.Error()) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestWaitSerialHonoursDeadline(t *testing.T) {
+	m, f := fakeMachine(t)
+	f.WriteString("frost-guest: kernel base=0x1\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := m.WaitEvent(ctx, "ready")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error = %v, want the deadline", err)
+	}
+}
+
+func TestWaitSerialBeforeTheLogExists(t *testing.T) {
+	dir := t.TempDir()
+	m := &Machine{paths: newPaths(dir, ""), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		os.WriteFile(filepath.Join(dir, "serial.log"), []byte("frost-guest: ready\n"), 0o644)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	b := &tailBuffer{max: 8}
+	b.Write([]byte("0123456789"))
+	b.Write([]byte("ab"))
+	if got := b.String(); got != "456789ab" {
+		t.Errorf("tail = %q", got)
+	}
+}
