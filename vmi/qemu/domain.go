@@ -1,0 +1,174 @@
+package qemu
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"strings"
+	"text/template"
+
+	"github.com/frostvmi/frost/integration/guest/disk"
+)
+
+// Domain is mini-NT prepared for libvirt: a private 0700 directory with the
+// C: image, where the serial log and gdbstub socket will appear, and the
+// domain XML that boots it. Defining and starting it is the caller's
+// (vmi/libvirt's, later); Remove deletes the directory.
+type Domain struct {
+	Name   string
+	Config Config
+	paths  paths
+	gdbTCP string
+}
+
+// NewDomain makes the directory and disk image for a libvirt boot of cfg.
+// libvirt places guest RAM itself (memory_backing_dir), so there is no RAM
+// file here.
+func NewDomain(name string, cfg Config) (_ *Domain, err error) {
+	cfg, err = cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.LoaderCmdline(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkLoaderFiles(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "frost-domain-")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	d := &Domain{Name: name, Config: cfg, paths: newPaths(dir, "")}
+	defer func() {
+		if err != nil {
+			d.Remove()
+		}
+	}()
+	if cfg.GDBTCP {
+		d.paths.gdb = ""
+		if d.gdbTCP, err = freeLoopbackPort(); err != nil {
+			return nil, err
+		}
+	}
+	if err := disk.NewStandard(d.paths.disk, cfg.GuestDir); err != nil {
+		return nil, fmt.Errorf("qemu: C: image: %w", err)
+	}
+	return d, nil
+}
+
+// Dir is the domain's private directory.
+func (d *Domain) Dir() string { return d.paths.dir }
+
+// SerialPath is the file COM1 writes to.
+func (d *Domain) SerialPath() string { return d.paths.serial }
+
+// DiskPath is the C: image.
+func (d *Domain) DiskPath() string { return d.paths.disk }
+
+// GDBAddr is the gdbstub's address as net.Dial takes it.
+func (d *Domain) GDBAddr() (network, address string) {
+	if d.gdbTCP != "" {
+		return "tcp", d.gdbTCP
+	}
+	return "unix", d.paths.gdb
+}
+
+// Remove deletes the domain's directory. Undefine the domain first.
+func (d *Domain) Remove() error { return os.RemoveAll(d.paths.dir) }
+
+// domainTemplate is the libvirt twin of Config.args: same machine, CPU,
+// disk, serial and gdbstub. Every value goes through xml, because the
+// loader command line carries double quotes and paths may carry '&'.
+var domainTemplate = template.Must(template.New("domain").Funcs(template.FuncMap{"xml": xmlEscape}).Parse(
+	`<domain type='{{.Type}}' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>{{xml .Name}}</name>
+  <memory unit='MiB'>{{.MemoryMB}}</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{{xml .Loader}}</kernel>
+    <initrd>{{xml .Initrd}}</initrd>
+    <cmdline>{{xml .Cmdline}}</cmdline>
+  </os>
+  <!-- Without <cpu>, the guest would see 40 physical-address bits. -->
+  <cpu mode='custom' match='exact'>
+    <model fallback='forbid'>qemu64</model>
+    <maxphysaddr mode='emulate' bits='46'/>
+{{- if .NoPNI}}
+    <feature policy='disable' name='pni'/>
+{{- end}}
+  </cpu>
+  <!-- Guest RAM in a shared file under memory_backing_dir, readable by a mapper. -->
+  <memoryBacking>
+    <source type='file'/>
+    <access mode='shared'/>
+  </memoryBacking>
+  <!-- libvirt's DAC labelling stats <initrd> as one path, but it holds two
+       modules joined by a comma; QEMU runs as root anyway (qemu.conf). -->
+  <seclabel type='none' model='dac'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='{{xml .Disk}}'/>
+      <target dev='hda' bus='ide'/>
+    </disk>
+    <serial type='file'>
+      <source path='{{xml .Serial}}'/>
+      <target port='0'/>
+    </serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-gdb'/>
+    <qemu:arg value='{{xml .GDB}}'/>
+  </qemu:commandline>
+</domain>
+`))
+
+func xmlEscape(s string) (string, error) {
+	var b strings.Builder
+	if err := xml.EscapeText(&b, []byte(s)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// XML renders the domain definition.
+func (d *Domain) XML() (string, error) {
+	cmdline, err := d.Config.LoaderCmdline()
+	if err != nil {
+		return "", err
+	}
+	loader, kernel, hal := d.Config.loaderFiles()
+	gdb := "unix:" + d.paths.gdb + ",server=on,wait=off"
+	if d.gdbTCP != "" {
+		gdb = "tcp:" + d.gdbTCP
+	}
+	typ := "qemu" // TCG
+	if d.Config.Accel == AccelKVM {
+		typ = "kvm"
+	}
+	var b bytes.Buffer
+	err = domainTemplate.Execute(&b, map[string]any{
+		"Type":     typ,
+		"Name":     d.Name,
+		"MemoryMB": d.Config.MemoryMB,
+		"Loader":   loader,
+		"Initrd":   kernel + "," + hal,
+		"Cmdline":  cmdline,
+		"NoPNI":    d.Config.Accel == AccelKVM,
+		"Disk":     d.paths.disk,
+		"Serial":   d.paths.serial,
+		"GDB":      gdb,
+	})
+	if err != nil {
+		return "", fmt.Errorf("qemu: domain XML: %w", err)
+	}
+	return b.String(), nil
+}
