@@ -18,6 +18,12 @@ func (m *Machine) Resume(ctx context.Context) error {
 	return qmpCommands(ctx, m.paths.qmp, "cont")
 }
 
+// Pause stops the vCPUs. QEMU drains in-flight disk I/O first, so the disk
+// image then holds everything the guest has written.
+func (m *Machine) Pause(ctx context.Context) error {
+	return qmpCommands(ctx, m.paths.qmp, "stop")
+}
+
 // qmpCommands runs commands, in order, on a fresh QMP connection.
 func qmpCommands(ctx context.Context, socket string, commands ...string) error {
 	var d net.Dialer

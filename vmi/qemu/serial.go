@@ -39,12 +39,32 @@ func MatchEvent(name string) Matcher {
 
 // WaitSerial returns the first serial line, from the start of the log, that
 // match accepts, waiting for the guest to print it. It fails at once with a
-// *BugcheckError if the guest bugchecks first, and with an *ExitError if
-// QEMU exits first (so a caller that expects a bugcheck gets its line from
-// the *BugcheckError); a ctx deadline fails with the last line the guest
-// printed, to show how far it got.
+// *BugcheckError if the guest bugchecks first (so a caller that expects a
+// bugcheck gets its line from the error), and with an *ExitError if QEMU
+// exits first; a ctx deadline fails with the last line the guest printed, to
+// show how far it got.
 func (m *Machine) WaitSerial(ctx context.Context, match Matcher) (string, error) {
-	f, err := openWhenCreated(ctx, m.paths.serial, m.exited)
+	var last string
+	alive := func() error {
+		select {
+		case <-m.exited:
+			return m.exitError(fmt.Sprintf("before the awaited serial line (last line: %q)", last))
+		default:
+			return nil
+		}
+	}
+	return waitSerial(ctx, m.paths.serial, match, alive, &last)
+}
+
+// WaitSerialFile is WaitSerial for a guest whose QEMU this package did not
+// start (libvirt's): alive is polled, and once it returns an error the wait
+// ends with that error after the last output has been checked.
+func WaitSerialFile(ctx context.Context, path string, match Matcher, alive func() error) (string, error) {
+	return waitSerial(ctx, path, match, alive, new(string))
+}
+
+func waitSerial(ctx context.Context, path string, match Matcher, alive func() error, last *string) (string, error) {
+	f, err := openWhenCreated(ctx, path, alive)
 	if err != nil {
 		return "", err
 	}
@@ -53,30 +73,27 @@ func (m *Machine) WaitSerial(ctx context.Context, match Matcher) (string, error)
 	tick := time.NewTicker(serialPoll)
 	defer tick.Stop()
 	for {
-		// Check for exit before reading, so the final read sees everything
-		// QEMU wrote before it went.
-		exited := false
-		select {
-		case <-m.exited:
-			exited = true
-		default:
-		}
+		// Ask before reading, so that after a death the final read still
+		// sees everything the guest printed.
+		dead := alive()
 		line, found, err := t.scan(match)
+		*last = t.last
 		if found || err != nil {
 			return line, err
 		}
-		if exited {
+		if dead != nil {
 			// The guest's last words may lack a newline.
-			if line, found, err := t.flush(match); found || err != nil {
+			line, found, err := t.flush(match)
+			*last = t.last
+			if found || err != nil {
 				return line, err
 			}
-			return "", m.exitError(fmt.Sprintf("before the awaited serial line (last line: %q)", t.last))
+			return "", alive()
 		}
 		select {
 		case <-ctx.Done():
 			return "", fmt.Errorf("qemu: waiting for a serial line (last line: %q): %w", t.last, context.Cause(ctx))
 		case <-tick.C:
-		case <-m.exited:
 		}
 	}
 }
@@ -102,7 +119,7 @@ func (m *Machine) Report() (Report, error) {
 }
 
 // openWhenCreated opens path once QEMU has created it.
-func openWhenCreated(ctx context.Context, path string, exited <-chan struct{}) (*os.File, error) {
+func openWhenCreated(ctx context.Context, path string, alive func() error) (*os.File, error) {
 	for {
 		f, err := os.Open(path)
 		if err == nil {
@@ -111,9 +128,10 @@ func openWhenCreated(ctx context.Context, path string, exited <-chan struct{}) (
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
+		if err := alive(); err != nil {
+			return nil, fmt.Errorf("qemu: %s never appeared: %w", path, err)
+		}
 		select {
-		case <-exited:
-			return nil, fmt.Errorf("qemu: QEMU exited without creating %s", path)
 		case <-ctx.Done():
 			return nil, fmt.Errorf("qemu: waiting for %s: %w", path, context.Cause(ctx))
 		case <-time.After(serialPoll):

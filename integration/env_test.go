@@ -1,0 +1,147 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/vmi/qemu"
+)
+
+// bootDeadline bounds every wait for the guest. mini-NT reaches ready in
+// about a second under TCG; the margin covers a loaded 2-core machine. It is
+// a deadline, never a timing assertion.
+const bootDeadline = 3 * time.Minute
+
+// guestOut is the guest's build output, relative to this package.
+func guestOut(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("guest", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// unavailable skips the test, or fails it when FROST_REQUIRE_INTEGRATION is
+// set, so that `make test` cannot go green without booting anything.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
+		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
+	}
+	t.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+}
+
+// requireTools checks for the programs a test runs.
+func requireTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			unavailable(t, "%s not found (run `make deps`)", tool)
+		}
+	}
+}
+
+// requireGuest checks that QEMU and the built guest are there, and returns
+// the guest's build directory.
+func requireGuest(t *testing.T) string {
+	t.Helper()
+	requireTools(t, "qemu-system-x86_64")
+	out := guestOut(t)
+	for _, f := range append([]string{"winload.elf", "ntoskrnl.exe", "hal.dll", "ntkrnlmp.pdb"}, disk.StandardExecutables...) {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			unavailable(t, "the guest is not built: %v (run `make guest`)", err)
+		}
+	}
+	return out
+}
+
+// start boots mini-NT and stops it when the test ends.
+func start(t *testing.T, cfg qemu.Config) *qemu.Machine {
+	t.Helper()
+	if cfg.GuestDir == "" {
+		cfg.GuestDir = requireGuest(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+	defer cancel()
+	m, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("starting mini-NT: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Stop(); err != nil {
+			t.Errorf("stopping mini-NT: %v", err)
+		}
+	})
+	return m
+}
+
+// waitEvent waits for a report event within bootDeadline.
+func waitEvent(t *testing.T, m *qemu.Machine, name string) qemu.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+	defer cancel()
+	e, err := m.WaitEvent(ctx, name)
+	if err != nil {
+		t.Fatalf("waiting for %q: %v\nserial log:\n%s", name, err, serialTail(m.SerialPath()))
+	}
+	return e
+}
+
+// report parses the serial report printed so far.
+func report(t *testing.T, m *qemu.Machine) qemu.Report {
+	t.Helper()
+	rep, err := m.Report()
+	if err != nil {
+		t.Fatalf("serial report: %v", err)
+	}
+	return rep
+}
+
+// openDisk pauses the guest, ends QEMU (keeping its files) and opens the
+// C: image, which then holds everything the guest wrote.
+func openDisk(t *testing.T, m *qemu.Machine) *disk.Volume {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+	defer cancel()
+	if err := m.Pause(ctx); err != nil {
+		t.Fatalf("pausing the guest: %v", err)
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatalf("ending QEMU: %v", err)
+	}
+	v, err := disk.Open(m.DiskPath())
+	if err != nil {
+		t.Fatalf("reading the C: image: %v", err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+// serialTail returns the end of a serial log, for failure messages.
+func serialTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	const max = 4 << 10
+	if len(b) > max {
+		b = append([]byte("..."), b[len(b)-max:]...)
+	}
+	return string(b)
+}
+
+// uintField reads a numeric event field or fails the test.
+func uintField(t *testing.T, e qemu.Event, key string) uint64 {
+	t.Helper()
+	n, err := e.Uint(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
