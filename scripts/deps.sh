@@ -13,6 +13,7 @@ packages=(
   libvirt-clients            # virsh, used to probe libvirtd
   clang lld llvm             # the guest toolchain: clang, lld-link, llvm-pdbutil
   protobuf-compiler          # protoc, for the API once it exists
+  procps                     # pgrep, used by setup-libvirt.sh
 )
 
 if [ "$(id -u)" -ne 0 ]; then
