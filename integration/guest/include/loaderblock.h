@@ -11,6 +11,14 @@
 #define LOADER_MAX_MEMORY_DESCRIPTORS 32
 #define LOADER_MAX_MODULES 4
 
+/* Boot options the kernel acts on. */
+#define LOADER_FLAG_NOSWIZZLE 0x1      /* L1TF mitigation off: no PTE swizzling */
+#define LOADER_FLAG_AGGRESSIVE_TRIM 0x2 /* trim page-table pages too */
+
+/* mini-NT manages at most this much RAM (as /MAXMEM would), so a large
+   -m costs nothing. */
+#define LOADER_MAX_MANAGED_RAM 0x10000000ull
+
 /* Memory descriptor types, after Windows' TYPE_OF_MEMORY (subset). */
 #define LoaderFree 2
 #define LoaderFirmwarePermanent 9
@@ -48,6 +56,8 @@ typedef struct _LOADER_PARAMETER_BLOCK {
        NUL-terminated, an empty entry ends it (REG_MULTI_SZ in ASCII). */
     unsigned long long PagingFiles;
     unsigned int WriterPeriodMs;
+    unsigned int Flags;        /* LOADER_FLAG_* */
+    unsigned int SwapperPages; /* swapper.exe's pattern pages */
     unsigned int ModuleCount;
     LOADER_MODULE Modules[LOADER_MAX_MODULES];
     unsigned int MemoryDescriptorCount;

@@ -53,6 +53,7 @@ INITCODE void Phase1InitializationDiscard(PVOID Context) {
 NOINLINE void Phase1Initialization(PVOID Context) {
     Phase1InitializationDiscard(Context);
     MiFreeInitializationCode();
+    MiStartBalanceSetManager((LOADER_PARAMETER_BLOCK *)Context);
     DbgPrint("frost-guest: ejectable volume=\\Device\\HarddiskVolume1 drive=C: value=%u\n",
              (ULONG)IoIsDeviceEjectable(IoBootVolume));
     EPROCESS *smss;

@@ -136,10 +136,16 @@ NTSTATUS FsRead(FROSTFS_ENTRY *e, ULONG64 offset, PVOID buf, ULONG64 len) {
     UCHAR *out = buf;
     while (len) {
         ULONG64 abs = e->ExtentOffset + offset, in = abs % SECTOR, n = SECTOR - in;
-        if (n > len) n = len;
-        NTSTATUS st = IdeReadSectors(abs / SECTOR, 1, FsSectorBuffer);
+        NTSTATUS st;
+        if (in == 0 && len >= SECTOR) { /* whole sectors straight into buf */
+            n = len / SECTOR > 256 ? 256 * SECTOR : len / SECTOR * SECTOR;
+            st = IdeReadSectors(abs / SECTOR, (ULONG)(n / SECTOR), out);
+        } else {
+            if (n > len) n = len;
+            st = IdeReadSectors(abs / SECTOR, 1, FsSectorBuffer);
+            if (NT_SUCCESS(st)) memcpy(out, FsSectorBuffer + in, n);
+        }
         if (!NT_SUCCESS(st)) return st;
-        memcpy(out, FsSectorBuffer + in, n);
         out += n;
         offset += n;
         len -= n;
@@ -154,13 +160,18 @@ NTSTATUS FsWrite(FROSTFS_ENTRY *e, ULONG64 offset, const void *buf, ULONG64 len)
     const UCHAR *in = buf;
     while (len) {
         ULONG64 abs = e->ExtentOffset + offset, at = abs % SECTOR, n = SECTOR - at;
-        if (n > len) n = len;
-        if (n != SECTOR) {
-            NTSTATUS st = IdeReadSectors(abs / SECTOR, 1, FsSectorBuffer);
-            if (!NT_SUCCESS(st)) return st;
+        NTSTATUS st;
+        if (at == 0 && len >= SECTOR) { /* whole sectors straight from buf */
+            n = len / SECTOR > 256 ? 256 * SECTOR : len / SECTOR * SECTOR;
+            st = IdeWriteSectors(abs / SECTOR, (ULONG)(n / SECTOR), in, FALSE);
+        } else {
+            if (n > len) n = len;
+            st = IdeReadSectors(abs / SECTOR, 1, FsSectorBuffer);
+            if (NT_SUCCESS(st)) {
+                memcpy(FsSectorBuffer + at, in, n);
+                st = IdeWriteSectors(abs / SECTOR, 1, FsSectorBuffer, FALSE);
+            }
         }
-        memcpy(FsSectorBuffer + at, in, n);
-        NTSTATUS st = IdeWriteSectors(abs / SECTOR, 1, FsSectorBuffer, FALSE);
         if (!NT_SUCCESS(st)) return st;
         in += n;
         offset += n;
@@ -169,13 +180,13 @@ NTSTATUS FsWrite(FROSTFS_ENTRY *e, ULONG64 offset, const void *buf, ULONG64 len)
     return STATUS_SUCCESS;
 }
 
-NTSTATUS FsZeroExtent(FROSTFS_ENTRY *e, ULONG64 len) {
-    if (len > e->ExtentCapacity || (len % SECTOR)) return STATUS_INVALID_PARAMETER;
+NTSTATUS FsZeroExtent(FROSTFS_ENTRY *e, ULONG64 offset, ULONG64 len) {
+    if (offset + len > e->ExtentCapacity || (len % SECTOR) || (offset % SECTOR)) return STATUS_INVALID_PARAMETER;
     memset(FsSectorBuffer, 0, SECTOR);
     for (ULONG64 done = 0; done < len;) {
         ULONG64 n = (len - done) / SECTOR;
         if (n > 256) n = 256;
-        NTSTATUS st = IdeWriteSectors((e->ExtentOffset + done) / SECTOR, (ULONG)n, FsSectorBuffer, TRUE);
+        NTSTATUS st = IdeWriteSectors((e->ExtentOffset + offset + done) / SECTOR, (ULONG)n, FsSectorBuffer, TRUE);
         if (!NT_SUCCESS(st)) return st;
         done += n * SECTOR;
     }
@@ -193,11 +204,11 @@ NOINLINE BOOLEAN IoIsDeviceEjectable(PDEVICE_OBJECT DeviceObject) {
 
 /* Copies a user UNICODE_STRING into an ASCII kernel buffer. */
 NTSTATUS ExCaptureUnicodeToAscii(const UNICODE_STRING *user, char *buf, SIZE_T cap, SIZE_T *len) {
-    if (!MmIsUserRangeValid(user, sizeof(*user), FALSE)) return STATUS_ACCESS_VIOLATION;
+    if (!MmProbeUserRange(user, sizeof(*user), FALSE)) return STATUS_ACCESS_VIOLATION;
     UNICODE_STRING us = *user;
     SIZE_T n = us.Length / sizeof(WCHAR);
     if (n + 1 > cap || (us.Length & 1)) return STATUS_OBJECT_NAME_INVALID;
-    if (!MmIsUserRangeValid(us.Buffer, us.Length, FALSE)) return STATUS_ACCESS_VIOLATION;
+    if (!MmProbeUserRange(us.Buffer, us.Length, FALSE)) return STATUS_ACCESS_VIOLATION;
     for (SIZE_T i = 0; i < n; i++) {
         WCHAR c = us.Buffer[i];
         if (c == 0 || c >= 0x80) return STATUS_OBJECT_NAME_INVALID;
@@ -269,9 +280,9 @@ NTSTATUS NtCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT_ATT
                       ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer,
                       ULONG EaLength) {
     (void)AllocationSize, (void)FileAttributes, (void)ShareAccess, (void)CreateOptions, (void)EaBuffer, (void)EaLength;
-    if (!MmIsUserRangeValid(FileHandle, sizeof(HANDLE), TRUE) ||
-        !MmIsUserRangeValid(IoStatusBlock, sizeof(IO_STATUS_BLOCK), TRUE) ||
-        !MmIsUserRangeValid(ObjectAttributes, sizeof(OBJECT_ATTRIBUTES), FALSE))
+    if (!MmProbeUserRange(FileHandle, sizeof(HANDLE), TRUE) ||
+        !MmProbeUserRange(IoStatusBlock, sizeof(IO_STATUS_BLOCK), TRUE) ||
+        !MmProbeUserRange(ObjectAttributes, sizeof(OBJECT_ATTRIBUTES), FALSE))
         return STATUS_ACCESS_VIOLATION;
     if (CreateDisposition > FILE_OVERWRITE_IF) return STATUS_INVALID_PARAMETER;
     char path[260];
@@ -325,9 +336,9 @@ NTSTATUS NtWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID Ap
     NTSTATUS st = ObReferenceObjectByHandle(FileHandle, IoFileObjectType, (PVOID *)&fo);
     if (!NT_SUCCESS(st)) return st;
     if (!fo->WriteAccess) return STATUS_ACCESS_VIOLATION;
-    if (!MmIsUserRangeValid(IoStatusBlock, sizeof(IO_STATUS_BLOCK), TRUE) ||
-        !MmIsUserRangeValid(Buffer, Length, FALSE) ||
-        (ByteOffset && !MmIsUserRangeValid(ByteOffset, sizeof(LARGE_INTEGER), FALSE)))
+    if (!MmProbeUserRange(IoStatusBlock, sizeof(IO_STATUS_BLOCK), TRUE) ||
+        !MmProbeUserRange(Buffer, Length, FALSE) ||
+        (ByteOffset && !MmProbeUserRange(ByteOffset, sizeof(LARGE_INTEGER), FALSE)))
         return STATUS_ACCESS_VIOLATION;
     FROSTFS_ENTRY *e = fo->FsContext;
     ULONG64 offset = fo->CurrentByteOffset.QuadPart;

@@ -13,7 +13,10 @@
 #define PAGE_SHIFT 12
 #define MM_USER_PROBE_ADDRESS 0x00007fffffff0000ull
 #define MM_POOL_START 0xffffa00000000000ull
-#define MM_POOL_SIZE 0x0000000040000000ull /* 1 GiB of pool VA */
+#define MM_POOL_SIZE 0x0000000020000000ull /* 512 MiB of VA per pool */
+#define MM_PAGED_POOL_START 0xffffa00020000000ull
+#define MM_PFN_DATABASE 0xffffa00100000000ull
+#define MM_LOWEST_USER_ADDRESS 0x10000ull
 
 /* Segment selectors, as Windows x64 numbers them. */
 #define KGDT64_R0_CODE 0x10
@@ -106,21 +109,84 @@ void KiLoadDescriptorTables(PVOID gdtr, PVOID idtr, USHORT tss);
 extern ULONG64 KiIdtHandlers[256];
 
 /* ---- mm ----------------------------------------------------------------- */
+#define NonPagedPool 0
+#define PagedPool 1
+#define SWIZZLE_BIT 0x10ull
+/* ProtoAddress of a "VAD-based" prototype PTE: only the VAD knows it. */
+#define MI_PTE_LOOKUP_NEEDED 0xFFFFFFFF0000ll
+#define MM_NOACCESS 0x18
+
+extern ULONG64 MmSystemDirectoryTableBase;
+extern ULONG64 MmPhysicalMapBase;
+extern MMPFN *MmPfnDatabase;
+extern MMPFNLIST MmFreePageListHead, MmStandbyPageListHead, MmModifiedPageListHead;
+
+/* mm.c */
 void MmInitSystem(LOADER_PARAMETER_BLOCK *lb);
-ULONG64 MiAllocatePhysicalPage(void);
 PVOID MmGetVirtualForPhysical(ULONG64 pa);
 ULONG64 MmGetPhysicalAddress(ULONG64 dtb, ULONG64 va);
+MMPTE MiMakeValidPte(ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute);
+MMPTE *MiGetPteAddress(ULONG64 dtb, ULONG64 va, int level);
+MMPTE *MiGetPteAddressCreate(ULONG64 dtb, ULONG64 va, int level);
 NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute);
 void MiUnmapPage(ULONG64 dtb, ULONG64 va);
 ULONG64 MiCreateProcessAddressSpace(void);
 PVOID ExAllocatePoolWithTag(ULONG poolType, SIZE_T size, ULONG tag);
-void MiInsertVad(EPROCESS *p, MMVAD_SHORT *vad);
-MMVAD *MiAllocateVad(ULONG64 start, ULONG64 end, ULONG type, ULONG protection, BOOLEAN priv, BOOLEAN commit);
-BOOLEAN MmIsUserRangeValid(const void *p, SIZE_T len, BOOLEAN write);
+BOOLEAN MmProbeUserRange(const void *p, SIZE_T len, BOOLEAN write);
 void MiFreeInitializationCode(void);
-extern ULONG64 MmSystemDirectoryTableBase;
-extern ULONG64 MmPhysicalMapBase;
-#define NonPagedPool 0
+
+/* pfn.c */
+#define MI_PFN(pfn) (&MmPfnDatabase[(pfn)])
+void MiInitializePfnDatabase(LOADER_PARAMETER_BLOCK *lb);
+ULONG64 MiAllocatePhysicalPage(void);   /* zeroed, for the kernel */
+ULONG64 MiRemoveAnyPage(void);          /* a frame (pfn), not zeroed */
+void MiInsertPageInFreeList(ULONG64 pfn);
+void MiInsertPageInList(MMPFNLIST *list, ULONG64 pfn);
+void MiUnlinkPageFromList(ULONG64 pfn);
+ULONG64 MiCountFreePages(void);
+
+/* pte.c: every invalid PTE is written and read through these */
+ULONG64 MiSwizzleInvalidPte(ULONG64 value);
+ULONG64 MiUnswizzle(ULONG64 raw);
+ULONG64 MiReadPte(const MMPTE *pte);             /* unswizzled */
+void MiWriteInvalidPte(MMPTE *pte, ULONG64 value); /* swizzles */
+ULONG64 MiMakeTransitionPte(ULONG64 pfn, ULONG protection);
+ULONG64 MiMakePagefilePte(ULONG pagefile, ULONG64 offset, ULONG protection);
+ULONG64 MiMakeDemandZeroPte(ULONG protection);
+ULONG64 MiMakeProtoPointerPte(MMPTE *proto);
+ULONG64 MiMakeSubsectionPte(SUBSECTION *s, ULONG protection);
+BOOLEAN MiProtectionWritable(ULONG protection);
+BOOLEAN MiProtectionExecutable(ULONG protection);
+
+/* vad.c */
+MMVAD *MiAllocateVad(ULONG64 start, ULONG64 end, ULONG type, ULONG protection, BOOLEAN priv, BOOLEAN commit);
+void MiInsertVad(EPROCESS *p, MMVAD_SHORT *vad);
+MMVAD_SHORT *MiLocateAddress(EPROCESS *p, ULONG64 va);
+ULONG64 MiVadStart(MMVAD_SHORT *v);
+ULONG64 MiVadEnd(MMVAD_SHORT *v); /* exclusive */
+MMVAD_SHORT *MiFirstVad(EPROCESS *p);
+MMVAD_SHORT *MiNextVad(MMVAD_SHORT *v);
+
+/* fault.c */
+NTSTATUS MmAccessFault(ULONG64 va, BOOLEAN write, BOOLEAN user);
+void MiMakePageTableResident(MMPTE *pde);
+void MiAddToWorkingSet(EPROCESS *p, ULONG64 va);
+void MiInitializeWorkingSet(EPROCESS *p);
+NTSTATUS MiReadFilePage(SUBSECTION *s, MMPTE *proto, PVOID dst);
+
+/* section.c */
+MMPTE *MiVadPrototypePte(MMVAD *vad, ULONG64 va);
+
+/* pagefile.c */
+NTSTATUS MiReadPagefilePage(ULONG pagefile, ULONG64 offset, PVOID dst);
+NTSTATUS MiWritePagefilePage(ULONG pagefile, ULONG64 offset, const void *src);
+BOOLEAN MiAllocatePagefileSlot(ULONG *pagefile, ULONG64 *offset);
+void MiFreePagefileSlot(ULONG pagefile, ULONG64 offset);
+
+/* wsmgr.c */
+void MiStartBalanceSetManager(LOADER_PARAMETER_BLOCK *lb);
+extern BOOLEAN MmWorkloadSettled;
+extern ULONG64 MmBalancePasses;
 
 /* ---- ob ----------------------------------------------------------------- */
 void ObInitSystem(void);
@@ -163,7 +229,7 @@ FROSTFS_ENTRY *FsLookup(const char *path, SIZE_T len, ULONG *index);
 NTSTATUS FsUpdateEntry(ULONG index);
 NTSTATUS FsRead(FROSTFS_ENTRY *e, ULONG64 offset, PVOID buf, ULONG64 len);
 NTSTATUS FsWrite(FROSTFS_ENTRY *e, ULONG64 offset, const void *buf, ULONG64 len);
-NTSTATUS FsZeroExtent(FROSTFS_ENTRY *e, ULONG64 len);
+NTSTATUS FsZeroExtent(FROSTFS_ENTRY *e, ULONG64 offset, ULONG64 len);
 /* Resolves an NT path (\??\C:\x) to a volume-relative path on C:. */
 NTSTATUS IopResolveVolumePath(const char *ntpath, SIZE_T len, DEVICE_OBJECT **dev, const char **rel, SIZE_T *rellen);
 NTSTATUS IopCreateFileObject(DEVICE_OBJECT *dev, const char *rel, SIZE_T rellen, ULONG fsIndex, BOOLEAN write,

@@ -133,9 +133,8 @@ static const char *KiTrapName(ULONG64 v) {
     return v < 20 ? names[v] : "unexpected";
 }
 
-/* C half of KiCommonTrap. mini-NT has no paging yet, so every fault is
-   fatal: from user mode it ends the process's thread, from kernel mode it
-   is a bugcheck. */
+/* C half of KiCommonTrap. A fault the memory manager cannot resolve ends
+   the thread when it came from user mode, and is a bugcheck otherwise. */
 void KiDispatchTrap(KTRAP_FRAME *tf) {
     if (tf->Vector == CLOCK_VECTOR) {
         WRITE_PORT_UCHAR(PIC1, 0x20);
@@ -145,6 +144,11 @@ void KiDispatchTrap(KTRAP_FRAME *tf) {
     }
     ULONG64 cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    /* A fault on a user address is the memory manager's to resolve, from
+       user mode or from a system service touching user memory. */
+    if (tf->Vector == 14 && cr2 < MM_USER_PROBE_ADDRESS &&
+        NT_SUCCESS(MmAccessFault(cr2, (tf->ErrorCode & 2) != 0, (tf->SegCs & RPL_MASK) != 0)))
+        return;
     if (tf->SegCs & RPL_MASK) {
         KTHREAD *t = KeGetCurrentThread();
         ETHREAD *et = CONTAINING_RECORD(t, ETHREAD, Tcb);

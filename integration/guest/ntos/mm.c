@@ -1,12 +1,15 @@
 /*
- * The memory manager, boot-path part: physical pages, page tables, the
- * nonpaged pool, process address spaces, VADs and discarding INIT.
+ * The memory manager's core: page tables, pool, process address spaces
+ * and discarding INIT. Physical pages are in pfn.c, VADs in vad.c, faults
+ * in fault.c, sections in section.c, trimming and paging in wsmgr.c.
  *
  * Kernel space layout:
  *   0xffff880000000000  every physical page (winload's 2 MiB mappings)
  *   0xffffa00000000000  nonpaged pool, 4 KiB pages mapped on demand; not
  *                       identity-mapped, so a pool VA read as a physical
  *                       address finds nothing
+ *   0xffffa00020000000  paged pool (prototype PTEs)
+ *   0xffffa00100000000  the PFN database
  *   0xfffff80000000000+ ntoskrnl.exe and hal.dll at their KASLR bases
  */
 #include "ke.h"
@@ -18,39 +21,28 @@ MI_PARTITION MiSystemPartition;
 ULONG64 MmSystemDirectoryTableBase;
 ULONG64 MmPhysicalMapBase;
 static ULONG64 MmPhysicalMapSize;
-static ULONG64 MiFreePageListHead; /* physical address; 0 ends the list */
-static ULONG64 MiAvailablePages;
 
 extern char __ImageBase[];
 
 PVOID MmGetVirtualForPhysical(ULONG64 pa) { return (PVOID)(MmPhysicalMapBase + pa); }
 
-static void MiFreePhysicalPage(ULONG64 pa) {
-    *(ULONG64 *)MmGetVirtualForPhysical(pa) = MiFreePageListHead;
-    MiFreePageListHead = pa;
-    MiAvailablePages++;
-}
-
-ULONG64 MiAllocatePhysicalPage(void) {
-    ULONG64 pa = MiFreePageListHead;
-    if (!pa) KeBugCheckEx(NO_PAGES_AVAILABLE, MiAvailablePages, 0, 0, 0);
-    MiFreePageListHead = *(ULONG64 *)MmGetVirtualForPhysical(pa);
-    MiAvailablePages--;
-    memset(MmGetVirtualForPhysical(pa), 0, PAGE_SIZE);
-    return pa;
-}
-
 static MMPTE *MiTableAt(ULONG64 tablePa) { return (MMPTE *)MmGetVirtualForPhysical(tablePa); }
 
-/* Returns the next level's table for entry, creating it when absent. */
+/* Returns the next level's table for entry, creating it when absent. A
+   user page-table page that was trimmed (aggressive trim) is brought back
+   first, so callers always get a resident table. */
 static ULONG64 MiNextLevel(MMPTE *entry, BOOLEAN user) {
+    if (user && !entry->u.Hard.Valid && MiReadPte(entry) != 0) MiMakePageTableResident(entry);
     if (!entry->u.Hard.Valid) {
         MMPTE pde = {0};
         pde.u.Hard.Valid = 1;
         pde.u.Hard.Dirty1 = 1; /* bit 1: the hardware's R/W */
         pde.u.Hard.Write = 1;
         pde.u.Hard.Owner = user;
-        pde.u.Hard.PageFrameNumber = MiAllocatePhysicalPage() >> PAGE_SHIFT;
+        pde.u.Hard.Accessed = 1;
+        ULONG64 pa = MiAllocatePhysicalPage();
+        pde.u.Hard.PageFrameNumber = pa >> PAGE_SHIFT;
+        if (user) MI_PFN(pa >> PAGE_SHIFT)->PteAddress = entry;
         *entry = pde;
     } else if (user && !entry->u.Hard.Owner) {
         entry->u.Hard.Owner = 1;
@@ -60,13 +52,7 @@ static ULONG64 MiNextLevel(MMPTE *entry, BOOLEAN user) {
 
 static ULONG MiIndex(ULONG64 va, int level) { return (ULONG)((va >> (12 + 9 * level)) & 511); }
 
-NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute) {
-    ULONG64 table = dtb;
-    for (int level = 3; level > 0; level--) {
-        MMPTE *e = &MiTableAt(table)[MiIndex(va, level)];
-        if (e->u.Hard.Valid && e->u.Hard.LargePage) return STATUS_INVALID_PARAMETER;
-        table = MiNextLevel(e, user);
-    }
+MMPTE MiMakeValidPte(ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute) {
     MMPTE pte = {0};
     pte.u.Hard.Valid = 1;
     /* Windows' layout: Dirty1 (bit 1) is the hardware's R/W bit, Write
@@ -75,10 +61,34 @@ NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN wr
     pte.u.Hard.Write = write;
     pte.u.Hard.Owner = user;
     pte.u.Hard.Accessed = 1;
-    pte.u.Hard.Dirty = write;
     pte.u.Hard.NoExecute = !execute;
     pte.u.Hard.PageFrameNumber = pa >> PAGE_SHIFT;
-    MiTableAt(table)[MiIndex(va, 0)] = pte;
+    return pte;
+}
+
+/* The entry that maps va at level (0 = PTE), creating the tables above it. */
+MMPTE *MiGetPteAddressCreate(ULONG64 dtb, ULONG64 va, int level) {
+    BOOLEAN user = va < MM_USER_PROBE_ADDRESS;
+    ULONG64 table = dtb;
+    for (int l = 3; l > level; l--) table = MiNextLevel(&MiTableAt(table)[MiIndex(va, l)], user);
+    return &MiTableAt(table)[MiIndex(va, level)];
+}
+
+/* The entry that maps va at level, or NULL when a table above it is not
+   resident. Never creates anything. */
+MMPTE *MiGetPteAddress(ULONG64 dtb, ULONG64 va, int level) {
+    ULONG64 table = dtb;
+    for (int l = 3; l > level; l--) {
+        MMPTE *e = &MiTableAt(table)[MiIndex(va, l)];
+        if (!e->u.Hard.Valid || e->u.Hard.LargePage) return NULL;
+        table = (ULONG64)e->u.Hard.PageFrameNumber << PAGE_SHIFT;
+    }
+    return &MiTableAt(table)[MiIndex(va, level)];
+}
+
+NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute) {
+    MMPTE *pte = MiGetPteAddressCreate(dtb, va, 0);
+    *pte = MiMakeValidPte(pa, user, write, execute);
     __invlpg(va);
     return STATUS_SUCCESS;
 }
@@ -115,17 +125,18 @@ void MiUnmapPage(ULONG64 dtb, ULONG64 va) {
     }
 }
 
-/* A user buffer is usable when every page is a present user page (and
-   writable when asked). mini-NT's kernel touches user memory directly, so
-   this check stands where Windows' probe-and-catch would. */
-BOOLEAN MmIsUserRangeValid(const void *p, SIZE_T len, BOOLEAN write) {
+/* Makes a user range usable by the kernel: every page must lie in user
+   space and be resident (faulting it in as the CPU would), and writable
+   when asked. The kernel is not preemptible, so the pages stay resident
+   for the rest of the system service. */
+BOOLEAN MmProbeUserRange(const void *p, SIZE_T len, BOOLEAN write) {
     ULONG64 start = (ULONG64)p, end = start + len;
     if (end < start || end > MM_USER_PROBE_ADDRESS) return FALSE;
     ULONG64 dtb = __readcr3() & ~0xfffull;
     for (ULONG64 va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
-        ULONG64 size;
-        MMPTE *e = MiWalk(dtb, va, &size);
-        if (!e || !e->u.Hard.Owner || (write && !e->u.Hard.Dirty1)) return FALSE;
+        MMPTE *e = MiGetPteAddress(dtb, va, 0);
+        if (e && e->u.Hard.Valid && e->u.Hard.Owner && (!write || e->u.Hard.Dirty1)) continue;
+        if (!NT_SUCCESS(MmAccessFault(va, write, FALSE))) return FALSE;
     }
     return TRUE;
 }
@@ -140,7 +151,7 @@ ULONG64 MiCreateProcessAddressSpace(void) {
     return pml4;
 }
 
-/* ---- nonpaged pool ------------------------------------------------------ */
+/* ---- pool ------------------------------------------------------------------ */
 
 typedef struct _POOL_HEADER {
     ULONG BlockSize;
@@ -148,75 +159,50 @@ typedef struct _POOL_HEADER {
     ULONG64 ProcessBilled;
 } POOL_HEADER;
 
-static ULONG64 MiPoolCursor = MM_POOL_START;
-static ULONG64 MiPoolMappedEnd = MM_POOL_START;
+/* Two bump regions: nonpaged pool for objects, and "paged" pool for
+   prototype PTE arrays, as Windows places them. mini-NT never pages pool
+   out and never frees it: its workload allocates a bounded amount. Paged
+   pool starts at a VA with bit 29 set, so a prototype PTE pointer into it
+   (ProtoAddress, bits 16..63) has bit 45 set, as real ones often do. */
+typedef struct _MI_POOL {
+    ULONG64 Cursor, MappedEnd, Limit;
+} MI_POOL;
+static MI_POOL MiPools[2] = {
+    {MM_POOL_START, MM_POOL_START, MM_POOL_START + MM_POOL_SIZE},
+    {MM_PAGED_POOL_START, MM_PAGED_POOL_START, MM_PAGED_POOL_START + MM_POOL_SIZE},
+};
 
-static void MiGrowPool(ULONG64 end) {
-    while (MiPoolMappedEnd < end) {
-        if (MiPoolMappedEnd >= MM_POOL_START + MM_POOL_SIZE) KeBugCheckEx(NO_PAGES_AVAILABLE, 1, end, 0, 0);
-        MiMapPage(MmSystemDirectoryTableBase, MiPoolMappedEnd, MiAllocatePhysicalPage(), FALSE, TRUE, FALSE);
-        MiPoolMappedEnd += PAGE_SIZE;
+static void MiGrowPool(MI_POOL *pool, ULONG64 end) {
+    while (pool->MappedEnd < end) {
+        if (pool->MappedEnd >= pool->Limit) KeBugCheckEx(NO_PAGES_AVAILABLE, 1, end, 0, 0);
+        MiMapPage(MmSystemDirectoryTableBase, pool->MappedEnd, MiAllocatePhysicalPage(), FALSE, TRUE, FALSE);
+        pool->MappedEnd += PAGE_SIZE;
     }
 }
 
 /* Small blocks carry a POOL_HEADER with their tag; blocks of a page or more
-   are page-aligned (stacks, handle table pages). mini-NT never frees pool:
-   its boot path allocates a bounded amount. */
+   are page-aligned (stacks, handle table pages). */
 PVOID ExAllocatePoolWithTag(ULONG poolType, SIZE_T size, ULONG tag) {
-    (void)poolType;
+    MI_POOL *pool = &MiPools[poolType == PagedPool];
     if (size >= PAGE_SIZE - sizeof(POOL_HEADER)) {
-        ULONG64 va = (MiPoolCursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        ULONG64 va = (pool->Cursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
         ULONG64 end = va + ((size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
-        MiGrowPool(end);
-        MiPoolCursor = end;
+        MiGrowPool(pool, end);
+        pool->Cursor = end;
         memset((PVOID)va, 0, end - va);
         return (PVOID)va;
     }
     ULONG64 need = (sizeof(POOL_HEADER) + size + 15) & ~15ull;
-    if ((MiPoolCursor & (PAGE_SIZE - 1)) + need > PAGE_SIZE) MiPoolCursor = (MiPoolCursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-    ULONG64 va = MiPoolCursor;
-    MiGrowPool(va + need);
-    MiPoolCursor = va + need;
+    if ((pool->Cursor & (PAGE_SIZE - 1)) + need > PAGE_SIZE)
+        pool->Cursor = (pool->Cursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    ULONG64 va = pool->Cursor;
+    MiGrowPool(pool, va + need);
+    pool->Cursor = va + need;
     memset((PVOID)va, 0, need);
     POOL_HEADER *h = (POOL_HEADER *)va;
     h->BlockSize = (ULONG)need;
     h->PoolTag = tag;
     return h + 1;
-}
-
-/* ---- VADs --------------------------------------------------------------- */
-
-MMVAD *MiAllocateVad(ULONG64 start, ULONG64 end, ULONG type, ULONG protection, BOOLEAN priv, BOOLEAN commit) {
-    MMVAD *vad = ExAllocatePoolWithTag(NonPagedPool, sizeof(MMVAD), 'SdaV');
-    ULONG64 svpn = start >> PAGE_SHIFT, evpn = (end - 1) >> PAGE_SHIFT;
-    vad->Core.StartingVpn = (ULONG)svpn;
-    vad->Core.StartingVpnHigh = (UCHAR)(svpn >> 32);
-    vad->Core.EndingVpn = (ULONG)evpn;
-    vad->Core.EndingVpnHigh = (UCHAR)(evpn >> 32);
-    vad->Core.u.VadFlags.VadType = type;
-    vad->Core.u.VadFlags.Protection = protection;
-    vad->Core.u.VadFlags.PrivateMemory = priv;
-    vad->Core.u1.VadFlags1.MemCommit = commit;
-    return vad;
-}
-
-static ULONG64 MiVadStart(MMVAD_SHORT *v) { return ((ULONG64)v->StartingVpnHigh << 32) | v->StartingVpn; }
-
-/* Inserts into the process's VAD tree, ordered by starting VPN. The tree is
-   a binary search tree with parent links in ParentValue, as Windows'; the
-   boot path inserts few VADs, so it does not rebalance. */
-void MiInsertVad(EPROCESS *p, MMVAD_SHORT *vad) {
-    RTL_BALANCED_NODE **link = &p->VadRoot.Root, *parent = NULL;
-    ULONG64 key = MiVadStart(vad);
-    while (*link) {
-        parent = *link;
-        MMVAD_SHORT *cur = CONTAINING_RECORD(parent, MMVAD_SHORT, VadNode);
-        link = &parent->Children[key > MiVadStart(cur)];
-    }
-    vad->VadNode.Left = vad->VadNode.Right = NULL;
-    vad->VadNode.ParentValue = (ULONG64)parent;
-    *link = &vad->VadNode;
-    p->VadCount++;
 }
 
 /* ---- initialisation ------------------------------------------------------ */
@@ -226,37 +212,27 @@ void MmInitSystem(LOADER_PARAMETER_BLOCK *lb) {
     MmPhysicalMapSize = lb->PhysicalMapSize;
     MmSystemDirectoryTableBase = lb->Pml4Physical;
 
-    ULONG64 lowest = ~0ull, highest = 0;
-    for (ULONG i = 0; i < lb->MemoryDescriptorCount; i++) {
-        LOADER_MEMORY_DESCRIPTOR *d = &lb->MemoryDescriptors[i];
-        if (d->MemoryType != LoaderFree) continue;
-        for (ULONG64 pfn = d->BasePage; pfn < d->BasePage + d->PageCount; pfn++) {
-            ULONG64 pa = pfn << PAGE_SHIFT;
-            if (pa < 0x100000 || pa < lb->FirstFreePhysical || pa + PAGE_SIZE > MmPhysicalMapSize) continue;
-            MiFreePhysicalPage(pa);
-            if (pfn < lowest) lowest = pfn;
-            if (pfn > highest) highest = pfn;
-        }
-    }
-    MiSystemPartition.Vp.LowestPhysicalPage = lowest;
-    MiSystemPartition.Vp.HighestPhysicalPage = highest;
-    MiSystemPartition.Vp.NumberOfPhysicalPages = MiAvailablePages;
-
-    /* The identity map was winload's, for the switch to long mode only. */
-    MiTableAt(MmSystemDirectoryTableBase)[0].u.Long = 0;
-    /* Pool's top-level table exists before any process copies the kernel
-       half. */
-    MiNextLevel(&MiTableAt(MmSystemDirectoryTableBase)[MiIndex(MM_POOL_START, 3)], FALSE);
-    __writecr3(MmSystemDirectoryTableBase);
-
     /* The physical address width and the PTE swizzle mask, as Windows
-       computes them for L1TF: the top implemented physical address bit. */
+       computes them for L1TF: the top implemented physical address bit.
+       With the mitigation off (noswizzle) the mask is 0. */
     ULONG eax, ebx, ecx, edx;
     __asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(0x80000008u), "c"(0));
     KiImplementedPhysicalBits = eax & 0xff;
     MiState.Hardware.PhysicalAddressBits = KiImplementedPhysicalBits;
-    MiState.Hardware.InvalidPteMask = 1ull << (KiImplementedPhysicalBits - 1);
-    MiState.Hardware.TotalPagesAllowed = MiAvailablePages;
+    MiState.Hardware.InvalidPteMask =
+        (lb->Flags & LOADER_FLAG_NOSWIZZLE) ? 0 : 1ull << (KiImplementedPhysicalBits - 1);
+
+    MiInitializePfnDatabase(lb);
+
+    /* The identity map was winload's, for the switch to long mode only. */
+    MiTableAt(MmSystemDirectoryTableBase)[0].u.Long = 0;
+    /* The top-level tables of pool exist before any process copies the
+       kernel half. */
+    MiNextLevel(&MiTableAt(MmSystemDirectoryTableBase)[MiIndex(MM_POOL_START, 3)], FALSE);
+    MiNextLevel(&MiTableAt(MmSystemDirectoryTableBase)[MiIndex(MM_PAGED_POOL_START, 3)], FALSE);
+    __writecr3(MmSystemDirectoryTableBase);
+
+    MiState.Hardware.TotalPagesAllowed = MiSystemPartition.Vp.NumberOfPhysicalPages;
     MiState.SystemVaStart = MM_POOL_START;
 }
 
@@ -274,7 +250,7 @@ void MiFreeInitializationCode(void) {
         for (ULONG64 va = start; va < start + size; va += PAGE_SIZE) {
             ULONG64 pa = MmGetPhysicalAddress(MmSystemDirectoryTableBase, va);
             MiUnmapPage(MmSystemDirectoryTableBase, va);
-            if (pa != ~0ull) MiFreePhysicalPage(pa & ~(PAGE_SIZE - 1));
+            if (pa != ~0ull) MiInsertPageInFreeList(pa >> PAGE_SHIFT);
         }
         DbgPrint("frost-guest: init-discarded start=0x%llx size=0x%x\n", start, size);
     }

@@ -585,6 +585,86 @@ typedef struct _MI_SYSTEM_INFORMATION {
     ULONG64 SystemVaStart;
 } MI_SYSTEM_INFORMATION;
 
+/* ---- the PFN database ------------------------------------------------ */
+
+/* Page locations, as Windows' MMLISTS. */
+#define ZeroedPageList 0
+#define FreePageList 1
+#define StandbyPageList 2
+#define ModifiedPageList 3
+#define ModifiedNoWritePageList 4
+#define BadPageList 5
+#define ActiveAndValid 6
+#define TransitionPage 7
+
+typedef struct _MMPFNENTRY1 {
+    UCHAR PageLocation : 3;
+    UCHAR WriteInProgress : 1;
+    UCHAR Modified : 1;
+    UCHAR ReadInProgress : 1;
+    UCHAR CacheAttribute : 2;
+} MMPFNENTRY1;
+
+typedef struct _MMPFN {
+    union {
+        ULONG64 Flink; /* next PFN on its list */
+        ULONG WsIndex;
+    } u1;
+    MMPTE *PteAddress; /* the PTE (or prototype PTE) that maps this page */
+    union {
+        ULONG64 Blink;
+        ULONG64 ShareCount;
+    } u2;
+    union {
+        struct {
+            USHORT ReferenceCount;
+            MMPFNENTRY1 e1;
+        };
+        ULONG EntireField;
+    } u3;
+    MMPTE OriginalPte; /* what the PTE becomes when the page leaves RAM */
+    union {
+        ULONG64 PteFrame : 36; /* the page-table page holding PteAddress */
+        ULONG64 PrototypePte : 1;
+        ULONG64 EntireField;
+    } u4;
+} MMPFN, *PMMPFN;
+
+typedef struct _MMPFNLIST {
+    ULONG64 Total;
+    ULONG ListName;
+    ULONG64 Flink;
+    ULONG64 Blink;
+} MMPFNLIST;
+
+/* A process's working set: the user pages it has valid. */
+typedef struct _MMWSL {
+    ULONG64 LastEntry;
+    ULONG64 MaximumEntries;
+    ULONG64 *Wsle; /* VAs, 0 for a free slot */
+} MMWSL;
+
+typedef struct _MMSUPPORT {
+    ULONG64 WorkingSetSize;
+    ULONG64 MinimumWorkingSetSize;
+    ULONG64 PeakWorkingSetSize;
+    ULONG64 PageFaultCount;
+    MMWSL *VmWorkingSetList;
+} MMSUPPORT;
+
+typedef struct _SECTION {
+    RTL_BALANCED_NODE SectionNode;
+    ULONG64 StartingVpn;
+    ULONG64 EndingVpn;
+    union {
+        CONTROL_AREA *ControlArea;
+        FILE_OBJECT *FileObject;
+    } u1;
+    ULONG64 SizeOfSection;
+    ULONG u;
+    ULONG InitialPageProtection;
+} SECTION;
+
 /* ---- loaded modules -------------------------------------------------- */
 
 typedef struct _KLDR_DATA_TABLE_ENTRY {
@@ -830,6 +910,7 @@ typedef struct _EPROCESS {
     RTL_AVL_TREE VadRoot;
     PVOID VadHint;
     ULONG64 VadCount;
+    MMSUPPORT Vm;
 } EPROCESS, *PEPROCESS;
 
 typedef struct _KTSS64 {

@@ -106,15 +106,31 @@ static void PspUserThreadStartup(PVOID ctx) {
 static USHORT Rd16(const UCHAR *p) { return (USHORT)(p[0] | (p[1] << 8)); }
 static ULONG Rd32(const UCHAR *p) { return (ULONG)p[0] | ((ULONG)p[1] << 8) | ((ULONG)p[2] << 16) | ((ULONG)p[3] << 24); }
 
-/* Maps a fresh zeroed user page at va and returns its kernel view. */
-static UCHAR *PspMapUserPage(EPROCESS *p, ULONG64 va, BOOLEAN write, BOOLEAN exec) {
+/* Maps a fresh zeroed user page at va (resident, in the working set) and
+   returns its kernel view. */
+static UCHAR *PspMapUserPage(EPROCESS *p, ULONG64 va, ULONG protection) {
+    MMPTE *pte = MiGetPteAddressCreate(p->Pcb.DirectoryTableBase, va, 0);
     ULONG64 pa = MiAllocatePhysicalPage();
-    MiMapPage(p->Pcb.DirectoryTableBase, va, pa, TRUE, write, exec);
+    MMPFN *pf = MI_PFN(pa >> PAGE_SHIFT);
+    pf->PteAddress = pte;
+    pf->OriginalPte.u.Long = MiMakeDemandZeroPte(protection);
+    pf->u2.ShareCount = 1;
+    pf->u3.e1.Modified = 1; /* its content exists nowhere else */
+    *pte = MiMakeValidPte(pa, TRUE, MiProtectionWritable(protection), MiProtectionExecutable(protection));
+    MiAddToWorkingSet(p, va);
     return MmGetVirtualForPhysical(pa);
 }
 
-/* Loads a PE32+ image file into p at its preferred base. Images are linked
-   /fixed, so there is nothing to relocate. */
+static ULONG PspSectionProtection(ULONG ch) {
+    BOOLEAN x = (ch & 0x20000000u) != 0, w = (ch & 0x80000000u) != 0;
+    if (x) return w ? MM_EXECUTE_READWRITE : MM_EXECUTE_READ;
+    return w ? MM_READWRITE : MM_READONLY;
+}
+
+/* Loads a PE32+ image file into p at its preferred base, as private pages:
+   mini-NT's process loader copies images rather than mapping an image
+   section (swapper's view is where sections are exercised). Images are
+   linked /fixed, so there is nothing to relocate. */
 static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, ULONG64 *entry, ULONG64 *base) {
     if (file->FileSize < 0x200 || file->FileSize > MAX_IMAGE_FILE) return STATUS_INVALID_IMAGE_FORMAT;
     UCHAR *img = ExAllocatePoolWithTag(NonPagedPool, file->FileSize, 'gmIP');
@@ -132,7 +148,7 @@ static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, ULONG64 *entry, UL
         sizeOfImage > MAX_IMAGE_FILE || (ULONG64)(sections - img) + nsec * 40ull > file->FileSize)
         return STATUS_INVALID_IMAGE_FORMAT;
 
-    memcpy(PspMapUserPage(p, imageBase, FALSE, FALSE), img, sizeOfHeaders);
+    memcpy(PspMapUserPage(p, imageBase, MM_READONLY), img, sizeOfHeaders);
     for (USHORT i = 0; i < nsec; i++) {
         UCHAR *s = sections + i * 40;
         ULONG vsize = Rd32(s + 8), va = Rd32(s + 12), rawsize = Rd32(s + 16), rawptr = Rd32(s + 20), ch = Rd32(s + 36);
@@ -141,11 +157,11 @@ static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, ULONG64 *entry, UL
             return STATUS_INVALID_IMAGE_FORMAT;
         ULONG copy = rawsize < vsize ? rawsize : vsize;
         for (ULONG off = 0; off < vsize; off += PAGE_SIZE) {
-            UCHAR *page = PspMapUserPage(p, imageBase + va + off, (ch & 0x80000000u) != 0, (ch & 0x20000000u) != 0);
+            UCHAR *page = PspMapUserPage(p, imageBase + va + off, PspSectionProtection(ch));
             if (off < copy) memcpy(page, img + rawptr + off, copy - off < PAGE_SIZE ? copy - off : PAGE_SIZE);
         }
     }
-    MMVAD *vad = MiAllocateVad(imageBase, imageBase + sizeOfImage, VadImageMap, 7 /* EXECUTE_WRITECOPY */, FALSE, TRUE);
+    MMVAD *vad = MiAllocateVad(imageBase, imageBase + sizeOfImage, VadNone, MM_EXECUTE_READWRITE, TRUE, TRUE);
     vad->VadsProcess = p;
     MiInsertVad(p, &vad->Core);
     *entry = imageBase + Rd32(opt + 16);
@@ -171,6 +187,7 @@ NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, 
     EPROCESS *p = PspAllocateProcess(shortName, PspNextCid, MiCreateProcessAddressSpace(), parent);
     PspNextCid += 4;
     p->ObjectTable = ExCreateHandleTable(p);
+    MiInitializeWorkingSet(p);
     FILE_OBJECT *fo;
     st = IopCreateFileObject(dev, rel, rellen, index, FALSE, &fo);
     if (!NT_SUCCESS(st)) return st;
@@ -181,12 +198,11 @@ NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, 
     if (!NT_SUCCESS(st)) return st;
     p->SectionBaseAddress = (PVOID)base;
 
-    for (ULONG64 va = USER_STACK_BASE; va < USER_STACK_BASE + USER_STACK_SIZE; va += PAGE_SIZE)
-        PspMapUserPage(p, va, TRUE, FALSE);
+    /* The stack is committed memory: its pages appear on first touch. */
     MMVAD *stack = MiAllocateVad(USER_STACK_BASE, USER_STACK_BASE + USER_STACK_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
     MiInsertVad(p, &stack->Core);
 
-    PEB *peb = (PEB *)PspMapUserPage(p, USER_PEB_ADDRESS, TRUE, FALSE);
+    PEB *peb = (PEB *)PspMapUserPage(p, USER_PEB_ADDRESS, MM_READWRITE);
     peb->ImageBaseAddress = (PVOID)base;
     p->Peb = (PEB *)USER_PEB_ADDRESS;
     MMVAD *pebVad = MiAllocateVad(USER_PEB_ADDRESS, USER_PEB_ADDRESS + PAGE_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
@@ -207,8 +223,8 @@ NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, 
 /* mini-NT's NtCreateUserProcess takes only what smss needs: the image's NT
    path, and it returns process and thread handles. */
 NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName) {
-    if (!MmIsUserRangeValid(ProcessHandle, sizeof(HANDLE), TRUE) ||
-        !MmIsUserRangeValid(ThreadHandle, sizeof(HANDLE), TRUE))
+    if (!MmProbeUserRange(ProcessHandle, sizeof(HANDLE), TRUE) ||
+        !MmProbeUserRange(ThreadHandle, sizeof(HANDLE), TRUE))
         return STATUS_ACCESS_VIOLATION;
     char path[260];
     SIZE_T len;
@@ -224,6 +240,36 @@ NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICO
     if (!NT_SUCCESS(st)) return st;
     *ProcessHandle = ph;
     *ThreadHandle = th;
+    return STATUS_SUCCESS;
+}
+
+typedef struct _PROCESS_BASIC_INFORMATION {
+    NTSTATUS ExitStatus;
+    PEB *PebBaseAddress;
+    ULONG64 AffinityMask;
+    LONG BasePriority;
+    ULONG64 UniqueProcessId;
+    ULONG64 InheritedFromUniqueProcessId;
+} PROCESS_BASIC_INFORMATION;
+
+/* ProcessBasicInformation (class 0) of the calling process only. */
+NTSTATUS NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformationClass, PVOID ProcessInformation,
+                                   ULONG ProcessInformationLength, PULONG ReturnLength) {
+    if (ProcessHandle && ProcessHandle != (HANDLE)-1) return STATUS_INVALID_HANDLE;
+    if (ProcessInformationClass != 0) return STATUS_INVALID_PARAMETER;
+    if (ProcessInformationLength < sizeof(PROCESS_BASIC_INFORMATION)) return STATUS_BUFFER_TOO_SMALL;
+    if (!MmProbeUserRange(ProcessInformation, sizeof(PROCESS_BASIC_INFORMATION), TRUE) ||
+        (ReturnLength && !MmProbeUserRange(ReturnLength, sizeof(ULONG), TRUE)))
+        return STATUS_ACCESS_VIOLATION;
+    EPROCESS *p = PsGetCurrentProcess();
+    PROCESS_BASIC_INFORMATION *pbi = ProcessInformation;
+    pbi->ExitStatus = p->ExitStatus;
+    pbi->PebBaseAddress = p->Peb;
+    pbi->AffinityMask = 1;
+    pbi->BasePriority = 8;
+    pbi->UniqueProcessId = (ULONG64)p->UniqueProcessId;
+    pbi->InheritedFromUniqueProcessId = (ULONG64)p->InheritedFromUniqueProcessId;
+    if (ReturnLength) *ReturnLength = sizeof(PROCESS_BASIC_INFORMATION);
     return STATUS_SUCCESS;
 }
 

@@ -12,6 +12,32 @@ NTSTATUS NtCreateFile(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, PIO_STATUS_BLOCK
 NTSTATUS NtWriteFile(HANDLE, HANDLE, PVOID, PVOID, PIO_STATUS_BLOCK, PVOID, ULONG, PLARGE_INTEGER, PULONG);
 NTSTATUS NtQueryValueKey(HANDLE, PUNICODE_STRING, ULONG, PVOID, ULONG, PULONG);
 NTSTATUS NtTerminateProcess(HANDLE, NTSTATUS);
+NTSTATUS NtAllocateVirtualMemory(HANDLE, PVOID *, ULONG64, SIZE_T *, ULONG, ULONG);
+NTSTATUS NtFreeVirtualMemory(HANDLE, PVOID *, SIZE_T *, ULONG);
+NTSTATUS NtCreateSection(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, PLARGE_INTEGER, ULONG, ULONG, HANDLE);
+NTSTATUS NtMapViewOfSection(HANDLE, HANDLE, PVOID *, ULONG64, SIZE_T, PLARGE_INTEGER, SIZE_T *, ULONG, ULONG, ULONG);
+NTSTATUS NtQueryInformationProcess(HANDLE, ULONG, PVOID, ULONG, PULONG);
+
+#define SystemBalanceSetInformation 0xF0 /* mini-NT's own class */
+typedef struct _SYSTEM_BALANCE_SET_INFORMATION {
+    ULONG64 Passes;
+    ULONG64 Settled;
+} SYSTEM_BALANCE_SET_INFORMATION;
+
+/* Only the balance set manager's progress, which smss waits on. */
+NTSTATUS NtQuerySystemInformation(ULONG SystemInformationClass, PVOID SystemInformation, ULONG Length,
+                                  PULONG ReturnLength) {
+    if (SystemInformationClass != SystemBalanceSetInformation) return STATUS_INVALID_PARAMETER;
+    if (Length < sizeof(SYSTEM_BALANCE_SET_INFORMATION)) return STATUS_BUFFER_TOO_SMALL;
+    if (!MmProbeUserRange(SystemInformation, sizeof(SYSTEM_BALANCE_SET_INFORMATION), TRUE) ||
+        (ReturnLength && !MmProbeUserRange(ReturnLength, sizeof(ULONG), TRUE)))
+        return STATUS_ACCESS_VIOLATION;
+    SYSTEM_BALANCE_SET_INFORMATION *info = SystemInformation;
+    info->Passes = MmBalancePasses;
+    info->Settled = MmWorkloadSettled;
+    if (ReturnLength) *ReturnLength = sizeof(*info);
+    return STATUS_SUCCESS;
+}
 
 NTSTATUS NtDisplayString(PUNICODE_STRING String) {
     char buf[512];
@@ -27,7 +53,7 @@ NTSTATUS NtDisplayString(PUNICODE_STRING String) {
    clock's tick; 0 yields. */
 NTSTATUS NtDelayExecution(BOOLEAN Alertable, PLARGE_INTEGER DelayInterval) {
     (void)Alertable;
-    if (!MmIsUserRangeValid(DelayInterval, sizeof(LARGE_INTEGER), FALSE)) return STATUS_ACCESS_VIOLATION;
+    if (!MmProbeUserRange(DelayInterval, sizeof(LARGE_INTEGER), FALSE)) return STATUS_ACCESS_VIOLATION;
     LONGLONG interval = DelayInterval->QuadPart;
     if (interval > 0) return STATUS_INVALID_PARAMETER;
     ULONG64 per_tick = 10000000ull / CLOCK_HZ;
@@ -39,7 +65,7 @@ NTSTATUS NtDelayExecution(BOOLEAN Alertable, PLARGE_INTEGER DelayInterval) {
 NTSTATUS NtCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
                        ULONG EventType, BOOLEAN InitialState) {
     (void)ObjectAttributes;
-    if (!MmIsUserRangeValid(EventHandle, sizeof(HANDLE), TRUE)) return STATUS_ACCESS_VIOLATION;
+    if (!MmProbeUserRange(EventHandle, sizeof(HANDLE), TRUE)) return STATUS_ACCESS_VIOLATION;
     if (EventType > 1) return STATUS_INVALID_PARAMETER;
     KEVENT *ev = ObCreateObject(ExEventObjectType, sizeof(KEVENT));
     ev->Header.Type = (UCHAR)EventType; /* NotificationEvent 0, SynchronizationEvent 1 */
@@ -55,7 +81,7 @@ NTSTATUS NtClose(HANDLE Handle) { return ObCloseHandle(Handle); }
 
 /* Called by KiSystemCall64 before it copies stack arguments. */
 BOOLEAN KiProbeUserStackArguments(const void *p, ULONG64 count) {
-    return count == 0 || MmIsUserRangeValid(p, count * 8, FALSE);
+    return count == 0 || MmProbeUserRange(p, count * 8, FALSE);
 }
 
 /* The numbering is mini-NT's own; user/ntdll.S uses the same. */
@@ -70,7 +96,13 @@ ULONG64 KiServiceTable[] = {
     (ULONG64)NtCreateEvent,       /* 7 */
     (ULONG64)NtClose,             /* 8 */
     (ULONG64)NtTerminateProcess,  /* 9 */
+    (ULONG64)NtAllocateVirtualMemory,  /* 10 */
+    (ULONG64)NtFreeVirtualMemory,      /* 11 */
+    (ULONG64)NtCreateSection,          /* 12 */
+    (ULONG64)NtMapViewOfSection,       /* 13 */
+    (ULONG64)NtQueryInformationProcess, /* 14 */
+    (ULONG64)NtQuerySystemInformation, /* 15 */
 };
-UCHAR KiArgumentTable[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0};
+UCHAR KiArgumentTable[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0};
 ULONG KiServiceLimit = sizeof(KiServiceTable) / sizeof(KiServiceTable[0]);
 _Static_assert(sizeof(KiArgumentTable) == sizeof(KiServiceTable) / sizeof(KiServiceTable[0]), "one count per service");

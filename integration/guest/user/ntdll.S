@@ -28,3 +28,9 @@
     STUB NtCreateEvent, 7
     STUB NtClose, 8
     STUB NtTerminateProcess, 9
+    STUB NtAllocateVirtualMemory, 10
+    STUB NtFreeVirtualMemory, 11
+    STUB NtCreateSection, 12
+    STUB NtMapViewOfSection, 13
+    STUB NtQueryInformationProcess, 14
+    STUB NtQuerySystemInformation, 15

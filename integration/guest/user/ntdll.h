@@ -77,6 +77,39 @@ NTSTATUS NtCreateEvent(PHANDLE EventHandle, ACCESS_MASK DesiredAccess, OBJECT_AT
                        ULONG EventType, BOOLEAN InitialState);
 NTSTATUS NtClose(HANDLE Handle);
 NTSTATUS NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus);
+NTSTATUS NtAllocateVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, ULONG64 ZeroBits, SIZE_T *RegionSize,
+                                 ULONG AllocationType, ULONG Protect);
+NTSTATUS NtFreeVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, SIZE_T *RegionSize, ULONG FreeType);
+NTSTATUS NtCreateSection(PHANDLE SectionHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES *ObjectAttributes,
+                         PLARGE_INTEGER MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
+                         HANDLE FileHandle);
+NTSTATUS NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID *BaseAddress, ULONG64 ZeroBits,
+                            SIZE_T CommitSize, PLARGE_INTEGER SectionOffset, SIZE_T *ViewSize,
+                            ULONG InheritDisposition, ULONG AllocationType, ULONG Win32Protect);
+NTSTATUS NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformationClass, PVOID ProcessInformation,
+                                   ULONG ProcessInformationLength, PULONG ReturnLength);
+NTSTATUS NtQuerySystemInformation(ULONG SystemInformationClass, PVOID SystemInformation, ULONG Length,
+                                  PULONG ReturnLength);
+
+typedef struct _PROCESS_BASIC_INFORMATION {
+    NTSTATUS ExitStatus;
+    PVOID PebBaseAddress;
+    ULONG64 AffinityMask;
+    LONG BasePriority;
+    ULONG64 UniqueProcessId;
+    ULONG64 InheritedFromUniqueProcessId;
+} PROCESS_BASIC_INFORMATION;
+
+#define MEM_COMMIT 0x1000
+#define MEM_RESERVE 0x2000
+#define MEM_DECOMMIT 0x4000
+#define PAGE_READONLY 0x02
+#define PAGE_READWRITE 0x04
+#define PAGE_EXECUTE_READ 0x20
+#define SEC_IMAGE 0x01000000
+#define FILE_READ_DATA 0x0001
+#define FILE_OPEN 1
+#define SystemBalanceSetInformation 0xF0
 
 /* crt.c */
 void *memset(void *d, int c, SIZE_T n);

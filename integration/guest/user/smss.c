@@ -1,7 +1,7 @@
 /*
  * smss.exe, the session manager: creates the paging files named in the
- * PagingFiles registry value, starts csrss.exe and writer.exe, and reports
- * the boot settled. Each NtCreatePagingFile call is reported with the
+ * PagingFiles registry value, starts csrss.exe, writer.exe and swapper.exe,
+ * and reports the boot settled once the memory manager is. Each NtCreatePagingFile call is reported with the
  * status it returned, so a call that never reached the kernel's code shows
  * up too.
  */
@@ -77,11 +77,29 @@ static void Start(const char *path) {
     if (!NT_SUCCESS(st)) DbgPrint("frost-guest: smss-error what=%s status=0x%08x\n", path, (ULONG)st);
 }
 
+/* The boot has settled once the memory manager's balance set manager has
+   trimmed swapper's working set and a pass found nothing left to do. */
+static void WaitForSettledMemory(void) {
+    for (ULONG waited = 0;; waited += 100) {
+        ULONG64 info[2];
+        NTSTATUS st = NtQuerySystemInformation(SystemBalanceSetInformation, info, sizeof(info), 0);
+        if (!NT_SUCCESS(st)) {
+            DbgPrint("frost-guest: smss-error what=SystemBalanceSetInformation status=0x%08x\n", (ULONG)st);
+            return;
+        }
+        if (info[1]) return;
+        if (waited == 60000) DbgPrint("frost-guest: smss-warning what=not-settled passes=%llu\n", info[0]);
+        Sleep(100);
+    }
+}
+
 void NtProcessStartup(PVOID Peb) {
     (void)Peb;
     CreatePagingFiles();
     Start("\\??\\C:\\Windows\\System32\\csrss.exe");
     Start("\\??\\C:\\Windows\\System32\\writer.exe");
+    Start("\\??\\C:\\Windows\\System32\\swapper.exe");
+    WaitForSettledMemory();
     DbgPrint("frost-guest: ready\n");
     for (;;) Sleep(1000);
 }

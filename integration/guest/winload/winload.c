@@ -184,6 +184,19 @@ static int find_option(const char *cmd, const char *key, const char **value) {
     return -1;
 }
 
+/* Is word a bare token of the command line? */
+static int has_flag(const char *cmd, const char *word) {
+    u32 n = 0;
+    while (word[n]) n++;
+    for (const char *p = cmd; *p;) {
+        while (*p == ' ') p++;
+        const char *tok = p;
+        while (*p && *p != ' ') p++;
+        if ((u32)(p - tok) == n && streq_n(tok, word, n)) return 1;
+    }
+    return 0;
+}
+
 static u64 parse_dec(const char *v, int len, int *ok) {
     u64 n = 0;
     *ok = len > 0;
@@ -352,6 +365,7 @@ void WinloadMain(u32 magic, struct multiboot_info *mbi) {
         off += m->size + 4;
     }
     if (!ram_end) fail("no-ram-above-modules");
+    if (ram_end > LOADER_MAX_MANAGED_RAM) ram_end = LOADER_MAX_MANAGED_RAM;
 
     /* Options. */
     const char *v;
@@ -369,12 +383,28 @@ void WinloadMain(u32 magic, struct multiboot_info *mbi) {
         if (!ok) fail("bad-writerperiod");
     }
 
+    u32 swapper_pages = 2048;
+    if ((len = find_option(cmd, "swapperpages", &v)) >= 0) {
+        swapper_pages = (u32)parse_dec(v, len, &ok);
+        if (!ok || swapper_pages == 0 || swapper_pages > 16384) fail("bad-swapperpages");
+    }
+    u32 flags = 0;
+    if (has_flag(cmd, "noswizzle")) flags |= LOADER_FLAG_NOSWIZZLE;
+    if ((len = find_option(cmd, "trim", &v)) >= 0) {
+        if (len == 10 && streq_n(v, "aggressive", 10))
+            flags |= LOADER_FLAG_AGGRESSIVE_TRIM;
+        else if (!(len == 6 && streq_n(v, "normal", 6)))
+            fail("bad-trim");
+    }
+
     pml4 = alloc_pages(1);
     LOADER_PARAMETER_BLOCK *lb = (LOADER_PARAMETER_BLOCK *)alloc_pages(round_page(sizeof(*lb)) / PAGE_SIZE);
     lb->Signature = LOADER_BLOCK_SIGNATURE;
     lb->Size = sizeof(*lb);
     lb->Seed = seed;
     lb->WriterPeriodMs = writer_period;
+    lb->Flags = flags;
+    lb->SwapperPages = swapper_pages;
 
     /* Strings live in the block itself; their VAs are in the physical map. */
     u64 lbva = PHYSICAL_MAP_BASE + (u32)lb;
