@@ -30,15 +30,16 @@ const (
 )
 
 // StandardExecutables are the user-mode images NewStandard copies from the
-// guest build directory, in table order.
-var StandardExecutables = []string{"smss.exe", "csrss.exe", "writer.exe"}
+// guest build directory, in table order: the programs smss starts, and
+// frostimg.dll, the image swapper.exe maps as a section.
+var StandardExecutables = []string{"smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll"}
 
 // SystemDir is where the executables live on the volume.
 const SystemDir = `\Windows\System32\`
 
 // NewStandard writes the standard C: image to imagePath: both paging files
-// and the log reserved, and smss.exe, csrss.exe and writer.exe copied from
-// guestOutDir (the guest's build output).
+// and the log reserved, and the StandardExecutables copied from guestOutDir
+// (the guest's build output).
 func NewStandard(imagePath, guestOutDir string) error {
 	off := uint64(standardAlign)
 	next := func(capacity uint64) uint64 {

@@ -49,7 +49,8 @@ func TestNewStandard(t *testing.T) {
 	defer v.Close()
 
 	wantNames := []string{PagefileName, Pagefile2Name, LogName,
-		`\Windows\System32\smss.exe`, `\Windows\System32\csrss.exe`, `\Windows\System32\writer.exe`}
+		`\Windows\System32\smss.exe`, `\Windows\System32\csrss.exe`, `\Windows\System32\writer.exe`,
+		`\Windows\System32\swapper.exe`, `\Windows\System32\frostimg.dll`}
 	entries := v.Entries()
 	if len(entries) != len(wantNames) {
 		t.Fatalf("entries = %+v, want %v", entries, wantNames)
