@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/frostvmi/frost/integration/guest/disk"
 )
 
 // fakeGuestDir holds stand-ins for every file a boot needs.
 func fakeGuestDir(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"winload.elf", "ntoskrnl.exe", "hal.dll", "smss.exe", "csrss.exe", "writer.exe"} {
+	for _, f := range append([]string{"winload.elf", "ntoskrnl.exe", "hal.dll"}, disk.StandardExecutables...) {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("MZ"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -162,10 +164,10 @@ func TestDomainEscapesNames(t *testing.T) {
 
 func TestNewDomainCleansUpOnError(t *testing.T) {
 	guest := fakeGuestDir(t)
-	os.Remove(filepath.Join(guest, "writer.exe")) // the disk image needs it
+	os.Remove(filepath.Join(guest, disk.StandardExecutables[0])) // the disk image needs it
 	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "frost-domain-*"))
 	if _, err := NewDomain("x", Config{GuestDir: guest}); err == nil {
-		t.Fatal("NewDomain succeeded without writer.exe")
+		t.Fatal("NewDomain succeeded without a standard executable")
 	}
 	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "frost-domain-*"))
 	if len(after) > len(before) {
