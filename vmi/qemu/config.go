@@ -162,45 +162,35 @@ func (c Config) LoaderCmdline() (string, error) {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// paths are the files a running machine uses; all but the RAM file live in
-// one private directory.
-type paths struct {
-	dir    string
-	serial string
-	gdb    string // unix socket path, or empty with GDBTCP
-	qmp    string
-	disk   string
-	ram    string
-}
-
-func newPaths(dir, ram string) paths {
-	return paths{
-		dir:    dir,
-		serial: filepath.Join(dir, "serial.log"),
-		gdb:    filepath.Join(dir, "gdb.sock"),
-		qmp:    filepath.Join(dir, "qmp.sock"),
-		disk:   filepath.Join(dir, "c.img"),
-		ram:    ram,
-	}
-}
-
 // maxSocketPath is what fits sockaddr_un.sun_path with its NUL.
 const maxSocketPath = 107
 
-// args builds QEMU's command line. gdbTCP is the loopback address when the
-// gdbstub goes to TCP.
-func (c Config) args(p paths, gdbTCP string) ([]string, error) {
+// prepare fills in defaults and checks everything about cfg that can be
+// checked before anything is created.
+func (c Config) prepare() (Config, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return c, err
+	}
+	if _, err := c.LoaderCmdline(); err != nil {
+		return c, err
+	}
+	return c, c.checkLoaderFiles()
+}
+
+// args builds QEMU's command line for a guest in g with RAM in the file ram.
+func (c Config) args(g guestFiles, ram string) ([]string, error) {
 	cmdline, err := c.LoaderCmdline()
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range []string{p.qmp, p.gdb} {
+	for _, s := range []string{g.qmp, g.gdb} {
 		if len(s) > maxSocketPath {
 			return nil, configErr("TMPDIR", "socket path %q is longer than %d bytes", s, maxSocketPath)
 		}
 	}
 	// QEMU's option syntax uses ',' as its separator.
-	for _, s := range []string{p.dir, p.ram} {
+	for _, s := range []string{g.dir, ram} {
 		if strings.Contains(s, ",") {
 			return nil, configErr("TMPDIR", "path %q holds a comma, which QEMU options cannot carry", s)
 		}
@@ -211,10 +201,6 @@ func (c Config) args(p paths, gdbTCP string) ([]string, error) {
 		// -cpu host and -cpu max abort (platform-facts.md).
 		cpu = "qemu64,-pni,phys-bits=46"
 	}
-	gdb := "unix:" + p.gdb + ",server=on,wait=off"
-	if c.GDBTCP {
-		gdb = "tcp:" + gdbTCP
-	}
 	loader, kernel, hal := c.loaderFiles()
 	mem := strconv.Itoa(c.MemoryMB)
 	a := []string{
@@ -222,16 +208,16 @@ func (c Config) args(p paths, gdbTCP string) ([]string, error) {
 		"-accel", c.Accel,
 		"-cpu", cpu,
 		"-m", mem,
-		"-object", "memory-backend-file,id=mem,size=" + mem + "M,mem-path=" + p.ram + ",share=on",
+		"-object", "memory-backend-file,id=mem,size=" + mem + "M,mem-path=" + ram + ",share=on",
 		"-machine", "memory-backend=mem",
 		"-display", "none",
 		"-monitor", "none",
 		"-nic", "none",
 		"-no-reboot",
-		"-serial", "file:" + p.serial,
-		"-qmp", "unix:" + p.qmp + ",server=on,wait=off",
-		"-gdb", gdb,
-		"-drive", "file=" + p.disk + ",format=raw,if=ide,index=0",
+		"-serial", "file:" + g.serial,
+		"-qmp", "unix:" + g.qmp + ",server=on,wait=off",
+		"-gdb", g.gdbArg(),
+		"-drive", "file=" + g.disk + ",format=raw,if=ide,index=0",
 		"-kernel", loader,
 		"-initrd", kernel + "," + hal,
 		"-append", cmdline,

@@ -97,8 +97,7 @@ func argAfter(t *testing.T, args []string, flag string, n int) string {
 
 func TestArgs(t *testing.T) {
 	cfg, _ := Config{GuestDir: "/g/out", Seed: Seed(7), LoadOptions: "MININT INRAM"}.withDefaults()
-	p := newPaths("/tmp/frost-qemu-1", "/dev/shm/frost-1-ab")
-	args, err := cfg.args(p, "")
+	args, err := cfg.args(filesIn("/tmp/frost-qemu-1"), "/dev/shm/frost-1-ab")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +135,9 @@ func TestArgs(t *testing.T) {
 func TestArgsVariants(t *testing.T) {
 	cfg, _ := Config{GuestDir: "/g/out", Accel: AccelKVM, Paused: true, GDBTCP: true, MemoryMB: 256,
 		Kernel: "/g/out/assign/ntoskrnl.exe"}.withDefaults()
-	p := newPaths("/tmp/d", "/dev/shm/r")
-	args, err := cfg.args(p, "127.0.0.1:4567")
+	g := filesIn("/tmp/d")
+	g.gdb, g.gdbTCP = "", "127.0.0.1:4567"
+	args, err := cfg.args(g, "/dev/shm/r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +160,14 @@ func TestArgsVariants(t *testing.T) {
 
 func TestArgsRejectUnsafePaths(t *testing.T) {
 	cfg, _ := Config{GuestDir: "/g/out"}.withDefaults()
-	if _, err := cfg.args(newPaths("/tmp/a,b", "/dev/shm/r"), ""); err == nil {
+	if _, err := cfg.args(filesIn("/tmp/a,b"), "/dev/shm/r"); err == nil {
 		t.Error("accepted a comma in the machine directory")
 	}
+	if _, err := cfg.args(filesIn("/tmp/d"), "/dev/shm/a,b"); err == nil {
+		t.Error("accepted a comma in the RAM file")
+	}
 	long := "/tmp/" + strings.Repeat("x", 110)
-	if _, err := cfg.args(newPaths(long, "/dev/shm/r"), ""); err == nil {
+	if _, err := cfg.args(filesIn(long), "/dev/shm/r"); err == nil {
 		t.Error("accepted a socket path longer than sun_path")
 	}
 }

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"os"
 	"strings"
 	"text/template"
-
-	"github.com/frostvmi/frost/integration/guest/disk"
 )
 
 // Domain is mini-NT prepared for libvirt: a private 0700 directory with the
@@ -16,67 +13,28 @@ import (
 // domain XML that boots it. Defining and starting it is the caller's
 // (vmi/libvirt's, later); Remove deletes the directory.
 type Domain struct {
+	guestFiles
 	Name   string
 	Config Config
-	paths  paths
-	gdbTCP string
 }
 
 // NewDomain makes the directory and disk image for a libvirt boot of cfg.
 // libvirt places guest RAM itself (memory_backing_dir), so there is no RAM
 // file here.
-func NewDomain(name string, cfg Config) (_ *Domain, err error) {
-	cfg, err = cfg.withDefaults()
+func NewDomain(name string, cfg Config) (*Domain, error) {
+	cfg, err := cfg.prepare()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := cfg.LoaderCmdline(); err != nil {
-		return nil, err
-	}
-	if err := cfg.checkLoaderFiles(); err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "frost-domain-")
+	files, err := makeGuestFiles("frost-domain-", cfg)
 	if err != nil {
-		return nil, fmt.Errorf("qemu: %w", err)
+		return nil, err
 	}
-	d := &Domain{Name: name, Config: cfg, paths: newPaths(dir, "")}
-	defer func() {
-		if err != nil {
-			d.Remove()
-		}
-	}()
-	if cfg.GDBTCP {
-		d.paths.gdb = ""
-		if d.gdbTCP, err = freeLoopbackPort(); err != nil {
-			return nil, err
-		}
-	}
-	if err := disk.NewStandard(d.paths.disk, cfg.GuestDir); err != nil {
-		return nil, fmt.Errorf("qemu: C: image: %w", err)
-	}
-	return d, nil
-}
-
-// Dir is the domain's private directory.
-func (d *Domain) Dir() string { return d.paths.dir }
-
-// SerialPath is the file COM1 writes to.
-func (d *Domain) SerialPath() string { return d.paths.serial }
-
-// DiskPath is the C: image.
-func (d *Domain) DiskPath() string { return d.paths.disk }
-
-// GDBAddr is the gdbstub's address as net.Dial takes it.
-func (d *Domain) GDBAddr() (network, address string) {
-	if d.gdbTCP != "" {
-		return "tcp", d.gdbTCP
-	}
-	return "unix", d.paths.gdb
+	return &Domain{guestFiles: files, Name: name, Config: cfg}, nil
 }
 
 // Remove deletes the domain's directory. Undefine the domain first.
-func (d *Domain) Remove() error { return os.RemoveAll(d.paths.dir) }
+func (d *Domain) Remove() error { return d.guestFiles.remove() }
 
 // domainTemplate is the libvirt twin of Config.args: same machine, CPU,
 // disk, serial and gdbstub. Every value goes through xml, because the
@@ -146,10 +104,6 @@ func (d *Domain) XML() (string, error) {
 		return "", err
 	}
 	loader, kernel, hal := d.Config.loaderFiles()
-	gdb := "unix:" + d.paths.gdb + ",server=on,wait=off"
-	if d.gdbTCP != "" {
-		gdb = "tcp:" + d.gdbTCP
-	}
 	typ := "qemu" // TCG
 	if d.Config.Accel == AccelKVM {
 		typ = "kvm"
@@ -163,9 +117,9 @@ func (d *Domain) XML() (string, error) {
 		"Initrd":   kernel + "," + hal,
 		"Cmdline":  cmdline,
 		"NoPNI":    d.Config.Accel == AccelKVM,
-		"Disk":     d.paths.disk,
-		"Serial":   d.paths.serial,
-		"GDB":      gdb,
+		"Disk":     d.disk,
+		"Serial":   d.serial,
+		"GDB":      d.gdbArg(),
 	})
 	if err != nil {
 		return "", fmt.Errorf("qemu: domain XML: %w", err)

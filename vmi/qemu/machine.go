@@ -14,15 +14,13 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/frostvmi/frost/integration/guest/disk"
 )
 
 // Machine is a running (or exited) QEMU with mini-NT.
 type Machine struct {
+	guestFiles
 	cfg     Config
-	paths   paths
-	gdbTCP  string
+	ram     string // the guest RAM file in shmDir
 	args    []string
 	cmd     *exec.Cmd
 	stderr  *tailBuffer
@@ -41,14 +39,7 @@ const shmDir = "/dev/shm"
 // and gdbstub sockets, so both are ready to dial. On error everything
 // already made is removed again.
 func Start(ctx context.Context, cfg Config) (_ *Machine, err error) {
-	cfg, err = cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cfg.LoaderCmdline(); err != nil {
-		return nil, err
-	}
-	if err := cfg.checkLoaderFiles(); err != nil {
+	if cfg, err = cfg.prepare(); err != nil {
 		return nil, err
 	}
 	qemuPath, err := exec.LookPath(cfg.QEMU)
@@ -67,25 +58,13 @@ func Start(ctx context.Context, cfg Config) (_ *Machine, err error) {
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp("", "frost-qemu-") // 0700: the sockets inside are 0755
-	if err != nil {
-		return nil, fmt.Errorf("qemu: %w", err)
-	}
-	ram, err := createRAMFile()
-	m.paths = newPaths(dir, ram) // before the error check, so Stop removes dir
-	if err != nil {
+	if m.guestFiles, err = makeGuestFiles("frost-qemu-", cfg); err != nil {
 		return nil, err
 	}
-	if cfg.GDBTCP {
-		m.paths.gdb = ""
-		if m.gdbTCP, err = freeLoopbackPort(); err != nil {
-			return nil, err
-		}
+	if m.ram, err = createRAMFile(); err != nil {
+		return nil, err
 	}
-	if err := disk.NewStandard(m.paths.disk, cfg.GuestDir); err != nil {
-		return nil, fmt.Errorf("qemu: C: image: %w", err)
-	}
-	if m.args, err = cfg.args(m.paths, m.gdbTCP); err != nil {
+	if m.args, err = cfg.args(m.guestFiles, m.ram); err != nil {
 		return nil, err
 	}
 
@@ -139,9 +118,9 @@ func freeLoopbackPort() (string, error) {
 // before running the guest, so callers can dial them as soon as Start
 // returns.
 func (m *Machine) waitSockets(ctx context.Context) error {
-	want := []string{m.paths.qmp}
-	if m.paths.gdb != "" {
-		want = append(want, m.paths.gdb)
+	want := []string{m.qmp}
+	if m.gdb != "" {
+		want = append(want, m.gdb)
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -191,33 +170,12 @@ func (m *Machine) exitError(when string) error {
 	return &ExitError{When: when, Err: err, Stderr: m.stderr.String()}
 }
 
-// Dir is the private 0700 directory holding the sockets, serial log and disk.
-func (m *Machine) Dir() string { return m.paths.dir }
-
-// SerialPath is the file COM1 writes to.
-func (m *Machine) SerialPath() string { return m.paths.serial }
-
 // QMPSocket is QEMU's QMP unix socket.
-func (m *Machine) QMPSocket() string { return m.paths.qmp }
-
-// GDBSocket is the gdbstub's unix socket, or "" when it listens on TCP.
-func (m *Machine) GDBSocket() string { return m.paths.gdb }
-
-// GDBAddr is the gdbstub's address as net.Dial takes it: ("unix", path) or
-// ("tcp", "127.0.0.1:port").
-func (m *Machine) GDBAddr() (network, address string) {
-	if m.gdbTCP != "" {
-		return "tcp", m.gdbTCP
-	}
-	return "unix", m.paths.gdb
-}
+func (m *Machine) QMPSocket() string { return m.qmp }
 
 // RAMPath is the shared file backing guest RAM; file offset = guest-physical
 // address for low RAM.
-func (m *Machine) RAMPath() string { return m.paths.ram }
-
-// DiskPath is the C: image. Read it after Kill for a consistent view.
-func (m *Machine) DiskPath() string { return m.paths.disk }
+func (m *Machine) RAMPath() string { return m.ram }
 
 // Args is QEMU's command line, without the binary.
 func (m *Machine) Args() []string { return append([]string(nil), m.args...) }
@@ -273,11 +231,9 @@ func (m *Machine) Stop() error {
 				<-m.exited
 			}
 		}
-		if m.paths.dir != "" {
-			errs = append(errs, os.RemoveAll(m.paths.dir))
-		}
-		if m.paths.ram != "" {
-			if err := os.Remove(m.paths.ram); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, m.guestFiles.remove())
+		if m.ram != "" {
+			if err := os.Remove(m.ram); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}

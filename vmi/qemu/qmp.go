@@ -15,13 +15,13 @@ const qmpTimeout = 30 * time.Second
 // enough QMP for that (greeting, qmp_capabilities, cont); vmi/qmp will be
 // the real client.
 func (m *Machine) Resume(ctx context.Context) error {
-	return qmpCommands(ctx, m.paths.qmp, "cont")
+	return qmpCommands(ctx, m.qmp, "cont")
 }
 
 // Pause stops the vCPUs. QEMU drains in-flight disk I/O first, so the disk
 // image then holds everything the guest has written.
 func (m *Machine) Pause(ctx context.Context) error {
-	return qmpCommands(ctx, m.paths.qmp, "stop")
+	return qmpCommands(ctx, m.qmp, "stop")
 }
 
 // qmpCommands runs commands, in order, on a fresh QMP connection.

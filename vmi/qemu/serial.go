@@ -53,7 +53,7 @@ func (m *Machine) WaitSerial(ctx context.Context, match Matcher) (string, error)
 			return nil
 		}
 	}
-	return waitSerial(ctx, m.paths.serial, match, alive, &last)
+	return waitSerial(ctx, m.serial, match, alive, &last)
 }
 
 // WaitSerialFile is WaitSerial for a guest whose QEMU this package did not
@@ -110,7 +110,7 @@ func (m *Machine) WaitEvent(ctx context.Context, name string) (Event, error) {
 
 // Report parses the serial report printed so far.
 func (m *Machine) Report() (Report, error) {
-	f, err := os.Open(m.paths.serial)
+	f, err := os.Open(m.serial)
 	if err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
 	}

@@ -15,8 +15,8 @@ import (
 func fakeMachine(t *testing.T) (*Machine, *os.File) {
 	t.Helper()
 	dir := t.TempDir()
-	m := &Machine{paths: newPaths(dir, ""), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
-	f, err := os.Create(m.paths.serial)
+	m := &Machine{guestFiles: filesIn(dir), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
+	f, err := os.Create(m.serial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestWaitSerialHonoursDeadline(t *testing.T) {
 
 func TestWaitSerialBeforeTheLogExists(t *testing.T) {
 	dir := t.TempDir()
-	m := &Machine{paths: newPaths(dir, ""), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
+	m := &Machine{guestFiles: filesIn(dir), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		os.WriteFile(filepath.Join(dir, "serial.log"), []byte("frost-guest: ready\n"), 0o644)
