@@ -23,6 +23,17 @@ const WriterTightLoop = -1
 // DefaultMemoryMB is the guest RAM size when Config.MemoryMB is 0.
 const DefaultMemoryMB = 128
 
+// RAMBacking says how QEMU allocates guest RAM.
+type RAMBacking int
+
+const (
+	// RAMShared puts guest RAM in a shared file under /dev/shm, which
+	// Frost can map (the default).
+	RAMShared RAMBacking = iota
+	// RAMPrivate leaves guest RAM in QEMU's anonymous memory.
+	RAMPrivate
+)
+
 // Config describes one mini-NT boot.
 type Config struct {
 	// GuestDir is the guest's build output (integration/guest/out).
@@ -42,8 +53,23 @@ type Config struct {
 	// (1000 ms); WriterTightLoop makes it write without pause.
 	WriterPeriodMS int
 
+	// SwapperPages is swapper.exe's pattern page count (64..16384); 0
+	// keeps the guest's default (2048).
+	SwapperPages int
+	// TrimAggressive lets the guest trim empty page-table pages too, so
+	// PDEs go to transition and the paging file (trim=aggressive).
+	TrimAggressive bool
+	// NoSwizzle turns the guest's L1TF PTE swizzling off (noswizzle).
+	NoSwizzle bool
+
 	// MemoryMB is the guest RAM size; 0 means DefaultMemoryMB.
 	MemoryMB int
+	// CPUs is the vCPU count (-smp); 0 means 1. mini-NT runs on the
+	// first; the others stay in wait-for-SIPI.
+	CPUs int
+	// RAM is how guest RAM is backed: RAMShared (the default) or
+	// RAMPrivate, which only /proc/<pid>/mem or the gdbstub can read.
+	RAM RAMBacking
 	// Accel is AccelTCG (the default when empty) or AccelKVM.
 	Accel string
 	// GDBTCP puts the gdbstub on a loopback TCP port instead of a unix
@@ -90,6 +116,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configErr("MemoryMB", "%d MiB is too small for mini-NT", c.MemoryMB)
 	case c.Accel != AccelTCG && c.Accel != AccelKVM:
 		return c, configErr("Accel", "%q: want %q or %q", c.Accel, AccelTCG, AccelKVM)
+	case c.CPUs < 0 || c.CPUs > 8:
+		return c, configErr("CPUs", "%d: want 1..8", c.CPUs)
+	case c.RAM != RAMShared && c.RAM != RAMPrivate:
+		return c, configErr("RAM", "unknown backing %d", c.RAM)
 	case c.WriterPeriodMS < WriterTightLoop:
 		return c, configErr("WriterPeriodMS", "%d: want a period in ms, 0 (default) or WriterTightLoop", c.WriterPeriodMS)
 	}
@@ -151,6 +181,18 @@ func (c Config) LoaderCmdline() (string, error) {
 		}
 		opts = append(opts, `loadoptions="`+c.LoadOptions+`"`)
 	}
+	if c.SwapperPages != 0 {
+		if c.SwapperPages < 64 || c.SwapperPages > 16384 {
+			return "", configErr("SwapperPages", "%d: want 64..16384", c.SwapperPages)
+		}
+		opts = append(opts, "swapperpages="+strconv.Itoa(c.SwapperPages))
+	}
+	if c.TrimAggressive {
+		opts = append(opts, "trim=aggressive")
+	}
+	if c.NoSwizzle {
+		opts = append(opts, "noswizzle")
+	}
 	switch {
 	case c.WriterPeriodMS == WriterTightLoop:
 		opts = append(opts, "writerperiod=0")
@@ -208,20 +250,28 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 		"-accel", c.Accel,
 		"-cpu", cpu,
 		"-m", mem,
-		"-object", "memory-backend-file,id=mem,size=" + mem + "M,mem-path=" + ram + ",share=on",
-		"-machine", "memory-backend=mem",
+	}
+	if c.RAM == RAMShared {
+		a = append(a,
+			"-object", "memory-backend-file,id=mem,size="+mem+"M,mem-path="+ram+",share=on",
+			"-machine", "memory-backend=mem")
+	}
+	if c.CPUs > 1 {
+		a = append(a, "-smp", strconv.Itoa(c.CPUs))
+	}
+	a = append(a,
 		"-display", "none",
 		"-monitor", "none",
 		"-nic", "none",
 		"-no-reboot",
-		"-serial", "file:" + g.serial,
-		"-qmp", "unix:" + g.qmp + ",server=on,wait=off",
+		"-serial", "file:"+g.serial,
+		"-qmp", "unix:"+g.qmp+",server=on,wait=off",
 		"-gdb", g.gdbArg(),
-		"-drive", "file=" + g.disk + ",format=raw,if=ide,index=0",
+		"-drive", "file="+g.disk+",format=raw,if=ide,index=0",
 		"-kernel", loader,
-		"-initrd", kernel + "," + hal,
+		"-initrd", kernel+","+hal,
 		"-append", cmdline,
-	}
+	)
 	if c.Paused {
 		a = append(a, "-S")
 	}

@@ -24,6 +24,8 @@ func TestLoaderCmdline(t *testing.T) {
 		{"max seed", Config{Seed: Seed(^uint64(0))}, "seed=18446744073709551615"},
 		{"tight loop", Config{WriterPeriodMS: WriterTightLoop}, "writerperiod=0"},
 		{"single option", Config{LoadOptions: "MININT"}, `loadoptions="MININT"`},
+		{"memory workload", Config{SwapperPages: 64, TrimAggressive: true, NoSwizzle: true},
+			"swapperpages=64 trim=aggressive noswizzle"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,6 +49,8 @@ func TestLoaderCmdlineRejects(t *testing.T) {
 		{"empty paging file", Config{PagingFiles: []string{""}}, "PagingFiles"},
 		{"quote in options", Config{LoadOptions: `MININT "x"`}, "LoadOptions"},
 		{"newline in options", Config{LoadOptions: "MININT\nx"}, "LoadOptions"},
+		{"too few swapper pages", Config{SwapperPages: 63}, "SwapperPages"},
+		{"too many swapper pages", Config{SwapperPages: 16385}, "SwapperPages"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +159,26 @@ func TestArgsVariants(t *testing.T) {
 	}
 	if !slices.Contains(args, "-S") {
 		t.Error("Paused without -S")
+	}
+}
+
+func TestArgsPrivateRAMAndSMP(t *testing.T) {
+	cfg, err := Config{GuestDir: "/g/out", RAM: RAMPrivate, CPUs: 2}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := cfg.args(filesIn("/tmp/d"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(args, "-object") || slices.Contains(args, "memory-backend=mem") {
+		t.Errorf("RAMPrivate still names a memory backend: %q", args)
+	}
+	if got := argAfter(t, args, "-smp", 0); got != "2" {
+		t.Errorf("-smp %q, want 2", got)
+	}
+	if _, err := (Config{GuestDir: "/g", CPUs: 9}).withDefaults(); err == nil {
+		t.Error("CPUs: 9 accepted")
 	}
 }
 

@@ -61,8 +61,10 @@ func Start(ctx context.Context, cfg Config) (_ *Machine, err error) {
 	if m.guestFiles, err = makeGuestFiles("frost-qemu-", cfg); err != nil {
 		return nil, err
 	}
-	if m.ram, err = createRAMFile(); err != nil {
-		return nil, err
+	if cfg.RAM == RAMShared {
+		if m.ram, err = createRAMFile(); err != nil {
+			return nil, err
+		}
 	}
 	if m.args, err = cfg.args(m.guestFiles, m.ram); err != nil {
 		return nil, err
@@ -173,8 +175,8 @@ func (m *Machine) exitError(when string) error {
 // QMPSocket is QEMU's QMP unix socket.
 func (m *Machine) QMPSocket() string { return m.qmp }
 
-// RAMPath is the shared file backing guest RAM; file offset = guest-physical
-// address for low RAM.
+// RAMPath is the shared file backing guest RAM (file offset = guest-physical
+// address for low RAM); empty under RAMPrivate.
 func (m *Machine) RAMPath() string { return m.ram }
 
 // Args is QEMU's command line, without the binary.
