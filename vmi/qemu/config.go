@@ -61,6 +61,9 @@ type Config struct {
 	TrimAggressive bool
 	// NoSwizzle turns the guest's L1TF PTE swizzling off (noswizzle).
 	NoSwizzle bool
+	// ResetOnce makes the guest reset the machine once during phase 1
+	// (resetonce); QEMU then reboots it instead of exiting.
+	ResetOnce bool
 
 	// MemoryMB is the guest RAM size; 0 means DefaultMemoryMB.
 	MemoryMB int
@@ -193,6 +196,9 @@ func (c Config) LoaderCmdline() (string, error) {
 	if c.NoSwizzle {
 		opts = append(opts, "noswizzle")
 	}
+	if c.ResetOnce {
+		opts = append(opts, "resetonce")
+	}
 	switch {
 	case c.WriterPeriodMS == WriterTightLoop:
 		opts = append(opts, "writerperiod=0")
@@ -263,7 +269,6 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 		"-display", "none",
 		"-monitor", "none",
 		"-nic", "none",
-		"-no-reboot",
 		"-serial", "file:"+g.serial,
 		"-qmp", "unix:"+g.qmp+",server=on,wait=off",
 		"-gdb", g.gdbArg(),
@@ -272,6 +277,10 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 		"-initrd", kernel+","+hal,
 		"-append", cmdline,
 	)
+	if !c.ResetOnce {
+		// A guest that resets has crashed: end QEMU rather than loop.
+		a = append(a, "-no-reboot")
+	}
 	if c.Paused {
 		a = append(a, "-S")
 	}

@@ -26,6 +26,7 @@ func TestLoaderCmdline(t *testing.T) {
 		{"single option", Config{LoadOptions: "MININT"}, `loadoptions="MININT"`},
 		{"memory workload", Config{SwapperPages: 64, TrimAggressive: true, NoSwizzle: true},
 			"swapperpages=64 trim=aggressive noswizzle"},
+		{"reset once", Config{ResetOnce: true}, "resetonce"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +174,9 @@ func TestArgsPrivateRAMAndSMP(t *testing.T) {
 	}
 	if slices.Contains(args, "-object") || slices.Contains(args, "memory-backend=mem") {
 		t.Errorf("RAMPrivate still names a memory backend: %q", args)
+	}
+	if !slices.Contains(args, "-no-reboot") {
+		t.Error("no -no-reboot: a crashing guest would reboot forever")
 	}
 	if got := argAfter(t, args, "-smp", 0); got != "2" {
 		t.Errorf("-smp %q, want 2", got)

@@ -14,6 +14,12 @@
 /* Boot options the kernel acts on. */
 #define LOADER_FLAG_NOSWIZZLE 0x1      /* L1TF mitigation off: no PTE swizzling */
 #define LOADER_FLAG_AGGRESSIVE_TRIM 0x2 /* trim page-table pages too */
+#define LOADER_FLAG_RESET_ONCE 0x4      /* reset the machine once during phase 1 */
+
+/* CMOS byte that survives a reset of the machine (not a new QEMU): the
+   high nibble marks it as mini-NT's, the low one counts boots. */
+#define CMOS_BOOT_COUNT 0x7D
+#define CMOS_BOOT_MAGIC 0xA0
 
 /* mini-NT manages at most this much RAM (as /MAXMEM would), so a large
    -m costs nothing. */
@@ -58,6 +64,8 @@ typedef struct _LOADER_PARAMETER_BLOCK {
     unsigned int WriterPeriodMs;
     unsigned int Flags;        /* LOADER_FLAG_* */
     unsigned int SwapperPages; /* swapper.exe's pattern pages */
+    unsigned int BootCount;    /* 1, or 2 after a reset-once reset */
+    unsigned int Reserved2;
     unsigned int ModuleCount;
     LOADER_MODULE Modules[LOADER_MAX_MODULES];
     unsigned int MemoryDescriptorCount;

@@ -50,8 +50,23 @@ INITCODE void Phase1InitializationDiscard(PVOID Context) {
 
 #define SMSS_PATH "\\??\\C:\\Windows\\System32\\smss.exe"
 
+/* The resetonce option: a keyboard-controller reset in the middle of phase
+   1, marked in CMOS so the next boot does not reset again. */
+static void KiResetOnce(LOADER_PARAMETER_BLOCK *lb) {
+    if (!(lb->Flags & LOADER_FLAG_RESET_ONCE)) return;
+    DbgPrint("frost-guest: reset reason=resetonce boot=%u\n", lb->BootCount);
+    WRITE_PORT_UCHAR(0x70, CMOS_BOOT_COUNT);
+    WRITE_PORT_UCHAR(0x71, (UCHAR)(CMOS_BOOT_MAGIC | (lb->BootCount & 0x0F)));
+    for (;;) {
+        while (READ_PORT_UCHAR(0x64) & 2) {
+        }
+        WRITE_PORT_UCHAR(0x64, 0xFE);
+    }
+}
+
 NOINLINE void Phase1Initialization(PVOID Context) {
     Phase1InitializationDiscard(Context);
+    KiResetOnce((LOADER_PARAMETER_BLOCK *)Context);
     MiFreeInitializationCode();
     MiStartBalanceSetManager((LOADER_PARAMETER_BLOCK *)Context);
     DbgPrint("frost-guest: ejectable volume=\\Device\\HarddiskVolume1 drive=C: value=%u\n",

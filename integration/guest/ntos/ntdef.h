@@ -28,6 +28,15 @@ typedef void VOID, *PVOID, *HANDLE, **PHANDLE;
 #define NOINLINE __attribute__((noinline))
 #define INITCODE __attribute__((section("INIT"), noinline))
 
+/* The "reorder" build (MININT_REORDER) swaps the halves of every structure
+   Frost reads (bit positions too, except the _MMPTE family's), so a
+   debugger that hard-codes one layout reads garbage from the other. */
+#ifdef MININT_REORDER
+#define REORDER(first, second) second first
+#else
+#define REORDER(first, second) first second
+#endif
+
 #define STATUS_SUCCESS ((NTSTATUS)0x00000000)
 #define STATUS_TIMEOUT ((NTSTATUS)0x00000102)
 #define STATUS_INVALID_HANDLE ((NTSTATUS)0xC0000008)
@@ -261,6 +270,7 @@ struct _DEVICE_OBJECT;
 struct _CONTROL_AREA;
 
 typedef struct _MMSECTION_FLAGS {
+    REORDER(
     ULONG BeingDeleted : 1;
     ULONG BeingCreated : 1;
     ULONG BeingPurged : 1;
@@ -274,6 +284,7 @@ typedef struct _MMSECTION_FLAGS {
     ULONG PhysicalMemory : 1;
     ULONG ImageControlAreaOnRemovableMedia : 1;
     ULONG Reserve : 1;
+    , /* the second half */
     ULONG Commit : 1;
     ULONG NoChange : 1;
     ULONG WasPurged : 1;
@@ -287,23 +298,26 @@ typedef struct _MMSECTION_FLAGS {
     ULONG SystemVaAllocated : 1;
     ULONG PreferredFsCompressionBoundary : 1;
     ULONG UsingFileExtents : 1;
-    ULONG PageSize64K : 1;
+    ULONG PageSize64K : 1;)
 } MMSECTION_FLAGS;
 
 typedef struct _SEGMENT {
+    REORDER(
     struct _CONTROL_AREA *ControlArea;
     ULONG TotalNumberOfPtes;
     ULONG SegmentFlags;
     ULONG64 NumberOfCommittedPages;
     ULONG64 SizeOfSegment;
+    , /* the second half */
     PVOID BasedAddress;
     EX_PUSH_LOCK SegmentLock;
     ULONG64 u1;
     ULONG64 u2;
-    MMPTE *PrototypePte;
+    MMPTE *PrototypePte;)
 } SEGMENT;
 
 typedef struct _CONTROL_AREA {
+    REORDER(
     SEGMENT *Segment;
     union {
         LIST_ENTRY ListHead;
@@ -320,6 +334,7 @@ typedef struct _CONTROL_AREA {
     union {
         ULONG LongFlags;
     } u1;
+    , /* the second half */
     EX_FAST_REF FilePointer;
     LONG ControlAreaLock;
     ULONG ModifiedWriteCount;
@@ -327,7 +342,7 @@ typedef struct _CONTROL_AREA {
     ULONG64 u2[2];
     EX_PUSH_LOCK FileObjectLock;
     ULONG64 LockedPages;
-    ULONG64 u3;
+    ULONG64 u3;)
 } CONTROL_AREA;
 
 typedef struct _MMSUBSECTION_FLAGS {
@@ -342,6 +357,7 @@ typedef struct _MMSUBSECTION_FLAGS {
 } MMSUBSECTION_FLAGS;
 
 typedef struct _SUBSECTION {
+    REORDER(
     CONTROL_AREA *ControlArea;
     MMPTE *SubsectionBase;
     struct _SUBSECTION *NextSubsection;
@@ -355,6 +371,7 @@ typedef struct _SUBSECTION {
         MMSUBSECTION_FLAGS SubsectionFlags;
     } u;
     ULONG StartingSector;
+    , /* the second half */
     ULONG NumberOfFullSectors;
     ULONG PtesInSubsection;
     union {
@@ -362,7 +379,7 @@ typedef struct _SUBSECTION {
     } u1;
     ULONG UnusedPtes : 30;
     ULONG ExtentQueryNeeded : 1;
-    ULONG DirtyPages : 1;
+    ULONG DirtyPages : 1;)
 } SUBSECTION;
 
 typedef struct _SECTION_OBJECT_POINTERS {
@@ -372,15 +389,17 @@ typedef struct _SECTION_OBJECT_POINTERS {
 } SECTION_OBJECT_POINTERS;
 
 typedef struct _DRIVER_OBJECT {
+    REORDER(
     CSHORT Type;
     CSHORT Size;
     struct _DEVICE_OBJECT *DeviceObject;
     ULONG Flags;
+    , /* the second half */
     PVOID DriverStart;
     ULONG DriverSize;
     PVOID DriverSection;
     PVOID DriverExtension;
-    UNICODE_STRING DriverName;
+    UNICODE_STRING DriverName;)
 } DRIVER_OBJECT;
 
 #define FILE_REMOVABLE_MEDIA 0x00000001
@@ -390,6 +409,7 @@ typedef struct _DRIVER_OBJECT {
 #define IO_TYPE_FILE 5
 
 typedef struct _DEVICE_OBJECT {
+    REORDER(
     CSHORT Type;
     USHORT Size;
     LONG ReferenceCount;
@@ -398,6 +418,7 @@ typedef struct _DEVICE_OBJECT {
     struct _DEVICE_OBJECT *AttachedDevice;
     PVOID CurrentIrp;
     PVOID Timer;
+    , /* the second half */
     ULONG Flags;
     ULONG Characteristics;
     PVOID Vpb;
@@ -405,10 +426,11 @@ typedef struct _DEVICE_OBJECT {
     ULONG DeviceType;
     CCHAR StackSize;
     ULONG AlignmentRequirement;
-    ULONG SectorSize;
+    ULONG SectorSize;)
 } DEVICE_OBJECT, *PDEVICE_OBJECT;
 
 typedef struct _FILE_OBJECT {
+    REORDER(
     CSHORT Type;
     CSHORT Size;
     DEVICE_OBJECT *DeviceObject;
@@ -424,6 +446,7 @@ typedef struct _FILE_OBJECT {
     BOOLEAN ReadAccess;
     BOOLEAN WriteAccess;
     BOOLEAN DeleteAccess;
+    , /* the second half */
     BOOLEAN SharedRead;
     BOOLEAN SharedWrite;
     BOOLEAN SharedDelete;
@@ -438,26 +461,30 @@ typedef struct _FILE_OBJECT {
     PVOID CompletionContext;
     ULONG64 IrpListLock;
     LIST_ENTRY IrpList;
-    PVOID FileObjectExtension;
+    PVOID FileObjectExtension;)
 } FILE_OBJECT, *PFILE_OBJECT;
 
 /* ---- VADs ------------------------------------------------------------ */
 
 typedef struct _MMVAD_FLAGS {
+    REORDER(
     ULONG Lock : 1;
     ULONG LockContended : 1;
     ULONG DeleteInProgress : 1;
     ULONG NoChange : 1;
+    , /* the second half */
     ULONG VadType : 3;
     ULONG Protection : 5;
     ULONG PreferredNode : 6;
     ULONG PageSize : 2;
-    ULONG PrivateMemory : 1;
+    ULONG PrivateMemory : 1;)
 } MMVAD_FLAGS;
 
 typedef struct _MMVAD_FLAGS1 {
+    REORDER(
     ULONG CommitCharge : 31;
-    ULONG MemCommit : 1;
+    , /* the second half */
+    ULONG MemCommit : 1;)
 } MMVAD_FLAGS1;
 
 typedef struct _MMVAD_FLAGS2 {
@@ -471,6 +498,7 @@ typedef struct _MMVAD_FLAGS2 {
 } MMVAD_FLAGS2;
 
 typedef struct _MMVAD_SHORT {
+    REORDER(
     union {
         struct {
             struct _MMVAD_SHORT *NextVad;
@@ -483,6 +511,7 @@ typedef struct _MMVAD_SHORT {
     UCHAR StartingVpnHigh;
     UCHAR EndingVpnHigh;
     UCHAR CommitChargeHigh;
+    , /* the second half */
     UCHAR SpareNT64VadUChar;
     LONG ReferenceCount;
     EX_PUSH_LOCK PushLock;
@@ -494,10 +523,11 @@ typedef struct _MMVAD_SHORT {
         ULONG LongFlags1;
         MMVAD_FLAGS1 VadFlags1;
     } u1;
-    PVOID EventList;
+    PVOID EventList;)
 } MMVAD_SHORT;
 
 typedef struct _MMVAD {
+    REORDER(
     MMVAD_SHORT Core;
     union {
         ULONG LongFlags2;
@@ -505,13 +535,14 @@ typedef struct _MMVAD {
     } u2;
     SUBSECTION *Subsection;
     MMPTE *FirstPrototypePte;
+    , /* the second half */
     MMPTE *LastContiguousPte;
     LIST_ENTRY ViewLinks;
     struct _EPROCESS *VadsProcess;
     union {
         PVOID ExtendedInfo;
     } u4;
-    FILE_OBJECT *FileObject;
+    FILE_OBJECT *FileObject;)
 } MMVAD;
 
 /* VadType values and protections, as Windows numbers them. */
@@ -526,6 +557,7 @@ typedef struct _MMVAD {
 /* ---- paging files and the memory manager's globals ------------------- */
 
 typedef struct _MMPAGING_FILE {
+    REORDER(
     ULONG64 Size;
     ULONG64 MaximumSize;
     ULONG64 MinimumSize;
@@ -538,6 +570,7 @@ typedef struct _MMPAGING_FILE {
     ULONG NumberOfModWriterEntries;
     UNICODE_STRING PageFileName;
     PVOID Bitmaps;
+    , /* the second half */
     ULONG AllocationBitmapHint;
     USHORT PageFileNumber : 4;
     USHORT WsSwapPagefile : 1;
@@ -550,39 +583,47 @@ typedef struct _MMPAGING_FILE {
     USHORT SpecialPurposeMemory : 1;
     USHORT Spare0 : 3;
     HANDLE FileHandle;
-    LONG SpinLock;
+    LONG SpinLock;)
 } MMPAGING_FILE, *PMMPAGING_FILE;
 
 #define MAX_PAGE_FILES 16
 
 typedef struct _MI_VISIBLE_PARTITION {
+    REORDER(
     ULONG64 LowestPhysicalPage;
     ULONG64 HighestPhysicalPage;
     ULONG64 NumberOfPhysicalPages;
+    , /* the second half */
     ULONG NumberOfPagingFiles;
     MMPAGING_FILE *PagingFile[MAX_PAGE_FILES];
-    ULONG64 AvailablePages;
+    ULONG64 AvailablePages;)
 } MI_VISIBLE_PARTITION;
 
 typedef struct _MI_PARTITION {
+    REORDER(
     USHORT PartitionId;
+    , /* the second half */
     ULONG64 Flags;
-    MI_VISIBLE_PARTITION Vp;
+    MI_VISIBLE_PARTITION Vp;)
 } MI_PARTITION;
 
 typedef struct _MI_HARDWARE_STATE {
+    REORDER(
     ULONG NodeMask;
     ULONG PhysicalAddressBits;
     ULONG LogicalProcessorsPerCore;
+    , /* the second half */
     ULONG64 TotalPagesAllowed;
     ULONG64 InvalidPteMask;
-    ULONG64 LargePageColors;
+    ULONG64 LargePageColors;)
 } MI_HARDWARE_STATE;
 
 typedef struct _MI_SYSTEM_INFORMATION {
+    REORDER(
     ULONG64 SystemImages;
+    , /* the second half */
     MI_HARDWARE_STATE Hardware;
-    ULONG64 SystemVaStart;
+    ULONG64 SystemVaStart;)
 } MI_SYSTEM_INFORMATION;
 
 /* ---- the PFN database ------------------------------------------------ */
@@ -668,6 +709,7 @@ typedef struct _SECTION {
 /* ---- loaded modules -------------------------------------------------- */
 
 typedef struct _KLDR_DATA_TABLE_ENTRY {
+    REORDER(
     LIST_ENTRY InLoadOrderLinks;
     PVOID ExceptionTable;
     ULONG ExceptionTableSize;
@@ -678,6 +720,7 @@ typedef struct _KLDR_DATA_TABLE_ENTRY {
     ULONG SizeOfImage;
     UNICODE_STRING FullDllName;
     UNICODE_STRING BaseDllName;
+    , /* the second half */
     ULONG Flags;
     USHORT LoadCount;
     USHORT SignatureLevel;
@@ -688,7 +731,7 @@ typedef struct _KLDR_DATA_TABLE_ENTRY {
     PVOID LoadedImports;
     PVOID Spare;
     ULONG SizeOfImageNotRounded;
-    ULONG TimeDateStamp;
+    ULONG TimeDateStamp;)
 } KLDR_DATA_TABLE_ENTRY;
 
 /* ---- objects and handles --------------------------------------------- */
@@ -698,6 +741,7 @@ typedef struct _QUAD {
 } QUAD;
 
 typedef struct _OBJECT_HEADER {
+    REORDER(
     LONG64 PointerCount;
     union {
         LONG64 HandleCount;
@@ -712,6 +756,7 @@ typedef struct _OBJECT_HEADER {
             UCHAR DbgTracePermanent : 1;
         };
     };
+    , /* the second half */
     UCHAR InfoMask;
     union {
         UCHAR Flags;
@@ -731,8 +776,11 @@ typedef struct _OBJECT_HEADER {
         PVOID ObjectCreateInfo;
         PVOID QuotaBlockCharged;
     };
-    PVOID SecurityDescriptor;
-    QUAD Body;
+    PVOID SecurityDescriptor;)
+
+    /* Objects are 16-byte aligned in every layout: an _EX_FAST_REF keeps its
+       reference count in a pointer's low four bits. */
+    QUAD Body __attribute__((aligned(16)));
 } OBJECT_HEADER, *POBJECT_HEADER;
 
 typedef struct _OBJECT_TYPE_INITIALIZER {
@@ -747,18 +795,20 @@ typedef struct _OBJECT_TYPE_INITIALIZER {
 } OBJECT_TYPE_INITIALIZER;
 
 typedef struct _OBJECT_TYPE {
+    REORDER(
     LIST_ENTRY TypeList;
     UNICODE_STRING Name;
     PVOID DefaultObject;
     UCHAR Index;
     ULONG TotalNumberOfObjects;
     ULONG TotalNumberOfHandles;
+    , /* the second half */
     ULONG HighWaterNumberOfObjects;
     ULONG HighWaterNumberOfHandles;
     OBJECT_TYPE_INITIALIZER TypeInfo;
     EX_PUSH_LOCK TypeLock;
     ULONG Key;
-    LIST_ENTRY CallbackList;
+    LIST_ENTRY CallbackList;)
 } OBJECT_TYPE, *POBJECT_TYPE;
 
 typedef union _HANDLE_TABLE_ENTRY {
@@ -781,16 +831,18 @@ typedef union _HANDLE_TABLE_ENTRY {
 } HANDLE_TABLE_ENTRY, *PHANDLE_TABLE_ENTRY;
 
 typedef struct _HANDLE_TABLE {
+    REORDER(
     ULONG NextHandleNeedingPool;
     LONG ExtraInfoPages;
     volatile ULONG64 TableCode;
     struct _EPROCESS *QuotaProcess;
     LIST_ENTRY HandleTableList;
+    , /* the second half */
     ULONG UniqueProcessId;
     ULONG Flags;
     EX_PUSH_LOCK HandleContentionEvent;
     EX_PUSH_LOCK HandleTableLock;
-    PVOID DebugInfo;
+    PVOID DebugInfo;)
 } HANDLE_TABLE, *PHANDLE_TABLE;
 
 /* ---- threads, processes, the processor block ------------------------- */
@@ -823,23 +875,27 @@ typedef struct _KTRAP_FRAME {
 } KTRAP_FRAME, *PKTRAP_FRAME;
 
 typedef struct _KPROCESS {
+    REORDER(
     DISPATCHER_HEADER Header;
     LIST_ENTRY ProfileListHead;
     ULONG64 DirectoryTableBase;
     LIST_ENTRY ThreadListHead;
+    , /* the second half */
     ULONG ProcessLock;
     ULONG64 Affinity;
     LIST_ENTRY ReadyListHead;
     LIST_ENTRY ProcessListEntry;
-    ULONG64 UserDirectoryTableBase;
+    ULONG64 UserDirectoryTableBase;)
 } KPROCESS, *PKPROCESS;
 
 typedef struct _KAPC_STATE {
+    REORDER(
     LIST_ENTRY ApcListHead[2];
     KPROCESS *Process;
+    , /* the second half */
     UCHAR InProgressFlags;
     UCHAR KernelApcPending;
-    UCHAR UserApcPendingAll;
+    UCHAR UserApcPendingAll;)
 } KAPC_STATE;
 
 /* Thread states, as KTHREAD_STATE. */
@@ -851,6 +907,7 @@ typedef struct _KAPC_STATE {
 #define Waiting 5
 
 typedef struct _KTHREAD {
+    REORDER(
     DISPATCHER_HEADER Header;
     PVOID SListFaultAddress;
     ULONG64 QuantumTarget;
@@ -860,6 +917,7 @@ typedef struct _KTHREAD {
     ULONG64 ThreadLock;
     ULONG64 CycleTime;
     PVOID KernelStack;
+    , /* the second half */
     KTRAP_FRAME *TrapFrame;
     KAPC_STATE ApcState;
     PVOID Teb;
@@ -868,16 +926,19 @@ typedef struct _KTHREAD {
     UCHAR WaitReason;
     KPROCESS *Process;
     LIST_ENTRY ThreadListEntry;
-    LIST_ENTRY WaitListEntry; /* ready or delayed queue link */
+    LIST_ENTRY WaitListEntry;)
+ /* ready or delayed queue link */
 } KTHREAD, *PKTHREAD;
 
 typedef struct _ETHREAD {
+    REORDER(
     KTHREAD Tcb;
     LARGE_INTEGER CreateTime;
     PVOID StartAddress;
+    , /* the second half */
     CLIENT_ID Cid;
     PVOID Win32StartAddress;
-    LIST_ENTRY ThreadListEntry;
+    LIST_ENTRY ThreadListEntry;)
 } ETHREAD, *PETHREAD;
 
 typedef struct _PEB {
@@ -892,6 +953,7 @@ typedef struct _PEB {
 } PEB;
 
 typedef struct _EPROCESS {
+    REORDER(
     KPROCESS Pcb;
     EX_PUSH_LOCK ProcessLock;
     HANDLE UniqueProcessId;
@@ -901,6 +963,7 @@ typedef struct _EPROCESS {
     HANDLE InheritedFromUniqueProcessId;
     PEB *Peb;
     HANDLE_TABLE *ObjectTable;
+    , /* the second half */
     FILE_OBJECT *ImageFilePointer;
     UCHAR ImageFileName[15];
     UCHAR PriorityClass;
@@ -910,7 +973,7 @@ typedef struct _EPROCESS {
     RTL_AVL_TREE VadRoot;
     PVOID VadHint;
     ULONG64 VadCount;
-    MMSUPPORT Vm;
+    MMSUPPORT Vm;)
 } EPROCESS, *PEPROCESS;
 
 typedef struct _KTSS64 {
@@ -942,21 +1005,24 @@ typedef struct _KGDTENTRY64 {
 } KGDTENTRY64;
 
 typedef struct _KPRCB {
+    REORDER(
     ULONG MxCsr;
     UCHAR LegacyNumber;
     UCHAR ReservedMustBeZero;
     BOOLEAN InterruptRequest;
     BOOLEAN IdleHalt;
     KTHREAD *CurrentThread;
+    , /* the second half */
     KTHREAD *NextThread;
     KTHREAD *IdleThread;
     UCHAR NestingLevel;
     ULONG Number;
     ULONG64 RspBase;
-    ULONG64 InterruptCount;
+    ULONG64 InterruptCount;)
 } KPRCB, *PKPRCB;
 
 typedef struct _KPCR {
+    REORDER(
     union {
         struct {
             KGDTENTRY64 *GdtBase;
@@ -972,12 +1038,13 @@ typedef struct _KPCR {
     ULONG64 Unused[2];
     UCHAR Irql;
     UCHAR SecondLevelCacheAssociativity;
+    , /* the second half */
     UCHAR ObsoleteNumber;
     UCHAR Fill0;
     USHORT MajorVersion;
     USHORT MinorVersion;
     PVOID KdVersionBlock;
-    KPRCB Prcb;
+    KPRCB Prcb;)
 } KPCR, *PKPCR;
 
 #endif

@@ -219,6 +219,11 @@ static u64 splitmix64(u64 *state) {
     return z ^ (z >> 31);
 }
 
+static u8 cmos_read(u8 index) {
+    outb(0x70, index);
+    return inb(0x71);
+}
+
 static u64 rdtsc(void) {
     u32 lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
@@ -390,6 +395,12 @@ void WinloadMain(u32 magic, struct multiboot_info *mbi) {
     }
     u32 flags = 0;
     if (has_flag(cmd, "noswizzle")) flags |= LOADER_FLAG_NOSWIZZLE;
+    /* A machine reset keeps CMOS: the boot after a reset-once reset sees
+       its mark, resets no more, and takes another seed. */
+    u8 mark = cmos_read(CMOS_BOOT_COUNT);
+    u32 boot = (mark & 0xF0) == CMOS_BOOT_MAGIC ? (mark & 0x0F) + 1u : 1u;
+    if (has_flag(cmd, "resetonce") && boot == 1) flags |= LOADER_FLAG_RESET_ONCE;
+    if (boot > 1) seed = splitmix64(&seed);
     if ((len = find_option(cmd, "trim", &v)) >= 0) {
         if (len == 10 && streq_n(v, "aggressive", 10))
             flags |= LOADER_FLAG_AGGRESSIVE_TRIM;
@@ -405,6 +416,7 @@ void WinloadMain(u32 magic, struct multiboot_info *mbi) {
     lb->WriterPeriodMs = writer_period;
     lb->Flags = flags;
     lb->SwapperPages = swapper_pages;
+    lb->BootCount = boot;
 
     /* Strings live in the block itself; their VAs are in the physical map. */
     u64 lbva = PHYSICAL_MAP_BASE + (u32)lb;
@@ -486,6 +498,8 @@ void WinloadMain(u32 magic, struct multiboot_info *mbi) {
     puthex(hbase);
     puts(" ram-mb=");
     putdec(usable >> 20);
+    puts(" boot=");
+    putdec(boot);
     puts("\n");
 
     handoff.Entry = kbase + kpe.entry_rva;
