@@ -152,12 +152,22 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 // and then the given number of writes.
 func streamReport(ctx context.Context, m *qemu.Machine, writes int, out io.Writer) error {
 	ready, seen := false, 0
+	// The settling pass lists every paged-out page; a count says as much.
+	pagedOut := 0
 	// The matcher sees every serial line once, in order, so it doubles as
 	// the printer.
 	_, err := m.WaitSerial(ctx, func(line string) bool {
 		e, ok, perr := qemu.ParseLine(line)
 		if !ok {
 			return false
+		}
+		if perr == nil && e.Name == "pagedout" {
+			pagedOut++
+			return false
+		}
+		if pagedOut > 0 {
+			fmt.Fprintf(out, "frost-guest: ... %d pagedout lines (one per page in a paging file) ...\n", pagedOut)
+			pagedOut = 0
 		}
 		fmt.Fprintln(out, line)
 		if perr != nil {
