@@ -1,0 +1,632 @@
+package gdbstub
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// reqKind says what a request's answer looks like.
+type reqKind uint8
+
+const (
+	kindReply  reqKind = iota // one reply packet
+	kindStop                  // "?": the reply is a stop packet
+	kindResume                // c, vCont;c, vCont;s: no reply; the guest runs once the stub acks
+)
+
+// request is one packet to send and, once done, its reply.
+type request struct {
+	payload   []byte
+	kind      reqKind
+	essential bool // sent even after the batch's context ended: it restores stub state
+	noAckNext bool // QStartNoAckMode: acks stop after its OK
+
+	// Set by the owner.
+	frame    []byte    // the encoded packet, kept for retransmission
+	tries    int       // retransmissions so far
+	deadline time.Time // when a missing ack or reply poisons the connection
+	batch    *batch
+	reply    []byte
+	err      error
+	seq      uint64 // the stop sequence number when the reply arrived
+}
+
+// batch is requests sent back to back: no other batch's packets come
+// between them.
+type batch struct {
+	ctx  context.Context
+	reqs []*request
+	next int // first request not yet sent
+	left int // requests not yet complete
+	done chan struct{}
+	then func(*batch) // runs in the owner when the batch completes
+}
+
+func newBatch(ctx context.Context, reqs ...*request) *batch {
+	b := &batch{ctx: ctx, reqs: reqs, left: len(reqs), done: make(chan struct{})}
+	for _, r := range reqs {
+		r.batch = b
+	}
+	return b
+}
+
+// State is the guest's run state as the client knows it.
+type State int
+
+const (
+	StateStopped State = iota
+	StateRunning
+	StateExited
+	StateClosed
+)
+
+func (s State) String() string {
+	return [...]string{"stopped", "running", "exited", "closed"}[s]
+}
+
+// published is what callers may read of the owner's state, under mu.
+type published struct {
+	state   State
+	stop    *Stop  // latest stop
+	ready   bool   // stop's registers have been read (or given up)
+	seq     uint64 // Seq of the latest stop
+	changed chan struct{}
+	err     error                   // why the connection ended
+	regs    map[ThreadID]*Registers // "g" snapshots taken since the latest stop
+	synced  map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
+}
+
+type readEvent struct {
+	f   frame
+	err error
+}
+
+// Tunables of the owner.
+const (
+	defaultWindow       = 32               // measured: 32 pipelined m reads double throughput
+	defaultReplyTimeout = 10 * time.Second // far above QEMU's sub-millisecond replies
+	maxRetransmits      = 3                // a stub that rejects a packet 4 times will not take it
+	maxBadFrames        = 3                // corrupt replies in a row before giving up
+	initialPacketSize   = 1024             // until qSupported says otherwise
+)
+
+// engine is the connection's owner goroutine and its channels.
+type engine struct {
+	conn         net.Conn
+	window       int
+	replyTimeout time.Duration
+
+	submit   chan *batch
+	intr     chan chan intrReply
+	frames   chan readEvent
+	closeReq chan struct{}
+	quit     chan struct{} // closed when the owner has finished
+	closeMu  sync.Once
+
+	regMap     atomic.Pointer[RegisterMap] // set after target.xml; enables "g" after stops
+	packetSize atomic.Int64
+
+	mu sync.Mutex
+	st published
+
+	// Owner-only state.
+	sendQ     []*batch
+	unacked   []*request // sent, awaiting '+', in send order
+	awaiting  []*request // acked, awaiting a reply, in ack order
+	out       []byte
+	prefixed  bool // out already starts a request run with the '+' guard
+	noAck     bool
+	resumed   bool // a resume was sent and no stop has come since
+	badFrames int
+	seq       uint64
+}
+
+func newEngine(conn net.Conn, window int, replyTimeout time.Duration) *engine {
+	e := &engine{
+		conn:         conn,
+		window:       window,
+		replyTimeout: replyTimeout,
+		submit:       make(chan *batch),
+		intr:         make(chan chan intrReply),
+		frames:       make(chan readEvent, 2*window+16),
+		closeReq:     make(chan struct{}),
+		quit:         make(chan struct{}),
+	}
+	e.packetSize.Store(initialPacketSize)
+	e.st = published{state: StateStopped, changed: make(chan struct{})}
+	go e.read(bufio.NewReaderSize(conn, 64<<10))
+	go e.run()
+	return e
+}
+
+// read turns bytes into frames; it never writes and holds no state.
+func (e *engine) read(r *bufio.Reader) {
+	d := newDecoder(r)
+	for {
+		f, err := d.next()
+		select {
+		case e.frames <- readEvent{f, err}:
+		case <-e.quit:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// run is the owner.
+func (e *engine) run() {
+	// Since Go 1.23 Reset and Stop leave no stale tick behind.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		e.pump()
+		if err := e.flush(); err != nil {
+			e.die(err)
+			return
+		}
+		var timeout <-chan time.Time
+		if d, ok := e.earliestDeadline(); ok {
+			timer.Reset(time.Until(d))
+			timeout = timer.C
+		} else {
+			timer.Stop()
+		}
+		select {
+		case b := <-e.submit:
+			e.admit(b)
+		case ev := <-e.frames:
+			if !e.onEvent(ev) {
+				return
+			}
+			// Take what else has arrived, so the acks go out in one write.
+			for more := true; more; {
+				select {
+				case ev := <-e.frames:
+					if !e.onEvent(ev) {
+						return
+					}
+				default:
+					more = false
+				}
+			}
+		case reply := <-e.intr:
+			e.onInterrupt(reply)
+		case <-timeout:
+			if r := e.overdue(); r != nil {
+				e.die(protocolErr("no answer to %q within %v; later replies could no longer be matched", short(r.payload), e.replyTimeout))
+				return
+			}
+		case <-e.closeReq:
+			e.die(nil)
+			return
+		}
+	}
+}
+
+// onEvent handles one read event; false means the owner died.
+func (e *engine) onEvent(ev readEvent) bool {
+	if ev.err != nil {
+		e.die(ev.err)
+		return false
+	}
+	if err := e.onFrame(ev.f); err != nil {
+		e.die(err)
+		return false
+	}
+	return true
+}
+
+// admit queues a batch, or fails it when no packet may be sent.
+func (e *engine) admit(b *batch) {
+	switch {
+	case e.st.state == StateExited:
+		e.failBatch(b, ErrExited)
+	case e.resumed:
+		e.failBatch(b, ErrRunning)
+	default:
+		e.sendQ = append(e.sendQ, b)
+	}
+}
+
+func (e *engine) failBatch(b *batch, err error) {
+	for b.next < len(b.reqs) {
+		r := b.reqs[b.next]
+		b.next++
+		e.complete(r, nil, err)
+	}
+}
+
+// pump sends queued requests while the window has room.
+func (e *engine) pump() {
+	for len(e.sendQ) > 0 && len(e.unacked)+len(e.awaiting) < e.window {
+		b := e.sendQ[0]
+		if b.next == len(b.reqs) {
+			e.sendQ = e.sendQ[1:]
+			continue
+		}
+		if e.resumed {
+			// Queued behind a resume: sending would stop the guest.
+			e.failBatch(b, ErrRunning)
+			continue
+		}
+		r := b.reqs[b.next]
+		b.next++
+		if err := b.ctx.Err(); err != nil && !r.essential {
+			e.complete(r, nil, context.Cause(b.ctx))
+			continue
+		}
+		if n := escapedLen(r.payload); n >= int(e.packetSize.Load()) {
+			// QEMU silently drops a packet that overflows its buffer.
+			e.complete(r, nil, ErrPacketTooLarge)
+			continue
+		}
+		e.send(r)
+	}
+}
+
+func (e *engine) send(r *request) {
+	if !e.prefixed {
+		// A '+' ahead of every run of requests: if an operator resumed
+		// the guest behind our back, this byte is the one QEMU spends on
+		// stopping it, so no request is lost (the stub ignores a stray
+		// '+' when stopped).
+		e.out = append(e.out, '+')
+		e.prefixed = true
+	}
+	r.frame = appendPacket(nil, r.payload)
+	e.out = append(e.out, r.frame...)
+	r.deadline = time.Now().Add(e.replyTimeout)
+	if r.kind == kindResume {
+		e.resumed = true
+	}
+	if e.noAck {
+		e.acked(r)
+		return
+	}
+	e.unacked = append(e.unacked, r)
+}
+
+// acked moves a request on once the stub has it.
+func (e *engine) acked(r *request) {
+	if r.kind == kindResume {
+		e.publish(func(p *published) {
+			p.state = StateRunning
+			p.regs, p.synced = nil, nil
+		})
+		e.complete(r, nil, nil)
+		return
+	}
+	r.deadline = time.Now().Add(e.replyTimeout)
+	e.awaiting = append(e.awaiting, r)
+}
+
+func (e *engine) flush() error {
+	if len(e.out) == 0 {
+		return nil
+	}
+	e.conn.SetWriteDeadline(time.Now().Add(e.replyTimeout))
+	_, err := e.conn.Write(e.out)
+	e.out = e.out[:0]
+	e.prefixed = false
+	return err
+}
+
+func (e *engine) onFrame(f frame) error {
+	switch f.kind {
+	case frameAck:
+		if len(e.unacked) > 0 {
+			r := e.unacked[0]
+			e.unacked = e.unacked[1:]
+			e.acked(r)
+		}
+		return nil
+	case frameNak:
+		return e.onNak()
+	case frameNotify:
+		return nil // non-stop mode only; this client runs all-stop
+	}
+	if f.err != nil {
+		return e.onBadFrame(f.err)
+	}
+	e.badFrames = 0
+	if !e.noAck {
+		e.out = append(e.out, '+')
+	}
+	p := f.data
+	switch {
+	case isConsoleOutput(p):
+		return nil
+	case len(e.awaiting) > 0 && e.awaiting[0].kind == kindStop && isStopReply(p):
+		r := e.awaiting[0]
+		e.awaiting = e.awaiting[1:]
+		if err := e.onStop(p); err != nil {
+			return err
+		}
+		e.complete(r, p, nil)
+	case isStopReply(p):
+		return e.onStop(p)
+	case len(e.awaiting) > 0:
+		r := e.awaiting[0]
+		e.awaiting = e.awaiting[1:]
+		e.complete(r, p, nil)
+		if r.noAckNext && string(p) == "OK" {
+			e.noAck = true
+		}
+	default:
+		return protocolErr("unexpected packet %q: no request awaits a reply", short(p))
+	}
+	return nil
+}
+
+// onNak retransmits the oldest unacknowledged packet. It goes to the back
+// of the line: the stub acks (and answers) in the order it accepts
+// packets, so later packets it already took answer first.
+func (e *engine) onNak() error {
+	if len(e.unacked) == 0 {
+		return nil
+	}
+	r := e.unacked[0]
+	if r.tries++; r.tries > maxRetransmits {
+		return protocolErr("the stub rejected %q %d times", short(r.payload), r.tries)
+	}
+	e.unacked = append(e.unacked[1:], r)
+	e.out = append(e.out, r.frame...)
+	r.deadline = time.Now().Add(e.replyTimeout)
+	return nil
+}
+
+// onBadFrame handles a frame that failed its checksum or decoding. QEMU
+// resends its last packet on '-', but forgets it as soon as it sees the
+// next '+' or '$' from us; so a NAK helps only when nothing was sent after
+// the request whose reply this is. Otherwise the reply is lost and every
+// later one would be matched to the wrong request: the connection is
+// poisoned instead.
+func (e *engine) onBadFrame(err error) error {
+	if err != errChecksum {
+		return protocolErr("%v", err)
+	}
+	if e.noAck || len(e.unacked) > 0 || len(e.awaiting) > 1 {
+		return protocolErr("corrupt packet from the stub with %d requests in flight", len(e.unacked)+len(e.awaiting))
+	}
+	if e.badFrames++; e.badFrames > maxBadFrames {
+		return protocolErr("%d corrupt packets in a row", e.badFrames)
+	}
+	e.out = append(e.out, '-')
+	return nil
+}
+
+// onStop records a stop and starts reading the stopped vCPU's registers:
+// "g" after every stop, because under KVM "p" returns stale values until
+// "g" has synchronized the vCPU, and a stop event must carry a consistent
+// snapshot.
+func (e *engine) onStop(p []byte) error {
+	s, err := parseStop(p)
+	if err != nil {
+		return err
+	}
+	e.resumed = false
+	e.seq++
+	s.Seq = e.seq
+	m := e.regMap.Load()
+	fetch := m != nil && !s.Thread.IsZero() && !s.Exited && !s.Terminated
+	e.publish(func(p *published) {
+		p.state = StateStopped
+		if s.Exited || s.Terminated {
+			p.state = StateExited
+		}
+		p.stop, p.seq, p.ready = s, s.Seq, !fetch
+		p.regs, p.synced = map[ThreadID]*Registers{}, map[ThreadID]bool{}
+	})
+	if !fetch {
+		return nil
+	}
+	b := newBatch(context.Background(), selectThread(s.Thread), &request{payload: []byte("g")})
+	b.then = func(b *batch) {
+		regs, err := parseRegisters(m, s.Thread, b.reqs[1].reply)
+		if err = firstErr(checkOK(b.reqs[0]), b.reqs[1].err, err); err != nil {
+			regs = nil
+		}
+		e.publish(func(p *published) {
+			if p.seq != s.Seq {
+				return // a newer stop came first; its own fetch will finish it
+			}
+			s.Registers, s.RegistersErr, p.ready = regs, err, true
+			if regs != nil {
+				p.regs[s.Thread], p.synced[s.Thread] = regs, true
+			}
+		})
+	}
+	// Ahead of everything not yet started, so the stop's snapshot is
+	// taken before any caller's request that saw the stop.
+	at := 0
+	if len(e.sendQ) > 0 && e.sendQ[0].next > 0 {
+		at = 1
+	}
+	e.sendQ = append(e.sendQ[:at], append([]*batch{b}, e.sendQ[at:]...)...)
+	return nil
+}
+
+// intrReply says whether 0x03 went out, and the latest stop before it.
+type intrReply struct {
+	sent bool
+	seq  uint64
+}
+
+// onInterrupt sends 0x03 if the guest runs. It is the one byte that may be
+// sent then; it carries no ack and its answer is a stop (T02).
+func (e *engine) onInterrupt(reply chan intrReply) {
+	if e.resumed {
+		e.out = append(e.out, 0x03)
+	}
+	reply <- intrReply{sent: e.resumed, seq: e.seq}
+}
+
+func (e *engine) complete(r *request, reply []byte, err error) {
+	r.reply, r.err, r.seq = reply, err, e.seq
+	b := r.batch
+	if b.left--; b.left == 0 {
+		if b.then != nil {
+			b.then(b)
+		}
+		close(b.done)
+	}
+}
+
+func (e *engine) earliestDeadline() (time.Time, bool) {
+	var d time.Time
+	for _, q := range [][]*request{e.unacked, e.awaiting} {
+		for _, r := range q {
+			if d.IsZero() || r.deadline.Before(d) {
+				d = r.deadline
+			}
+		}
+	}
+	return d, !d.IsZero()
+}
+
+func (e *engine) overdue() *request {
+	now := time.Now()
+	for _, q := range [][]*request{e.unacked, e.awaiting} {
+		for _, r := range q {
+			if !now.Before(r.deadline) {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// die ends the connection: every request fails with the reason.
+func (e *engine) die(cause error) {
+	err := &ConnError{Err: cause}
+	e.conn.Close()
+	for _, q := range [][]*request{e.unacked, e.awaiting} {
+		for _, r := range q {
+			e.complete(r, nil, err)
+		}
+	}
+	e.unacked, e.awaiting = nil, nil
+	for _, b := range e.sendQ {
+		e.failBatch(b, err)
+	}
+	e.sendQ = nil
+	e.publish(func(p *published) {
+		p.state, p.err = StateClosed, err
+	})
+	close(e.quit) // callers blocked in do or interrupt see it and return err
+}
+
+// publish changes the shared state and wakes its waiters.
+func (e *engine) publish(change func(*published)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	change(&e.st)
+	close(e.st.changed)
+	e.st.changed = make(chan struct{})
+}
+
+// snapshot returns the shared state and the channel closed at its next
+// change.
+func (e *engine) snapshot() published {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.st
+}
+
+// do submits a batch and waits for it, or for ctx. When ctx ends first the
+// batch carries on in the owner (its late replies are still matched and
+// dropped); only its unsent, non-essential requests are skipped.
+func (e *engine) do(ctx context.Context, b *batch) error {
+	select {
+	case e.submit <- b:
+	case <-e.quit:
+		return e.closedErr()
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	select {
+	case <-b.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// interrupt asks the owner to send 0x03 if the guest runs.
+func (e *engine) interrupt(ctx context.Context) (intrReply, error) {
+	reply := make(chan intrReply, 1)
+	select {
+	case e.intr <- reply:
+	case <-e.quit:
+		return intrReply{}, e.closedErr()
+	case <-ctx.Done():
+		return intrReply{}, context.Cause(ctx)
+	}
+	select {
+	case r := <-reply:
+		return r, nil
+	case <-ctx.Done():
+		return intrReply{}, context.Cause(ctx)
+	}
+}
+
+func (e *engine) closedErr() error {
+	if err := e.snapshot().err; err != nil {
+		return err
+	}
+	return &ConnError{}
+}
+
+// close ends the connection without any protocol exchange.
+func (e *engine) close() {
+	e.closeMu.Do(func() {
+		select {
+		case e.closeReq <- struct{}{}:
+		case <-e.quit:
+		}
+	})
+	<-e.quit
+}
+
+// waitStop waits until the guest is stopped with a stop newer than after,
+// whose registers have been read.
+func (e *engine) waitStop(ctx context.Context, after uint64) (*Stop, error) {
+	for {
+		st := e.snapshot()
+		switch {
+		case st.err != nil:
+			return nil, st.err
+		case st.state != StateRunning && st.ready && st.stop != nil && st.seq > after:
+			return st.stop, nil
+		}
+		select {
+		case <-st.changed:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// short trims a payload for error messages.
+func short(p []byte) string {
+	if len(p) > 40 {
+		return string(p[:40]) + "..."
+	}
+	return string(p)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

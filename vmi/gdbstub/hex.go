@@ -1,0 +1,79 @@
+package gdbstub
+
+import (
+	"strconv"
+)
+
+const hexDigits = "0123456789abcdef"
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+func parseHexByte(hi, lo byte) (byte, bool) {
+	h, ok1 := unhex(hi)
+	l, ok2 := unhex(lo)
+	return h<<4 | l, ok1 && ok2
+}
+
+// appendHex appends b as lower-case hex digits.
+func appendHex(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return dst
+}
+
+// decodeHex decodes hex digits into dst, which must be half as long as s.
+// "xx" marks a byte the stub cannot supply; those are reported in
+// unavailable (when non-nil) and left zero.
+func decodeHex(dst []byte, s []byte, unavailable []bool) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, lo := s[2*i], s[2*i+1]
+		if hi == 'x' && lo == 'x' && unavailable != nil {
+			dst[i] = 0
+			unavailable[i] = true
+			continue
+		}
+		v, ok := parseHexByte(hi, lo)
+		if !ok {
+			return false
+		}
+		dst[i] = v
+	}
+	return true
+}
+
+// parseHexUint parses a hex number as the stub prints addresses and
+// thread ids: no prefix, any case. An optional "0x" is accepted because
+// QEMU prints qqemu.sstep that way.
+func parseHexUint(s string) (uint64, bool) {
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s = s[2:]
+	}
+	if s == "" || len(s) > 16 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 16, 64)
+	return v, err == nil
+}
+
+// parseErrorReply recognizes "Enn".
+func parseErrorReply(reply []byte) (code int, ok bool) {
+	if len(reply) != 3 || reply[0] != 'E' {
+		return 0, false
+	}
+	v, ok := parseHexByte(reply[1], reply[2])
+	return int(v), ok
+}
