@@ -257,6 +257,13 @@ func (e *engine) pump() {
 			continue
 		}
 		r := b.reqs[b.next]
+		if r.kind == kindResume && len(e.unacked)+len(e.awaiting) > 0 {
+			// Every reply before a resume must have come in, and its ack
+			// gone out ahead of the resume: an ack that reaches QEMU after
+			// the guest started is a byte sent to a running guest, and
+			// stops it (a step then ends in T02 before it ran).
+			return
+		}
 		b.next++
 		if err := b.ctx.Err(); err != nil && !r.essential {
 			e.complete(r, nil, context.Cause(b.ctx))
@@ -336,10 +343,12 @@ func (e *engine) onFrame(f frame) error {
 		return e.onBadFrame(f.err)
 	}
 	e.badFrames = 0
-	if !e.noAck {
+	p := f.data
+	if !e.noAck && (!e.resumed || isStopReply(p)) {
+		// While the guest runs, only its stop reply is acked: any other
+		// byte would stop it. (QEMU sends nothing else then.)
 		e.out = append(e.out, '+')
 	}
-	p := f.data
 	switch {
 	case isConsoleOutput(p):
 		return nil

@@ -1,7 +1,9 @@
 package gdbstub
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,4 +122,227 @@ func TestIntegrationHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("rip from g %#x, p %x", rip, p)
+}
+
+// guestRegisters maps the `call` line's keys to target.xml's names.
+var guestRegisters = map[string]string{
+	"rip": "rip", "cr3": "cr3", "gs-base": "gs_base", "k-gs-base": "k_gs_base", "efer": "efer",
+}
+
+// checkCall compares a breakpoint hit's registers with the guest's own
+// view of the same call.
+func checkCall(t *testing.T, regs *Registers, call qemu.Event) {
+	t.Helper()
+	for key, name := range guestRegisters {
+		want, err := call.Uint(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := regs.Uint(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s = %#x at the breakpoint; the guest printed %s=%#x", name, got, key, want)
+		}
+	}
+}
+
+// testSeed fixes KASLR, so a breakpoint can go in before the kernel runs.
+const testSeed = 7
+
+// TestIntegrationBreakpoint: a Z0 on NtQueryValueKey, armed before the
+// guest starts, hits with the registers the guest prints for that call;
+// step-over moves on each time, and the guest reaches ready with the
+// breakpoint armed throughout.
+func TestIntegrationBreakpoint(t *testing.T) {
+	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
+	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed)})
+	c := dial(t, m)
+	ctx := testCtx(t)
+	if _, err := c.Attach(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bp := Breakpoint{Kind: Software, Addr: fn}
+	if err := c.InsertBreakpoint(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	readyCtx, ready := context.WithCancel(ctx)
+	var readyErr error
+	go func() {
+		_, readyErr = m.WaitEvent(ctx, "ready")
+		ready()
+	}()
+	hits := 0
+	var pending *Stop // a hit that Interrupt returned instead of a T02
+	for {
+		stop := pending
+		pending = nil
+		if stop == nil {
+			if err := c.Continue(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			stop, err = c.Wait(readyCtx)
+			if readyCtx.Err() != nil && ctx.Err() == nil {
+				break // ready, and no hit pending
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if hits == 0 {
+			checkBase(ctx, t, m, fn-publicRVA(t, "NtQueryValueKey"))
+		}
+		if stop.Registers == nil {
+			t.Fatalf("%v without registers: %v", stop, stop.RegistersErr)
+		}
+		if rip, _ := stop.Registers.Uint("rip"); rip != fn {
+			t.Fatalf("stopped at %#x (%v), want the breakpoint at %#x", rip, stop, fn)
+		}
+		hits++
+		step, err := c.StepOver(ctx, stop.Thread, bp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rip, _ := step.Registers.Uint("rip"); rip == fn {
+			t.Fatalf("the step did not leave the breakpoint: %v", step)
+		}
+		if step.Thread != stop.Thread {
+			t.Errorf("stepped %v, stopped on %v", stop.Thread, step.Thread)
+		}
+		// The guest prints its line for this call after the breakpoint:
+		// let it run to the line, then compare.
+		if err := c.Continue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		calls := waitCalls(ctx, t, m, hits)
+		again, err := c.Interrupt(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rip, _ := again.Registers.Uint("rip"); rip == fn {
+			pending = again // the next call hit before the interrupt
+		}
+		if len(calls) != hits {
+			t.Fatalf("%d call lines after %d hits: a call ran past the breakpoint", len(calls), hits)
+		}
+		checkCall(t, stop.Registers, calls[hits-1])
+	}
+	if readyErr != nil {
+		t.Fatal(readyErr)
+	}
+	if hits == 0 {
+		t.Fatal("the breakpoint never hit")
+	}
+	if n := len(callEvents(t, m)); n != hits {
+		t.Errorf("the guest made %d calls, the breakpoint hit %d times", n, hits)
+	}
+	t.Logf("%d hits, each matching the guest's call line; the guest reached ready", hits)
+	if err := c.Detach(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withSMP returns a QEMU "binary" that runs the real one with -smp n
+// appended. The launcher (vmi/qemu) has no vCPU option yet, and this
+// keeps the change to its command line to that one argument.
+func withSMP(tb testing.TB, n int) string {
+	tb.Helper()
+	real, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		unavailable(tb, "qemu-system-x86_64 not found (run `make deps`)")
+	}
+	script := filepath.Join(tb.TempDir(), "qemu-smp")
+	// exec keeps the launcher's PID and parent-death signal on QEMU itself.
+	body := fmt.Sprintf("#!/bin/sh\nexec %q \"$@\" -smp %d\n", real, n)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return script
+}
+
+// TestIntegrationTwoVCPUs: under -smp 2 the stub lists two threads, Hg+g
+// reads each, and a step-over moves only the vCPU that hit.
+func TestIntegrationTwoVCPUs(t *testing.T) {
+	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
+	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), QEMU: withSMP(t, 2)})
+	c := dial(t, m)
+	ctx := testCtx(t)
+	if _, err := c.Attach(ctx); err != nil {
+		t.Fatal(err)
+	}
+	threads, err := c.Threads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(threads) != 2 {
+		t.Fatalf("threads %v, want 2 under -smp 2", threads)
+	}
+	bp := Breakpoint{Kind: Software, Addr: fn}
+	if err := c.InsertBreakpoint(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Continue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := c.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rip, _ := stop.Registers.Uint("rip"); rip != fn {
+		t.Fatalf("stopped at %#x (%v), want the breakpoint at %#x", rip, stop, fn)
+	}
+	before := map[ThreadID]*Registers{}
+	for _, th := range threads {
+		regs, err := c.Registers(ctx, th)
+		if err != nil {
+			t.Fatalf("registers of %v: %v", th, err)
+		}
+		rip, _ := regs.Uint("rip")
+		cr0, _ := regs.Uint("cr0")
+		t.Logf("vCPU %v: rip %#x cr0 %#x", th, rip, cr0)
+		before[th] = regs
+	}
+	if !bytes.Equal(before[stop.Thread].Raw(), stop.Registers.Raw()) {
+		t.Error("Hg+g of the stopped vCPU differs from its stop snapshot")
+	}
+	if bytes.Equal(before[threads[0]].Raw(), before[threads[1]].Raw()) {
+		t.Error("both vCPUs read the same registers: Hg did not select")
+	}
+	step, err := c.StepOver(ctx, stop.Thread, bp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srip, _ := step.Registers.Uint("rip")
+	t.Logf("step: %v rip %#x", step, srip)
+	if step.Thread != stop.Thread {
+		t.Errorf("stepped %v, stopped on %v", stop.Thread, step.Thread)
+	}
+	for _, th := range threads {
+		regs, err := c.Registers(ctx, th)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rip, _ := regs.Uint("rip")
+		was, _ := before[th].Uint("rip")
+		switch {
+		case th == stop.Thread && rip == was:
+			t.Errorf("vCPU %v did not move in the step (rip %#x)", th, rip)
+		case th != stop.Thread && !bytes.Equal(regs.Raw(), before[th].Raw()):
+			t.Errorf("vCPU %v moved while %v stepped (rip %#x → %#x)", th, stop.Thread, was, rip)
+		}
+	}
+	if err := c.RemoveBreakpoint(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Continue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Detach(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
