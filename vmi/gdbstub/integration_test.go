@@ -3,6 +3,7 @@ package gdbstub
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -345,4 +346,126 @@ func TestIntegrationTwoVCPUs(t *testing.T) {
 	if err := c.Detach(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readRAMFile reads guest-physical memory from the shared RAM file (file
+// offset = guest-physical address for low RAM).
+func readRAMFile(t *testing.T, m *qemu.Machine, addr uint64, n int) []byte {
+	t.Helper()
+	f, err := os.Open(m.RAMPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, int64(addr)); err != nil {
+		t.Fatal(err)
+	}
+	return buf
+}
+
+// TestIntegrationPhysicalMemory: physical-mode reads equal the RAM file,
+// the mode is restored afterwards, and writes in "M" chunks cut to the
+// stub's PacketSize all get answered and land.
+func TestIntegrationPhysicalMemory(t *testing.T) {
+	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed)})
+	c := dial(t, m)
+	ctx := testCtx(t)
+	if _, err := c.Attach(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Continue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Interrupt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	system, err := m.WaitEvent(ctx, "process") // the first is System
+	if err != nil {
+		t.Fatal(err)
+	}
+	dtb, err := system.Uint("dtb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, span := range []struct {
+		addr uint64
+		n    int
+	}{
+		{dtb, 4096},     // one page: System's PML4
+		{0, 0xa0000},    // 320 pipelined chunks: all RAM below the VGA hole
+		{0x1ff01, 5000}, // unaligned, across chunk and page boundaries
+	} {
+		got := make([]byte, span.n)
+		if n, err := c.ReadPhysical(ctx, span.addr, got); err != nil || n != span.n {
+			t.Fatalf("ReadPhysical(%#x, %d) = %d, %v", span.addr, span.n, n, err)
+		}
+		if want := readRAMFile(t, m, span.addr, span.n); !bytes.Equal(got, want) {
+			t.Errorf("physical read of %d bytes at %#x differs from the RAM file", span.n, span.addr)
+		}
+	}
+	if phys, err := c.PhysicalMode(ctx); err != nil || phys {
+		t.Errorf("memory mode after ReadPhysical: physical=%v, %v; want virtual again", phys, err)
+	}
+
+	// Write a pattern over 3 chunks' worth, check the RAM file, restore.
+	const at, size = 0x200000, 3 * 2041
+	orig := readRAMFile(t, m, at, size)
+	pattern := make([]byte, size)
+	for i := range pattern {
+		pattern[i] = byte(i*7 + 1)
+	}
+	if n, err := c.WritePhysical(ctx, at, pattern); err != nil || n != size {
+		t.Fatalf("WritePhysical = %d, %v", n, err)
+	}
+	if got := readRAMFile(t, m, at, size); !bytes.Equal(got, pattern) {
+		t.Error("the RAM file does not hold what WritePhysical wrote")
+	}
+	if _, err := c.WritePhysical(ctx, at, orig); err != nil {
+		t.Fatal(err)
+	}
+	if got := readRAMFile(t, m, at, size); !bytes.Equal(got, orig) {
+		t.Error("restoring the original bytes failed")
+	}
+
+	// The largest "M" QEMU answers fits PacketSize-1; one byte more would
+	// get no reply at all, so the client must refuse it unsent.
+	if err := c.SetPhysicalMode(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	fits := req("M%x,%x:%s", at, 2041, bytes.Repeat([]byte("00"), 2041))
+	if err := c.exchange(ctx, fits); err != nil || checkOK(fits) != nil {
+		t.Fatalf("largest M: %v %v", err, checkOK(fits))
+	}
+	tooBig := req("M%x,%x:%s", at, 2042, bytes.Repeat([]byte("00"), 2042))
+	if err := c.exchange(ctx, tooBig); err != nil || !errors.Is(tooBig.err, ErrPacketTooLarge) {
+		t.Fatalf("oversized M: %v / %v, want ErrPacketTooLarge", err, tooBig.err)
+	}
+	if err := c.SetPhysicalMode(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WritePhysical(ctx, at, orig[:2041]); err != nil {
+		t.Fatal(err)
+	}
+
+	// The guest runs on after detach: writer keeps writing.
+	writes := len(mustReport(t, m).All("write"))
+	if err := c.Detach(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitSerial(ctx, func(string) bool { return len(mustReport(t, m).All("write")) > writes }); err != nil {
+		t.Fatalf("the guest did not run on after Detach: %v", err)
+	}
+}
+
+func mustReport(t *testing.T, m *qemu.Machine) qemu.Report {
+	t.Helper()
+	rep, err := m.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
