@@ -1,0 +1,47 @@
+package translate
+
+import "io"
+
+// VAD is what translation needs of one virtual address descriptor.
+type VAD struct {
+	Start, End uint64 // [Start, End): byte addresses
+	Private    bool   // private memory; false for a mapped view
+	MemCommit  bool   // private memory committed when the VAD was made
+	Protection uint64 // the VAD's software protection
+	// FirstPrototypePte is the kernel VA of the view's first prototype PTE
+	// (mapped views only). Subsection is the kernel VA of its first
+	// _SUBSECTION, for provenance.
+	FirstPrototypePte uint64
+	Subsection        uint64
+}
+
+// VADResolver finds the VAD that contains va in the process whose page
+// tables start at dtb. The kernel model (nt) implements it; translate never
+// asks about kernel VAs.
+type VADResolver interface {
+	FindVAD(dtb, va uint64) (vad VAD, found bool, err error)
+}
+
+// Pagefile is one paging file, by its number (PageFileLow).
+type Pagefile struct {
+	// Data reads the paging file; nil when the caller knows the file but
+	// cannot supply it.
+	Data io.ReaderAt
+	// VirtualStore marks the virtual store, where pages are compressed
+	// (_MMPAGING_FILE.VirtualStorePagefile).
+	VirtualStore bool
+}
+
+// FileResolver maps the subsection of a file-backed page to its file.
+type FileResolver interface {
+	// SubsectionFile returns the file behind the _SUBSECTION at the given
+	// kernel VA. When the file is known but not supplied it returns the
+	// name with a nil Data and an error wrapping ErrFileNotSupplied.
+	SubsectionFile(subsection uint64) (MappedFile, error)
+}
+
+// MappedFile is a file that backs a section.
+type MappedFile struct {
+	Name string
+	Data io.ReaderAt
+}

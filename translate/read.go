@@ -1,0 +1,132 @@
+package translate
+
+import "fmt"
+
+// PageRead is the outcome for one piece of a ReadVirtual buffer: at most
+// one page.
+type PageRead struct {
+	VA       uint64
+	Off, Len int // the piece of the buffer
+	Location Location
+	// Err is nil when the piece holds the page's bytes. Otherwise the piece
+	// is zero-filled and Err says why (errors.Is ErrNotMapped,
+	// ErrPagefileNotSupplied, ErrFileNotSupplied, ErrDecommitted, ...).
+	Err error
+}
+
+// ReadResult is the outcome of a ReadVirtual.
+type ReadResult struct {
+	Pages []PageRead
+	N     int // bytes served
+	// Smear: the guest was running, so the cache was bypassed and the
+	// pages may come from different moments (possible smear).
+	Smear bool
+}
+
+// Err returns the first page's error, or nil when every byte was served.
+func (r *ReadResult) Err() error {
+	for i := range r.Pages {
+		if r.Pages[i].Err != nil {
+			return r.Pages[i].Err
+		}
+	}
+	return nil
+}
+
+// ReadVirtual reads len(buf) bytes at va, page by page. It serves each page
+// from wherever it is (RAM, a supplied paging file or mapped file, zeros
+// for demand-zero pages), and reports per page what it could not serve and
+// why. Unserved pieces are zero-filled but never presented as data: their
+// PageRead has an error.
+func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
+	w := t.newWalker(nil)
+	res := ReadResult{Smear: w.smear, Pages: make([]PageRead, 0, pagesSpanned(va, len(buf)))}
+	for off := 0; off < len(buf); {
+		n := min(len(buf)-off, int(pageSize-va&pageMask))
+		p := buf[off : off+n]
+		pr := PageRead{VA: va, Off: off, Len: n}
+		pr.Location, pr.Err = w.translate(dtb, va)
+		if pr.Err == nil {
+			pr.Err = t.readLocation(pr.Location, p)
+		}
+		if pr.Err != nil {
+			clear(p)
+		} else {
+			res.N += n
+		}
+		res.Pages = append(res.Pages, pr)
+		off += n
+		va += uint64(n)
+	}
+	return res
+}
+
+func pagesSpanned(va uint64, n int) int {
+	if n <= 0 {
+		return 0
+	}
+	return int((va&pageMask+uint64(n)-1)>>pageShift) + 1
+}
+
+// readLocation reads bytes that start at loc and stay within its page.
+func (t *Translator) readLocation(loc Location, p []byte) error {
+	switch loc.State {
+	case StateValid, StateTransition:
+		if err := readFull(t.phys, loc.Addr, p); err != nil {
+			return fmt.Errorf("physical 0x%x: %w", loc.Addr, err)
+		}
+		return nil
+	case StatePagefile:
+		pf := t.pagefiles[loc.Pagefile]
+		if pf.Data == nil {
+			return fmt.Errorf("in pagefile %d at offset 0x%x: %w", loc.Pagefile, loc.Addr, ErrPagefileNotSupplied)
+		}
+		if err := readFull(pf.Data, loc.Addr, p); err != nil {
+			return fmt.Errorf("pagefile %d at offset 0x%x: %w", loc.Pagefile, loc.Addr, err)
+		}
+		return nil
+	case StateCompressed:
+		return fmt.Errorf("in the virtual store (pagefile %d) at offset 0x%x: %w", loc.Pagefile, loc.Addr, ErrCompressed)
+	case StateDemandZero:
+		clear(p)
+		return nil
+	case StateFile:
+		return readFile(loc, p)
+	case StateDecommitted:
+		return ErrDecommitted
+	case StateReserved:
+		return ErrReserved
+	case StateNotMapped:
+		return ErrNotMapped
+	}
+	return fmt.Errorf("translate: no bytes in state %s", loc.State)
+}
+
+// readFile serves a file-backed piece; the part past the subsection's data
+// is zeros, as the memory manager fills the tail of the last page.
+func readFile(loc Location, p []byte) error {
+	f := loc.File
+	if f == nil {
+		return fmt.Errorf("file offset 0x%x: %w", loc.Addr, ErrFileNotSupplied)
+	}
+	if f.data == nil {
+		name := f.Name
+		if name == "" {
+			name = fmt.Sprintf("subsection 0x%x", f.Subsection)
+		}
+		err := f.err
+		if err == nil {
+			err = ErrFileNotSupplied
+		}
+		return fmt.Errorf("%s at offset 0x%x: %w", name, loc.Addr, err)
+	}
+	n := 0
+	if loc.Addr < f.DataEnd {
+		n = int(min(uint64(len(p)), f.DataEnd-loc.Addr))
+		if err := readFull(f.data, loc.Addr, p[:n]); err != nil {
+			return fmt.Errorf("%s at offset 0x%x: %w", f.Name, loc.Addr, err)
+		}
+	}
+	clear(p[n:])
+	return nil
+}

@@ -1,0 +1,140 @@
+package translate
+
+import (
+	"io"
+	"math"
+	"sync/atomic"
+)
+
+// Config is everything a Translator reads from. Only Layout and Physical
+// are required; without the optional resolvers the states that need them
+// are reported, never guessed.
+type Config struct {
+	Layout      *Layout
+	SwizzleMask uint64      // see SwizzleMask
+	Physical    io.ReaderAt // guest-physical memory
+
+	// KernelDTB translates the kernel VAs translation itself needs
+	// (prototype PTEs in paged pool, subsections in nonpaged pool). 0 means
+	// the DTB being translated, whose kernel half Windows shares.
+	KernelDTB uint64
+	VADs      VADResolver         // nil: zero user entries cannot be resolved
+	Pagefiles map[uint64]Pagefile // by PageFileLow
+	Files     FileResolver        // nil: file-backed pages are located, not read
+
+	// TLBEntries sizes the translation cache: 0 means DefaultTLBEntries, a
+	// negative value disables it.
+	TLBEntries int
+}
+
+// DefaultTLBEntries is the translation cache's default size in pages.
+const DefaultTLBEntries = 1024
+
+// Translator translates and reads virtual memory of one guest. It is safe
+// for concurrent use.
+type Translator struct {
+	dec       decoder
+	phys      io.ReaderAt
+	kernelDTB uint64
+	vads      VADResolver
+	pagefiles map[uint64]Pagefile
+	files     FileResolver
+	tlb       *tlb
+
+	// generation tags cached translations: Resumed bumps it, so nothing
+	// cached before the guest ran is served after.
+	generation atomic.Uint64
+	running    atomic.Bool
+}
+
+// New checks cfg and makes a Translator.
+func New(cfg Config) (*Translator, error) {
+	if cfg.Layout == nil {
+		return nil, &ConfigError{Reason: "no Layout"}
+	}
+	if err := cfg.Layout.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Physical == nil {
+		return nil, &ConfigError{Reason: "no physical-memory reader"}
+	}
+	t := &Translator{
+		dec:       newDecoder(cfg.Layout, cfg.SwizzleMask),
+		phys:      cfg.Physical,
+		kernelDTB: cfg.KernelDTB,
+		vads:      cfg.VADs,
+		files:     cfg.Files,
+		pagefiles: make(map[uint64]Pagefile, len(cfg.Pagefiles)),
+	}
+	// A copy, so a caller that keeps editing its map cannot race the walks.
+	for n, pf := range cfg.Pagefiles {
+		if n > cfg.Layout.PageFileLow.Mask()>>cfg.Layout.PageFileLow.Pos {
+			return nil, &ConfigError{Reason: "paging file number does not fit PageFileLow"}
+		}
+		t.pagefiles[n] = pf
+	}
+	switch {
+	case cfg.TLBEntries == 0:
+		t.tlb = newTLB(DefaultTLBEntries)
+	case cfg.TLBEntries > 0:
+		t.tlb = newTLB(cfg.TLBEntries)
+	}
+	return t, nil
+}
+
+// Resumed tells the Translator the guest is about to run: translations
+// cached so far become stale, and reads bypass the cache (and report a
+// possible smear) until Stopped. vmi calls it on every resume.
+func (t *Translator) Resumed() {
+	t.generation.Add(1)
+	t.running.Store(true)
+}
+
+// Stopped tells the Translator the guest is stopped (a breakpoint, a step,
+// QMP stop): translations are cached again, for this generation only.
+func (t *Translator) Stopped() { t.running.Store(false) }
+
+// Generation is the current cache generation.
+func (t *Translator) Generation() uint64 { return t.generation.Load() }
+
+// Translate locates the byte at va in the address space whose page tables
+// start at dtb. The error says why the location is StateUnknown; a
+// location without bytes (not mapped, decommitted, ...) is not an error.
+func (t *Translator) Translate(dtb, va uint64) (Location, error) {
+	w := t.newWalker(nil)
+	return w.translate(dtb, va)
+}
+
+// Vtop translates va and explains every step, like Rekall's vtop.
+func (t *Translator) Vtop(dtb, va uint64) *Provenance {
+	p := &Provenance{VA: va, DTB: dtb}
+	w := t.newWalker(&p.Steps)
+	p.Location, p.Err = w.translate(dtb, va)
+	return p
+}
+
+// newWalker starts a top-level walk. The generation is read before the
+// running flag: a walk that races a resume tags its entries with the old
+// generation, which the resume has already made stale.
+func (t *Translator) newWalker(steps *[]Step) *walker {
+	w := &walker{t: t, steps: steps, gen: t.generation.Load()}
+	w.smear = t.running.Load()
+	w.cache = t.tlb != nil && !w.smear
+	return w
+}
+
+// readFull reads all of p at off, accepting io.EOF with a full read as
+// io.ReaderAt allows.
+func readFull(r io.ReaderAt, off uint64, p []byte) error {
+	if off > math.MaxInt64 || off+uint64(len(p)) < off {
+		return io.ErrUnexpectedEOF
+	}
+	n, err := r.ReadAt(p, int64(off))
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}

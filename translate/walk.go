@@ -1,0 +1,181 @@
+package translate
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+const (
+	pageShift       = 12
+	pageSize        = 1 << pageShift
+	pageMask        = pageSize - 1
+	entriesPerTable = 512
+	entrySize       = 8 // x64 hardware entries; Layout.Validate checks sizeof(_MMPTE) agrees
+
+	// maxNesting bounds walks started from inside a walk. Depth 1 reads
+	// prototype PTEs and subsections; depth 2 allows the kernel page that
+	// holds one to be prototype-backed itself (pageable images). Nothing in
+	// Windows needs more, so deeper means a crafted or corrupt guest.
+	maxNesting = 2
+)
+
+// levelShift is the VA bit each level's index starts at (x64 4-level paging).
+var levelShift = [...]uint{LevelPML4E: 39, LevelPDPTE: 30, LevelPDE: 21, LevelPTE: 12}
+
+// walker carries one top-level translation and the nested ones it starts.
+type walker struct {
+	t         *Translator
+	steps     *[]Step // nil: no provenance wanted
+	depth     int
+	gen       uint64
+	cache     bool // may read and fill the TLB
+	smear     bool // the guest was running when the walk began
+	kernelDTB uint64
+	buf       [8]byte
+}
+
+func canonical(va uint64) bool {
+	top := va >> 47
+	return top == 0 || top == 0x1ffff
+}
+
+func isKernel(va uint64) bool { return va>>47 == 0x1ffff }
+
+// translate is the entry point of every walk, top-level or nested.
+func (w *walker) translate(dtb, va uint64) (Location, error) {
+	if !canonical(va) {
+		return Location{}, &AddressError{VA: va, Reason: "not canonical"}
+	}
+	if w.kernelDTB == 0 {
+		w.kernelDTB = w.t.kernelDTB
+		if w.kernelDTB == 0 {
+			w.kernelDTB = dtb
+		}
+	}
+	page, off := va&^uint64(pageMask), va&pageMask
+	if w.cache && w.steps == nil {
+		if loc, ok := w.t.tlb.get(dtb, page, w.gen); ok {
+			return loc.at(off), nil
+		}
+	}
+	if w.steps != nil {
+		w.add(Step{Level: LevelVirtual, VA: va, Note: fmt.Sprintf("Virtual Address 0x%016x (DTB 0x%x)", va, dtb)})
+	}
+	loc, err := w.walk(dtb, page)
+	if err == nil && w.cache {
+		w.t.tlb.put(dtb, page, w.gen, loc)
+	}
+	loc = loc.at(off)
+	if w.steps != nil {
+		w.add(Step{Level: LevelResult, VA: va, Note: resultNote(loc, err)})
+	}
+	return loc, err
+}
+
+// walk follows the four levels for a page-aligned va. Non-leaf entries in
+// transition or in a paging file keep the walk going through the page they
+// name: Windows pages out page tables too.
+func (w *walker) walk(dtb, va uint64) (Location, error) {
+	d := &w.t.dec
+	table := Where{Space: SpacePhysical, Addr: dtb & d.physMask}
+	for level := LevelPML4E; level <= LevelPTE; level++ {
+		at := table.plus(((va >> levelShift[level]) & (entriesPerTable - 1)) * entrySize)
+		raw, err := w.readEntry(at)
+		if err != nil {
+			return Location{}, &ReadError{What: level.String(), At: at, Err: err}
+		}
+		e := d.decode(raw, false)
+		step := w.entryStep(level, va, at, &e)
+		size := uint64(1) << levelShift[level]
+		leaf := level == LevelPTE
+		switch e.kind {
+		case KindValid:
+			pa := e.pfn << pageShift
+			if e.large && level == LevelPML4E {
+				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: "PS is reserved in a PML4E"}
+			}
+			if leaf || e.large {
+				pa = pa&^(size-1) | va&(size-1)
+				w.setNext(step, func() string { return fmt.Sprintf("%s page @ 0x%x", sizeName(size), pa) })
+				return Location{State: StateValid, Addr: pa, PageSize: size}, nil
+			}
+			table = Where{Space: SpacePhysical, Addr: pa}
+		case KindTransition:
+			pa := e.pfn << pageShift
+			if leaf {
+				w.setNext(step, func() string { return fmt.Sprintf("page @ 0x%x, in transition", pa) })
+				return Location{State: StateTransition, Addr: pa, PageSize: pageSize, Protection: e.protection}, nil
+			}
+			table = Where{Space: SpacePhysical, Addr: pa}
+		case KindPagefile:
+			pf := w.t.pagefiles[e.pagefile]
+			where := Where{Space: SpacePagefile, Pagefile: e.pagefile, Addr: e.pageOffset << pageShift}
+			if leaf {
+				st := StatePagefile
+				if pf.VirtualStore {
+					st = StateCompressed
+				}
+				w.setNext(step, func() string { return "page @ " + where.String() })
+				return Location{State: st, Addr: where.Addr, Pagefile: e.pagefile, PageSize: pageSize, Protection: e.protection}, nil
+			}
+			if pf.VirtualStore {
+				return Location{}, &ReadError{What: tableNames[level], At: where, Err: ErrCompressed}
+			}
+			table = where
+		case KindDemandZero:
+			if leaf {
+				return Location{State: StateDemandZero, PageSize: pageSize, Protection: e.protection}, nil
+			}
+			// A demand-zero page table: every entry in it reads as zero.
+			table = Where{Space: SpaceZero}
+		case KindDecommitted:
+			return Location{State: StateDecommitted, PageSize: pageSize, Protection: e.protection}, nil
+		case KindZero:
+			return w.zeroEntry(dtb, va)
+		case KindPrototype, KindVADPrototype:
+			if !leaf {
+				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: "a prototype PTE above the PTE level"}
+			}
+			return w.prototype(dtb, va, &e, at)
+		}
+		w.setNext(step, func() string { return tableNames[level] + " @ " + table.String() })
+	}
+	// Unreachable: every kind ends the walk at the PTE level.
+	return Location{}, &AddressError{VA: va, Reason: "walk ended without a leaf"}
+}
+
+// tableNames names the table each level's entry points to.
+var tableNames = [...]string{LevelPML4E: "pdpt", LevelPDPTE: "page directory", LevelPDE: "page table"}
+
+func sizeName(size uint64) string {
+	switch size {
+	case 1 << 30:
+		return "1G"
+	case 1 << 21:
+		return "2M"
+	}
+	return "4K"
+}
+
+// readEntry reads one 8-byte entry wherever its table is.
+func (w *walker) readEntry(at Where) (uint64, error) {
+	switch at.Space {
+	case SpaceZero:
+		return 0, nil
+	case SpacePhysical:
+		if err := readFull(w.t.phys, at.Addr, w.buf[:]); err != nil {
+			return 0, err
+		}
+	case SpacePagefile:
+		pf := w.t.pagefiles[at.Pagefile]
+		if pf.Data == nil {
+			return 0, ErrPagefileNotSupplied
+		}
+		if err := readFull(pf.Data, at.Addr, w.buf[:]); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, fmt.Errorf("no page table can live in %s", at)
+	}
+	return binary.LittleEndian.Uint64(w.buf[:]), nil
+}
