@@ -157,8 +157,9 @@ func (b *builder) setInvalid(dtb, va uint64, level Level, v uint64) uint64 {
 
 // swizzle is MiSwizzleInvalidPte: v | SwizzleBit when v already has the
 // mask bits, v | mask otherwise.
+// Valid entries are the hardware's and stay as they are.
 func (b *builder) swizzle(v uint64) uint64 {
-	if b.mask == 0 {
+	if b.mask == 0 || v&b.l.Valid.Mask() != 0 {
 		return v
 	}
 	if v&b.mask != 0 {
