@@ -280,8 +280,10 @@ func rows() []row {
 		{
 			name:  "decommitted",
 			setup: func(g *guest) { g.b.setInvalid(g.dtb, g.va, LevelPTE, g.b.demandZero(mmDecommit)) },
-			want:  func(*guest) Location { return Location{State: StateDecommitted, PageSize: pageSize, Protection: mmDecommit} },
-			err:   ErrDecommitted,
+			want: func(*guest) Location {
+				return Location{State: StateDecommitted, PageSize: pageSize, Protection: mmDecommit}
+			},
+			err: ErrDecommitted,
 		},
 		{
 			name: "prototype -> valid",
