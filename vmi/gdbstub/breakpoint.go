@@ -93,7 +93,7 @@ func (c *Client) InsertBreakpoint(ctx context.Context, bp Breakpoint) error {
 	}
 	if err := checkOK(r); err != nil {
 		var se *StubError
-		if errors.As(err, &se) && se.Code == 22 && bp.Kind != Software {
+		if errors.As(err, &se) && se.Code == CodeEINVAL && bp.Kind != Software {
 			// QEMU's KVM answer when the debug registers are used up.
 			err = fmt.Errorf("%w (%w)", ErrSlotsExhausted, se)
 		}

@@ -48,11 +48,20 @@ var (
 // StubError is an "Enn" reply: the stub refused the request.
 type StubError struct {
 	Request string // the request's command, e.g. "m" or "Z1"
-	Code    int    // nn, e.g. 22 (EINVAL) or 14 (EFAULT)
+	// Code is nn as sent. The protocol calls it hex, but QEMU writes
+	// errno values in decimal ("E22" is EINVAL, "E14" EFAULT), so it is
+	// kept as text: compare with CodeEINVAL and CodeEFAULT.
+	Code string
 }
 
+// QEMU's error codes.
+const (
+	CodeEINVAL = "22" // bad request; for Z1 under KVM: no debug register free
+	CodeEFAULT = "14" // unmapped address; for p: no such register
+)
+
 func (e *StubError) Error() string {
-	return fmt.Sprintf("gdbstub: %s: stub replied E%02x", e.Request, e.Code)
+	return fmt.Sprintf("gdbstub: %s: stub replied E%s", e.Request, e.Code)
 }
 
 // ProtocolError explains an ErrProtocol.

@@ -70,10 +70,12 @@ func parseHexUint(s string) (uint64, bool) {
 }
 
 // parseErrorReply recognizes "Enn".
-func parseErrorReply(reply []byte) (code int, ok bool) {
+func parseErrorReply(reply []byte) (code string, ok bool) {
 	if len(reply) != 3 || reply[0] != 'E' {
-		return 0, false
+		return "", false
 	}
-	v, ok := parseHexByte(reply[1], reply[2])
-	return int(v), ok
+	if _, ok := parseHexByte(reply[1], reply[2]); !ok {
+		return "", false
+	}
+	return string(reply[1:]), true
 }

@@ -119,3 +119,4 @@ func (r *Registers) SetUint(name string, v uint64) error {
 func (r *Registers) gPayload() []byte {
 	return appendHex([]byte{'G'}, r.raw)
 }
+
