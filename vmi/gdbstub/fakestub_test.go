@@ -2,6 +2,7 @@ package gdbstub
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -25,6 +26,7 @@ type fakeStub struct {
 	conn       net.Conn
 	packetSize int
 	kvm        bool
+	rle        bool
 
 	mu          sync.Mutex
 	running     bool
@@ -82,7 +84,9 @@ const (
 type fakeOpts struct {
 	kvm     bool // KVM's quirks; otherwise TCG
 	cpus    int  // vCPUs; 0 means 1
-	running bool // the guest runs when the client connects: QEMU stops it and says T02
+	running    bool // the guest runs when the client connects: QEMU stops it and says T02
+	packetSize int  // 0 means QEMU's 0x1000
+	rle        bool // run-length encode replies, as gdbserver does
 }
 
 // newFake starts a fake stub and a connection to it.
@@ -107,7 +111,7 @@ func newFake(tb testing.TB, o fakeOpts) (*fakeStub, net.Conn) {
 		tb.Fatal(err)
 	}
 	kvm, cpus := o.kvm, max(o.cpus, 1)
-	f := &fakeStub{tb: tb, conn: server, packetSize: 0x1000, kvm: kvm, sstepFlags: 7,
+	f := &fakeStub{tb: tb, conn: server, packetSize: cmp.Or(o.packetSize, 0x1000), kvm: kvm, rle: o.rle, sstepFlags: 7,
 		breakpoints: map[string]bool{}, memory: map[uint64]byte{}, nak: map[string]int{}, corrupt: map[string]int{}}
 	if kvm {
 		f.sstepFlags = 3 // measured: KVM offers ENABLE|NOIRQ only
@@ -373,8 +377,8 @@ func (f *fakeStub) answer(p string) string {
 		out := make([]byte, n)
 		for i := range out {
 			a := addr + uint64(i)
-			if !f.physMode && a < 0x1000 {
-				return "E14" // the fake's unmapped virtual page
+			if !f.physMode && a >= 1<<63 && a < 0xffff800000000000 {
+				return "E14" // non-canonical: nothing maps it
 			}
 			out[i] = f.mem(a)
 		}
@@ -497,6 +501,9 @@ func (f *fakeStub) stop(reply string) {
 
 func (f *fakeStub) reply(r string) {
 	pkt := appendPacket(nil, []byte(r))
+	if f.rle {
+		pkt = appendPacketRLE(nil, []byte(r))
+	}
 	f.lastPacket = pkt
 	f.write(pkt)
 }
@@ -575,4 +582,42 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// appendPacketRLE frames payload with run-length encoding: a run of n+1
+// equal bytes becomes "X*" and the count byte n+29, never '#' or '$'
+// (counts 6 and 7), and at most 97 repeats per run. Only for bytes that
+// need no escaping.
+func appendPacketRLE(dst, payload []byte) []byte {
+	var body []byte
+	for i := 0; i < len(payload); {
+		c := payload[i]
+		run := 1
+		for i+run < len(payload) && payload[i+run] == c && run < 98 {
+			run++
+		}
+		if needsEscape(c) {
+			body = append(body, '}', c^0x20)
+			i++
+			continue
+		}
+		repeat := run - 1
+		for repeat == 6 || repeat == 7 {
+			repeat-- // '#' and '$' cannot be counts
+		}
+		if repeat < 3 {
+			body = append(body, c)
+			i++
+			continue
+		}
+		body = append(body, c, '*', byte(repeat+29))
+		i += repeat + 1
+	}
+	var sum byte
+	for _, b := range body {
+		sum += b
+	}
+	dst = append(dst, '$')
+	dst = append(dst, body...)
+	return append(dst, '#', hexDigits[sum>>4], hexDigits[sum&0xf])
 }

@@ -119,4 +119,3 @@ func (r *Registers) SetUint(name string, v uint64) error {
 func (r *Registers) gPayload() []byte {
 	return appendHex([]byte{'G'}, r.raw)
 }
-
