@@ -43,15 +43,6 @@ func isKernel(va uint64) bool { return va>>47 == 0x1ffff }
 
 // translate is the entry point of every walk, top-level or nested.
 func (w *walker) translate(dtb, va uint64) (Location, error) {
-	if !canonical(va) {
-		return Location{}, &AddressError{VA: va, Reason: "not canonical"}
-	}
-	if w.kernelDTB == 0 {
-		w.kernelDTB = w.t.kernelDTB
-		if w.kernelDTB == 0 {
-			w.kernelDTB = dtb
-		}
-	}
 	page, off := va&^uint64(pageMask), va&pageMask
 	if w.cache && w.steps == nil {
 		if loc, ok := w.t.tlb.get(dtb, page, w.gen); ok {
@@ -61,11 +52,23 @@ func (w *walker) translate(dtb, va uint64) (Location, error) {
 	if w.steps != nil {
 		w.add(Step{Level: LevelVirtual, VA: va, Note: fmt.Sprintf("Virtual Address 0x%016x (DTB 0x%x)", va, dtb)})
 	}
-	loc, err := w.walk(dtb, page)
-	if err == nil && w.cache {
-		w.t.tlb.put(dtb, page, w.gen, loc)
+	var loc Location
+	var err error
+	if !canonical(va) {
+		err = &AddressError{VA: va, Reason: "not canonical"}
+	} else {
+		if w.kernelDTB == 0 {
+			w.kernelDTB = w.t.kernelDTB
+			if w.kernelDTB == 0 {
+				w.kernelDTB = dtb
+			}
+		}
+		loc, err = w.walk(dtb, page)
+		if err == nil && w.cache {
+			w.t.tlb.put(dtb, page, w.gen, loc)
+		}
+		loc = loc.at(off)
 	}
-	loc = loc.at(off)
 	if w.steps != nil {
 		w.add(Step{Level: LevelResult, VA: va, Note: resultNote(loc, err)})
 	}
