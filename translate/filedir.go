@@ -35,19 +35,24 @@ func (e *NameError) Unwrap() error { return ErrUnsafeName }
 type FileDir struct {
 	root *os.Root
 	mu   sync.Mutex
-	open map[string]*os.File // by lower-cased guest name
+	// open holds one file per resolved path, so it is bounded by the
+	// directory's content; names remembers how guest names resolved, up
+	// to maxNames, so a hostile guest cannot grow it without bound.
+	open  map[string]*os.File
+	names map[string]string
 }
 
 // NewFileDir serves files under root. The caller opened root (os.OpenRoot)
 // and keeps ownership of it; Close closes only the files FileDir opened.
 func NewFileDir(root *os.Root) *FileDir {
-	return &FileDir{root: root, open: make(map[string]*os.File)}
+	return &FileDir{root: root, open: make(map[string]*os.File), names: make(map[string]string)}
 }
 
-// Limits on a guest file name, so a hostile one costs little.
+// Limits on guest file names, so a hostile one costs little.
 const (
 	maxNameLen        = 1024
 	maxNameComponents = 64
+	maxNames          = 4096
 )
 
 // Open returns the file behind a guest name. A name that does not resolve
@@ -58,15 +63,20 @@ func (d *FileDir) Open(name string) (io.ReaderAt, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := strings.ToLower(strings.Join(parts, `\`))
+	key := strings.Join(parts, `\`)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if f, ok := d.open[key]; ok {
-		return f, nil
+	rel, ok := d.names[key]
+	if !ok {
+		if rel, err = d.resolve(parts); err != nil {
+			return nil, fmt.Errorf("%s: %w (%v)", name, ErrFileNotSupplied, err)
+		}
+		if len(d.names) < maxNames {
+			d.names[key] = rel
+		}
 	}
-	rel, err := d.resolve(parts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (%v)", name, ErrFileNotSupplied, err)
+	if f, ok := d.open[rel]; ok {
+		return f, nil
 	}
 	f, err := d.root.Open(rel)
 	if err != nil {
@@ -76,7 +86,7 @@ func (d *FileDir) Open(name string) (io.ReaderAt, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w (not a regular file)", name, ErrFileNotSupplied)
 	}
-	d.open[key] = f
+	d.open[rel] = f
 	return f, nil
 }
 
@@ -91,6 +101,7 @@ func (d *FileDir) Close() error {
 		}
 		delete(d.open, k)
 	}
+	clear(d.names)
 	return first
 }
 
