@@ -3,11 +3,13 @@ package gdbstub
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,8 +84,8 @@ const (
 
 // fakeOpts shape a fake stub.
 type fakeOpts struct {
-	kvm     bool // KVM's quirks; otherwise TCG
-	cpus    int  // vCPUs; 0 means 1
+	kvm        bool // KVM's quirks; otherwise TCG
+	cpus       int  // vCPUs; 0 means 1
 	running    bool // the guest runs when the client connects: QEMU stops it and says T02
 	packetSize int  // 0 means QEMU's 0x1000
 	rle        bool // run-length encode replies, as gdbserver does
@@ -233,13 +235,9 @@ func (f *fakeStub) packet(p string) {
 	f.writeStr("+")
 	if f.holdM > 0 && strings.HasPrefix(p, "m") {
 		f.heldM = append(f.heldM, p)
-		if len(f.heldM) < f.holdM {
-			return
+		if len(f.heldM) >= f.holdM {
+			f.releaseHeld()
 		}
-		for _, m := range f.heldM {
-			f.reply(f.answer(m))
-		}
-		f.heldM, f.holdM = nil, 0
 		return
 	}
 	if r, ok := f.answerOrResume(p); ok {
@@ -253,6 +251,14 @@ func (f *fakeStub) packet(p string) {
 		}
 		f.reply(r)
 	}
+}
+
+// releaseHeld answers the held "m" requests and stops holding (mu held).
+func (f *fakeStub) releaseHeld() {
+	for _, m := range f.heldM {
+		f.reply(f.answer(m))
+	}
+	f.heldM, f.holdM = nil, 0
 }
 
 // answerOrResume handles resumes (no reply) and answers everything else.
@@ -620,4 +626,21 @@ func appendPacketRLE(dst, payload []byte) []byte {
 	dst = append(dst, '$')
 	dst = append(dst, body...)
 	return append(dst, '#', hexDigits[sum>>4], hexDigits[sum&0xf])
+}
+
+// contextWithCancelAfterFirst returns a context cancelled as soon as the
+// fake has received packet p.
+func contextWithCancelAfterFirst(t *testing.T, f *fakeStub, p string) (context.Context, context.CancelFunc) {
+	cx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for cx.Err() == nil {
+			if slices.Contains(f.packets(), p) {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	t.Cleanup(cancel)
+	return cx, cancel
 }
