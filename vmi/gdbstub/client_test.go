@@ -359,3 +359,21 @@ func TestDetachRemovesBreakpointsThenD1(t *testing.T) {
 		t.Fatal("the connection stayed open after Detach")
 	}
 }
+
+// TestNoStopYet: connecting to a paused guest produces no stop reply, so
+// Wait and Interrupt say so instead of blocking; Detach still works.
+func TestNoStopYet(t *testing.T) {
+	f, c := fakeClient(t, fakeOpts{}, AccelTCG, Config{})
+	if _, err := c.Wait(ctx(t)); !errors.Is(err, ErrNoStop) {
+		t.Errorf("Wait: %v, want ErrNoStop", err)
+	}
+	if _, err := c.Interrupt(ctx(t)); !errors.Is(err, ErrNoStop) {
+		t.Errorf("Interrupt: %v, want ErrNoStop", err)
+	}
+	if err := c.Detach(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.packets(); got[len(got)-1] != "D;1" {
+		t.Errorf("last packet %q, want D;1", got[len(got)-1])
+	}
+}

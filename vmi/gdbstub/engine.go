@@ -614,6 +614,10 @@ func (e *engine) waitStop(ctx context.Context, after uint64) (*Stop, error) {
 			return nil, st.err
 		case st.state != StateRunning && st.ready && st.stop != nil && st.seq > after:
 			return st.stop, nil
+		case after == 0 && st.state == StateStopped && st.seq == 0:
+			// Stopped (connecting to a paused guest sends nothing), but
+			// no stop reply seen: only Attach's "?" can produce one.
+			return nil, ErrNoStop
 		}
 		select {
 		case <-st.changed:

@@ -22,7 +22,9 @@ func (c *Client) Continue(ctx context.Context) error {
 }
 
 // Wait returns the stop the guest is in, waiting for one if it runs. The
-// stop carries its vCPU's registers.
+// stop carries its vCPU's registers. A guest that was paused when the
+// client connected has reported no stop: Wait then returns ErrNoStop
+// until Attach.
 func (c *Client) Wait(ctx context.Context) (*Stop, error) {
 	return c.e.waitStop(ctx, 0)
 }

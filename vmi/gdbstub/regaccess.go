@@ -24,12 +24,11 @@ func (c *Client) Registers(ctx context.Context, th ThreadID) (*Registers, error)
 }
 
 func (c *Client) cachedRegisters(th ThreadID) *Registers {
-	st := c.e.snapshot()
-	if st.state != StateStopped {
-		return nil
-	}
 	c.e.mu.Lock()
 	defer c.e.mu.Unlock()
+	if c.e.st.state != StateStopped {
+		return nil
+	}
 	return c.e.st.regs[th]
 }
 

@@ -39,7 +39,7 @@ func (c *Client) Detach(ctx context.Context) error {
 	if st, _ := c.State(); st == StateExited || st == StateClosed {
 		return c.Err()
 	}
-	if _, err := c.Interrupt(ctx); err != nil {
+	if _, err := c.Interrupt(ctx); err != nil && !errors.Is(err, ErrNoStop) {
 		return fmt.Errorf("gdbstub: detach: stopping the guest: %w", err)
 	}
 	var errs []error
