@@ -8,6 +8,7 @@ type Run struct {
 	Start, End uint64   // [Start, End)
 	Location   Location // of Start
 	Err        error    // why the run's pages could not be translated
+	errText    string   // Err.Error(), kept for coalescing
 }
 
 func (r Run) String() string {
@@ -43,7 +44,11 @@ func (t *Translator) VadMap(dtb, start, end uint64) ([]Run, error) {
 			runs[n-1].End = va + pageSize
 			continue
 		}
-		runs = append(runs, Run{Start: va, End: va + pageSize, Location: loc, Err: err})
+		r := Run{Start: va, End: va + pageSize, Location: loc, Err: err}
+		if err != nil {
+			r.errText = err.Error()
+		}
+		runs = append(runs, r)
 	}
 	return runs, nil
 }
@@ -54,7 +59,7 @@ func continues(r *Run, va uint64, loc Location, err error) bool {
 		return false
 	}
 	if err != nil {
-		return r.Err.Error() == err.Error()
+		return r.errText == err.Error()
 	}
 	a := r.Location
 	if a.State != loc.State || a.Pagefile != loc.Pagefile || a.Protection != loc.Protection {
