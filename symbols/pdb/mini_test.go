@@ -29,8 +29,8 @@ func miniGUID(t *testing.T) symbols.GUID {
 func TestMiniPDB(t *testing.T) {
 	p := minipdb.PDB{
 		GUID: miniGUID(t), Age: 26, InfoAge: 30,
-		Sections: []minipdb.Section{{".text", 0x1000, 0x800}, {".data", 0x3000, 0x100}},
-		Publics:  []minipdb.Public{{"Start", 1, 0x10}, {"Counter", 2, 8}, {"Nowhere", 9, 0}},
+		Sections: []minipdb.Section{{Name: ".text", VA: 0x1000, Size: 0x800}, {Name: ".data", VA: 0x3000, Size: 0x100}},
+		Publics:  []minipdb.Public{{Name: "Start", Section: 1, Offset: 0x10}, {Name: "Counter", Section: 2, Offset: 8}, {Name: "Nowhere", Section: 9, Offset: 0}},
 	}
 	for _, bs := range []uint32{512, 4096} {
 		p.BlockSize = bs
