@@ -76,6 +76,11 @@ func TestMapCaptured5G(t *testing.T) {
 	if gm := capturedMap(t, "tcg-private"); gm.Block() != "pc.ram" {
 		t.Errorf("private RAM block %q", gm.Block())
 	}
+	// libvirt's domain has no VGA: the legacy VGA window is RAM.
+	gm := capturedMap(t, "libvirt")
+	if off, _, err := gm.Translate(0xa0000); gm.Block() != "pc.ram" || err != nil || off != 0xa0000 {
+		t.Errorf("libvirt map: block %q, 0xa0000 at %#x, %v", gm.Block(), off, err)
+	}
 }
 
 func capturedMap(t *testing.T, dir string) *Map {

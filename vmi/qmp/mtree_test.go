@@ -199,3 +199,17 @@ func rangeEqual(a, b Range) bool {
 	}
 	return true
 }
+
+// A libvirt domain from qemu.NewDomain, read through the QMP passthrough:
+// no VGA device, so 0xa0000-0xbffff is plain RAM, and the backend is
+// libvirt's "pc.ram" memory-backend-file.
+func TestSystemViewLibvirt(t *testing.T) {
+	v := systemView(t, "libvirt/mtree.txt")
+	if v.Index != 0 {
+		t.Errorf("picked #%d", v.Index)
+	}
+	r, ok := v.Lookup(0xa0000)
+	if !ok || r.Region != "pc.ram" || r.Type != "ram" || r.Start != 0 || r.Last != 0xc2fff {
+		t.Errorf("0xa0000 is %+v", r)
+	}
+}

@@ -1,0 +1,23 @@
+package libvirt
+
+import (
+	"github.com/frostvmi/frost/vmi/qmp"
+)
+
+// qmpFlags selects QMP JSON for virDomainQemuMonitorCommand (1 is HMP
+// text; QMP's human-monitor-command covers HMP, with typed errors).
+const qmpFlags = 0
+
+// QMP is the domain's QMP, through libvirt's monitor passthrough: libvirt
+// owns QEMU's QMP socket, so this is the way in. Each command is a libvirt
+// round trip (1-7 ms), so keep it off per-read and per-breakpoint paths.
+// Events do not come this way: use Conn.Events.
+func (d *Domain) QMP() *qmp.Passthrough {
+	return qmp.NewPassthrough("libvirt domain "+d.d.Name, func(cmd string) (string, error) {
+		reply, err := d.c.l.QEMUDomainMonitorCommand(d.d, cmd, qmpFlags)
+		if err != nil {
+			return "", wrap("QMP passthrough to domain "+d.d.Name, err)
+		}
+		return reply, nil
+	})
+}
