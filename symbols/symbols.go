@@ -15,7 +15,8 @@ type Symbols interface {
 	// Size returns the size in bytes of a named type: a struct, union,
 	// class, enum or base type ("pointer" included).
 	Size(typeName string) (uint64, error)
-	// EnumValue returns the value of a constant of a named enum.
+	// EnumValue returns the value of a constant of a named enum; an empty
+	// enum name searches every enum (anonymous enums have made-up names).
 	EnumValue(enum, constant string) (int64, error)
 }
 

@@ -119,8 +119,13 @@ func (t *Table) Size(typeName string) (uint64, error) {
 	return 0, t.notFound(ErrTypeNotFound, typeName)
 }
 
-// EnumValue implements Symbols.
+// EnumValue implements Symbols. An empty enum name looks the constant up
+// in every enum, for constants of anonymous enums; it is an error if two
+// enums give it different values.
 func (t *Table) EnumValue(enum, constant string) (int64, error) {
+	if enum == "" {
+		return t.anyEnumValue(constant)
+	}
 	e, ok := t.data.Enums[enum]
 	if !ok {
 		return 0, &LookupError{Err: ErrEnumNotFound, Query: enum + "." + constant, Missing: enum, Reason: "no such enum", Table: t.data.ID}
@@ -134,4 +139,24 @@ func (t *Table) EnumValue(enum, constant string) (int64, error) {
 
 func (t *Table) notFound(err error, name string) *LookupError {
 	return &LookupError{Err: err, Query: name, Table: t.data.ID}
+}
+
+func (t *Table) anyEnumValue(constant string) (int64, error) {
+	var found []string
+	var v int64
+	for name, e := range t.data.Enums {
+		if c, ok := e.Constants[constant]; ok {
+			if len(found) > 0 && c != v {
+				found = append(found, name)
+				sort.Strings(found)
+				return 0, &LookupError{Err: ErrEnumNotFound, Query: constant, Reason: fmt.Sprintf("ambiguous: enums %v give it different values", found), Table: t.data.ID}
+			}
+			v = c
+			found = append(found, name)
+		}
+	}
+	if len(found) == 0 {
+		return 0, &LookupError{Err: ErrEnumNotFound, Query: constant, Reason: "in no enum", Table: t.data.ID}
+	}
+	return v, nil
 }
