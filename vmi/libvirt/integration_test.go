@@ -354,3 +354,26 @@ func TestDomainLifecycle(t *testing.T) {
 		t.Errorf("after undefine: %v", err)
 	}
 }
+
+// TestDialForms connects by socket path, by URI, and fails clearly on a
+// socket that is not there.
+func TestDialForms(t *testing.T) {
+	requireGuest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+	defer cancel()
+	setupLibvirt(t, ctx)
+	for _, target := range []string{libvirt.DefaultSocket, libvirt.DefaultURI, "qemu+unix:///system?socket=" + libvirt.DefaultSocket} {
+		c, err := libvirt.Dial(ctx, target)
+		if err != nil {
+			t.Errorf("Dial(%q): %v", target, err)
+			continue
+		}
+		if _, err := c.Domains(ctx); err != nil {
+			t.Errorf("Domains over %q: %v", target, err)
+		}
+		c.Close()
+	}
+	if _, err := libvirt.Dial(ctx, "/nonexistent/libvirt-sock"); err == nil || !strings.Contains(err.Error(), "/nonexistent/libvirt-sock") {
+		t.Errorf("dialing a missing socket: %v", err)
+	}
+}
