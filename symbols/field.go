@@ -64,7 +64,8 @@ func (t *Table) Field(path string) (Field, error) {
 		if err != "" {
 			return Field{}, t.badPath(path, err)
 		}
-		m, via, found := t.member(ix, name, 0)
+		budget := maxAnonVisits
+		m, via, found := t.member(ix, name, 0, &budget)
 		if !found {
 			return Field{}, &LookupError{Err: ErrFieldNotFound, Query: path, Missing: name, In: ix.name, Table: t.data.ID}
 		}
@@ -113,14 +114,18 @@ func (t *Table) Field(path string) (Field, error) {
 	}
 }
 
+// maxAnonVisits bounds the types one member lookup visits: a malformed
+// file can nest anonymous members so that a full search is exponential.
+const maxAnonVisits = 4096
+
 // member finds name among ix's members, then inside its anonymous members
 // (as C allows), returning the extra offset of the anonymous member it was
 // found through.
-func (t *Table) member(ix *typeIndex, name string, depth int) (*Member, uint64, bool) {
+func (t *Table) member(ix *typeIndex, name string, depth int, budget *int) (*Member, uint64, bool) {
 	if i, ok := ix.byName[name]; ok {
 		return &ix.t.Fields[i], 0, true
 	}
-	if depth >= maxDepth {
+	if *budget--; depth >= maxDepth || *budget <= 0 {
 		return nil, 0, false
 	}
 	for _, i := range ix.anon {
@@ -129,7 +134,7 @@ func (t *Table) member(ix *typeIndex, name string, depth int) (*Member, uint64, 
 		if !ok {
 			continue
 		}
-		if m, via, ok := t.member(sub, name, depth+1); ok {
+		if m, via, ok := t.member(sub, name, depth+1, budget); ok {
 			return m, am.Offset + via, true
 		}
 	}

@@ -2,9 +2,11 @@ package symbols
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // model is a small hand-made table with the shapes the readers produce:
@@ -285,5 +287,32 @@ func BenchmarkFieldPath(b *testing.B) {
 		if _, err := tab.Field("_MMPTE.u.Hard.PageFrameNumber"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAnonymousBlowup: anonymous members nested so that a full search
+// would visit 2^40 types end quickly in "not found".
+func TestAnonymousBlowup(t *testing.T) {
+	d := &Data{UserTypes: map[string]*UserType{}}
+	for i := 0; i < 40; i++ {
+		next := TypeRef{Kind: KindStruct, Name: fmt.Sprintf("L%d", i+1)}
+		d.UserTypes[fmt.Sprintf("L%d", i)] = &UserType{Kind: KindStruct, Size: 8, Fields: []Member{
+			{Name: "a", Anonymous: true, Type: next}, {Name: "b", Anonymous: true, Type: next},
+		}}
+	}
+	d.UserTypes["L40"] = &UserType{Kind: KindStruct, Size: 8}
+	tab, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := tab.Field("L0.missing"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrFieldNotFound) {
+			t.Errorf("L0.missing: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the anonymous-member search did not end")
 	}
 }

@@ -16,7 +16,10 @@ func IsXZ(b []byte) bool { return bytes.HasPrefix(b, xzMagic) }
 // decoding, and returns its uncompressed size. The decoder allocates the
 // LZMA2 dictionary a block header asks for (up to 4 GiB) and would
 // happily inflate a small file into gigabytes; this refuses both past the
-// given bounds, so a malformed file costs a bounded amount of memory.
+// given bounds, so a malformed file costs a bounded amount of memory. A
+// dictionary is allowed up to the larger of 8 MiB (xz's default) and the
+// uncompressed size, and never past maxDict: no decoder needs a window
+// larger than its output.
 func checkXZ(b []byte, maxDict, maxSize uint64) (uint64, error) {
 	const hdr = 12
 	if len(b) < 2*hdr || !IsXZ(b) {
@@ -41,6 +44,7 @@ func checkXZ(b []byte, maxDict, maxSize uint64) (uint64, error) {
 		return 0, fmt.Errorf("xz: index claims %d blocks", n)
 	}
 	var total uint64
+	var starts []uint64
 	block := uint64(hdr)
 	for i := uint64(0); i < n; i++ {
 		unpadded, ok1 := uvarint(idx, &p)
@@ -54,10 +58,14 @@ func checkXZ(b []byte, maxDict, maxSize uint64) (uint64, error) {
 		if block >= idxStart || unpadded > idxStart-block {
 			return 0, fmt.Errorf("xz: block %d runs past the index", i)
 		}
-		if err := checkBlockHeader(b[block:idxStart], maxDict); err != nil {
+		starts = append(starts, block)
+		block += (unpadded + 3) &^ 3
+	}
+	maxDict = min(maxDict, max(8<<20, total))
+	for i, start := range starts {
+		if err := checkBlockHeader(b[start:idxStart], maxDict); err != nil {
 			return 0, fmt.Errorf("xz: block %d: %w", i, err)
 		}
-		block += (unpadded + 3) &^ 3
 	}
 	if block != idxStart {
 		return 0, fmt.Errorf("xz: blocks end at %d, the index starts at %d", block, idxStart)

@@ -42,10 +42,14 @@ func (c *typeConv) walkFieldList(owner, ti uint32, visit func(kind uint16, r *re
 			}
 			at := r.off
 			kind := r.u16()
+			if c.members <= 0 {
+				c.note("type %#x: the member budget is spent; the rest of the list is skipped", owner)
+				return
+			}
 			if kind == lfIndex {
 				r.u16()
 				next = r.u32()
-			} else if !visit(kind, &r) {
+			} else if c.members--; !visit(kind, &r) {
 				c.note("type %#x: field list %#x: unknown entry %#x at %d; the rest of the list is skipped", owner, ti, kind, at)
 				break
 			}

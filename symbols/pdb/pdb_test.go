@@ -1,7 +1,9 @@
 package pdb
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -215,5 +217,42 @@ func TestMiniNTAgainstPDBUtil(t *testing.T) {
 		if a, err := tab.Address(name); err != nil || a == 0 {
 			t.Errorf("Address(%s) = %#x, %v", name, a, err)
 		}
+	}
+}
+
+func BenchmarkLoadMiniNTPDB(b *testing.B) {
+	path := filepath.Join(testenv.GuestOut(b, "ntkrnlmp.pdb"), "ntkrnlmp.pdb")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := Read(bytes.NewReader(raw), int64(len(raw)), "ntkrnlmp.pdb")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := symbols.New(res.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFieldPathsMiniNT resolves the paths Frost's translator and
+// kernel model use, on mini-NT's PDB.
+func BenchmarkFieldPathsMiniNT(b *testing.B) {
+	tab, err := Open(filepath.Join(testenv.GuestOut(b, "ntkrnlmp.pdb"), "ntkrnlmp.pdb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths := []string{"_MMPTE.u.Hard.PageFrameNumber", "_EPROCESS.Pcb.DirectoryTableBase", "_MMVAD_SHORT.u1.VadFlags1.MemCommit", "_KPCR.Prcb"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := tab.Field(paths[i%len(paths)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -113,6 +113,10 @@ type typeConv struct {
 	depth int
 
 	notes []string
+	// members is what is left of the budget of members and enumerators
+	// all definitions may produce together. Definitions may share a field
+	// list, so without it a small file could expand quadratically.
+	members int
 }
 
 var voidRef = &symbols.TypeRef{Kind: symbols.KindBase, Name: "void"}
@@ -128,7 +132,20 @@ func newTypeConv(recs []typeRecord, begin uint32, d *symbols.Data, ptrSize uint6
 		enumSize:   map[string]uint64{},
 		refs:       make([]*symbols.TypeRef, len(recs)),
 		busy:       make([]bool, len(recs)),
+		members:    memberBudget(recs),
 	}
+}
+
+// memberBudget allows every member entry in the file to be used by four
+// definitions, and at least 1<<14 members in all.
+func memberBudget(recs []typeRecord) int {
+	n := 0
+	for _, r := range recs {
+		if r.kind == lfFieldList {
+			n += len(r.data)
+		}
+	}
+	return max(1<<14, n/12*4)
 }
 
 func (c *typeConv) note(format string, args ...any) {

@@ -1,6 +1,7 @@
 package pe
 
 import (
+	"bytes"
 	dpe "debug/pe"
 	"encoding/binary"
 	"errors"
@@ -239,4 +240,28 @@ func TestMappedMalformed(t *testing.T) {
 			t.Errorf("%s: %v, want ErrFormat", name, err)
 		}
 	}
+}
+
+// mappedLayout lays raw PE file bytes out as the loader would, or returns
+// nil if they are not a PE32+ file.
+func mappedLayout(raw []byte) []byte {
+	f, err := dpe.NewFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	oh, ok := f.OptionalHeader.(*dpe.OptionalHeader64)
+	if !ok || oh.SizeOfImage > 1<<20 || int(oh.SizeOfHeaders) > len(raw) {
+		return nil
+	}
+	mem := make([]byte, oh.SizeOfImage)
+	copy(mem, raw[:oh.SizeOfHeaders])
+	for _, s := range f.Sections {
+		data, err := s.Data()
+		if err != nil {
+			return nil
+		}
+		copy(mem[s.VirtualAddress:], data[:min(len(data), int(s.VirtualSize))])
+	}
+	return mem
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 )
@@ -105,4 +106,14 @@ func BuildPDB(t testing.TB, src, entry string) (pdbPath, exePath string) {
 	Run(t, dir, "lld-link", "/debug", "/pdb:"+pdbPath, "/out:"+exePath, "/entry:"+entry,
 		"/subsystem:native", "/nodefaultlib", obj)
 	return pdbPath, exePath
+}
+
+// HeapAllocated is the process's cumulative heap allocation in bytes. A
+// fuzz target reads it before and after a call to check the call's
+// allocation against a stated bound; fuzz workers call their target one
+// input at a time, so the difference is the call's.
+func HeapAllocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
