@@ -96,6 +96,7 @@ type Provenance struct {
 	Steps    []Step
 	Location Location
 	Err      error
+	Smear    bool // the guest was running: the steps may be from different moments
 }
 
 // String renders the steps like Rekall's vtop: "pte@ 0x… = 0x…" per entry,

@@ -39,13 +39,20 @@ func (r *ReadResult) Err() error {
 // why. Unserved pieces are zero-filled but never presented as data: their
 // PageRead has an error.
 func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
-	w := t.newWalker(nil)
-	res := ReadResult{Smear: w.smear, Pages: make([]PageRead, 0, pagesSpanned(va, len(buf)))}
+	gen, smear := t.state()
+	var w *walker // made on the first cache miss
+	res := ReadResult{Smear: smear, Pages: make([]PageRead, 0, pagesSpanned(va, len(buf)))}
 	for off := 0; off < len(buf); {
 		n := min(len(buf)-off, int(pageSize-va&pageMask))
 		p := buf[off : off+n]
 		pr := PageRead{VA: va, Off: off, Len: n}
-		pr.Location, pr.Err = w.translate(dtb, va)
+		var hit bool
+		if pr.Location, hit = t.cached(dtb, va, gen, smear); !hit {
+			if w == nil {
+				w = t.newWalker(nil, gen, smear)
+			}
+			pr.Location, pr.Err = w.translate(dtb, va)
+		}
 		if pr.Err == nil {
 			pr.Err = t.readLocation(pr.Location, p)
 		}

@@ -4,8 +4,9 @@ import "sync"
 
 // tlb caches page translations keyed by (dtb, page, generation). The
 // generation is the Translator's: bumped on every resume, so an entry is
-// served only within the stop that made it. Direct-mapped and sharded: a
-// miss costs a walk, and a walk is cheap, so nothing fancier pays.
+// served only within the stop that made it. Direct-mapped and sharded by
+// page, so neighbouring pages take different locks: a miss costs one walk,
+// and a walk is cheap, so nothing fancier pays.
 type tlb struct {
 	shards [tlbShards]tlbShard
 }
@@ -37,11 +38,13 @@ func newTLB(entries int) *tlb {
 	return c
 }
 
+// slot indexes by page number, as a hardware TLB does, so a run of
+// consecutive pages never evicts itself; the DTB only offsets the index,
+// so address spaces spread over the cache.
 func (c *tlb) slot(dtb, page uint64) (*tlbShard, uint64) {
-	h := (page>>pageShift ^ dtb>>pageShift*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
-	h ^= h >> 31
-	s := &c.shards[h%tlbShards]
-	return s, (h / tlbShards) & s.mask
+	i := page>>pageShift + (dtb>>pageShift)*0x9E3779B97F4A7C15
+	s := &c.shards[i%tlbShards]
+	return s, (i / tlbShards) & s.mask
 }
 
 func (c *tlb) get(dtb, page, gen uint64) (Location, bool) {

@@ -101,26 +101,42 @@ func (t *Translator) Generation() uint64 { return t.generation.Load() }
 // start at dtb. The error says why the location is StateUnknown; a
 // location without bytes (not mapped, decommitted, ...) is not an error.
 func (t *Translator) Translate(dtb, va uint64) (Location, error) {
-	w := t.newWalker(nil)
-	return w.translate(dtb, va)
+	gen, smear := t.state()
+	if loc, ok := t.cached(dtb, va, gen, smear); ok {
+		return loc, nil
+	}
+	return t.newWalker(nil, gen, smear).translate(dtb, va)
 }
 
-// Vtop translates va and explains every step, like Rekall's vtop.
+// Vtop translates va and explains every step, like Rekall's vtop. It
+// always walks: the cache has no steps to show.
 func (t *Translator) Vtop(dtb, va uint64) *Provenance {
-	p := &Provenance{VA: va, DTB: dtb}
-	w := t.newWalker(&p.Steps)
+	gen, smear := t.state()
+	p := &Provenance{VA: va, DTB: dtb, Smear: smear}
+	w := t.newWalker(&p.Steps, gen, smear)
 	p.Location, p.Err = w.translate(dtb, va)
 	return p
 }
 
-// newWalker starts a top-level walk. The generation is read before the
-// running flag: a walk that races a resume tags its entries with the old
-// generation, which the resume has already made stale.
-func (t *Translator) newWalker(steps *[]Step) *walker {
-	w := &walker{t: t, steps: steps, gen: t.generation.Load()}
-	w.smear = t.running.Load()
-	w.cache = t.tlb != nil && !w.smear
-	return w
+// state reads the generation before the running flag: a walk that races a
+// resume tags its entries with the old generation, which the resume has
+// already made stale.
+func (t *Translator) state() (gen uint64, running bool) {
+	gen = t.generation.Load()
+	return gen, t.running.Load()
+}
+
+// cached serves a translation from the TLB when the guest is stopped.
+func (t *Translator) cached(dtb, va, gen uint64, running bool) (Location, bool) {
+	if t.tlb == nil || running {
+		return Location{}, false
+	}
+	loc, ok := t.tlb.get(dtb, va&^uint64(pageMask), gen)
+	return loc.at(va & pageMask), ok
+}
+
+func (t *Translator) newWalker(steps *[]Step, gen uint64, running bool) *walker {
+	return &walker{t: t, steps: steps, gen: gen, smear: running, cache: t.tlb != nil && !running}
 }
 
 // readFull reads all of p at off, accepting io.EOF with a full read as

@@ -36,7 +36,8 @@ func (t *Translator) VadMap(dtb, start, end uint64) ([]Run, error) {
 	if (end-start)>>pageShift > MaxVadMapPages {
 		return nil, &AddressError{VA: start, Reason: fmt.Sprintf("range of 0x%x bytes is more than %d pages", end-start, MaxVadMapPages)}
 	}
-	w := t.newWalker(nil)
+	gen, smear := t.state()
+	w := t.newWalker(nil, gen, smear)
 	var runs []Run
 	for va := start; va < end; va += pageSize {
 		loc, err := w.translate(dtb, va)

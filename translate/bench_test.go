@@ -1,0 +1,126 @@
+package translate
+
+import (
+	"testing"
+)
+
+// Benchmarks run on an in-memory image: flat guest-physical memory, a
+// region of benchPages pages mapped with 4K PTEs (a full 4-level walk
+// each). Numbers and commands are in docs/benchmarks.md; nothing here
+// asserts a time.
+
+const benchPages = 1024 // 4 MiB: every translation fits the default TLB
+
+// flatMem is guest RAM as one slice, as physmem's mapping of the RAM file
+// presents it.
+type flatMem []byte
+
+func (m flatMem) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > int64(len(m)) {
+		return 0, errPastRAM
+	}
+	return copy(p, m[off:]), nil
+}
+
+var errPastRAM = &AddressError{Reason: "past RAM"}
+
+type benchGuest struct {
+	mem flatMem
+	dtb uint64
+	pas []uint64 // physical address of page i
+	l   *Layout
+}
+
+func newBenchGuest(b *testing.B) *benchGuest {
+	bl := newBuilder(b, testLayout(36), mask46)
+	dtb := bl.newDTB()
+	g := &benchGuest{dtb: dtb, l: bl.l}
+	for i := uint64(0); i < benchPages; i++ {
+		g.pas = append(g.pas, bl.mapNew(dtb, userVA+i*pageSize, pattern(i)))
+	}
+	g.mem = make(flatMem, bl.next<<pageShift)
+	for pfn, pg := range bl.mem.pages {
+		copy(g.mem[pfn<<pageShift:], pg[:])
+	}
+	return g
+}
+
+func (g *benchGuest) translator(b *testing.B, tlbEntries int) *Translator {
+	t, err := New(Config{Layout: g.l, SwizzleMask: mask46, Physical: g.mem, TLBEntries: tlbEntries})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+func perSecond(b *testing.B, unit string) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit)
+}
+
+// BenchmarkTranslateCached: translations served by the TLB.
+func BenchmarkTranslateCached(b *testing.B) {
+	g := newBenchGuest(b)
+	tr := g.translator(b, 4*benchPages)
+	for i := uint64(0); i < benchPages; i++ {
+		tr.Translate(g.dtb, userVA+i*pageSize)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := uint64(0)
+	for b.Loop() {
+		if _, err := tr.Translate(g.dtb, userVA+(i%benchPages)*pageSize+0x10); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	perSecond(b, "translations/s")
+}
+
+// BenchmarkTranslateUncached: a full 4-level walk per translation.
+func BenchmarkTranslateUncached(b *testing.B) {
+	g := newBenchGuest(b)
+	tr := g.translator(b, -1)
+	b.ReportAllocs()
+	i := uint64(0)
+	for b.Loop() {
+		if _, err := tr.Translate(g.dtb, userVA+(i%benchPages)*pageSize+0x10); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	perSecond(b, "walks/s")
+}
+
+// BenchmarkReadVirtual4K reads the region page by page through ReadVirtual,
+// and copies the same bytes straight from RAM, in the same run.
+func BenchmarkReadVirtual4K(b *testing.B) {
+	g := newBenchGuest(b)
+	buf := make([]byte, pageSize)
+	b.Run("copy", func(b *testing.B) {
+		b.SetBytes(pageSize)
+		i := 0
+		for b.Loop() {
+			pa := g.pas[i%benchPages]
+			copy(buf, g.mem[pa:pa+pageSize])
+			i++
+		}
+	})
+	for _, c := range []struct {
+		name string
+		tlb  int
+	}{{"cached", 4 * benchPages}, {"uncached", -1}} {
+		b.Run("ReadVirtual-"+c.name, func(b *testing.B) {
+			tr := g.translator(b, c.tlb)
+			b.SetBytes(pageSize)
+			b.ReportAllocs()
+			i := uint64(0)
+			for b.Loop() {
+				res := tr.ReadVirtual(g.dtb, userVA+(i%benchPages)*pageSize, buf)
+				if res.N != pageSize {
+					b.Fatal(res.Err())
+				}
+				i++
+			}
+		})
+	}
+}
