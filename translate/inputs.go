@@ -2,6 +2,14 @@ package translate
 
 import "io"
 
+// Physical reads guest-physical memory: ReadAt(p, pa) fills p from physical
+// address pa, or fails (a hole, past RAM). It is io.ReaderAt, named so a
+// remapping layer (holes, RAM above 4 GiB, a dump's runs) can be stacked
+// under translation without translation knowing.
+type Physical interface {
+	io.ReaderAt
+}
+
 // VAD is what translation needs of one virtual address descriptor.
 type VAD struct {
 	Start, End uint64 // [Start, End): byte addresses

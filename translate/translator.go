@@ -11,8 +11,8 @@ import (
 // are reported, never guessed.
 type Config struct {
 	Layout      *Layout
-	SwizzleMask uint64      // see SwizzleMask
-	Physical    io.ReaderAt // guest-physical memory
+	SwizzleMask uint64   // see SwizzleMask
+	Physical    Physical // guest-physical memory
 
 	// KernelDTB translates the kernel VAs translation itself needs
 	// (prototype PTEs in paged pool, subsections in nonpaged pool). 0 means
@@ -34,7 +34,7 @@ const DefaultTLBEntries = 1024
 // for concurrent use.
 type Translator struct {
 	dec       decoder
-	phys      io.ReaderAt
+	phys      Physical
 	kernelDTB uint64
 	vads      VADResolver
 	pagefiles map[uint64]Pagefile
