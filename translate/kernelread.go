@@ -42,11 +42,11 @@ func (w *walker) readKernel(va uint64, p []byte) error {
 func (w *walker) readKernelQword(va uint64) (uint64, Where, error) {
 	n, err := w.nested()
 	if err != nil {
-		return 0, Where{}, err
+		return 0, virtual(va), err
 	}
 	loc, err := n.translate(w.kernelDTB, va)
 	if err != nil {
-		return 0, Where{}, err
+		return 0, virtual(va), err
 	}
 	where := loc.where()
 	if va&pageMask > pageSize-entrySize {
@@ -61,6 +61,8 @@ func (w *walker) readKernelQword(va uint64) (uint64, Where, error) {
 	}
 	return binary.LittleEndian.Uint64(w.buf[:]), where, nil
 }
+
+func virtual(va uint64) Where { return Where{Space: SpaceVirtual, Addr: va} }
 
 // where says where a location's bytes are, for provenance.
 func (l Location) where() Where {

@@ -30,13 +30,14 @@ func (w *walker) prototype(dtb, va uint64, e *entry, at Where) (Location, error)
 // this does not recurse.
 func (w *walker) resolvePrototype(proto, va uint64) (Location, error) {
 	if !isKernel(proto) {
-		return Location{}, &ReadError{What: "prototype PTE", Err: fmt.Errorf("0x%x is not a kernel VA", proto)}
+		return Location{}, &ReadError{What: "prototype PTE", At: virtual(proto), Err: fmt.Errorf("0x%x is not a kernel VA", proto)}
 	}
 	raw, where, err := w.readKernelQword(proto)
 	if err != nil {
 		return Location{}, &ReadError{What: "prototype PTE", At: where, Err: err}
 	}
 	e := w.t.dec.decode(raw, true)
+	e.large = false // prototype PTEs map 4K pages; bit 7 is PAT
 	step := -1
 	if w.steps != nil {
 		step = w.entryStep(LevelPrototype, proto, where, &e)
@@ -72,11 +73,11 @@ func (w *walker) resolvePrototype(proto, va uint64) (Location, error) {
 func (w *walker) subsection(proto uint64, e *entry, step int) (Location, error) {
 	sl := &w.t.dec.l.Subsection
 	if !isKernel(e.pointer) {
-		return Location{}, &ReadError{What: "_SUBSECTION", Err: fmt.Errorf("0x%x is not a kernel VA", e.pointer)}
+		return Location{}, &ReadError{What: "_SUBSECTION", At: virtual(e.pointer), Err: fmt.Errorf("0x%x is not a kernel VA", e.pointer)}
 	}
 	buf := make([]byte, sl.Size)
 	if err := w.readKernel(e.pointer, buf); err != nil {
-		return Location{}, &ReadError{What: "_SUBSECTION", Err: err}
+		return Location{}, &ReadError{What: "_SUBSECTION", At: virtual(e.pointer), Err: err}
 	}
 	base := sl.SubsectionBase.get(buf)
 	ptes := sl.PtesInSubsection.get(buf)

@@ -13,6 +13,7 @@ const (
 	SpacePagefile              // a paging file
 	SpaceZero                  // a demand-zero page: reads as zeros
 	SpaceFile                  // a mapped file
+	SpaceVirtual               // a virtual address, where its own translation failed
 )
 
 // Where locates an entry: a physical address, or an offset in a paging
@@ -40,6 +41,8 @@ func (w Where) String() string {
 		return "demand-zero page"
 	case SpaceFile:
 		return fmt.Sprintf("file @ 0x%x", w.Addr)
+	case SpaceVirtual:
+		return fmt.Sprintf("VA 0x%x", w.Addr)
 	}
 	return fmt.Sprintf("Space(%d) @ 0x%x", w.Space, w.Addr)
 }

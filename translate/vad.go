@@ -40,11 +40,11 @@ func (w *walker) zeroEntry(dtb, va uint64) (Location, error) {
 func (w *walker) findVAD(dtb, va uint64) (VAD, bool, error) {
 	if w.t.vads == nil {
 		w.note(LevelVAD, va, "Consulting VAD: no VAD resolver supplied")
-		return VAD{}, false, &ReadError{What: "VAD", Err: ErrNoVADs}
+		return VAD{}, false, &ReadError{What: "VAD", At: virtual(va), Err: ErrNoVADs}
 	}
 	vad, found, err := w.t.vads.FindVAD(dtb, va)
 	if err != nil {
-		return VAD{}, false, &ReadError{What: "VAD", Err: err}
+		return VAD{}, false, &ReadError{What: "VAD", At: virtual(va), Err: err}
 	}
 	if !found {
 		w.note(LevelVAD, va, "Consulting VAD: no VAD contains 0x%x", va)
@@ -52,7 +52,7 @@ func (w *walker) findVAD(dtb, va uint64) (VAD, bool, error) {
 	}
 	// The resolver reads guest memory too; hold it to its contract.
 	if va < vad.Start || va >= vad.End {
-		return VAD{}, false, &ReadError{What: "VAD", Err: fmt.Errorf("VAD [0x%x, 0x%x) does not contain 0x%x", vad.Start, vad.End, va)}
+		return VAD{}, false, &ReadError{What: "VAD", At: virtual(va), Err: fmt.Errorf("VAD [0x%x, 0x%x) does not contain 0x%x", vad.Start, vad.End, va)}
 	}
 	if w.steps != nil {
 		kind := "private"
@@ -71,7 +71,7 @@ func (w *walker) findVAD(dtb, va uint64) (VAD, bool, error) {
 // vadPrototype is FirstPrototypePte[(va - Start) / 4096].
 func (w *walker) vadPrototype(va uint64, vad VAD) (uint64, error) {
 	if vad.FirstPrototypePte == 0 {
-		return 0, &ReadError{What: "VAD", Err: fmt.Errorf("mapped VAD at 0x%x has no prototype PTEs", vad.Start)}
+		return 0, &ReadError{What: "VAD", At: virtual(va), Err: fmt.Errorf("mapped VAD at 0x%x has no prototype PTEs", vad.Start)}
 	}
 	proto := vad.FirstPrototypePte + (va-vad.Start)>>pageShift*w.t.dec.l.PTESize
 	w.note(LevelVAD, va, "Prototype PTE is found in VAD: FirstPrototypePte 0x%x + 0x%x -> 0x%x",

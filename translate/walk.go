@@ -88,6 +88,9 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 			return Location{}, &ReadError{What: level.String(), At: at, Err: err}
 		}
 		e := d.decode(raw, false)
+		if level == LevelPTE {
+			e.large = false // bit 7 of a PTE is PAT
+		}
 		step := w.entryStep(level, va, at, &e)
 		size := uint64(1) << levelShift[level]
 		leaf := level == LevelPTE
