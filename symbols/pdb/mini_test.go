@@ -11,6 +11,7 @@ import (
 	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/symbols/internal/minipdb"
 	"github.com/frostvmi/frost/symbols/internal/testenv"
+	"github.com/frostvmi/frost/symbols/isf"
 	"github.com/frostvmi/frost/symbols/msf"
 )
 
@@ -120,5 +121,37 @@ func TestMalformedPDB(t *testing.T) {
 		if _, err := Read(bytes.NewReader(b), int64(len(b)), "x.pdb"); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestDeepPointerChain: a chain of 200 pointers is cut off, not followed
+// into a stack overflow or a model the ISF writer refuses.
+func TestDeepPointerChain(t *testing.T) {
+	var types [][]byte
+	types = append(types, leaf(lfPointer, uint32(0x74), uint32(0x1000c)))
+	for i := 1; i < 200; i++ {
+		types = append(types, leaf(lfPointer, uint32(0x1000+i-1), uint32(0x1000c)))
+	}
+	fields := member(0x1000+199, num16(0), "P")
+	types = append(types, leaf(lfFieldList, fields))
+	types = append(types, leaf(lfStructure, uint16(1), uint16(0), uint32(0x1000+200), uint32(0), uint32(0), num16(8), "_DEEP"))
+	b := (&minipdb.PDB{GUID: miniGUID(t), Age: 1, Types: types}).Bytes()
+	res, err := Read(bytes.NewReader(b), int64(len(b)), "deep.pdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) == 0 {
+		t.Error("a 200-deep pointer chain left no note")
+	}
+	depth := 0
+	for r := &res.Data.UserTypes["_DEEP"].Fields[0].Type; r != nil; r = r.Sub {
+		depth++
+	}
+	if depth > maxRefDepth+1 {
+		t.Errorf("a chain %d deep was kept", depth)
+	}
+	var buf bytes.Buffer
+	if err := isf.Write(&buf, res.Data); err != nil {
+		t.Errorf("the ISF writer refused it: %v", err)
 	}
 }

@@ -91,8 +91,10 @@ func parseUDT(rec typeRecord) (*udtHeader, bool) {
 }
 
 // maxRefDepth bounds chains of pointers, arrays and modifiers, which a
-// malformed file may make cyclic or absurdly long.
-const maxRefDepth = 256
+// malformed file may make cyclic or absurdly long. It stays below the
+// nesting ISF's reader and writer accept (64), so whatever is read can be
+// written as ISF.
+const maxRefDepth = 48
 
 // typeConv turns TPI records into the model.
 type typeConv struct {
