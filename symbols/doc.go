@@ -32,9 +32,20 @@
 // or union are reached directly, as C allows (PDBs already flatten them
 // into the parent; ISF marks such members "anonymous"), and an anonymous
 // member that does carry a generated name can be named too. A component
-// may index an array: "_KPRCB.ProcessorState.SpecialRegisters" or
-// "_EX_FAST_REF_ARRAY.Items[3]". A path never crosses a pointer, since
-// that would need a memory read.
+// may index an array: "_EPROCESS.ImageFileName[3]". A path never crosses
+// a pointer, since that would need a memory read.
+//
+// # Using it
+//
+//	tab, err := pdb.Open("ntkrnlmp.pdb")           // or isf.Open("....json.xz")
+//	st, _ := store.New(`srv*/var/cache/frost*https://msdl.microsoft.com/download/symbols`, "")
+//	tab, path, err := st.Load(ctx, img.ID)         // img from pe.Mapped(memory, base)
+//	pfn, err := tab.Field("_MMPTE.u.Hard.PageFrameNumber")
+//	frame := pfn.Extract(pte)                      // bits 12..47 on Windows 10
+//	rva, err := tab.Address("NtCreatePagingFile")
+//	fmt.Println(symbols.Describe("nt", tab, rip-base)) // nt!NtWriteFile+0x1c
+//
+// cmd/frost-isf writes any PDB Frost reads as an ISF for Volatility 3.
 //
 // # Errors
 //
