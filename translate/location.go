@@ -34,9 +34,6 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// InRAM says the state's bytes are in guest-physical memory.
-func (s State) InRAM() bool { return s == StateValid || s == StateTransition }
-
 // Location is the result of translating one virtual address.
 type Location struct {
 	State State
