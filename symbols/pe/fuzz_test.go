@@ -37,7 +37,8 @@ func (m flatMemory) ReadAt(p []byte, addr uint64) (int, error) {
 
 // FuzzMapped reads an image identity from fuzzed guest memory. Every size
 // is the guest's, so whatever it claims the reader may allocate only its
-// fixed bounds (64 KiB here).
+// fixed bounds: headers (4 KiB), the debug directory (1792 bytes), four
+// CodeView records (16 KiB) and their errors; 64 KiB in all.
 func FuzzMapped(f *testing.F) {
 	// hal.dll, if mini-NT is built: a real image, 12 KiB mapped.
 	if g := mapImageFile(filepath.Join(testenv.RepoRoot(f), "integration", "guest", "out", "hal.dll")); g != nil {

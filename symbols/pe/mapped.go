@@ -127,23 +127,34 @@ func Mapped(m Memory, base uint64) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
+	// Up to 64 entries may each be wrong; the first few say enough, and
+	// an image has one CodeView entry, so at most four are read.
 	var errs []error
+	tried := 0
+	note := func(err error) {
+		if len(errs) < 4 {
+			errs = append(errs, err)
+		}
+	}
 	for e := raw; len(e) >= debugEntrySize; e = e[debugEntrySize:] {
 		if le.Uint32(e[entryType:]) != debugTypeCV {
 			continue
 		}
+		if tried++; tried > 4 {
+			break
+		}
 		size, rva := le.Uint32(e[entrySizeOfData:]), le.Uint32(e[entryRVA:])
 		if rva == 0 {
 			// Not mapped: only in the file, so not in memory.
-			errs = append(errs, bad("CodeView entry has no AddressOfRawData"))
+			note(bad("CodeView entry has no AddressOfRawData"))
 			continue
 		}
 		if size < rsdsHeader+1 {
-			errs = append(errs, bad("CodeView record of %d bytes", size))
+			note(bad("CodeView record of %d bytes", size))
 			continue
 		}
 		if err := inImage(img.SizeOfImage, rva, size, MaxCodeView, "CodeView record"); err != nil {
-			errs = append(errs, err)
+			note(err)
 			continue
 		}
 		rec, err := readPages(m, base+uint64(rva), size, "CodeView record")
@@ -152,7 +163,7 @@ func Mapped(m Memory, base uint64) (Image, error) {
 		}
 		cv, err := ParseRSDS(rec)
 		if err != nil {
-			errs = append(errs, err)
+			note(err)
 			continue
 		}
 		img.CodeView = cv

@@ -71,12 +71,12 @@ func ParseRSDS(rec []byte) (CodeView, error) {
 		return CodeView{}, bad("RSDS path is not NUL-terminated")
 	}
 	if len(path) == 0 || !utf8.Valid(path) {
-		return CodeView{}, bad("RSDS path %q", path)
+		return CodeView{}, bad("RSDS path %q", clip(path))
 	}
 	cv.Path = string(path)
 	cv.ID.PDBName = baseName(cv.Path)
 	if cv.ID.PDBName == "" {
-		return CodeView{}, bad("RSDS path %q names no file", path)
+		return CodeView{}, bad("RSDS path %q names no file", clip(path))
 	}
 	return cv, nil
 }
@@ -87,4 +87,13 @@ func baseName(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// clip shortens guest bytes quoted in an error, so a message never grows
+// with what the guest claims.
+func clip(b []byte) []byte {
+	if len(b) > 64 {
+		return b[:64]
+	}
+	return b
 }
