@@ -195,3 +195,44 @@ func TestSeedTypes(t *testing.T) {
 		t.Errorf("llvm-pdbutil comparison covered %+v", c)
 	}
 }
+
+// FuzzTypes fuzzes the type records alone, inside a well-formed PDB, so
+// the fuzzer spends its time in the TPI reader rather than on the
+// container's checks. data is the TPI stream's record area.
+func FuzzTypes(f *testing.F) {
+	var seed []byte
+	for _, r := range seedTypes() {
+		seed = binary.LittleEndian.AppendUint16(seed, uint16(len(r)))
+		seed = append(seed, r...)
+	}
+	f.Add(seed)
+	g, _ := symbols.ParseGUID("606FF669409B00F7FC8C61A9C1670129")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		pdbBytes := (&minipdb.PDB{GUID: g, Age: 1, BlockSize: 512, RawTypes: data}).Bytes()
+		before := testenv.HeapAllocated()
+		res, err := Read(bytes.NewReader(pdbBytes), int64(len(pdbBytes)), "fuzz.pdb")
+		var tab *symbols.Table
+		if err == nil {
+			if tab, err = symbols.New(res.Data); err != nil {
+				t.Fatalf("New refused what Read produced: %v", err)
+			}
+		}
+		if got, limit := testenv.HeapAllocated()-before, 64*uint64(len(pdbBytes))+16<<20; got > limit {
+			t.Fatalf("%d bytes of records allocated %d bytes, over %d", len(data), got, limit)
+		}
+		if tab == nil {
+			return
+		}
+		exercise(tab)
+		var buf bytes.Buffer
+		if err := isf.Write(&buf, tab.Data()); err != nil {
+			t.Fatalf("the ISF writer refused a read PDB: %v", err)
+		}
+		if _, err := isf.Read(&buf); err != nil {
+			t.Fatalf("the ISF written from a read PDB does not read back: %v", err)
+		}
+	})
+}

@@ -26,13 +26,16 @@ type Section struct {
 
 // PDB describes the file to write.
 type PDB struct {
-	GUID      symbols.GUID
-	Age       uint32 // DBI age (what an image's RSDS carries)
-	InfoAge   uint32 // info stream age; 0 means Age
-	Sections  []Section
-	Publics   []Public
-	Types     [][]byte // TPI records from index 0x1000: leaf kind and body, without the length
-	BlockSize uint32   // 0 means 4096
+	GUID     symbols.GUID
+	Age      uint32 // DBI age (what an image's RSDS carries)
+	InfoAge  uint32 // info stream age; 0 means Age
+	Sections []Section
+	Publics  []Public
+	Types    [][]byte // TPI records from index 0x1000: leaf kind and body, without the length
+	// RawTypes, if set, is the TPI record area as is (lengths included),
+	// for fuzzing; the header claims one index per 4 bytes.
+	RawTypes  []byte
+	BlockSize uint32 // 0 means 4096
 }
 
 var le = binary.LittleEndian
@@ -61,11 +64,15 @@ func (p *PDB) Bytes() []byte {
 		recs = le.AppendUint16(recs, uint16(len(t)))
 		recs = append(recs, t...)
 	}
+	count := uint32(len(p.Types))
+	if p.RawTypes != nil {
+		recs, count = p.RawTypes, uint32(len(p.RawTypes)/4)
+	}
 	tpi := make([]byte, 56)
 	le.PutUint32(tpi[0:], 20040203)
 	le.PutUint32(tpi[4:], 56)
 	le.PutUint32(tpi[8:], 0x1000)
-	le.PutUint32(tpi[12:], 0x1000+uint32(len(p.Types)))
+	le.PutUint32(tpi[12:], 0x1000+count)
 	le.PutUint32(tpi[16:], uint32(len(recs)))
 	le.PutUint16(tpi[20:], 0xffff)
 	le.PutUint16(tpi[22:], 0xffff)
