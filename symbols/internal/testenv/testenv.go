@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strings"
 	"testing"
 )
@@ -111,9 +110,12 @@ func BuildPDB(t testing.TB, src, entry string) (pdbPath, exePath string) {
 // HeapAllocated is the process's cumulative heap allocation in bytes. A
 // fuzz target reads it before and after a call to check the call's
 // allocation against a stated bound; fuzz workers call their target one
-// input at a time, so the difference is the call's.
+// input at a time, so the difference is the call's. It uses
+// runtime.ReadMemStats, which is exact to the object; runtime/metrics'
+// counter moves in whole cached spans and would blame one call for
+// another's allocations.
 func HeapAllocated() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
+	var st runtime.MemStats
+	runtime.ReadMemStats(&st)
+	return st.TotalAlloc
 }
