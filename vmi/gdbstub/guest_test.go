@@ -128,3 +128,39 @@ func checkBase(ctx context.Context, tb testing.TB, m *qemu.Machine, want uint64)
 		tb.Fatalf("kernel base %#x (%v), want %#x as in the first boot with this seed", got, err, want)
 	}
 }
+
+// objdumpLine matches an instruction line of llvm-objdump --no-show-raw-insn.
+var objdumpLine = regexp.MustCompile(`(?m)^\s*([0-9a-f]+):\s+(\S+)`)
+
+// firstInstruction disassembles the kernel from the public function fn
+// and returns the RVA of its first instruction with the given mnemonic.
+func firstInstruction(tb testing.TB, fn, mnemonic string) uint64 {
+	tb.Helper()
+	if _, err := exec.LookPath("llvm-objdump"); err != nil {
+		unavailable(tb, "llvm-objdump not found (run `make deps`)")
+	}
+	image := filepath.Join(guestDir(tb), "ntoskrnl.exe")
+	f, err := pe.Open(image)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	oh, ok := f.OptionalHeader.(*pe.OptionalHeader64)
+	f.Close()
+	if !ok {
+		tb.Fatal("ntoskrnl.exe is not PE32+")
+	}
+	start := oh.ImageBase + publicRVA(tb, fn)
+	out, err := exec.Command("llvm-objdump", "-d", "--no-show-raw-insn",
+		"--start-address="+strconv.FormatUint(start, 10), "--stop-address="+strconv.FormatUint(start+256, 10), image).Output()
+	if err != nil {
+		tb.Fatalf("llvm-objdump: %v", err)
+	}
+	for _, m := range objdumpLine.FindAllStringSubmatch(string(out), -1) {
+		if m[2] == mnemonic {
+			va, _ := strconv.ParseUint(m[1], 16, 64)
+			return va - oh.ImageBase
+		}
+	}
+	tb.Fatalf("no %s in the first 256 bytes of %s", mnemonic, fn)
+	return 0
+}
