@@ -29,6 +29,8 @@ type fakeStub struct {
 	packetSize int
 	kvm        bool
 	rle        bool
+	offerNoAck bool
+	noAck      bool
 
 	mu          sync.Mutex
 	running     bool
@@ -89,6 +91,7 @@ type fakeOpts struct {
 	running    bool // the guest runs when the client connects: QEMU stops it and says T02
 	packetSize int  // 0 means QEMU's 0x1000
 	rle        bool // run-length encode replies, as gdbserver does
+	offerNoAck bool // offer QStartNoAckMode (QEMU 7.2 does not)
 }
 
 // newFake starts a fake stub and a connection to it.
@@ -113,7 +116,7 @@ func newFake(tb testing.TB, o fakeOpts) (*fakeStub, net.Conn) {
 		tb.Fatal(err)
 	}
 	kvm, cpus := o.kvm, max(o.cpus, 1)
-	f := &fakeStub{tb: tb, conn: server, packetSize: cmp.Or(o.packetSize, 0x1000), kvm: kvm, rle: o.rle, sstepFlags: 7,
+	f := &fakeStub{tb: tb, conn: server, packetSize: cmp.Or(o.packetSize, 0x1000), kvm: kvm, rle: o.rle, offerNoAck: o.offerNoAck, sstepFlags: 7,
 		breakpoints: map[string]bool{}, memory: map[uint64]byte{}, nak: map[string]int{}, corrupt: map[string]int{}}
 	if kvm {
 		f.sstepFlags = 3 // measured: KVM offers ENABLE|NOIRQ only
@@ -232,7 +235,9 @@ func (f *fakeStub) packet(p string) {
 		f.conn.Close()
 		return
 	}
-	f.writeStr("+")
+	if !f.noAck {
+		f.writeStr("+")
+	}
 	if f.holdM > 0 && strings.HasPrefix(p, "m") {
 		f.heldM = append(f.heldM, p)
 		if len(f.heldM) >= f.holdM {
@@ -296,7 +301,14 @@ func (f *fakeStub) answer(p string) string {
 	switch {
 	case strings.HasPrefix(p, "qSupported"):
 		f.multiproc = strings.Contains(p, "multiprocess+")
-		return fmt.Sprintf("PacketSize=%x;qXfer:features:read+;vContSupported+;multiprocess+", f.packetSize)
+		noAck := ""
+		if f.offerNoAck {
+			noAck = ";QStartNoAckMode+"
+		}
+		return fmt.Sprintf("PacketSize=%x;qXfer:features:read+;vContSupported+;multiprocess+%s", f.packetSize, noAck)
+	case p == "QStartNoAckMode" && f.offerNoAck:
+		f.noAck = true // from after this reply on
+		return "OK"
 	case strings.HasPrefix(p, "qXfer:features:read:"):
 		return f.xfer(strings.TrimPrefix(p, "qXfer:features:read:"))
 	case p == "vCont?":
@@ -510,7 +522,9 @@ func (f *fakeStub) reply(r string) {
 	if f.rle {
 		pkt = appendPacketRLE(nil, []byte(r))
 	}
-	f.lastPacket = pkt
+	if !f.noAck {
+		f.lastPacket = pkt
+	}
 	f.write(pkt)
 }
 

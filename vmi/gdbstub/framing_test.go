@@ -258,3 +258,35 @@ func TestIgnoredFrames(t *testing.T) {
 		t.Errorf("state %v %v: the notification was taken for a stop", st, stop)
 	}
 }
+
+// TestNoAckMode: a stub that offers QStartNoAckMode gets it; from then on
+// neither side acks, and replies still match their requests.
+func TestNoAckMode(t *testing.T) {
+	f, c := fakeClient(t, fakeOpts{offerNoAck: true}, AccelTCG, Config{})
+	if !c.e.noAck {
+		t.Fatal("no-ack mode not entered")
+	}
+	cx := ctx(t)
+	stop, err := c.Attach(cx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5000)
+	if _, err := c.ReadMemory(cx, stop.Thread, 0x4000, buf); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range buf {
+		if b != f.mem(0x4000+uint64(i)) {
+			t.Fatalf("byte %#x mismatched in no-ack mode", i)
+		}
+	}
+	f.set(func(f *fakeStub) {
+		after := f.received.String()
+		after = after[strings.Index(after, "QStartNoAckMode"):]
+		// Past the ack of the OK that switched modes, '+' is only the
+		// guard byte ahead of each run of requests, never an ack.
+		if n := strings.Count(after, "+"); n > strings.Count(after, "$")+1 {
+			t.Errorf("%d '+' for %d packets after the switch: acks still sent", n, strings.Count(after, "$"))
+		}
+	})
+}
