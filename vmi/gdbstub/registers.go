@@ -114,8 +114,8 @@ func (r *Registers) SetUint(name string, v uint64) error {
 	return r.SetBytes(name, buf[:info.Size()])
 }
 
-// gPayload encodes the file for "G". Unavailable bytes go as "xx"'s
-// stand-in 0; QEMU writes every register it is given.
+// gPayload encodes the file for "G". Bytes the stub sent as "xx" go back
+// as the zeros they were decoded to: "G" has no way to skip a register.
 func (r *Registers) gPayload() []byte {
 	return appendHex([]byte{'G'}, r.raw)
 }
