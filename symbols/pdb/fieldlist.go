@@ -115,6 +115,16 @@ func (c *typeConv) fields(ti uint32, h *udtHeader) []symbols.Member {
 				return true
 			}
 			m := symbols.Member{Name: name, Offset: off, Type: *c.ref(typ)}
+			if t := &m.Type; t.Kind == symbols.KindBitfield {
+				// Bits must lie inside their storage unit (128 bits at
+				// most, as ISF allows); a member that says otherwise is
+				// dropped rather than passed on.
+				storage := min(8*c.size(t.Sub), 128)
+				if t.BitLength == 0 || uint64(t.BitPosition)+uint64(t.BitLength) > storage {
+					c.note("type %#x: member %q: %d bits at bit %d of a %d-bit unit; skipped", ti, name, t.BitLength, t.BitPosition, storage)
+					return true
+				}
+			}
 			if name == "" {
 				// Compilers flatten anonymous members into the parent; one
 				// left unnamed is still reachable through its members.

@@ -316,8 +316,10 @@ func (c *typeConv) convertRef(ti uint32, rec typeRecord) *symbols.TypeRef {
 	case lfBitfield:
 		under := c.ref(r.u32())
 		length, pos := r.u8(), r.u8()
-		if r.err {
-			c.note("type %#x: truncated bitfield", ti)
+		if r.err || length == 0 || int(pos)+int(length) > 128 ||
+			(under.Kind != symbols.KindBase && under.Kind != symbols.KindEnum) {
+			c.note("type %#x: bitfield of %d bits at bit %d of a %v: not a bitfield", ti, length, pos, under.Kind)
+			return voidRef
 		}
 		return &symbols.TypeRef{Kind: symbols.KindBitfield, Sub: under, BitPosition: uint32(pos), BitLength: uint32(length)}
 	case lfClass, lfStructure, lfInterface, lfUnion, lfEnum:
