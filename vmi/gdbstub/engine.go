@@ -118,6 +118,7 @@ type engine struct {
 	unacked   []*request // sent, awaiting '+', in send order
 	awaiting  []*request // acked, awaiting a reply, in ack order
 	out       []byte
+	urgent    bool // out holds more than acks: write it now
 	prefixed  bool // out already starts a request run with the '+' guard
 	noAck     bool
 	resumed   bool // a resume was sent and no stop has come since
@@ -289,6 +290,7 @@ func (e *engine) send(r *request) {
 	}
 	r.frame = appendPacket(nil, r.payload)
 	e.out = append(e.out, r.frame...)
+	e.urgent = true
 	r.deadline = time.Now().Add(e.replyTimeout)
 	if r.kind == kindResume {
 		e.resumed = true
@@ -303,7 +305,7 @@ func (e *engine) send(r *request) {
 // acked moves a request on once the stub has it.
 func (e *engine) acked(r *request) {
 	if r.kind == kindResume {
-		e.publish(func(p *published) {
+		e.update(func(p *published) {
 			p.state = StateRunning
 			p.regs, p.synced = nil, nil
 		})
@@ -314,10 +316,16 @@ func (e *engine) acked(r *request) {
 	e.awaiting = append(e.awaiting, r)
 }
 
+// flush writes what is queued. Acks alone wait for the next packet:
+// QEMU's system-mode stub never waits for an ack (it only forgets its
+// last packet on one), and each separate write costs it a wake-up. They
+// still always go out ahead of the next packet, and so ahead of any
+// resume, where an ack arriving late would stop the guest.
 func (e *engine) flush() error {
-	if len(e.out) == 0 {
+	if !e.urgent {
 		return nil
 	}
+	e.urgent = false
 	e.conn.SetWriteDeadline(time.Now().Add(e.replyTimeout))
 	_, err := e.conn.Write(e.out)
 	e.out = e.out[:0]
@@ -387,6 +395,7 @@ func (e *engine) onNak() error {
 	}
 	e.unacked = append(e.unacked[1:], r)
 	e.out = append(e.out, r.frame...)
+	e.urgent = true
 	r.deadline = time.Now().Add(e.replyTimeout)
 	return nil
 }
@@ -407,7 +416,13 @@ func (e *engine) onBadFrame(err error) error {
 	if e.badFrames++; e.badFrames > maxBadFrames {
 		return protocolErr("%d corrupt packets in a row", e.badFrames)
 	}
+	if !e.urgent {
+		// Pending acks are for older packets, but QEMU takes any '+' as
+		// the ack of its last one and would then have nothing to resend.
+		e.out = e.out[:0]
+	}
 	e.out = append(e.out, '-')
+	e.urgent = true
 	return nil
 }
 
@@ -425,7 +440,11 @@ func (e *engine) onStop(p []byte) error {
 	s.Seq = e.seq
 	m := e.regMap.Load()
 	fetch := m != nil && !s.Thread.IsZero() && !s.Exited && !s.Terminated
-	e.publish(func(p *published) {
+	change := e.publish
+	if fetch {
+		change = e.update // waiters wake once the registers are in
+	}
+	change(func(p *published) {
 		p.state = StateStopped
 		if s.Exited || s.Terminated {
 			p.state = StateExited
@@ -473,6 +492,7 @@ type intrReply struct {
 func (e *engine) onInterrupt(reply chan intrReply) {
 	if e.resumed {
 		e.out = append(e.out, 0x03)
+		e.urgent = true
 	}
 	reply <- intrReply{sent: e.resumed, seq: e.seq}
 }
@@ -532,13 +552,23 @@ func (e *engine) die(cause error) {
 	close(e.quit) // callers blocked in do or interrupt see it and return err
 }
 
-// publish changes the shared state and wakes its waiters.
+// publish changes the shared state and wakes its waiters: for a stop
+// that is ready, or the end of the connection.
 func (e *engine) publish(change func(*published)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	change(&e.st)
 	close(e.st.changed)
 	e.st.changed = make(chan struct{})
+}
+
+// update changes the shared state without waking anyone: no waiter waits
+// for a running guest or a stop whose registers are still being read, and
+// each wake-up costs a thread hand-off.
+func (e *engine) update(change func(*published)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	change(&e.st)
 }
 
 // snapshot returns the shared state and the channel closed at its next
