@@ -88,20 +88,21 @@ func Run(t testing.TB, dir, name string, args ...string) []byte {
 	return out.Bytes()
 }
 
-// BuildPDB compiles the C file src with clang for x86_64 Windows with
-// CodeView debug info (keeping unused types), links it with lld-link
-// (entry point entry, no CRT) and returns the paths of the PDB and the
-// image, both in a temporary directory.
-func BuildPDB(t testing.TB, src, entry string) (pdbPath, exePath string) {
+// BuildPDB compiles the C or C++ file src with clang for x86_64 Windows
+// with CodeView debug info (keeping unused types) and any extra flags,
+// links it with lld-link (entry point entry, no CRT) and returns the
+// paths of the PDB and the image, both in a temporary directory.
+func BuildPDB(t testing.TB, src, entry string, flags ...string) (pdbPath, exePath string) {
 	t.Helper()
 	RequireTools(t, "clang", "lld-link")
 	dir := t.TempDir()
-	base := strings.TrimSuffix(filepath.Base(src), ".c")
+	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
 	obj := filepath.Join(dir, base+".obj")
 	pdbPath = filepath.Join(dir, base+".pdb")
 	exePath = filepath.Join(dir, base+".exe")
-	Run(t, dir, "clang", "--target=x86_64-pc-windows-msvc", "-c", "-gcodeview", "-g",
-		"-fno-eliminate-unused-debug-types", "-o", obj, src)
+	args := append([]string{"--target=x86_64-pc-windows-msvc", "-c", "-gcodeview", "-g",
+		"-fno-eliminate-unused-debug-types"}, flags...)
+	Run(t, dir, "clang", append(args, "-o", obj, src)...)
 	Run(t, dir, "lld-link", "/debug", "/pdb:"+pdbPath, "/out:"+exePath, "/entry:"+entry,
 		"/subsystem:native", "/nodefaultlib", obj)
 	return pdbPath, exePath
