@@ -128,6 +128,7 @@ func TestContinueHitStepOver(t *testing.T) {
 	if st, _ := c.State(); st != StateRunning {
 		t.Fatalf("state %v after Continue", st)
 	}
+	waitFor(t, "the fake to run", f.isRunning) // Continue returns once sent
 	f.hit(1, "")
 	stop, err := c.Wait(cx)
 	if err != nil {
@@ -375,5 +376,29 @@ func TestNoStopYet(t *testing.T) {
 	}
 	if got := f.packets(); got[len(got)-1] != "D;1" {
 		t.Errorf("last packet %q, want D;1", got[len(got)-1])
+	}
+}
+
+// TestStepOverRemovalFails: if the breakpoint cannot be removed, stepping
+// would re-hit it without moving, so nothing is stepped or re-inserted.
+func TestStepOverRemovalFails(t *testing.T) {
+	f, c := fakeClient(t, fakeOpts{}, AccelTCG, Config{})
+	cx := ctx(t)
+	stop, err := c.Attach(cx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := len(f.packets())
+	// Never inserted, so the fake answers the removal with E22.
+	_, err = c.StepOver(cx, stop.Thread, Breakpoint{Kind: Software, Addr: 0x1234})
+	var be *BreakpointError
+	if !errors.As(err, &be) || be.Op != "remove" {
+		t.Fatalf("StepOver: %v, want the failed removal", err)
+	}
+	if got := f.packets()[mark:]; !slices.Equal(got, []string{"z0,1234,1", "Qqemu.sstep=7"}) {
+		t.Errorf("sent %q; want the removal and the step flags, no step", got)
+	}
+	if st, _ := c.State(); st != StateStopped || f.isRunning() {
+		t.Error("the guest moved")
 	}
 }

@@ -1,9 +1,11 @@
 package gdbstub
 
 import (
-	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,15 +26,20 @@ type request struct {
 	kind      reqKind
 	essential bool // sent even after the batch's context ended: it restores stub state
 	noAckNext bool // QStartNoAckMode: acks stop after its OK
+	// needOK holds a resume back until these earlier requests of its
+	// batch have answered OK, and drops it if one did not (a step-over
+	// must not step with its breakpoint still in).
+	needOK []*request
 
 	// Set by the owner.
-	frame    []byte    // the encoded packet, kept for retransmission
-	tries    int       // retransmissions so far
-	deadline time.Time // when a missing ack or reply poisons the connection
-	batch    *batch
-	reply    []byte
-	err      error
-	seq      uint64 // the stop sequence number when the reply arrived
+	frame     []byte    // the encoded packet, kept for retransmission
+	tries     int       // retransmissions so far
+	deadline  time.Time // when a missing ack or reply poisons the connection
+	batch     *batch
+	reply     []byte
+	err       error
+	seq       uint64 // the stop sequence number when the reply arrived
+	completed bool
 }
 
 // batch is requests sent back to back: no other batch's packets come
@@ -44,6 +51,20 @@ type batch struct {
 	left int // requests not yet complete
 	done chan struct{}
 	then func(*batch) // runs in the owner when the batch completes
+	// afterStop is sent right after the stop that ends the batch's resume,
+	// together with the stop's register read (a step-over's re-insert).
+	// It is sent even if the caller's context has ended: it restores.
+	afterStop []*request
+}
+
+// addAfterStop attaches requests to be sent after the stop.
+func (b *batch) addAfterStop(reqs ...*request) {
+	for _, r := range reqs {
+		r.batch = b
+		r.essential = true
+	}
+	b.afterStop = append(b.afterStop, reqs...)
+	b.left += len(reqs)
 }
 
 func newBatch(ctx context.Context, reqs ...*request) *batch {
@@ -80,11 +101,6 @@ type published struct {
 	synced  map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
 }
 
-type readEvent struct {
-	f   frame
-	err error
-}
-
 // Tunables of the owner.
 const (
 	defaultWindow       = 32               // measured: 32 pipelined m reads double throughput
@@ -94,16 +110,24 @@ const (
 	initialPacketSize   = 1024             // until qSupported says otherwise
 )
 
-// engine is the connection's owner goroutine and its channels.
+// engine is the connection's owner goroutine and what callers share with
+// it.
 type engine struct {
 	conn         net.Conn
 	window       int
 	replyTimeout time.Duration
 
-	submit   chan *batch
-	intr     chan chan intrReply
-	frames   chan readEvent
-	closeReq chan struct{}
+	// The inbox: what callers hand the owner. A caller adds to it, then
+	// kicks the owner out of its blocking read by setting a read deadline
+	// in the past. One goroutine thus does all reading and writing, and a
+	// reply reaches its caller in one hand-off instead of passing through
+	// a reader goroutine first (each hand-off can cost a thread wake-up,
+	// which the benchmarks showed on a busy 2-core host).
+	inMu     sync.Mutex
+	inBatch  []*batch
+	inIntr   []chan intrReply
+	inClose  bool
+	inClosed bool          // the owner is gone: nothing more is taken
 	quit     chan struct{} // closed when the owner has finished
 	closeMu  sync.Once
 
@@ -114,114 +138,116 @@ type engine struct {
 	st published
 
 	// Owner-only state.
+	dec       *decoder
 	sendQ     []*batch
 	unacked   []*request // sent, awaiting '+', in send order
 	awaiting  []*request // acked, awaiting a reply, in ack order
-	out       []byte
-	urgent    bool // out holds more than acks: write it now
-	prefixed  bool // out already starts a request run with the '+' guard
+	out       []byte     // bytes to write, in order
+	urgent    bool       // out holds more than acks: write it now
+	prefixed  bool       // out already starts a request run with the '+' guard
 	noAck     bool
-	resumed   bool // a resume was sent and no stop has come since
+	resumed   bool       // a resume was sent and no stop has come since
+	afterStop []*request // to send right after the next stop
 	badFrames int
 	seq       uint64
 }
+
+// writeSlice bounds one write: if the stub is not reading (it may itself
+// be blocked writing replies to us), the owner goes back to reading
+// instead of blocking, and writes the rest afterwards.
+const writeSlice = 10 * time.Millisecond
+
+// aLongTimeAgo is the read deadline that kicks the owner out of a read.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func newEngine(conn net.Conn, window int, replyTimeout time.Duration) *engine {
 	e := &engine{
 		conn:         conn,
 		window:       window,
 		replyTimeout: replyTimeout,
-		submit:       make(chan *batch),
-		intr:         make(chan chan intrReply),
-		frames:       make(chan readEvent, 2*window+16),
-		closeReq:     make(chan struct{}),
 		quit:         make(chan struct{}),
+		dec:          newDecoder(),
 	}
 	e.packetSize.Store(initialPacketSize)
 	e.st = published{state: StateStopped, changed: make(chan struct{})}
-	go e.read(bufio.NewReaderSize(conn, 64<<10))
 	go e.run()
 	return e
 }
 
-// read turns bytes into frames; it never writes and holds no state.
-func (e *engine) read(r *bufio.Reader) {
-	d := newDecoder(r)
-	for {
-		f, err := d.next()
-		select {
-		case e.frames <- readEvent{f, err}:
-		case <-e.quit:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// run is the owner.
+// run is the owner: it takes what callers handed in, sends what may be
+// sent, and reads until there is something new to do.
 func (e *engine) run() {
-	// Since Go 1.23 Reset and Stop leave no stale tick behind.
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
+	buf := make([]byte, 64<<10)
 	for {
+		if e.takeInbox() {
+			e.die(nil)
+			return
+		}
 		e.pump()
 		if err := e.flush(); err != nil {
 			e.die(err)
 			return
 		}
-		var timeout <-chan time.Time
-		if d, ok := e.earliestDeadline(); ok {
-			timer.Reset(time.Until(d))
-			timeout = timer.C
-		} else {
-			timer.Stop()
+		// The deadline covers what was just sent. Setting it may undo a
+		// caller's kick, so the inbox is looked at once more afterwards;
+		// a kick after that look still ends the read.
+		e.conn.SetReadDeadline(e.readDeadline())
+		if e.inboxPending() {
+			continue
 		}
-		select {
-		case b := <-e.submit:
-			e.admit(b)
-		case ev := <-e.frames:
-			if !e.onEvent(ev) {
+		n, err := e.conn.Read(buf)
+		if n > 0 {
+			if err := e.dec.feed(buf[:n], e.onFrame); err != nil {
+				e.die(err)
 				return
 			}
-			// Take what else has arrived, so the acks go out in one write.
-			for more := true; more; {
-				select {
-				case ev := <-e.frames:
-					if !e.onEvent(ev) {
-						return
-					}
-				default:
-					more = false
-				}
-			}
-		case reply := <-e.intr:
-			e.onInterrupt(reply)
-		case <-timeout:
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// A kick, time to write more, or a reply overdue.
 			if r := e.overdue(); r != nil {
 				e.die(protocolErr("no answer to %q within %v; later replies could no longer be matched", short(r.payload), e.replyTimeout))
 				return
 			}
-		case <-e.closeReq:
-			e.die(nil)
+		default:
+			e.die(err)
 			return
 		}
 	}
 }
 
-// onEvent handles one read event; false means the owner died.
-func (e *engine) onEvent(ev readEvent) bool {
-	if ev.err != nil {
-		e.die(ev.err)
-		return false
+// readDeadline is when the owner must stop reading: at the earliest reply
+// deadline, or soon if bytes are still waiting to be written.
+func (e *engine) readDeadline() time.Time {
+	d, _ := e.earliestDeadline()
+	if e.urgent {
+		if soon := time.Now().Add(writeSlice); d.IsZero() || soon.Before(d) {
+			d = soon
+		}
 	}
-	if err := e.onFrame(ev.f); err != nil {
-		e.die(err)
-		return false
+	return d
+}
+
+func (e *engine) inboxPending() bool {
+	e.inMu.Lock()
+	defer e.inMu.Unlock()
+	return len(e.inBatch) > 0 || len(e.inIntr) > 0 || e.inClose
+}
+
+// takeInbox admits what callers handed in; true means Close was called.
+func (e *engine) takeInbox() bool {
+	e.inMu.Lock()
+	batches, intrs, closing := e.inBatch, e.inIntr, e.inClose
+	e.inBatch, e.inIntr = nil, nil
+	e.inMu.Unlock()
+	for _, b := range batches {
+		e.admit(b)
 	}
-	return true
+	for _, reply := range intrs {
+		e.onInterrupt(reply)
+	}
+	return closing
 }
 
 // admit queues a batch, or fails it when no packet may be sent.
@@ -240,7 +266,18 @@ func (e *engine) failBatch(b *batch, err error) {
 	for b.next < len(b.reqs) {
 		r := b.reqs[b.next]
 		b.next++
-		e.complete(r, nil, err)
+		e.fail(r, err)
+	}
+}
+
+// fail completes an unsent request with err; a resume takes the requests
+// that were to follow its stop with it.
+func (e *engine) fail(r *request, err error) {
+	e.complete(r, nil, err)
+	if r.kind == kindResume {
+		for _, f := range r.batch.afterStop {
+			e.complete(f, nil, err)
+		}
 	}
 }
 
@@ -267,16 +304,30 @@ func (e *engine) pump() {
 		}
 		b.next++
 		if err := b.ctx.Err(); err != nil && !r.essential {
-			e.complete(r, nil, context.Cause(b.ctx))
+			e.fail(r, context.Cause(b.ctx))
+			continue
+		}
+		if err := depsFailed(r); err != nil {
+			e.fail(r, err)
 			continue
 		}
 		if n := escapedLen(r.payload); n >= int(e.packetSize.Load()) {
 			// QEMU silently drops a packet that overflows its buffer.
-			e.complete(r, nil, ErrPacketTooLarge)
+			e.fail(r, ErrPacketTooLarge)
 			continue
 		}
 		e.send(r)
 	}
+}
+
+// depsFailed says why a request held back by needOK may not go out.
+func depsFailed(r *request) error {
+	for _, dep := range r.needOK {
+		if err := checkOK(dep); err != nil {
+			return fmt.Errorf("gdbstub: %s not sent: %s failed: %w", command(r.payload), command(dep.payload), err)
+		}
+	}
+	return nil
 }
 
 func (e *engine) send(r *request) {
@@ -293,7 +344,16 @@ func (e *engine) send(r *request) {
 	e.urgent = true
 	r.deadline = time.Now().Add(e.replyTimeout)
 	if r.kind == kindResume {
+		// Nothing else may be sent now, so the guest counts as running
+		// from here; the caller need not wait for the ack (the request
+		// stays in line so that the ack still matches it).
 		e.resumed = true
+		e.afterStop = append(e.afterStop, r.batch.afterStop...)
+		e.update(func(p *published) {
+			p.state = StateRunning
+			p.regs, p.synced = nil, nil
+		})
+		e.complete(r, nil, nil)
 	}
 	if e.noAck {
 		e.acked(r)
@@ -305,12 +365,7 @@ func (e *engine) send(r *request) {
 // acked moves a request on once the stub has it.
 func (e *engine) acked(r *request) {
 	if r.kind == kindResume {
-		e.update(func(p *published) {
-			p.state = StateRunning
-			p.regs, p.synced = nil, nil
-		})
-		e.complete(r, nil, nil)
-		return
+		return // completed when sent; it has no reply
 	}
 	r.deadline = time.Now().Add(e.replyTimeout)
 	e.awaiting = append(e.awaiting, r)
@@ -320,17 +375,22 @@ func (e *engine) acked(r *request) {
 // QEMU's system-mode stub never waits for an ack (it only forgets its
 // last packet on one), and each separate write costs it a wake-up. They
 // still always go out ahead of the next packet, and so ahead of any
-// resume, where an ack arriving late would stop the guest.
+// resume, where an ack arriving late would stop the guest. A write that
+// does not finish within writeSlice keeps its rest for the next turn.
 func (e *engine) flush() error {
 	if !e.urgent {
 		return nil
 	}
-	e.urgent = false
-	e.conn.SetWriteDeadline(time.Now().Add(e.replyTimeout))
-	_, err := e.conn.Write(e.out)
-	e.out = e.out[:0]
-	e.prefixed = false
-	return err
+	e.conn.SetWriteDeadline(time.Now().Add(writeSlice))
+	n, err := e.conn.Write(e.out)
+	e.out = append(e.out[:0], e.out[n:]...)
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if len(e.out) == 0 {
+		e.urgent, e.prefixed = false, false
+	}
+	return nil
 }
 
 func (e *engine) onFrame(f frame) error {
@@ -438,6 +498,8 @@ func (e *engine) onStop(p []byte) error {
 	e.resumed = false
 	e.seq++
 	s.Seq = e.seq
+	follow := e.afterStop
+	e.afterStop = nil
 	m := e.regMap.Load()
 	fetch := m != nil && !s.Thread.IsZero() && !s.Exited && !s.Terminated
 	change := e.publish
@@ -452,10 +514,22 @@ func (e *engine) onStop(p []byte) error {
 		p.stop, p.seq, p.ready = s, s.Seq, !fetch
 		p.regs, p.synced = map[ThreadID]*Registers{}, map[ThreadID]bool{}
 	})
+	if s.Exited || s.Terminated {
+		for _, r := range follow {
+			e.complete(r, nil, ErrExited)
+		}
+		follow = nil
+	}
 	if !fetch {
+		if len(follow) > 0 {
+			e.enqueueFirst(&batch{ctx: context.Background(), reqs: follow, done: make(chan struct{})})
+		}
 		return nil
 	}
 	b := newBatch(context.Background(), selectThread(s.Thread), &request{payload: []byte("g")})
+	// What was to follow the stop rides in the same write; it completes
+	// into its own batch.
+	b.reqs = append(b.reqs, follow...)
 	b.then = func(b *batch) {
 		regs, err := parseRegisters(m, s.Thread, b.reqs[1].reply)
 		if err = firstErr(checkOK(b.reqs[0]), b.reqs[1].err, err); err != nil {
@@ -471,14 +545,18 @@ func (e *engine) onStop(p []byte) error {
 			}
 		})
 	}
-	// Ahead of everything not yet started, so the stop's snapshot is
-	// taken before any caller's request that saw the stop.
+	e.enqueueFirst(b)
+	return nil
+}
+
+// enqueueFirst puts b ahead of every batch not yet started, so a stop's
+// snapshot is taken before any caller's request that saw the stop.
+func (e *engine) enqueueFirst(b *batch) {
 	at := 0
 	if len(e.sendQ) > 0 && e.sendQ[0].next > 0 {
 		at = 1
 	}
 	e.sendQ = append(e.sendQ[:at], append([]*batch{b}, e.sendQ[at:]...)...)
-	return nil
 }
 
 // intrReply says whether 0x03 went out, and the latest stop before it.
@@ -498,6 +576,10 @@ func (e *engine) onInterrupt(reply chan intrReply) {
 }
 
 func (e *engine) complete(r *request, reply []byte, err error) {
+	if r.completed {
+		return // a resume, completed when sent, failing with the connection
+	}
+	r.completed = true
 	r.reply, r.err, r.seq = reply, err, e.seq
 	b := r.batch
 	if b.left--; b.left == 0 {
@@ -536,6 +618,14 @@ func (e *engine) overdue() *request {
 func (e *engine) die(cause error) {
 	err := &ConnError{Err: cause}
 	e.conn.Close()
+	e.inMu.Lock()
+	e.inClosed = true
+	late := e.inBatch
+	e.inBatch, e.inIntr = nil, nil
+	e.inMu.Unlock()
+	for _, b := range late {
+		e.failBatch(b, err)
+	}
 	for _, q := range [][]*request{e.unacked, e.awaiting} {
 		for _, r := range q {
 			e.complete(r, nil, err)
@@ -546,6 +636,10 @@ func (e *engine) die(cause error) {
 		e.failBatch(b, err)
 	}
 	e.sendQ = nil
+	for _, r := range e.afterStop {
+		e.complete(r, nil, err)
+	}
+	e.afterStop = nil
 	e.publish(func(p *published) {
 		p.state, p.err = StateClosed, err
 	})
@@ -579,16 +673,28 @@ func (e *engine) snapshot() published {
 	return e.st
 }
 
+// post adds to the inbox and kicks the owner; false once it is gone.
+func (e *engine) post(add func()) bool {
+	e.inMu.Lock()
+	if e.inClosed {
+		e.inMu.Unlock()
+		return false
+	}
+	add()
+	e.inMu.Unlock()
+	e.conn.SetReadDeadline(aLongTimeAgo)
+	return true
+}
+
 // do submits a batch and waits for it, or for ctx. When ctx ends first the
 // batch carries on in the owner (its late replies are still matched and
 // dropped); only its unsent, non-essential requests are skipped.
 func (e *engine) do(ctx context.Context, b *batch) error {
-	select {
-	case e.submit <- b:
-	case <-e.quit:
-		return e.closedErr()
-	case <-ctx.Done():
+	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
+	}
+	if !e.post(func() { e.inBatch = append(e.inBatch, b) }) {
+		return e.closedErr()
 	}
 	select {
 	case <-b.done:
@@ -601,16 +707,14 @@ func (e *engine) do(ctx context.Context, b *batch) error {
 // interrupt asks the owner to send 0x03 if the guest runs.
 func (e *engine) interrupt(ctx context.Context) (intrReply, error) {
 	reply := make(chan intrReply, 1)
-	select {
-	case e.intr <- reply:
-	case <-e.quit:
+	if !e.post(func() { e.inIntr = append(e.inIntr, reply) }) {
 		return intrReply{}, e.closedErr()
-	case <-ctx.Done():
-		return intrReply{}, context.Cause(ctx)
 	}
 	select {
 	case r := <-reply:
 		return r, nil
+	case <-e.quit:
+		return intrReply{}, e.closedErr()
 	case <-ctx.Done():
 		return intrReply{}, context.Cause(ctx)
 	}
@@ -625,12 +729,7 @@ func (e *engine) closedErr() error {
 
 // close ends the connection without any protocol exchange.
 func (e *engine) close() {
-	e.closeMu.Do(func() {
-		select {
-		case e.closeReq <- struct{}{}:
-		case <-e.quit:
-		}
-	})
+	e.closeMu.Do(func() { e.post(func() { e.inClose = true }) })
 	<-e.quit
 }
 

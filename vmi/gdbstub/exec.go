@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
-// Continue resumes every vCPU and returns once the stub has taken the
-// packet: the guest then runs, and only Interrupt may talk to the stub
-// until Wait returns the next stop. A breakpoint the guest sits on is hit
+// Continue resumes every vCPU and returns once the packet is sent: the
+// guest then counts as running, and only Interrupt may talk to the stub
+// until Wait returns the next stop. (A packet the stub rejects is resent;
+// one it never takes ends the connection after ReplyTimeout.) A breakpoint the guest sits on is hit
 // again at once; StepOver it first.
 func (c *Client) Continue(ctx context.Context) error {
 	r := &request{payload: []byte("c"), kind: kindResume}
@@ -55,53 +57,84 @@ func (c *Client) Interrupt(ctx context.Context) (*Stop, error) {
 // are set first to ENABLE|NOIRQ|NOTIMER, as far as the stub offers them,
 // so the step does not land in an interrupt handler.
 func (c *Client) Step(ctx context.Context, th ThreadID) (*Stop, error) {
-	if th.IsZero() {
-		return nil, errors.New("gdbstub: Step needs the vCPU to step")
-	}
-	var setup []*request // answered before the step starts
-	c.sstepMu.Lock()
-	defer c.sstepMu.Unlock()
-	setFlags := c.sstepFlags != 0 && !c.sstepSet
-	if setFlags {
-		setup = append(setup, req("Qqemu.sstep=%x", c.sstepFlags))
-	}
-	step := &request{payload: fmt.Appendf(nil, "vCont;s:%s", th), kind: kindResume}
-	if !c.vCont["s"] {
-		// Without vCont, "s" steps the vCPU that Hc selected.
-		setup = append(setup, req("Hc%s", th))
-		step.payload = []byte("s")
-	}
-	if err := c.e.do(ctx, newBatch(ctx, append(setup, step)...)); err != nil {
-		return nil, err
-	}
-	if step.err != nil {
-		return nil, step.err // not sent: the guest did not move
-	}
-	// The step is under way; a failed setup packet only means it ran with
-	// the stub's previous flags or vCPU, which the caller should hear of
-	// along with the stop.
-	var setupErr error
-	for _, r := range setup {
-		setupErr = errors.Join(setupErr, checkOK(r))
-	}
-	if setFlags && setupErr == nil {
-		c.sstepSet = true
-	}
-	stop, err := c.e.waitStop(ctx, step.seq)
-	return stop, errors.Join(err, setupErr)
+	return c.step(ctx, th, nil)
 }
 
-// StepOver moves vCPU th past the breakpoints at its instruction: it
-// removes them, steps th, and re-inserts them, even when the step failed,
-// as long as the guest is stopped. A breakpoint must be removed to step
-// over it: "c" or "s" on it re-hits it at once.
+// StepOver moves vCPU th past the breakpoints at its instruction: a
+// breakpoint must be removed to step over it, since "c" or "s" on it
+// re-hits it at once. The connection's owner does it in one go: it
+// removes them, steps th once every removal answered OK (if one did not,
+// nothing is stepped), and re-inserts them right after the step's stop,
+// in the same write as the stop's register read. They stay armed as far
+// as the client's bookkeeping is concerned.
 func (c *Client) StepOver(ctx context.Context, th ThreadID, bps ...Breakpoint) (*Stop, error) {
-	if err := c.zBatch(ctx, false, bps); err != nil {
+	return c.step(ctx, th, bps)
+}
+
+func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Stop, error) {
+	if th.IsZero() {
+		return nil, errors.New("gdbstub: a step needs the vCPU to step")
+	}
+	remove := make([]*request, len(over))
+	insert := make([]*request, len(over))
+	for i, bp := range over {
+		remove[i] = &request{payload: bp.normalized().packet(false)}
+		insert[i] = &request{payload: bp.normalized().packet(true)}
+	}
+	c.sstepMu.Lock()
+	defer c.sstepMu.Unlock()
+	var flags *request
+	if c.sstepFlags != 0 && !c.sstepSet {
+		flags = req("Qqemu.sstep=%x", c.sstepFlags)
+	}
+	step := &request{payload: fmt.Appendf(nil, "vCont;s:%s", th), kind: kindResume, needOK: remove}
+	var hc *request
+	if !c.vCont["s"] {
+		// Without vCont, "s" steps the vCPU that Hc selected.
+		hc = req("Hc%s", th)
+		step.payload = []byte("s")
+	}
+	reqs := slices.Clone(remove)
+	for _, r := range []*request{flags, hc} {
+		if r != nil {
+			reqs = append(reqs, r)
+		}
+	}
+	b := newBatch(ctx, append(reqs, step)...)
+	b.addAfterStop(insert...)
+	if err := c.e.do(ctx, b); err != nil {
 		return nil, err
 	}
-	stop, stepErr := c.Step(ctx, th)
-	if st, _ := c.State(); st != StateStopped {
-		return stop, errors.Join(stepErr, fmt.Errorf("gdbstub: step-over left the guest %v; breakpoints not re-inserted", st))
+	var errs []error
+	for i, r := range remove {
+		if err := checkOK(r); err != nil {
+			errs = append(errs, &BreakpointError{Op: "remove", Breakpoint: over[i].normalized(), Err: err})
+		}
 	}
-	return stop, errors.Join(stepErr, c.zBatch(ctx, true, bps))
+	if flags != nil && checkOK(flags) == nil {
+		c.sstepSet = true
+	}
+	if step.err != nil {
+		return nil, errors.Join(append(errs, step.err)...) // not sent: the guest did not move
+	}
+	// The step is done; a failed flags or Hc packet only means it ran with
+	// the stub's previous settings, which the caller should hear of along
+	// with the stop.
+	if flags != nil {
+		if err := checkOK(flags); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if hc != nil {
+		if err := checkOK(hc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, r := range insert {
+		if err := checkOK(r); err != nil {
+			errs = append(errs, &BreakpointError{Op: "insert", Breakpoint: over[i].normalized(), Err: err})
+		}
+	}
+	stop, err := c.e.waitStop(ctx, step.seq)
+	return stop, errors.Join(append(errs, err)...)
 }

@@ -1,7 +1,6 @@
 package gdbstub
 
 import (
-	"bufio"
 	"bytes"
 	"net"
 	"testing"
@@ -12,11 +11,11 @@ import (
 type rawPeer struct {
 	tb   testing.TB
 	conn net.Conn
-	dec  *decoder
+	dec  *frameReader
 }
 
 func newRawPeer(tb testing.TB, conn net.Conn) *rawPeer {
-	return &rawPeer{tb: tb, conn: conn, dec: newDecoder(bufio.NewReader(conn))}
+	return &rawPeer{tb: tb, conn: conn, dec: newFrameReader(conn)}
 }
 
 // packet reads up to the next packet and acks it.

@@ -1,7 +1,6 @@
 package gdbstub
 
 import (
-	"bufio"
 	"fmt"
 )
 
@@ -48,86 +47,106 @@ var (
 	errFrameLarge = &FrameError{Reason: "frame too large"}
 )
 
-// decoder turns the stub's byte stream into frames.
+// decoder turns the stub's byte stream into frames. It is fed whatever a
+// read returned, so a frame may arrive in pieces; its state carries over.
+// Bytes outside any frame are skipped: the protocol has no use for them.
 type decoder struct {
-	r          *bufio.Reader
 	maxRaw     int
 	maxDecoded int
-	raw        []byte // reused between frames; data is always a fresh copy
+
+	state    decodeState
+	kind     frameKind
+	raw      []byte // the frame so far; reused, the frames emitted get copies
+	sum      byte
+	tooLarge bool
+	cs0      byte
 }
 
-func newDecoder(r *bufio.Reader) *decoder {
-	return &decoder{r: r, maxRaw: maxFrameRaw, maxDecoded: maxFrameDecoded}
+type decodeState uint8
+
+const (
+	decodeIdle      decodeState = iota // between frames
+	decodeBody                         // after '$' or '%'
+	decodeChecksum                     // after '#'
+	decodeChecksum2                    // after the first checksum digit
+)
+
+func newDecoder() *decoder {
+	return &decoder{maxRaw: maxFrameRaw, maxDecoded: maxFrameDecoded}
 }
 
-// next returns the next frame, skipping bytes that belong to none (the
-// protocol has no other use for them). Its error is only ever the reader's.
-func (d *decoder) next() (frame, error) {
-	for {
-		b, err := d.r.ReadByte()
-		if err != nil {
-			return frame{}, err
-		}
-		switch b {
-		case '+':
-			return frame{kind: frameAck}, nil
-		case '-':
-			return frame{kind: frameNak}, nil
-		case '$':
-			return d.body(framePacket)
-		case '%':
-			return d.body(frameNotify)
-		}
-	}
-}
-
-// body reads from after the opening '$' or '%' to the end of the checksum.
-func (d *decoder) body(kind frameKind) (frame, error) {
-restart:
-	d.raw = d.raw[:0]
-	var sum byte
-	tooLarge := false
-	for {
-		b, err := d.r.ReadByte()
-		if err != nil {
-			return frame{}, err
-		}
-		if b == '#' {
-			break
-		}
-		if b == '$' {
-			// A new packet in the middle of one: the old one was cut
-			// short (GDB's read_frame does the same).
-			kind = framePacket
-			goto restart
-		}
-		sum += b
-		if len(d.raw) >= d.maxRaw {
-			tooLarge = true // keep scanning to the end, but stop storing
+// feed decodes p, calling emit for each complete frame in order. It stops
+// at the first error emit returns.
+func (d *decoder) feed(p []byte, emit func(frame) error) error {
+	for _, b := range p {
+		f, ok := d.step(b)
+		if !ok {
 			continue
 		}
-		d.raw = append(d.raw, b)
-	}
-	var cs [2]byte
-	for i := range cs {
-		b, err := d.r.ReadByte()
-		if err != nil {
-			return frame{}, err
+		if err := emit(f); err != nil {
+			return err
 		}
-		cs[i] = b
 	}
-	want, ok := parseHexByte(cs[0], cs[1])
+	return nil
+}
+
+// step advances by one byte and reports a frame when one ends.
+func (d *decoder) step(b byte) (frame, bool) {
+	switch d.state {
+	case decodeIdle:
+		switch b {
+		case '+':
+			return frame{kind: frameAck}, true
+		case '-':
+			return frame{kind: frameNak}, true
+		case '$':
+			d.start(framePacket)
+		case '%':
+			d.start(frameNotify)
+		}
+	case decodeBody:
+		switch {
+		case b == '#':
+			d.state = decodeChecksum
+		case b == '$':
+			// A new packet in the middle of one: the old one was cut
+			// short (GDB's read_frame does the same).
+			d.start(framePacket)
+		default:
+			d.sum += b
+			if len(d.raw) >= d.maxRaw {
+				d.tooLarge = true // keep scanning to the end, but stop storing
+			} else {
+				d.raw = append(d.raw, b)
+			}
+		}
+	case decodeChecksum:
+		d.cs0, d.state = b, decodeChecksum2
+	case decodeChecksum2:
+		d.state = decodeIdle
+		return d.finish(b), true
+	}
+	return frame{}, false
+}
+
+func (d *decoder) start(kind frameKind) {
+	d.state, d.kind = decodeBody, kind
+	d.raw, d.sum, d.tooLarge = d.raw[:0], 0, false
+}
+
+func (d *decoder) finish(cs1 byte) frame {
+	want, ok := parseHexByte(d.cs0, cs1)
 	switch {
-	case !ok || want != sum:
-		return frame{kind: kind, err: errChecksum}, nil
-	case tooLarge:
-		return frame{kind: kind, err: errFrameLarge}, nil
+	case !ok || want != d.sum:
+		return frame{kind: d.kind, err: errChecksum}
+	case d.tooLarge:
+		return frame{kind: d.kind, err: errFrameLarge}
 	}
 	data, err := unescape(d.raw, d.maxDecoded)
 	if err != nil {
-		return frame{kind: kind, err: err}, nil
+		return frame{kind: d.kind, err: err}
 	}
-	return frame{kind: kind, data: data}, nil
+	return frame{kind: d.kind, data: data}
 }
 
 // unescape undoes '}' escapes and "X*n" run lengths, in one pass as QEMU's

@@ -1,9 +1,9 @@
 package gdbstub
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -11,18 +11,41 @@ import (
 
 // decodeAll runs the decoder over a byte stream.
 func decodeAll(in string, maxRaw, maxDecoded int) []frame {
-	d := newDecoder(bufio.NewReader(strings.NewReader(in)))
+	d := newDecoder()
 	if maxRaw > 0 {
 		d.maxRaw, d.maxDecoded = maxRaw, maxDecoded
 	}
 	var out []frame
-	for {
-		f, err := d.next()
-		if err != nil {
-			return out
+	d.feed([]byte(in), func(f frame) error { out = append(out, f); return nil })
+	return out
+}
+
+// frameReader reads frames from a connection one at a time, for tests
+// that speak the protocol by hand.
+type frameReader struct {
+	r   io.Reader
+	d   *decoder
+	q   []frame
+	err error
+	buf []byte
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: r, d: newDecoder(), buf: make([]byte, 64<<10)}
+}
+
+func (fr *frameReader) next() (frame, error) {
+	for len(fr.q) == 0 {
+		if fr.err != nil {
+			return frame{}, fr.err
 		}
-		out = append(out, f)
+		n, err := fr.r.Read(fr.buf)
+		fr.d.feed(fr.buf[:n], func(f frame) error { fr.q = append(fr.q, f); return nil })
+		fr.err = err
 	}
+	f := fr.q[0]
+	fr.q = fr.q[1:]
+	return f, nil
 }
 
 func pkt(payload string) string { return string(appendPacket(nil, []byte(payload))) }
@@ -120,25 +143,29 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 256
-		d := newDecoder(bufio.NewReader(bytes.NewReader(data)))
-		d.maxRaw, d.maxDecoded = limit, limit
-		for n := 0; ; n++ {
-			fr, err := d.next()
-			if err != nil {
-				if err != io.EOF {
-					t.Fatalf("decoder error %v", err)
-				}
-				break
-			}
+		whole := decodeAll(string(data), limit, limit)
+		for _, fr := range whole {
 			if len(fr.data) > limit {
 				t.Fatalf("frame of %d bytes past the %d limit", len(fr.data), limit)
 			}
 			if fr.err != nil && fr.data != nil {
 				t.Fatal("a rejected frame carries data")
 			}
-			if n > len(data) {
-				t.Fatal("more frames than input bytes")
-			}
+		}
+		if len(whole) > len(data) {
+			t.Fatal("more frames than input bytes")
+		}
+		// Bytes arrive in whatever pieces the socket gives: the frames
+		// must not depend on where a read ends.
+		d := newDecoder()
+		d.maxRaw, d.maxDecoded = limit, limit
+		var pieces []frame
+		collect := func(f frame) error { pieces = append(pieces, f); return nil }
+		cut := len(data) / 3
+		d.feed(data[:cut], collect)
+		d.feed(data[cut:], collect)
+		if describe(pieces) != describe(whole) {
+			t.Fatalf("split at %d: %v, whole: %v", cut, pieces, whole)
 		}
 		if len(data) > limit {
 			return
@@ -148,4 +175,13 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip of %q: %+v", data, round)
 		}
 	})
+}
+
+// describe prints frames with their errors' text, not their addresses.
+func describe(frames []frame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		fmt.Fprintf(&b, "%d %q %v;", f.kind, f.data, f.err)
+	}
+	return b.String()
 }

@@ -1,8 +1,10 @@
 package gdbstub
 
 import (
+	"bytes"
 	"context"
 	"debug/pe"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -53,14 +55,27 @@ func publicRVA(tb testing.TB, name string) uint64 {
 	return 0
 }
 
-// callEvents returns the guest's `call` report lines so far.
-func callEvents(tb testing.TB, m *qemu.Machine) []qemu.Event {
+// reportSoFar parses the serial report up to the last complete line:
+// Machine.Report also parses a line the running guest is still printing,
+// and fails on it.
+func reportSoFar(tb testing.TB, m *qemu.Machine) qemu.Report {
 	tb.Helper()
-	rep, err := m.Report()
+	data, err := os.ReadFile(m.SerialPath())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return rep.All("call")
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	rep, err := qemu.ParseReport(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rep
+}
+
+// callEvents returns the guest's `call` report lines so far.
+func callEvents(tb testing.TB, m *qemu.Machine) []qemu.Event {
+	tb.Helper()
+	return reportSoFar(tb, m).All("call")
 }
 
 // waitCalls waits until the guest has printed n `call` lines.
