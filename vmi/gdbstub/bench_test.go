@@ -36,10 +36,10 @@ var cycleTargets = []struct {
 }
 
 // BenchmarkBreakpointCycle is one breakpoint hit handled end to end:
-// continue, the hit with its register snapshot, a handler that reads a
-// register, and step-over (z0, vCont;s, the step's stop and snapshot, Z0).
-// "bare" sends the same packets with no client: hand-framed, in the same
-// order and batching, read synchronously.
+// continue, the hit with its register snapshot (Hg, g), a handler that
+// reads a register, and step-over (z0; vCont;s; at the step's stop Hg, g
+// and Z0 in one write). "bare" sends the same packets with no client:
+// hand-framed, in the same order and batching, read synchronously.
 //
 // The guest's own time between hits is part of every cycle and varies
 // with its state (QEMU drops its translated code at each breakpoint
@@ -179,8 +179,7 @@ func bareCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration
 		p.exchange(b, "z0,"+z)
 		p.resume(b, "vCont;s:"+th)
 		p.packet(b) // the step's stop
-		p.batch(b, "Hg"+th, "g")
-		p.exchange(b, "Z0,"+z)
+		p.batch(b, "Hg"+th, "g", "Z0,"+z)
 		took = append(took, time.Since(start))
 	}
 	b.StopTimer()
@@ -259,8 +258,11 @@ func (p *barePeer) resume(b *testing.B, payload string) {
 }
 
 // BenchmarkReadPhysical reads 1 MiB of guest-physical memory in "m"
-// chunks of 2048 bytes: one request at a time, then 32 in flight.
+// chunks of 2048 bytes, one request at a time and with 32 in flight,
+// through the client and, as a baseline, by hand (bare-*: hand-framed
+// packets, a sliding window, hex decoded into the same buffer).
 func BenchmarkReadPhysical(b *testing.B) {
+	const at, size = 0x100000, 1 << 20
 	for _, window := range []int{1, 32} {
 		name := "sequential"
 		if window > 1 {
@@ -276,13 +278,49 @@ func BenchmarkReadPhysical(b *testing.B) {
 			}
 			defer c.Close()
 			cx := testCtx(b)
-			buf := make([]byte, 1<<20)
-			b.SetBytes(int64(len(buf)))
+			buf := make([]byte, size)
+			b.SetBytes(size)
 			b.ResetTimer()
 			for range b.N {
-				if _, err := c.ReadPhysical(cx, 0x100000, buf); err != nil {
+				if _, err := c.ReadPhysical(cx, at, buf); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+		b.Run("bare-"+name, func(b *testing.B) {
+			m := boot(b, qemu.Config{Seed: qemu.Seed(testSeed)})
+			network, addr := m.GDBAddr()
+			conn, err := net.Dial(network, addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			p := &barePeer{conn: conn, dec: newFrameReader(conn)}
+			p.exchange(b, "qSupported:multiprocess+;qXfer:features:read+;vContSupported+")
+			buf := make([]byte, size)
+			b.SetBytes(size)
+			b.ResetTimer()
+			for range b.N {
+				// The same packets the client sends: into physical mode,
+				// the reads, and back.
+				p.exchange(b, "Qqemu.PhyMemMode:1")
+				sent, got := 0, 0
+				for got < size/2048 {
+					var reqs []string
+					for sent < size/2048 && sent-got < window {
+						reqs = append(reqs, fmt.Sprintf("m%x,800", at+sent*2048))
+						sent++
+					}
+					if len(reqs) > 0 {
+						p.write(b, reqs...)
+					}
+					reply := p.packet(b)
+					if !decodeHex(buf[got*2048:(got+1)*2048], []byte(reply), nil) {
+						b.Fatalf("reply %.20q", reply)
+					}
+					got++
+				}
+				p.exchange(b, "Qqemu.PhyMemMode:0")
 			}
 		})
 	}
