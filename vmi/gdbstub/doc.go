@@ -2,15 +2,15 @@
 // gdbstub speaks it (measured on QEMU 7.2): Frost's control plane for stop,
 // continue, registers, breakpoints and single-step.
 //
-// One goroutine owns the connection. It is the only writer and it alone
-// holds the protocol state: which packets await an acknowledgement, which
-// await a reply, whether the guest runs. A second goroutine only turns the
-// bytes it reads into frames. Callers hand the owner batches of requests;
-// a batch is sent contiguously, so that "Hg<thread>" then "g", or "switch
-// to physical mode, read, switch back", cannot be split by another
-// caller's packets. Requests are pipelined (QEMU answers in order) and
-// replies are matched in the order the stub acknowledged the packets,
-// which stays right even when it asks for a retransmission.
+// One goroutine owns the connection: it alone reads and writes it and
+// holds the protocol state (which packets await an acknowledgement, which
+// await a reply, whether the guest runs). Callers hand it batches of
+// requests and kick it out of its blocking read. A batch is sent
+// contiguously, so that "Hg<thread>" then "g", or "switch to physical
+// mode, read, switch back", cannot be split by another caller's packets.
+// Requests are pipelined (QEMU answers in order) and replies are matched
+// in the order the stub acknowledged the packets, which stays right even
+// when it asks for a retransmission.
 //
 // QEMU's stub has three traits that shape this package:
 //   - any byte it receives while the guest runs stops the guest, and that
