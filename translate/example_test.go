@@ -54,7 +54,7 @@ func Example() {
 
 	buf := make([]byte, 64<<10)
 	res := t.ReadVirtual(dtb, va, buf)
-	for _, p := range res.Pages {
+	for _, p := range res.Pages() {
 		if p.Err != nil {
 			fmt.Printf("0x%x: %s: %v\n", p.VA, p.Location, p.Err)
 		}

@@ -132,7 +132,7 @@ func TestFileBackedRead(t *testing.T) {
 			buf := make([]byte, 4*pageSize)
 			res := tr.ReadVirtual(g.dtb, g.va, buf)
 			if c.err != nil {
-				for _, p := range res.Pages {
+				for _, p := range res.Pages() {
 					if !errors.Is(p.Err, c.err) {
 						t.Errorf("page 0x%x: %v, want %v", p.VA, p.Err, c.err)
 					}
@@ -151,8 +151,8 @@ func TestFileBackedRead(t *testing.T) {
 				}
 			}
 			// The fourth page lies wholly past the data: zeros, served.
-			if res.Pages[3].Location.Addr != 0x4000 || !bytes.Equal(buf[3*pageSize:], make([]byte, pageSize)) {
-				t.Errorf("page past the data: %+v", res.Pages[3])
+			if res.Pages()[3].Location.Addr != 0x4000 || !bytes.Equal(buf[3*pageSize:], make([]byte, pageSize)) {
+				t.Errorf("page past the data: %+v", res.Pages()[3])
 			}
 		})
 	}

@@ -91,7 +91,7 @@ func FuzzTranslate(f *testing.F) {
 		buf := make([]byte, pageSize+16)
 		res := tr.ReadVirtual(dtb, va, buf)
 		total := 0
-		for _, pr := range res.Pages {
+		for _, pr := range res.Pages() {
 			total += pr.Len
 			if pr.Err != nil && !typedError(pr.Err) && !isNoBytes(pr.Err) {
 				t.Fatalf("page 0x%x: unexpected error %T %v", pr.VA, pr.Err, pr.Err)

@@ -28,7 +28,7 @@ func (w *walker) readKernel(va uint64, p []byte) error {
 			return err
 		}
 		chunk := min(uint64(len(p)), pageSize-va&pageMask)
-		if err := w.t.readLocation(loc, p[:chunk]); err != nil {
+		if err := w.t.readLocation(&loc, p[:chunk]); err != nil {
 			return err
 		}
 		p = p[chunk:]
@@ -54,7 +54,7 @@ func (w *walker) readKernelQword(va uint64) (uint64, Where, error) {
 		// address came from the guest.
 		err = w.readKernel(va, w.buf[:])
 	} else {
-		err = w.t.readLocation(loc, w.buf[:])
+		err = w.t.readLocation(&loc, w.buf[:])
 	}
 	if err != nil {
 		return 0, where, err

@@ -240,7 +240,7 @@ func TestPropertyAgainstReferenceWalk(t *testing.T) {
 				_, rerr := g.b.mem.ReadAt(want, int64(pa))
 				got := make([]byte, 64)
 				res := cached.ReadVirtual(g.dtb, va, got)
-				if (rerr == nil) != (res.Err() == nil) || rerr == nil && !bytes.Equal(got[:res.Pages[0].Len], want[:res.Pages[0].Len]) {
+				if (rerr == nil) != (res.Err() == nil) || rerr == nil && !bytes.Equal(got[:res.Pages()[0].Len], want[:res.Pages()[0].Len]) {
 					t.Fatalf("seed %d va 0x%x: ReadVirtual %v, RAM %v", seed, va, res.Err(), rerr)
 				}
 			}

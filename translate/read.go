@@ -16,18 +16,40 @@ type PageRead struct {
 
 // ReadResult is the outcome of a ReadVirtual.
 type ReadResult struct {
-	Pages []PageRead
-	N     int // bytes served
+	N int // bytes served
 	// Smear: the guest was running, so the cache was bypassed and the
 	// pages may come from different moments (possible smear).
 	Smear bool
+
+	// A read within one page (the common case: a breakpoint's buffer, a
+	// structure) keeps its one PageRead inline, so it allocates nothing.
+	one   [1]PageRead
+	pages []PageRead
+	n     int
+}
+
+// Pages returns the outcome per piece of the buffer, in order.
+func (r *ReadResult) Pages() []PageRead {
+	if r.pages != nil {
+		return r.pages[:r.n]
+	}
+	return r.one[:r.n]
+}
+
+// slot returns the next PageRead to fill.
+func (r *ReadResult) slot() *PageRead {
+	r.n++
+	if r.pages != nil {
+		return &r.pages[r.n-1]
+	}
+	return &r.one[0]
 }
 
 // Err returns the first page's error, or nil when every byte was served.
 func (r *ReadResult) Err() error {
-	for i := range r.Pages {
-		if r.Pages[i].Err != nil {
-			return r.Pages[i].Err
+	for _, p := range r.Pages() {
+		if p.Err != nil {
+			return p.Err
 		}
 	}
 	return nil
@@ -41,27 +63,33 @@ func (r *ReadResult) Err() error {
 func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 	gen, smear := t.state()
 	var w *walker // made on the first cache miss
-	res := ReadResult{Smear: smear, Pages: make([]PageRead, 0, pagesSpanned(va, len(buf)))}
+	res := ReadResult{Smear: smear}
+	if n := pagesSpanned(va, len(buf)); n > 1 {
+		res.pages = make([]PageRead, n)
+	}
 	for off := 0; off < len(buf); {
 		n := min(len(buf)-off, int(pageSize-va&pageMask))
 		p := buf[off : off+n]
-		pr := PageRead{VA: va, Off: off, Len: n}
-		var hit bool
-		if pr.Location, hit = t.cached(dtb, va, gen, smear); !hit {
+		// Filled in place: this loop is the data path, and PageRead is big.
+		pr := res.slot()
+		pr.VA, pr.Off, pr.Len = va, off, n
+		if e := t.cacheHit(dtb, va, gen, smear); e != nil {
+			pr.Location = e.loc
+			pr.Location.Addr = e.loc.at(va & pageMask).Addr
+		} else {
 			if w == nil {
 				w = t.newWalker(nil, gen, smear)
 			}
 			pr.Location, pr.Err = w.translate(dtb, va)
 		}
 		if pr.Err == nil {
-			pr.Err = t.readLocation(pr.Location, p)
+			pr.Err = t.readLocation(&pr.Location, p)
 		}
 		if pr.Err != nil {
 			clear(p)
 		} else {
 			res.N += n
 		}
-		res.Pages = append(res.Pages, pr)
 		off += n
 		va += uint64(n)
 	}
@@ -76,7 +104,7 @@ func pagesSpanned(va uint64, n int) int {
 }
 
 // readLocation reads bytes that start at loc and stay within its page.
-func (t *Translator) readLocation(loc Location, p []byte) error {
+func (t *Translator) readLocation(loc *Location, p []byte) error {
 	switch loc.State {
 	case StateValid, StateTransition:
 		if err := readFull(t.phys, loc.Addr, p); err != nil {
@@ -98,7 +126,7 @@ func (t *Translator) readLocation(loc Location, p []byte) error {
 		clear(p)
 		return nil
 	case StateFile:
-		return readFile(loc, p)
+		return readFile(*loc, p)
 	case StateDecommitted:
 		return ErrDecommitted
 	case StateReserved:

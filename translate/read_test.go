@@ -40,13 +40,13 @@ func TestReadVirtualAcrossPages(t *testing.T) {
 	const start = 0x234
 	buf := bytes.Repeat([]byte{0xEE}, 8*pageSize-start-0x100)
 	res := tr.ReadVirtual(g.dtb, userVA+start, buf)
-	if len(res.Pages) != 8 {
-		t.Fatalf("%d pieces, want 8", len(res.Pages))
+	if len(res.Pages()) != 8 {
+		t.Fatalf("%d pieces, want 8", len(res.Pages()))
 	}
 	wantErr := []error{nil, nil, nil, ErrPagefileNotSupplied, nil, ErrDecommitted, ErrReserved, nil}
 	wantState := []State{StateValid, StateTransition, StatePagefile, StatePagefile, StateDemandZero, StateDecommitted, StateReserved, StateValid}
 	served := 0
-	for i, p := range res.Pages {
+	for i, p := range res.Pages() {
 		if !errors.Is(p.Err, wantErr[i]) || (p.Err == nil) != (wantErr[i] == nil) || p.Location.State != wantState[i] {
 			t.Errorf("page %d: %s, %v; want %s, %v", i, p.Location.State, p.Err, wantState[i], wantErr[i])
 		}
@@ -79,20 +79,20 @@ func TestReadVirtualAcrossPages(t *testing.T) {
 func TestReadVirtualEdges(t *testing.T) {
 	g, _ := mixedGuest(t)
 	tr := g.b.translator(mask46)
-	if res := tr.ReadVirtual(g.dtb, userVA, nil); len(res.Pages) != 0 || res.N != 0 {
+	if res := tr.ReadVirtual(g.dtb, userVA, nil); len(res.Pages()) != 0 || res.N != 0 {
 		t.Errorf("empty read: %+v", res)
 	}
 	// Across the top of the lower half into non-canonical space.
 	buf := make([]byte, 2*pageSize)
 	res := tr.ReadVirtual(g.dtb, 0x00007ffffffff000, buf)
 	var ae *AddressError
-	if len(res.Pages) != 2 || !errors.As(res.Pages[1].Err, &ae) {
-		t.Errorf("into the hole: %+v", res.Pages)
+	if len(res.Pages()) != 2 || !errors.As(res.Pages()[1].Err, &ae) {
+		t.Errorf("into the hole: %+v", res.Pages())
 	}
 	// Wrapping past 2^64.
 	res = tr.ReadVirtual(g.dtb, 0xfffffffffffff800, buf)
-	if len(res.Pages) != 3 || res.Pages[0].Len != 0x800 {
-		t.Errorf("wrapping: %+v", res.Pages)
+	if len(res.Pages()) != 3 || res.Pages()[0].Len != 0x800 {
+		t.Errorf("wrapping: %+v", res.Pages())
 	}
 }
 
@@ -122,7 +122,7 @@ func TestGenerations(t *testing.T) {
 	}
 	buf := make([]byte, 16)
 	res := tr.ReadVirtual(g.dtb, g.va, buf)
-	if !res.Smear || res.Pages[0].Location.Addr != other {
+	if !res.Smear || res.Pages()[0].Location.Addr != other {
 		t.Fatalf("running: %+v", res)
 	}
 	// While running nothing is cached: a change shows at once.
@@ -135,7 +135,7 @@ func TestGenerations(t *testing.T) {
 		t.Fatalf("stopped again: %+v", loc)
 	}
 	b.mapPage(g.dtb, g.va, g.dataPage(3))
-	if res = tr.ReadVirtual(g.dtb, g.va, buf); res.Smear || res.Pages[0].Location.Addr != g.dataPage(2) {
+	if res = tr.ReadVirtual(g.dtb, g.va, buf); res.Smear || res.Pages()[0].Location.Addr != g.dataPage(2) {
 		t.Fatalf("stopped: cached translation expected: %+v", res)
 	}
 	// Vtop always walks.
@@ -161,15 +161,15 @@ func TestTLBKeys(t *testing.T) {
 	hits := 0
 	for dtb := uint64(1); dtb <= 4; dtb++ {
 		for page := uint64(0); page < 64; page++ {
-			loc, ok := c.get(dtb<<12, page<<12, 1)
-			if !ok {
+			e := c.get(dtb<<12, page<<12, 1)
+			if e == nil {
 				continue
 			}
 			hits++
-			if loc.Addr != dtb<<32|page<<12 {
-				t.Fatalf("(0x%x, 0x%x) answered %+v", dtb<<12, page<<12, loc)
+			if e.loc.Addr != dtb<<32|page<<12 {
+				t.Fatalf("(0x%x, 0x%x) answered %+v", dtb<<12, page<<12, e.loc)
 			}
-			if _, ok := c.get(dtb<<12, page<<12, 2); ok {
+			if c.get(dtb<<12, page<<12, 2) != nil {
 				t.Fatal("served in another generation")
 			}
 		}

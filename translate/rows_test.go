@@ -470,10 +470,10 @@ func checkRow(t *testing.T, g *guest, tr *Translator, r row) {
 	}
 	buf := bytes.Repeat([]byte{0xCC}, pageSize)
 	res := tr.ReadVirtual(g.dtb, g.va, buf)
-	if len(res.Pages) != 1 {
-		t.Fatalf("ReadVirtual: %d page results, want 1", len(res.Pages))
+	if len(res.Pages()) != 1 {
+		t.Fatalf("ReadVirtual: %d page results, want 1", len(res.Pages()))
 	}
-	pr := res.Pages[0]
+	pr := res.Pages()[0]
 	if r.err != nil {
 		if !errors.Is(pr.Err, r.err) {
 			t.Fatalf("ReadVirtual error = %v, want %v", pr.Err, r.err)

@@ -128,11 +128,17 @@ func (t *Translator) state() (gen uint64, running bool) {
 
 // cached serves a translation from the TLB when the guest is stopped.
 func (t *Translator) cached(dtb, va, gen uint64, running bool) (Location, bool) {
-	if t.tlb == nil || running {
-		return Location{}, false
+	if e := t.cacheHit(dtb, va, gen, running); e != nil {
+		return e.loc.at(va & pageMask), true
 	}
-	loc, ok := t.tlb.get(dtb, va&^uint64(pageMask), gen)
-	return loc.at(va & pageMask), ok
+	return Location{}, false
+}
+
+func (t *Translator) cacheHit(dtb, va, gen uint64, running bool) *tlbEntry {
+	if t.tlb == nil || running {
+		return nil
+	}
+	return t.tlb.get(dtb, va&^uint64(pageMask), gen)
 }
 
 func (t *Translator) newWalker(steps *[]Step, gen uint64, running bool) *walker {

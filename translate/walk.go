@@ -45,8 +45,8 @@ func isKernel(va uint64) bool { return va>>47 == 0x1ffff }
 func (w *walker) translate(dtb, va uint64) (Location, error) {
 	page, off := va&^uint64(pageMask), va&pageMask
 	if w.cache && w.steps == nil {
-		if loc, ok := w.t.tlb.get(dtb, page, w.gen); ok {
-			return loc.at(off), nil
+		if e := w.t.tlb.get(dtb, page, w.gen); e != nil {
+			return e.loc.at(off), nil
 		}
 	}
 	if w.steps != nil {
