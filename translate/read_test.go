@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -177,4 +178,40 @@ func TestTLBKeys(t *testing.T) {
 	if hits == 0 || hits > 16 {
 		t.Errorf("%d hits in a 16-entry cache", hits)
 	}
+}
+
+// TestConcurrentReads: reads, translations and generation changes from
+// several goroutines (run with -race).
+func TestConcurrentReads(t *testing.T) {
+	g, want := mixedGuest(t)
+	tr := g.b.translator(mask46)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			tr.Resumed()
+			tr.Stopped()
+		}
+	}()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			buf := make([]byte, pageSize)
+			for i := range 400 {
+				page := uint64(i%2) * 7 // pages 0 and 7 are valid
+				res := tr.ReadVirtual(g.dtb, userVA+page*pageSize, buf)
+				if res.Err() != nil || !bytes.Equal(buf, want[page]) {
+					errs <- fmt.Errorf("page %d: %v, or its content differs", page, res.Err())
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
 }
