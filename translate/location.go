@@ -91,9 +91,14 @@ func (l Location) String() string {
 // at returns the location of the byte off bytes further into the page.
 // States without an address stay as they are.
 func (l Location) at(off uint64) Location {
+	l.advance(off)
+	return l
+}
+
+// advance is at, in place, for the read path.
+func (l *Location) advance(off uint64) {
 	switch l.State {
 	case StateValid, StateTransition, StatePagefile, StateCompressed, StateFile:
 		l.Addr += off
 	}
-	return l
 }

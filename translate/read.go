@@ -75,7 +75,7 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 		pr.VA, pr.Off, pr.Len = va, off, n
 		if e := t.cacheHit(dtb, va, gen, smear); e != nil {
 			pr.Location = e.loc
-			pr.Location.Addr = e.loc.at(va & pageMask).Addr
+			pr.Location.advance(va & pageMask)
 		} else {
 			if w == nil {
 				w = t.newWalker(nil, gen, smear)
