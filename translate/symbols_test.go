@@ -31,7 +31,7 @@ func (a symbolsAdapter) TypeSize(name string) (uint64, bool) {
 func TestLayoutFromMiniNTPDB(t *testing.T) {
 	path := filepath.Join("..", "integration", "guest", "out", "ntkrnlmp.pdb")
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("mini-NT is not built (make guest): %v", err)
+		missing(t, "mini-NT is not built (make guest): %v", err)
 	}
 	tab, err := pdb.Open(path)
 	if err != nil {
