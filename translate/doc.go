@@ -17,6 +17,9 @@
 // build is built in: a Layout always comes from the symbols of the kernel
 // being examined.
 //
+// The one exception is FileDir, an optional helper that opens mapped files
+// by their guest names inside an os.Root the caller opened.
+//
 // Guest memory is untrusted input. Every walk is bounded: a walk through a
 // prototype PTE may read kernel memory through a nested walk, and nesting
 // stops at a fixed depth. Names of mapped files resolve only inside a
