@@ -172,4 +172,3 @@ func mappingOf(b *testing.B, pid int, path string) uint64 {
 	b.Fatalf("QEMU does not map %s", path)
 	return 0
 }
-
