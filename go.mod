@@ -1,6 +1,6 @@
 module github.com/frostvmi/frost
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/digitalocean/go-libvirt v0.0.0-20250616175656-5843751af96c
@@ -8,6 +8,11 @@ require (
 )
 
 require (
-	golang.org/x/crypto v0.39.0 // indirect
-	golang.org/x/sys v0.33.0 // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
