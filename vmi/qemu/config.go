@@ -232,7 +232,7 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range []string{g.qmp, g.gdb} {
+	for _, s := range []string{g.qmp, g.vmiQMP, g.gdb} {
 		if len(s) > maxSocketPath {
 			return nil, configErr("TMPDIR", "socket path %q is longer than %d bytes", s, maxSocketPath)
 		}
@@ -271,6 +271,7 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 		"-nic", "none",
 		"-serial", "file:"+g.serial,
 		"-qmp", "unix:"+g.qmp+",server=on,wait=off",
+		"-qmp", "unix:"+g.vmiQMP+",server=on,wait=off",
 		"-gdb", g.gdbArg(),
 		"-drive", "file="+g.disk+",format=raw,if=ide,index=0",
 		"-kernel", loader,

@@ -124,6 +124,9 @@ func TestArgs(t *testing.T) {
 			t.Errorf("%s %q, want %q", flag, got, want)
 		}
 	}
+	if got := argAfter(t, args, "-qmp", 1); got != "unix:/tmp/frost-qemu-1/vmi-qmp.sock,server=on,wait=off" {
+		t.Errorf("second -qmp (the Target's) %q", got)
+	}
 	if argAfter(t, args, "-machine", 0) != "pc" || argAfter(t, args, "-machine", 1) != "memory-backend=mem" {
 		t.Errorf("-machine options wrong: %q", args)
 	}

@@ -17,6 +17,11 @@ type guestFiles struct {
 	gdb    string // the gdbstub's unix socket; "" when it listens on TCP
 	gdbTCP string // the gdbstub's loopback address when Config.GDBTCP
 	qmp    string
+	// vmiQMP is a second QMP monitor, kept for the vmi.Target's
+	// persistent connection (events, capabilities, the guest-physical
+	// map): QEMU serves one client per QMP socket, and Machine.Pause and
+	// Resume dial the first one afresh each time.
+	vmiQMP string
 	disk   string
 }
 
@@ -27,6 +32,7 @@ func filesIn(dir string) guestFiles {
 		serial: filepath.Join(dir, "serial.log"),
 		gdb:    filepath.Join(dir, "gdb.sock"),
 		qmp:    filepath.Join(dir, "qmp.sock"),
+		vmiQMP: filepath.Join(dir, "vmi-qmp.sock"),
 		disk:   filepath.Join(dir, "c.img"),
 	}
 }

@@ -120,7 +120,7 @@ func freeLoopbackPort() (string, error) {
 // before running the guest, so callers can dial them as soon as Start
 // returns.
 func (m *Machine) waitSockets(ctx context.Context) error {
-	want := []string{m.qmp}
+	want := []string{m.qmp, m.vmiQMP}
 	if m.gdb != "" {
 		want = append(want, m.gdb)
 	}
@@ -174,6 +174,13 @@ func (m *Machine) exitError(when string) error {
 
 // QMPSocket is QEMU's QMP unix socket.
 func (m *Machine) QMPSocket() string { return m.qmp }
+
+// TargetQMPSocket is a second QMP monitor, reserved for the vmi.Target that
+// holds this machine. QEMU serves one client per QMP socket and keeps a
+// second waiting until the first leaves, so a Target's long-lived
+// connection (its event stream) on QMPSocket would hold Pause and Resume
+// up. Events go to every monitor alike.
+func (m *Machine) TargetQMPSocket() string { return m.vmiQMP }
 
 // RAMPath is the shared file backing guest RAM (file offset = guest-physical
 // address for low RAM); empty under RAMPrivate.

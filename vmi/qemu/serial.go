@@ -108,14 +108,30 @@ func (m *Machine) WaitEvent(ctx context.Context, name string) (Event, error) {
 	return e, err
 }
 
-// Report parses the serial report printed so far.
+// Report parses the serial report printed so far, up to its last complete
+// line: a running guest may be halfway through printing the next one, and
+// half a report line does not parse (or parses to the wrong values).
 func (m *Machine) Report() (Report, error) {
-	f, err := os.Open(m.serial)
+	data, err := os.ReadFile(m.serial)
 	if err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
 	}
-	defer f.Close()
-	return ParseReport(f)
+	complete := data[:bytes.LastIndexByte(data, '\n')+1]
+	rep, err := ParseReport(bytes.NewReader(complete))
+	if err != nil {
+		return rep, err
+	}
+	select {
+	case <-m.exited:
+		// No more output can come, and the guest's last words may lack a
+		// newline: keep them if they are a whole report line.
+		tail := string(data[len(complete):])
+		if e, ok, err := ParseLine(tail); ok && err == nil {
+			rep = append(rep, e)
+		}
+	default:
+	}
+	return rep, nil
 }
 
 // openWhenCreated opens path once QEMU has created it.

@@ -109,3 +109,29 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 		t.Errorf("tail = %q", got)
 	}
 }
+
+// TestReportSkipsPartialLine: a report read while the guest prints stops at
+// the last complete line; once QEMU has exited, a final unterminated line
+// counts if it is whole.
+func TestReportSkipsPartialLine(t *testing.T) {
+	m, f := fakeMachine(t)
+	// Half a quoted value: as a line of its own it would not parse.
+	f.WriteString("frost-guest: kernel base=0x1\r\nfrost-guest: process pid=4 name=\"Sys")
+	rep, err := m.Report()
+	if err != nil {
+		t.Fatalf("Report with a line being printed: %v", err)
+	}
+	if len(rep) != 1 || rep[0].Name != "kernel" {
+		t.Fatalf("Report = %+v, want only the kernel line", rep)
+	}
+	f.WriteString("tem\"\r\nfrost-guest: rea")
+	if rep, err := m.Report(); err != nil || len(rep) != 2 || rep[1].Get("name") != "System" {
+		t.Fatalf("Report after the line completed = %+v, %v", rep, err)
+	}
+	f.WriteString("dy")
+	close(m.exited)
+	rep, err = m.Report()
+	if err != nil || len(rep) != 3 || rep[2].Name != "ready" {
+		t.Fatalf("Report after exit = %+v, %v; want the unterminated ready line too", rep, err)
+	}
+}
