@@ -12,7 +12,10 @@ packages=(
   libvirt-daemon-driver-qemu
   libvirt-clients            # virsh, used to probe libvirtd
   clang lld llvm             # the guest toolchain: clang, lld-link, llvm-pdbutil
-  protobuf-compiler          # protoc, for the API once it exists
+  protobuf-compiler          # protoc, for `make proto` and the API freshness test
+  libprotobuf-dev            # the well-known .proto files (timestamp, duration)
+  protobuf-compiler-grpc     # grpc_python_plugin, for the Python client example
+  python3-grpcio python3-protobuf # the Python client example's runtime
   procps                     # pgrep, used by setup-libvirt.sh
 )
 
