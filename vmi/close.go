@@ -22,11 +22,14 @@ func (g *guest) Close(ctx context.Context) error {
 		defer g.ctlMu.Unlock()
 
 		var errs []error
-		if err := g.gdb.Detach(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("vmi: %s: detaching: %w", g.name, err))
-			if err := g.resumeThroughQMP(ctx); err != nil {
-				errs = append(errs, err)
-			}
+		gone := false
+		select {
+		case <-g.gdb.Done():
+			// Gone already (QEMU exited): there is no guest to leave
+			// clean, and Gone told the owner why.
+			gone = true
+		default:
+			errs = append(errs, g.detach(ctx)...)
 		}
 		g.pumps.Wait()
 		g.emitMu.Lock()
@@ -39,13 +42,29 @@ func (g *guest) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("vmi: %s: %w", g.name, err))
 		}
 		if g.release != nil {
-			if err := g.release(ctx); err != nil {
+			// Once QEMU is gone, releasing what lived in it (libvirt's
+			// gdbserver) can only fail; the local part still happens.
+			if err := g.release(ctx); err != nil && !gone {
 				errs = append(errs, fmt.Errorf("vmi: %s: %w", g.name, err))
 			}
 		}
 		g.closeErr = errors.Join(errs...)
 	})
 	return g.closeErr
+}
+
+// detach detaches the stub, and resumes the guest through QMP if that
+// failed.
+func (g *guest) detach(ctx context.Context) []error {
+	err := g.gdb.Detach(ctx)
+	if err == nil {
+		return nil
+	}
+	errs := []error{fmt.Errorf("vmi: %s: detaching: %w", g.name, err)}
+	if err := g.resumeThroughQMP(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // resumeThroughQMP runs a guest the detach left stopped by the stub.

@@ -1,0 +1,55 @@
+package vmi
+
+import (
+	"testing"
+
+	"github.com/frostvmi/frost/vmi/qemu"
+)
+
+// TestQEMUTargetLifecycle: a guest that resets itself (resetonce) yields
+// EventReset from QMP's RESET and boots on to ready; QEMU ending yields
+// EventShutdown, then EventGone, then the channel closes. (mini-NT pokes
+// the keyboard controller in a loop until the reset lands, and under TCG
+// the second poke gets in first: QEMU reports two RESETs for one reboot.)
+func TestQEMUTargetLifecycle(t *testing.T) {
+	m := boot(t, qemu.Config{ResetOnce: true, Paused: true})
+	tg := openTarget(t, m)
+	ctx := testCtx(t)
+	if err := tg.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := nextEvent(ctx, t, tg)
+	if e.Kind != EventReset || e.Reason != "guest-reset" {
+		t.Fatalf("event %v (%q), want a reset by the guest", e.Kind, e.Reason)
+	}
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(report(t, m).All("loader")); n != 2 {
+		t.Errorf("%d loader lines, want 2 (one per boot)", n)
+	}
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	e = nextEvent(ctx, t, tg)
+	for e.Kind == EventReset {
+		t.Logf("another reset: %q", e.Reason)
+		e = nextEvent(ctx, t, tg)
+	}
+	if e.Kind != EventShutdown {
+		t.Fatalf("event %v (%q) after QEMU ended, want shutdown", e.Kind, e.Reason)
+	} else {
+		t.Logf("shutdown: %q", e.Reason)
+	}
+	if e := nextEvent(ctx, t, tg); e.Kind != EventGone || e.Err == nil {
+		t.Fatalf("event %v (%v), want gone with its cause", e.Kind, e.Err)
+	} else {
+		t.Logf("gone: %v", e.Err)
+	}
+	if _, ok := <-tg.Events(); ok {
+		t.Error("Events still open after gone")
+	}
+	if err := tg.Close(ctx); err != nil {
+		t.Errorf("Close after QEMU ended: %v", err)
+	}
+}
