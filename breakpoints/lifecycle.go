@@ -1,0 +1,160 @@
+package breakpoints
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/frostvmi/frost/vmi"
+)
+
+// dropAll forgets every observer and slot, telling each owner why. The
+// stub is not touched: callers remove the slots first, or cannot.
+func (m *Manager) dropAll(why error) []ID {
+	ids := make([]ID, 0, len(m.observers))
+	for id, o := range m.observers {
+		ids = append(ids, id)
+		if o.spec.OnDrop != nil {
+			go o.spec.OnDrop(id, why) // in its own goroutine: it may call back into the manager
+		}
+	}
+	slices.Sort(ids)
+	m.observers = map[ID]*observer{}
+	m.slots = map[uint64]*slot{}
+	m.hwUsed = 0
+	m.pending, m.suppress = nil, nil
+	return ids
+}
+
+// removeSlots takes every slot out of the stub, the guest stopped.
+func (m *Manager) removeSlots() error {
+	if len(m.slots) == 0 {
+		return nil
+	}
+	var errs []error
+	err := m.withStopped(func(ctx context.Context) error {
+		for addr, s := range m.slots {
+			if err := m.t.RemoveBreakpoint(ctx, s.bp); err != nil {
+				errs = append(errs, fmt.Errorf("%#x: %w", addr, err))
+			}
+			m.removed[addr] = time.Now()
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// reset handles a guest reset: the new boot has a new KASLR base, so
+// every breakpoint is removed and its owner told (OnDrop and an
+// EventReset); owners re-arm against the new boot.
+func (m *Manager) reset(ev vmi.Event) {
+	if err := m.removeSlots(); err != nil {
+		m.log.Error("removing breakpoints at a guest reset", "err", err)
+	}
+	ids := m.dropAll(ErrReset)
+	m.log.Info("guest reset: breakpoints removed", "observers", len(ids), "reason", ev.Reason)
+	m.publish(Event{Kind: EventReset, Time: ev.Time, Removed: ids, Reason: ev.Reason, Err: ev.Err})
+}
+
+// gone ends the manager when the target is gone: nothing can be removed
+// or resumed any more.
+func (m *Manager) gone(ev vmi.Event) {
+	m.end = fmt.Errorf("%w: %v", ErrGone, ev.Err)
+	m.dropAll(m.end)
+	m.publish(Event{Kind: EventGone, Time: ev.Time, Reason: ev.Reason, Err: ev.Err})
+	m.closeSubs()
+	m.finished = true
+}
+
+// shutdown is Close on the loop: remove every breakpoint, resume the
+// guest whoever stopped it, end the subscriptions.
+func (m *Manager) shutdown() {
+	m.held = false
+	if err := m.removeSlots(); err != nil {
+		m.log.Error("removing breakpoints at close", "err", err)
+	}
+	m.dropAll(ErrClosed)
+	if running, _ := m.t.Running(); !running {
+		m.resume()
+	}
+	m.end = ErrClosed
+	m.closeSubs()
+	m.finished = true
+}
+
+// Close removes every breakpoint, resumes the guest and ends every
+// subscription; handlers still running are cut off and their edits
+// dropped. The target stays open: it is its creator's to close. Safe to
+// call more than once.
+func (m *Manager) Close(ctx context.Context) error {
+	err := m.do(ctx, func() { m.closing = true })
+	if err != nil && (errors.Is(err, ErrClosed) || errors.Is(err, ErrGone)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed once the manager has stopped (Close, or the target gone);
+// Err then says why.
+func (m *Manager) Done() <-chan struct{} { return m.done }
+
+// Err is ErrClosed or ErrGone once Done is closed, nil before.
+func (m *Manager) Err() error {
+	select {
+	case <-m.done:
+		return m.end
+	default:
+		return nil
+	}
+}
+
+// Pause stops the guest for its operator and keeps it stopped: hits
+// handled meanwhile do not resume it, until Resume. It returns the stop
+// the guest is in.
+func (m *Manager) Pause(ctx context.Context) (*vmi.Stop, error) {
+	var stop *vmi.Stop
+	var err error
+	derr := m.do(ctx, func() {
+		m.held = true
+		octx, cancel := m.opCtx()
+		defer cancel()
+		stop, err = m.t.Pause(octx)
+		if err == nil && stop != nil && stop.Seq > m.lastSeq && stop.Signal != sigInt {
+			m.handleStop(time.Now(), stop) // a hit raced the pause: deliver it, stay stopped
+		}
+	})
+	if derr != nil {
+		return nil, derr
+	}
+	return stop, err
+}
+
+// Resume ends an operator's Pause: a breakpoint hit handled while paused
+// is stepped over first.
+func (m *Manager) Resume(ctx context.Context) error {
+	return m.do(ctx, func() {
+		m.held = false
+		if h := m.pending; h != nil {
+			m.pending = nil
+			octx, cancel := m.opCtx()
+			regs, err := m.t.Registers(octx, h.CPU)
+			cancel()
+			if err == nil {
+				m.stepAndResume(h, regs)
+				return
+			}
+			m.log.Error("reading registers before resuming", "err", err)
+		}
+		m.resume()
+	})
+}

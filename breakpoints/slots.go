@@ -1,0 +1,208 @@
+package breakpoints
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/frostvmi/frost/vmi"
+	"github.com/frostvmi/frost/vmi/gdbstub"
+)
+
+// slot is one breakpoint armed in the stub, shared by its observers.
+type slot struct {
+	addr      uint64
+	bp        vmi.Breakpoint
+	placement Placement
+	observers []*observer // in the order they were added
+}
+
+// observer is one Spec attached to a slot.
+type observer struct {
+	id   ID
+	spec Spec
+	slot *slot
+	// call is set for a break-on-return observer: the hit it returns from.
+	call *Hit
+}
+
+// candidates lists the placements the capabilities allow for a new slot,
+// best first: invisible before visible, and under KVM the debug registers
+// before a software breakpoint that writes 0xCC into the guest.
+func (m *Manager) candidates() []Placement {
+	c := m.caps
+	if c.Software && !c.SoftwareVisible {
+		return []Placement{{Kind: gdbstub.Software}} // TCG: unlimited and invisible
+	}
+	var out []Placement
+	if c.Hardware && (c.HardwareSlots == 0 || m.hwUsed < c.HardwareSlots) {
+		out = append(out, Placement{Kind: gdbstub.Hardware})
+	}
+	if c.Software {
+		out = append(out, Placement{Kind: gdbstub.Software, Visible: true})
+	}
+	return out
+}
+
+// arm inserts a new slot at addr, trying the candidates in order. A
+// hardware slot the stub refuses as taken (another debugger's, or one
+// QEMU counts differently) falls through to the next candidate.
+func (m *Manager) arm(addr uint64) (*slot, error) {
+	cands := m.candidates()
+	if len(cands) == 0 {
+		return nil, &SlotError{Addr: addr, Caps: m.caps, HardwareUsed: m.hwUsed}
+	}
+	var got *slot
+	var last error
+	err := m.withStopped(func(ctx context.Context) error {
+		for _, p := range cands {
+			bp := vmi.Breakpoint{Kind: p.Kind, Addr: addr, Size: 1}
+			err := m.t.InsertBreakpoint(ctx, bp)
+			if err == nil {
+				got = &slot{addr: addr, bp: bp, placement: p}
+				return nil
+			}
+			if !errors.Is(err, gdbstub.ErrSlotsExhausted) && !errors.Is(err, gdbstub.ErrRefused) {
+				return err
+			}
+			last = err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("breakpoints: arming %#x: %w", addr, err)
+	}
+	if got == nil {
+		return nil, &SlotError{Addr: addr, Caps: m.caps, HardwareUsed: m.hwUsed, Err: last}
+	}
+	if got.bp.Kind == gdbstub.Hardware {
+		m.hwUsed++
+	}
+	m.slots[addr] = got
+	return got, nil
+}
+
+// disarm removes an empty slot from the stub. The slot is forgotten even
+// if the stub refuses: a failing connection cannot be fixed from here, and
+// a stale hit on it is resumed (wasRemoved).
+func (m *Manager) disarm(s *slot) error {
+	delete(m.slots, s.addr)
+	if s.bp.Kind == gdbstub.Hardware {
+		m.hwUsed--
+	}
+	m.removed[s.addr] = time.Now()
+	if m.pending != nil && m.pending.Addr == s.addr {
+		m.pending = nil
+	}
+	err := m.withStopped(func(ctx context.Context) error {
+		return m.t.RemoveBreakpoint(ctx, s.bp)
+	})
+	if err != nil {
+		m.log.Error("removing a breakpoint failed", "addr", fmt.Sprintf("%#x", s.addr), "err", err)
+		return fmt.Errorf("breakpoints: removing %#x: %w", s.addr, err)
+	}
+	return nil
+}
+
+// staleWindow is how long a disarmed address still explains a trap: the
+// stub may have reported a hit on it just before the removal.
+const staleWindow = 5 * time.Second
+
+func (m *Manager) wasRemoved(addr uint64) bool {
+	now := time.Now()
+	for a, at := range m.removed {
+		if now.Sub(at) > staleWindow {
+			delete(m.removed, a)
+		}
+	}
+	_, ok := m.removed[addr]
+	return ok
+}
+
+// Add arms an observer on spec.Addr: it shares the slot already armed
+// there, or gets a new one (see Placement). With no slot free it fails
+// with a *SlotError matching ErrNoSlot. The guest is paused for the
+// insert if it runs.
+func (m *Manager) Add(ctx context.Context, spec Spec) (Armed, error) {
+	return m.add(ctx, spec, nil)
+}
+
+func (m *Manager) add(ctx context.Context, spec Spec, call *Hit) (Armed, error) {
+	if err := spec.validate(); err != nil {
+		return Armed{}, err
+	}
+	var armed Armed
+	var err error
+	if derr := m.do(ctx, func() { armed, err = m.addOnLoop(spec, call) }); derr != nil {
+		return Armed{}, derr
+	}
+	return armed, err
+}
+
+func (m *Manager) addOnLoop(spec Spec, call *Hit) (Armed, error) {
+	if m.closing {
+		return Armed{}, ErrClosed
+	}
+	s, shared := m.slots[spec.Addr], true
+	if s == nil {
+		var err error
+		if s, err = m.arm(spec.Addr); err != nil {
+			return Armed{}, err
+		}
+		shared = false
+	}
+	m.nextID++
+	o := &observer{id: m.nextID, spec: spec, slot: s, call: call}
+	s.observers = append(s.observers, o)
+	m.observers[o.id] = o
+	return Armed{ID: o.id, Addr: s.addr, Placement: s.placement, Shared: shared}, nil
+}
+
+// Remove drops an observer, and its slot if it was the last one there.
+// An unknown ID (already removed, fired one-shot, dropped at a reset)
+// gives ErrUnknown.
+func (m *Manager) Remove(ctx context.Context, id ID) error {
+	var err error
+	if derr := m.do(ctx, func() { err = m.removeOnLoop(id) }); derr != nil {
+		return derr
+	}
+	return err
+}
+
+func (m *Manager) removeOnLoop(id ID) error {
+	o := m.observers[id]
+	if o == nil {
+		return fmt.Errorf("%w: %d", ErrUnknown, id)
+	}
+	return m.detach(o)
+}
+
+// detach takes o off its slot, disarming the slot when it empties.
+func (m *Manager) detach(o *observer) error {
+	delete(m.observers, o.id)
+	s := o.slot
+	s.observers = slices.DeleteFunc(s.observers, func(x *observer) bool { return x == o })
+	if len(s.observers) == 0 && m.slots[s.addr] == s {
+		return m.disarm(s)
+	}
+	return nil
+}
+
+// Lookup reports an observer's address and placement.
+func (m *Manager) Lookup(ctx context.Context, id ID) (Armed, error) {
+	var a Armed
+	var err error
+	if derr := m.do(ctx, func() {
+		o := m.observers[id]
+		if o == nil {
+			err = fmt.Errorf("%w: %d", ErrUnknown, id)
+			return
+		}
+		a = Armed{ID: id, Addr: o.slot.addr, Placement: o.slot.placement, Shared: len(o.slot.observers) > 1}
+	}); derr != nil {
+		return Armed{}, derr
+	}
+	return a, err
+}
