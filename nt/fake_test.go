@@ -110,7 +110,9 @@ func (b *symBuilder) flags(name string, size uint64, bfs ...bitfield) {
 	b.d.UserTypes[name] = ut
 }
 
-func (b *symBuilder) global(name string, rva uint64) { b.d.Symbols[name] = symbols.Symbol{Address: rva} }
+func (b *symBuilder) global(name string, rva uint64) {
+	b.d.Symbols[name] = symbols.Symbol{Address: rva}
+}
 
 func (b *symBuilder) table(t testing.TB) *symbols.Table {
 	tab, err := symbols.New(b.d)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/translate"
 )
 
@@ -120,4 +121,16 @@ func (o *object) uintOr(path string) (uint64, error) {
 func (o *object) addr(path string) (uint64, error) {
 	off, err := o.k.lay.offset(o.typ + "." + path)
 	return o.va + off, err
+}
+
+// readUint reads an integer or bitfield at va described by f.
+func (k *Kernel) readUint(what string, dtb, va uint64, f symbols.Field) (uint64, error) {
+	if f.Size == 0 || f.Size > 8 {
+		return 0, &SymbolError{Need: what, Err: fmt.Errorf("a %d-byte member is not an integer", f.Size)}
+	}
+	var raw [8]byte
+	if err := k.read(what, dtb, va, raw[:f.Size]); err != nil {
+		return 0, err
+	}
+	return f.Extract(binary.LittleEndian.Uint64(raw[:])), nil
 }

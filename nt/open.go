@@ -1,0 +1,131 @@
+package nt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/frostvmi/frost/symbols"
+	"github.com/frostvmi/frost/translate"
+)
+
+// SymbolLoader finds a module's symbols by its identity; symbols/store's
+// Store is one.
+type SymbolLoader interface {
+	Load(ctx context.Context, id symbols.Identity) (*symbols.Table, string, error)
+}
+
+// Config is what Open needs of a guest.
+type Config struct {
+	// Physical reads guest-physical memory (vmi/physmem).
+	Physical translate.Physical
+	// Registers is a stopped vCPU's snapshot: cr3, cs and rip, gs_base
+	// and k_gs_base.
+	Registers Registers
+	// IDTBase, when not 0, is IDTR's base (HMP `info registers`): the
+	// scan starts from vector 0's handler, so it works whatever mode the
+	// vCPU stopped in. Otherwise it starts from RIP, which must then be
+	// a kernel-mode address.
+	IDTBase uint64
+	// Symbols loads ntoskrnl's PDB or ISF by its RSDS identity.
+	Symbols SymbolLoader
+
+	Pagefiles PagefileOpener
+	Files     translate.FileResolver
+	Limits    Limits
+}
+
+// Opened is a kernel found in a running guest, with the Translator it
+// reads through.
+type Opened struct {
+	*Kernel
+	Image      KernelImage
+	SymbolFile string // where the symbols came from
+	Translator *translate.Translator
+}
+
+// Open finds the kernel in a stopped guest and builds its model:
+//  1. an address inside ntoskrnl: IDT vector 0's handler, or RIP in kernel
+//     mode (LSTAR is not readable through QEMU's stub, and nothing is
+//     brute-forced);
+//  2. the image: FindKernel, by a hardware walk of CR3's page tables;
+//  3. its symbols, by the RSDS identity;
+//  4. the kernel DTB: PsInitialSystemProcess's DirectoryTableBase (CR3
+//     itself before the System process exists);
+//  5. a Translator (every PTE state, the kernel as VAD resolver, the
+//     paging files registered so far), through which the kernel reads
+//     from then on.
+func Open(ctx context.Context, cfg Config) (*Opened, error) {
+	if cfg.Physical == nil || cfg.Registers == nil || cfg.Symbols == nil {
+		return nil, errors.New("nt: Open needs Physical, Registers and Symbols")
+	}
+	cr3, err := cfg.Registers.Uint("cr3")
+	if err != nil {
+		return nil, fmt.Errorf("nt: reading cr3: %w", err)
+	}
+	hw := HardwareMemory{Physical: cfg.Physical, CR3: cr3}
+	from, err := startAddress(hw, cfg)
+	if err != nil {
+		return nil, err
+	}
+	img, err := FindKernel(hw, from)
+	if err != nil {
+		return nil, err
+	}
+	tab, file, err := cfg.Symbols.Load(ctx, img.Image.ID)
+	if err != nil {
+		return nil, fmt.Errorf("nt: symbols of the kernel at %#x (%v): %w", img.Base, img.Image.ID, err)
+	}
+	k, err := NewKernel(KernelConfig{Base: img.Base, Symbols: tab, DTB: cr3, Memory: hw, Limits: cfg.Limits})
+	if err != nil {
+		return nil, err
+	}
+	if dtb, err := k.systemDTB(); err != nil {
+		return nil, err
+	} else if dtb != 0 {
+		k.dtb = dtb
+	}
+	tr, err := k.NewTranslator(TranslatorOptions{Physical: cfg.Physical, Pagefiles: cfg.Pagefiles, Files: cfg.Files})
+	if err != nil {
+		return nil, err
+	}
+	k.SetMemory(TranslatorMemory{tr})
+	return &Opened{Kernel: k, Image: img, SymbolFile: file, Translator: tr}, nil
+}
+
+// startAddress picks the address inside ntoskrnl the scan starts from.
+func startAddress(hw HardwareMemory, cfg Config) (uint64, error) {
+	if cfg.IDTBase != 0 {
+		return IDTHandler(hw, cfg.IDTBase, 0)
+	}
+	km, err := kernelMode(cfg.Registers)
+	if err != nil {
+		return 0, err
+	}
+	rip, err := cfg.Registers.Uint("rip")
+	if err != nil {
+		return 0, fmt.Errorf("nt: reading rip: %w", err)
+	}
+	if !km || rip < 0xffff800000000000 {
+		return 0, fmt.Errorf("%w: the vCPU is in user mode (rip %#x): give the IDT base", ErrKernelNotFound, rip)
+	}
+	return rip, nil
+}
+
+// systemDTB is the System process's DirectoryTableBase, or 0 before
+// PsInitialSystemProcess is set.
+func (k *Kernel) systemDTB() (uint64, error) {
+	va, err := k.global("PsInitialSystemProcess")
+	if err != nil {
+		return 0, err
+	}
+	ep, err := k.pointer("PsInitialSystemProcess", va)
+	if err != nil || ep == 0 {
+		return 0, err
+	}
+	p, err := k.ProcessAt(ep)
+	if err != nil {
+		return 0, err
+	}
+	return p.DTB, nil
+}
