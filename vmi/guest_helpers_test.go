@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
 
@@ -244,5 +243,3 @@ func rip(tb testing.TB, regs *Registers) uint64 {
 	}
 	return v
 }
-
-var _ = gdbstub.SignalTrap
