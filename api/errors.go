@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi/gdbstub"
+	"github.com/frostvmi/frost/vmi/libvirt"
+)
+
+// apiError builds a status with an ErrorDetail. kv are metadata pairs.
+func apiError(c codes.Code, reason pb.ErrorReason, msg string, kv ...string) error {
+	return withDetail(status.New(c, msg), &pb.ErrorDetail{Reason: reason, Metadata: pairs(kv)})
+}
+
+func withDetail(st *status.Status, d *pb.ErrorDetail) error {
+	if s, err := st.WithDetails(d); err == nil {
+		return s.Err()
+	}
+	// A detail that cannot be marshalled leaves the code and message,
+	// which still say what happened.
+	return st.Err()
+}
+
+func pairs(kv []string) map[string]string {
+	if len(kv) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func invalid(field, format string, a ...any) error {
+	return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
+		field+": "+fmt.Sprintf(format, a...), "field", field)
+}
+
+// notYet is the answer of a call whose backend package has not landed:
+// clients see what it waits on instead of a fake.
+func notYet(what, waitsOn string) error {
+	return apiError(codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET,
+		fmt.Sprintf("%s: not available yet in this frostd: it waits on %s", what, waitsOn),
+		"waits_on", waitsOn)
+}
+
+func writesDisabled(what string) error {
+	return apiError(codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_WRITES_DISABLED,
+		what+": writes to guest memory and registers are disabled; start frostd with --allow-write")
+}
+
+// targetError maps an error from a vmi.Target (or libvirt) onto a status.
+func targetError(vm, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	msg := fmt.Sprintf("%s %s: %v", op, vm, err)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	case errors.Is(err, gdbstub.ErrRunning):
+		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_RUNNING,
+			msg+" (pause the guest first)", "vm", vm)
+	case errors.Is(err, gdbstub.ErrSlotsExhausted):
+		return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BREAKPOINT_SLOT, msg, "vm", vm)
+	case errors.Is(err, gdbstub.ErrUnknownRegister):
+		return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg, "field", "registers")
+	case errors.Is(err, libvirt.ErrNoDomain):
+		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_VM_NOT_FOUND, msg, "vm", vm)
+	case errors.Is(err, gdbstub.ErrClosed), errors.Is(err, gdbstub.ErrExited):
+		return apiError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_HYPERVISOR, msg, "vm", vm)
+	}
+	return apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_HYPERVISOR, msg, "vm", vm)
+}

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/vmi"
+)
+
+// AttachFunc takes hold of a running domain by name or UUID and returns its
+// Target. frostd supplies it once a Target implementation over libvirt
+// exists; until then it is nil and Attach answers Unimplemented.
+type AttachFunc func(ctx context.Context, name string) (vmi.Target, error)
+
+// Config is what the services are built from. Every field but Registry may
+// be nil or zero: the calls that need a missing part say so.
+type Config struct {
+	Registry   *Registry
+	Hypervisor Hypervisor
+	Attach     AttachFunc
+	// Symbols is the symbol store (_NT_SYMBOL_PATH).
+	Symbols *store.Store
+	// AllowWrite enables writes to guest memory and registers.
+	AllowWrite bool
+	// DataDir holds a directory per VM of its paging files and mapped
+	// files (DataDir/<vm>/pagefiles, DataDir/<vm>/files).
+	DataDir string
+	Log     *slog.Logger
+}
+
+// Register adds every Frost service to s.
+func Register(s grpc.ServiceRegistrar, cfg Config) {
+	if cfg.Registry == nil {
+		cfg.Registry = NewRegistry(nil)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	c := &cfg
+	pb.RegisterVMServiceServer(s, &vmService{c: c})
+	pb.RegisterBootServiceServer(s, &bootService{c: c})
+	pb.RegisterCPUServiceServer(s, &cpuService{c: c})
+	pb.RegisterMemoryServiceServer(s, &memoryService{c: c})
+	pb.RegisterProcessServiceServer(s, &processService{c: c})
+	pb.RegisterSymbolServiceServer(s, &symbolService{c: c})
+	pb.RegisterBreakpointServiceServer(s, &breakpointService{c: c})
+	pb.RegisterMonitorServiceServer(s, &monitorService{c: c})
+}
+
+// ServiceNames lists the fully qualified names of Frost's services, for
+// the health service.
+func ServiceNames() []string {
+	return []string{
+		pb.VMService_ServiceDesc.ServiceName,
+		pb.BootService_ServiceDesc.ServiceName,
+		pb.CPUService_ServiceDesc.ServiceName,
+		pb.MemoryService_ServiceDesc.ServiceName,
+		pb.ProcessService_ServiceDesc.ServiceName,
+		pb.SymbolService_ServiceDesc.ServiceName,
+		pb.BreakpointService_ServiceDesc.ServiceName,
+		pb.MonitorService_ServiceDesc.ServiceName,
+	}
+}

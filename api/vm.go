@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi/libvirt"
+)
+
+type vmService struct {
+	pb.UnimplementedVMServiceServer
+	c *Config
+}
+
+func (s *vmService) hypervisor() (Hypervisor, error) {
+	if s.c.Hypervisor == nil {
+		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
+			"frostd has no libvirt connection (see --libvirt)")
+	}
+	return s.c.Hypervisor, nil
+}
+
+func (s *vmService) ListDomains(ctx context.Context, _ *pb.ListDomainsRequest) (*pb.ListDomainsResponse, error) {
+	h, err := s.hypervisor()
+	if err != nil {
+		return nil, err
+	}
+	ds, err := h.Domains(ctx)
+	if err != nil {
+		return nil, targetError("libvirt", "listing domains of", err)
+	}
+	resp := &pb.ListDomainsResponse{}
+	for _, d := range ds {
+		resp.Domains = append(resp.Domains, s.domain(d))
+	}
+	return resp, nil
+}
+
+func (s *vmService) domain(d libvirt.DomainInfo) *pb.Domain {
+	return &pb.Domain{
+		Name: d.Name, Uuid: d.UUID, Id: d.ID,
+		State:    domainState(d.State),
+		Attached: s.c.Registry.Lookup(d.Name) != nil,
+	}
+}
+
+func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.AttachResponse, error) {
+	if req.GetName() == "" {
+		return nil, invalid("name", "a domain name or UUID is required")
+	}
+	h, err := s.hypervisor()
+	if err != nil {
+		return nil, err
+	}
+	d, err := findDomain(ctx, h, req.GetName())
+	if err != nil {
+		return nil, targetError(req.GetName(), "looking up", err)
+	}
+	if s.c.Registry.Lookup(d.Name) != nil {
+		return nil, apiError(codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_VM_ALREADY_ATTACHED,
+			"VM "+d.Name+" is already attached", "vm", d.Name)
+	}
+	if s.c.Attach == nil {
+		return nil, notYet("attach", "vmi: a Target implementation over libvirt")
+	}
+	t, err := s.c.Attach(ctx, d.Name)
+	if err != nil {
+		return nil, targetError(d.Name, "attaching", err)
+	}
+	vm := &VM{Name: d.Name, UUID: d.UUID, Target: t, Since: time.Now()}
+	if err := s.c.Registry.Add(vm); err != nil {
+		// Lost a race with another Attach: let this hold go cleanly.
+		_ = t.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	s.c.Log.Info("attached", "vm", d.Name, "uuid", d.UUID)
+	return &pb.AttachResponse{Vm: vmInfo(vm, s.domain(d))}, nil
+}
+
+func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.DetachResponse, error) {
+	if _, err := s.c.Registry.Get(req.GetVm()); err != nil {
+		return nil, err
+	}
+	vm := s.c.Registry.Remove(req.GetVm())
+	if vm == nil {
+		// Detached by a concurrent call: the outcome asked for holds.
+		return &pb.DetachResponse{}, nil
+	}
+	// The guest must be let go even if the client gives up waiting.
+	if err := vm.Target.Close(context.WithoutCancel(ctx)); err != nil {
+		return nil, targetError(vm.Name, "detaching", err)
+	}
+	s.c.Log.Info("detached", "vm", vm.Name)
+	return &pb.DetachResponse{}, nil
+}
+
+func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMResponse, error) {
+	if req.GetVm() == "" {
+		return nil, invalid("vm", "a VM name is required")
+	}
+	h, err := s.hypervisor()
+	if err != nil {
+		return nil, err
+	}
+	d, err := findDomain(ctx, h, req.GetVm())
+	if err != nil {
+		return nil, targetError(req.GetVm(), "looking up", err)
+	}
+	resp := &pb.GetVMResponse{Domain: s.domain(d)}
+	if vm := s.c.Registry.Lookup(d.Name); vm != nil {
+		resp.Vm = vmInfo(vm, resp.Domain)
+	}
+	return resp, nil
+}
+
+func (s *vmService) LaunchDemoGuest(context.Context, *pb.LaunchDemoGuestRequest) (*pb.LaunchDemoGuestResponse, error) {
+	return nil, notYet("launching the demo guest", "the demo wiring (make demo): defining mini-NT under libvirt with vmi/qemu's template")
+}
+
+func domainState(s libvirt.State) pb.DomainState {
+	switch s {
+	case libvirt.StateRunning:
+		return pb.DomainState_DOMAIN_STATE_RUNNING
+	case libvirt.StateBlocked:
+		return pb.DomainState_DOMAIN_STATE_BLOCKED
+	case libvirt.StatePaused:
+		return pb.DomainState_DOMAIN_STATE_PAUSED
+	case libvirt.StateShutdown:
+		return pb.DomainState_DOMAIN_STATE_SHUTDOWN
+	case libvirt.StateShutoff:
+		return pb.DomainState_DOMAIN_STATE_SHUTOFF
+	case libvirt.StateCrashed:
+		return pb.DomainState_DOMAIN_STATE_CRASHED
+	case libvirt.StatePMSuspended:
+		return pb.DomainState_DOMAIN_STATE_PM_SUSPENDED
+	}
+	return pb.DomainState_DOMAIN_STATE_UNSPECIFIED
+}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi/gdbstub"
+)
+
+// vmInfo describes a held VM from its Target. It asks only what the Target
+// knows without a round trip to the stub, so GetVM stays cheap and never
+// disturbs a running guest.
+func vmInfo(vm *VM, d *pb.Domain) *pb.VM {
+	t := vm.Target
+	running, stop := t.Running()
+	caps := t.Capabilities()
+	out := &pb.VM{
+		Domain:                     d,
+		Running:                    running,
+		Accelerator:                accelerator(caps.Accel),
+		HardwareBreakpointSlots:    uint32(max(caps.HardwareSlots, 0)),
+		SoftwareBreakpointsVisible: caps.SoftwareVisible,
+	}
+	if !running && stop != nil {
+		out.Stop = stopInfo(stop, time.Time{})
+		// CPUs needs the stub, which only answers a stopped guest.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if cpus, err := t.CPUs(ctx); err == nil {
+			for _, c := range cpus {
+				out.Cpus = append(out.Cpus, cpuIndex(c))
+			}
+		}
+	}
+	return out
+}
+
+func accelerator(a gdbstub.Accelerator) pb.Accelerator {
+	switch a {
+	case gdbstub.AccelTCG:
+		return pb.Accelerator_ACCELERATOR_TCG
+	case gdbstub.AccelKVM, gdbstub.AccelKVMNoVirt:
+		return pb.Accelerator_ACCELERATOR_KVM
+	}
+	return pb.Accelerator_ACCELERATOR_UNSPECIFIED
+}
