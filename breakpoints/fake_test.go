@@ -316,11 +316,15 @@ func (w testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func newManagerLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // newManager starts a manager on f and closes it with the test.
 func newManager(t *testing.T, f *fakeTarget, opts Options) *Manager {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = newManagerLogger(t)
 	}
 	m, err := New(f, opts)
 	if err != nil {
