@@ -215,7 +215,7 @@ func (f *fakeTarget) RemoveBreakpoint(ctx context.Context, bp vmi.Breakpoint) er
 }
 
 func (f *fakeTarget) Capabilities() vmi.Capabilities { return f.caps }
-func (f *fakeTarget) Events() <-chan vmi.Event      { return f.events }
+func (f *fakeTarget) Events() <-chan vmi.Event       { return f.events }
 
 func (f *fakeTarget) Close(ctx context.Context) error {
 	f.mu.Lock()
