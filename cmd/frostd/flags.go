@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/frostvmi/frost/vmi/libvirt"
+)
+
+var errHelp = errors.New("help requested")
+
+type config struct {
+	listen string // a unix socket path, or tcp:HOST:PORT
+
+	tlsCert, tlsKey, clientCA string
+	insecureAnyClient         bool
+
+	libvirtURI  string
+	symbolPath  string
+	symbolCache string
+	dataDir     string
+	stateFile   string
+	allowWrite  bool
+
+	logLevel, logFormat string
+}
+
+// defaultDir is where frostd keeps its socket and state: /run/frost for
+// root (the daemon's normal case), else a per-user runtime directory, so
+// two users never share a socket.
+func defaultDir() string {
+	if os.Geteuid() == 0 {
+		return "/run/frost"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "frost")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("frost-%d", os.Geteuid()))
+}
+
+// DefaultSocket is frostd's (and frostctl's) default unix socket.
+func DefaultSocket() string { return filepath.Join(defaultDir(), "frostd.sock") }
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("frostd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", DefaultSocket(), "unix socket `path`, or tcp:HOST:PORT (needs --tls-cert, --tls-key and --client-ca)")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "server certificate `file` (PEM), for TCP")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "server key `file` (PEM), for TCP")
+	fs.StringVar(&c.clientCA, "client-ca", "", "CA `file` (PEM) that client certificates must chain to, for TCP")
+	fs.BoolVar(&c.insecureAnyClient, "tcp-insecure-any-client", false, "serve TCP with server-only TLS: any client that can connect may drive the guests")
+	fs.StringVar(&c.libvirtURI, "libvirt", libvirt.DefaultURI, "libvirt `URI`, or the path of libvirtd's socket")
+	fs.StringVar(&c.symbolPath, "symbol-path", os.Getenv("_NT_SYMBOL_PATH"), "symbol `path` (_NT_SYMBOL_PATH syntax; default $_NT_SYMBOL_PATH)")
+	fs.StringVar(&c.symbolCache, "symbol-cache", "/var/cache/frost/symbols", "`dir` that srv* entries without a cache download into")
+	fs.StringVar(&c.dataDir, "data-dir", "/var/lib/frost/vms", "`dir` holding a directory per VM of its paging files and mapped files")
+	fs.StringVar(&c.stateFile, "state-file", filepath.Join(defaultDir(), "state.json"), "`file` recording the VMs held, for crash recovery")
+	fs.BoolVar(&c.allowWrite, "allow-write", false, "allow writes to guest memory and registers")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return c, c.check()
+}
+
+// check refuses configurations that would expose the guests: TCP without
+// TLS, or without client certificates unless asked for in so many words.
+func (c *config) check() error {
+	network, _ := listenAddr(c.listen)
+	tlsGiven := c.tlsCert != "" || c.tlsKey != "" || c.clientCA != ""
+	if network == "unix" {
+		if tlsGiven || c.insecureAnyClient {
+			return errors.New("TLS flags apply to TCP only; the unix socket is protected by its mode (0600)")
+		}
+		return nil
+	}
+	if c.tlsCert == "" || c.tlsKey == "" {
+		return errors.New("TCP needs TLS: give --tls-cert and --tls-key (and --client-ca for client certificates)")
+	}
+	if c.clientCA == "" && !c.insecureAnyClient {
+		return errors.New("TCP needs --client-ca (mutual TLS); serving any client needs --tcp-insecure-any-client")
+	}
+	if c.clientCA != "" && c.insecureAnyClient {
+		return errors.New("--client-ca and --tcp-insecure-any-client contradict each other")
+	}
+	return nil
+}
+
+// listenAddr splits --listen into net.Listen's network and address.
+func listenAddr(s string) (network, addr string) {
+	if rest, ok := strings.CutPrefix(s, "tcp:"); ok {
+		return "tcp", strings.TrimPrefix(rest, "//")
+	}
+	return "unix", strings.TrimPrefix(s, "unix:")
+}

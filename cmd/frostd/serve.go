@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/vmi/libvirt"
+)
+
+// shutdownGrace bounds how long open streams may take to finish once
+// frostd is told to stop; the guests are let go after it either way.
+const shutdownGrace = 5 * time.Second
+
+func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string)) error {
+	network, addr := listenAddr(c.listen)
+	var opts []grpc.ServerOption
+	var lis net.Listener
+	var err error
+	if network == "unix" {
+		lis, err = listenUnix(addr)
+	} else {
+		creds, cerr := tcpCredentials(c)
+		if cerr != nil {
+			return cerr
+		}
+		if c.clientCA == "" {
+			log.Warn("serving TCP without client certificates (--tcp-insecure-any-client): anyone who can connect can drive the guests")
+		}
+		opts = append(opts, grpc.Creds(creds))
+		lis, err = net.Listen("tcp", addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	if network == "unix" {
+		defer os.Remove(addr)
+	}
+
+	state := &api.StateFile{Path: c.stateFile}
+	reg := api.NewRegistry(func(names []string) {
+		if err := state.Save(names); err != nil {
+			log.Error("writing the state file", "path", c.stateFile, "error", err)
+		}
+	})
+	acfg := api.Config{Registry: reg, AllowWrite: c.allowWrite, DataDir: c.dataDir, Log: log}
+	if conn := dialLibvirt(ctx, c, log); conn != nil {
+		defer conn.Close()
+		acfg.Hypervisor = api.LibvirtHypervisor{Conn: conn}
+	}
+	acfg.Symbols = openStore(c, log)
+	// acfg.Attach stays nil until a vmi.Target over libvirt lands.
+	recoverVMs(ctx, state, acfg.Attach, log)
+
+	unary, stream := api.Interceptors(log)
+	opts = append(opts, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream))
+	srv := grpc.NewServer(opts...)
+	api.Register(srv, acfg)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+	for _, name := range append(api.ServiceNames(), "") {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	log.Info("frostd serving", "listen", c.listen, "allow_write", c.allowWrite, "state_file", c.stateFile)
+	if ready != nil {
+		ready(lis.Addr().String())
+	}
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	hs.Shutdown() // NOT_SERVING: load balancers and probes stop sending
+	stopServer(srv, log)
+	// The guests must never be left stopped or with breakpoints in, even
+	// when the client calls never finished.
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if cerr := reg.CloseAll(cctx); cerr != nil {
+		log.Error("letting the VMs go", "error", cerr)
+	}
+	log.Info("frostd stopped")
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	return err
+}
+
+func stopServer(srv *grpc.Server, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		log.Warn("streams still open after the grace period; closing them")
+		srv.Stop()
+	}
+}
+
+// dialLibvirt connects once at start. Without libvirtd frostd still
+// serves what needs none (symbols), and the VM calls say libvirt is
+// missing.
+func dialLibvirt(ctx context.Context, c *config, log *slog.Logger) *libvirt.Conn {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := libvirt.Dial(dctx, c.libvirtURI)
+	if err != nil {
+		log.Warn("no libvirt connection: the VM calls will fail until frostd restarts", "libvirt", c.libvirtURI, "error", err)
+		return nil
+	}
+	return conn
+}
+
+func openStore(c *config, log *slog.Logger) *store.Store {
+	if c.symbolPath == "" {
+		log.Warn("no symbol path (--symbol-path or _NT_SYMBOL_PATH): symbols cannot be loaded")
+		return nil
+	}
+	st, err := store.New(c.symbolPath, c.symbolCache)
+	if err != nil {
+		log.Error("bad symbol path; symbols cannot be loaded", "symbol_path", c.symbolPath, "error", err)
+		return nil
+	}
+	return st
+}
+
+func recoverVMs(ctx context.Context, state *api.StateFile, attach api.AttachFunc, log *slog.Logger) {
+	results, err := api.Recover(ctx, state, attach)
+	if err != nil {
+		log.Error("crash recovery", "state_file", state.Path, "error", err)
+		return
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			log.Error("crash recovery", "vm", r.VM, "error", r.Err)
+		} else {
+			log.Info("crash recovery", "vm", r.VM, "result", "stale breakpoints cleared, guest resumed, detached")
+		}
+	}
+}
