@@ -2,6 +2,8 @@ package nt
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -37,6 +39,9 @@ func unavailable(tb testing.TB, format string, args ...any) {
 
 func guestOut(tb testing.TB) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("-short: no guest boots")
+	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		unavailable(tb, "qemu-system-x86_64 not found (run `make deps`)")
 	}
@@ -57,6 +62,7 @@ type live struct {
 	m    *qemu.Machine
 	rep  qemu.Report
 	regs *gdbstub.Registers
+	gdb  *gdbstub.Client
 	mon  *qmp.Client
 	mem  *physmem.Memory
 	vol  *disk.Volume
@@ -108,6 +114,7 @@ func bootLive(t *testing.T, cfg qemu.Config, symDir string) *live {
 		t.Fatalf("stop without registers: %v", stop.RegistersErr)
 	}
 	l.regs = stop.Registers
+	l.gdb = c
 
 	if l.mon, err = qmp.Dial(ctx, m.TargetQMPSocket()); err != nil {
 		t.Fatal(err)
@@ -181,6 +188,9 @@ func TestIntegration(t *testing.T) {
 			t.Run("vads", l.checkVADs)
 			t.Run("pagingfiles", l.checkPagingFiles)
 			t.Run("current", l.checkCurrent)
+			t.Run("drivers", l.checkDrivers)
+			t.Run("handles", l.checkHandles)
+			t.Run("NtWriteFile", l.checkNtWriteFile) // last: it runs the guest
 		})
 	}
 }
@@ -345,14 +355,6 @@ func (l *live) checkVADs(t *testing.T) {
 	t.Logf("swapper's %d pattern pages by state: %v (%d unread)", pages, states, bad)
 }
 
-func le64(b []byte) uint64 {
-	var v uint64
-	for i := 7; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
-	}
-	return v
-}
-
 func (l *live) checkPagingFiles(t *testing.T) {
 	pfs, err := l.k.PagingFiles()
 	if err != nil {
@@ -397,4 +399,144 @@ func (l *live) checkCurrent(t *testing.T) {
 	if !found {
 		t.Errorf("the current thread %v is not among its process's threads %v", c.Thread, threads)
 	}
+}
+
+func (l *live) checkDrivers(t *testing.T) {
+	mods, err := l.k.Drivers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("drivers: %v", mods)
+	if len(mods) < 2 || mods[0].Name != "ntoskrnl.exe" || mods[0].Base != l.k.Base() || mods[1].Name != "hal.dll" {
+		t.Fatalf("drivers %v: want ntoskrnl.exe at %#x, then hal.dll", mods, l.k.Base())
+	}
+	ev, _ := l.rep.First("loader")
+	if hal := l.uintField(t, ev, "hal-base"); mods[1].Base != hal {
+		t.Errorf("hal.dll at %#x, the loader says %#x", mods[1].Base, hal)
+	}
+	if m, ok, err := l.k.DriverAt(l.k.Base() + 0x1000); err != nil || !ok || m.Name != "ntoskrnl.exe" {
+		t.Errorf("DriverAt(kernel base + 0x1000) = %v, %v, %v", m, ok, err)
+	}
+}
+
+// checkHandles: writer.exe's handles are its 300 events and its log file,
+// at the value the guest printed; the kernel's table holds the paging
+// file.
+func (l *live) checkHandles(t *testing.T) {
+	w, err := l.k.ProcessByName("writer.exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := l.k.Handles(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, ok := l.rep.First("writer-open")
+	if !ok {
+		t.Fatal("no writer-open event")
+	}
+	want := l.uintField(t, open, "handle")
+	types := map[string]int{}
+	var file *Handle
+	for i, h := range hs {
+		types[h.Type]++
+		if h.Value == want {
+			file = &hs[i]
+		}
+	}
+	t.Logf("writer.exe: %d handles by type %v", len(hs), types)
+	ev, _ := l.rep.First("handles")
+	if types["Event"] != int(l.uintField(t, ev, "count")) {
+		t.Errorf("%d Event handles, the guest opened %s", types["Event"], ev.Get("count"))
+	}
+	if file == nil || file.Type != "File" || file.File == nil || file.Name != `\frost\log.txt` {
+		t.Fatalf("handle %#x: %+v, want the File \\frost\\log.txt", want, file)
+	}
+	t.Logf("handle %v (device %#x, driver %s)", file, file.File.Device, file.File.DriverName)
+	if file.File.Device == 0 || file.File.DriverName != `\Driver\atapi` {
+		t.Errorf("log.txt's device %#x driver %q", file.File.Device, file.File.DriverName)
+	}
+	got, err := l.k.LookupHandle(w, want)
+	if err != nil || got.Body != file.Body {
+		t.Errorf("LookupHandle(%#x) = %v, %v", want, got, err)
+	}
+	if _, err := l.k.LookupHandle(w, 0x7ff0); !errors.Is(err, ErrNoHandle) {
+		t.Errorf("LookupHandle of an unused value: %v, want ErrNoHandle", err)
+	}
+
+	kh, err := l.k.KernelHandles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pagefile := false
+	for _, h := range kh {
+		pagefile = pagefile || (h.Type == "File" && strings.EqualFold(h.Name, `\pagefile.sys`))
+	}
+	if !pagefile {
+		t.Errorf("kernel handles %v: no File \\pagefile.sys", kh)
+	}
+}
+
+// checkNtWriteFile breaks on nt!NtWriteFile and reads writer.exe's call:
+// the caller, its file handle and name, the length and the buffer, against
+// the message the guest's writer sends next.
+func (l *live) checkNtWriteFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
+	defer cancel()
+	fn, err := l.k.Address("NtWriteFile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp := gdbstub.Breakpoint{Kind: gdbstub.Software, Addr: fn}
+	if err := l.gdb.InsertBreakpoint(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	defer l.gdb.RemoveBreakpoint(ctx, bp)
+	if err := l.gdb.Continue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := l.gdb.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stop.Registers == nil {
+		t.Fatalf("stop without registers: %v", stop.RegistersErr)
+	}
+	regs := stop.Registers
+	if rip, _ := regs.Uint("rip"); rip != fn {
+		t.Fatalf("stopped at %s, not at nt!NtWriteFile", l.k.Describe(rip))
+	}
+	l.k.Translator.Stopped()
+	cur, err := l.k.Current(regs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Process.Name != "writer.exe" || cur.Attached() {
+		t.Fatalf("NtWriteFile called by %v (address space %v)", cur.Process, cur.AddressSpace)
+	}
+	a, err := l.k.NtWriteFile(regs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.m.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fmt.Sprintf("frost-writer: message %d from writer.exe\r\n", len(rep.All("write"))+1)
+	open, _ := rep.First("writer-open")
+	if a.FileHandle != l.uintField(t, open, "handle") || a.Length != uint32(len(msg)) || a.ByteOffset != 0 {
+		t.Errorf("NtWriteFile%+v: want handle %s, length %d, no ByteOffset", a, open.Get("handle"), len(msg))
+	}
+	buf := make([]byte, a.Length)
+	if err := l.k.ReadArgument(regs, a.Buffer, buf); err != nil {
+		t.Fatal(err)
+	}
+	if string(buf) != msg {
+		t.Errorf("buffer %q, want %q", buf, msg)
+	}
+	h, err := l.k.LookupHandle(cur.Process, a.FileHandle)
+	if err != nil || h.File == nil || h.Name != `\frost\log.txt` {
+		t.Errorf("the written file: %v, %v", h, err)
+	}
+	t.Logf("%s tid %d: NtWriteFile(%v) %q", cur.Process.Name, cur.Thread.TID, h, buf)
 }

@@ -134,3 +134,5 @@ func (k *Kernel) readUint(what string, dtb, va uint64, f symbols.Field) (uint64,
 	}
 	return f.Extract(binary.LittleEndian.Uint64(raw[:])), nil
 }
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
