@@ -1,0 +1,135 @@
+package breakpoints_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frostvmi/frost/symbols/pdb"
+	"github.com/frostvmi/frost/vmi"
+	"github.com/frostvmi/frost/vmi/qemu"
+)
+
+// Helpers for the tests on the bundled mini-NT guest under QEMU (TCG),
+// through the real vmi.Target. They skip when QEMU or the guest build is
+// missing, unless FROST_REQUIRE_INTEGRATION is set (as `make test` does).
+// Addresses come from the guest's serial report and its PDB, never from
+// here.
+
+// guestDeadline bounds each wait on the guest; a deadline, not a timing
+// assertion.
+const guestDeadline = 3 * time.Minute
+
+func unavailable(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
+		tb.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
+	}
+	tb.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+}
+
+func guestDir(tb testing.TB) string {
+	tb.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		unavailable(tb, "qemu-system-x86_64 not found (run `make deps`)")
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "integration", "guest", "out"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range []string{"winload.elf", "ntoskrnl.exe", "hal.dll", "ntkrnlmp.pdb", "smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			unavailable(tb, "the guest is not built: %v (run `make guest`)", err)
+		}
+	}
+	return dir
+}
+
+func guestCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// kernelRVA is a kernel symbol's RVA from the guest's own PDB.
+func kernelRVA(tb testing.TB, name string) uint64 {
+	tb.Helper()
+	tab, err := pdb.Open(filepath.Join(guestDir(tb), "ntkrnlmp.pdb"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rva, err := tab.Address(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rva
+}
+
+// bootTarget boots mini-NT paused, opens it through vmi.OpenQEMU (which
+// leaves it stopped), and tears both down when the test ends.
+func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
+	tb.Helper()
+	cfg.GuestDir = guestDir(tb)
+	cfg.Paused = true
+	ctx := guestCtx(tb)
+	m, err := qemu.Start(ctx, cfg)
+	if err != nil {
+		tb.Fatalf("starting mini-NT: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := m.Stop(); err != nil {
+			tb.Errorf("stopping mini-NT: %v", err)
+		}
+	})
+	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	if err != nil {
+		tb.Fatalf("OpenQEMU: %v", err)
+	}
+	tb.Cleanup(func() { tg.Close(context.Background()) })
+	return m, tg
+}
+
+// serialCount counts report lines of one event printed so far, the line
+// being printed now included: with the guest stopped, that call has
+// already passed its first instruction.
+func serialCount(tb testing.TB, m *qemu.Machine, event string) int {
+	tb.Helper()
+	data, err := os.ReadFile(m.SerialPath())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bytes.Count(data, []byte(qemu.ReportPrefix+event+" "))
+}
+
+// completeReport parses the report up to the last complete line.
+func completeReport(tb testing.TB, m *qemu.Machine) qemu.Report {
+	tb.Helper()
+	data, err := os.ReadFile(m.SerialPath())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	rep, err := qemu.ParseReport(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rep
+}
+
+// testLogger sends slog output to the test log.
+func testLogger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logWriter{tb}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type logWriter struct{ tb testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
