@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -21,6 +22,9 @@ const DefaultURI = "qemu:///system"
 type Conn struct {
 	l      *golibvirt.Libvirt
 	target string
+
+	evMu   sync.Mutex
+	events *fanout // the one event subscription, made on first use
 }
 
 // dialTimeout bounds the unix socket connect, which go-libvirt does on its

@@ -62,56 +62,46 @@ func (e Event) String() string {
 
 // Events delivers lifecycle and REBOOT events of every domain, in the
 // order libvirtd sends each kind, until ctx ends or the connection is
-// lost; then the channel closes. go-libvirt queues events without bound,
-// so a slow reader delays events but never blocks libvirt's connection. libvirt's QEMU monitor events are not
-// used: go-libvirt drops STOP and RESUME there (null details).
+// lost; then the channel closes. Each caller has its own unbounded queue,
+// so a slow reader delays only its own events and never blocks libvirt's
+// connection. libvirt's QEMU monitor events are not used: go-libvirt drops
+// STOP and RESUME there (null details).
+//
+// The connection subscribes to libvirtd once, on the first call, and
+// stays subscribed until it closes: go-libvirt deadlocks the whole
+// connection if an event arrives while a subscription is being cancelled
+// (it shuts the stream down before deregistering, and its router then
+// blocks pushing into the dead stream: go-libvirt issue #191). Ending ctx
+// only removes this caller from the fan-out.
 func (c *Conn) Events(ctx context.Context) (<-chan Event, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	life, err := c.l.LifecycleEvents(ctx)
+	f, err := c.eventFanout()
 	if err != nil {
-		cancel()
+		return nil, err
+	}
+	return f.subscribe(ctx), nil
+}
+
+// eventFanout subscribes to libvirtd's events the first time it is asked.
+func (c *Conn) eventFanout() (*fanout, error) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if c.events != nil {
+		return c.events, nil
+	}
+	// Never cancelled: see Events.
+	life, err := c.l.LifecycleEvents(context.Background())
+	if err != nil {
 		return nil, wrap("subscribing to lifecycle events", err)
 	}
-	reboot, err := c.l.SubscribeEvents(ctx, golibvirt.DomainEventIDReboot, nil)
+	reboot, err := c.l.SubscribeEvents(context.Background(), golibvirt.DomainEventIDReboot, nil)
 	if err != nil {
-		cancel()
-		for range life {
-		}
+		// The lifecycle subscription stays: cancelling it is what
+		// deadlocks. It ends with the connection.
 		return nil, wrap("subscribing to reboot events", err)
 	}
-	out := make(chan Event)
-	go func() {
-		defer close(out)
-		defer cancel()
-		for life != nil || reboot != nil {
-			var e Event
-			select {
-			case m, ok := <-life:
-				if !ok {
-					life = nil
-					cancel() // one stream ended (lost connection): end both
-					continue
-				}
-				e = Event{Kind: EventLifecycle, Domain: m.Dom.Name, UUID: formatUUID(m.Dom.UUID), Lifecycle: Lifecycle(m.Event), Detail: m.Detail}
-			case m, ok := <-reboot:
-				if !ok {
-					reboot = nil
-					cancel()
-					continue
-				}
-				r, isReboot := m.(*golibvirt.DomainEventCallbackRebootMsg)
-				if !isReboot {
-					continue
-				}
-				e = Event{Kind: EventReboot, Domain: r.Msg.Dom.Name, UUID: formatUUID(r.Msg.Dom.UUID)}
-			}
-			select {
-			case out <- e:
-			case <-ctx.Done():
-			}
-		}
-	}()
-	return out, nil
+	c.events = newFanout()
+	go c.events.run(life, reboot)
+	return c.events, nil
 }
 
 // Events delivers the events of this domain only; see Conn.Events.
