@@ -1,0 +1,151 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// cli is one invocation: the connection (made on first use), where output
+// goes, and the flags every command shares.
+type cli struct {
+	conn   connFlags
+	cc     *grpc.ClientConn
+	out    io.Writer
+	errOut io.Writer
+
+	json bool
+	vm   string
+}
+
+func (c *cli) client() (*grpc.ClientConn, error) {
+	if c.cc == nil {
+		cc, err := c.conn.dial()
+		if err != nil {
+			return nil, err
+		}
+		c.cc = cc
+	}
+	return c.cc, nil
+}
+
+func (c *cli) close() {
+	if c.cc != nil {
+		c.cc.Close()
+	}
+}
+
+// flags makes a command's flag set with --json and, for VM commands, --vm.
+func (c *cli) flags(name string, needsVM bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("frostctl "+name, flag.ContinueOnError)
+	fs.SetOutput(c.errOut)
+	fs.BoolVar(&c.json, "json", false, "print the API's messages as JSON")
+	if needsVM {
+		fs.StringVar(&c.vm, "vm", os.Getenv("FROST_VM"), "the VM (libvirt domain name; default $FROST_VM)")
+	}
+	return fs
+}
+
+// parse reads flags anywhere among the positional arguments, as virsh
+// does ("frostctl read 0x1000 64 --pid 4"), and checks the positional count.
+func (c *cli) parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
+		return nil, errUsage
+	}
+	if fs.Lookup("vm") != nil && c.vm == "" {
+		return nil, fmt.Errorf("no VM named: give --vm NAME or set FROST_VM")
+	}
+	return pos, nil
+}
+
+// emit prints m as JSON with --json; otherwise human runs the table.
+func (c *cli) emit(m proto.Message, human func(w io.Writer)) error {
+	if c.json {
+		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(c.out, string(b))
+		return err
+	}
+	human(c.out)
+	return nil
+}
+
+// emitLine prints one streamed message as one line of JSON with --json
+// (JSON Lines, so a script can read events as they come).
+func (c *cli) emitLine(m proto.Message, human func(w io.Writer)) error {
+	if c.json {
+		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(c.out, string(b))
+		return err
+	}
+	human(c.out)
+	return nil
+}
+
+// parseAddr reads an address the way WinDbg does: hex by default, with
+// or without 0x, a backtick allowed inside (fffff800`12345678), and 0n for
+// decimal.
+func parseAddr(field, s string) (uint64, error) { return parseNum(field, s, 16) }
+
+// parseUint reads a count or an id: decimal by default, 0x for hex.
+func parseUint(field, s string) (uint64, error) { return parseNum(field, s, 10) }
+
+func parseNum(field, s string, base int) (uint64, error) {
+	t := strings.ReplaceAll(s, "`", "")
+	switch {
+	case strings.HasPrefix(t, "0x"), strings.HasPrefix(t, "0X"):
+		t, base = t[2:], 16
+	case strings.HasPrefix(t, "0n"):
+		t, base = t[2:], 10
+	}
+	v, err := strconv.ParseUint(t, base, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a number", field, s)
+	}
+	return v, nil
+}
+
+func parseSize(field, s string) (uint64, error) {
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(s, "K"), strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	v, err := parseUint(field, s)
+	return v * mult, err
+}
+
+// addr formats a 64-bit address the WinDbg way for kernel addresses.
+func addr(v uint64) string {
+	if v > 0xffffffff {
+		return fmt.Sprintf("%08x`%08x", v>>32, v&0xffffffff)
+	}
+	return fmt.Sprintf("%08x", v)
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+)
+
+func init() {
+	register(
+		command{"break", "(ADDR|module!symbol) [--process NAME] [--pid N] [--tid N] [--persist]", "set a breakpoint and stream its hits (until ^C, which removes it)", cmdBreak},
+		command{"events", "[--id N]...", "stream hits of the VM's breakpoints", cmdEvents},
+		command{"breakpoints", "", "list breakpoints", cmdBreakpoints},
+		command{"clear", "ID", "remove a breakpoint", cmdClear},
+	)
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+// filterFlags are a breakpoint's process and thread filters.
+type filterFlags struct{ procs, pids, tids multi }
+
+func addFilterFlags(fs *flag.FlagSet) *filterFlags {
+	f := &filterFlags{}
+	fs.Var(&f.procs, "process", "only hits in the process with this image `name` (repeatable)")
+	fs.Var(&f.pids, "pid", "only hits in this process `id` (repeatable)")
+	fs.Var(&f.tids, "tid", "only hits on this thread `id` (repeatable)")
+	return f
+}
+
+func (f *filterFlags) filter() (*pb.BreakpointFilter, error) {
+	out := &pb.BreakpointFilter{ProcessNames: f.procs}
+	for _, s := range f.pids {
+		v, err := parseUint("--pid", s)
+		if err != nil {
+			return nil, err
+		}
+		out.Pids = append(out.Pids, uint32(v))
+	}
+	for _, s := range f.tids {
+		v, err := parseUint("--tid", s)
+		if err != nil {
+			return nil, err
+		}
+		out.Tids = append(out.Tids, uint32(v))
+	}
+	return out, nil
+}
+
+func breakSpec(where string, f *pb.BreakpointFilter, hw bool) *pb.BreakpointSpec {
+	spec := &pb.BreakpointSpec{Filter: f}
+	if strings.Contains(where, "!") {
+		spec.Location = &pb.BreakpointSpec_Symbol{Symbol: where}
+	} else if v, err := parseAddr("ADDR", where); err == nil {
+		spec.Location = &pb.BreakpointSpec_Address{Address: v}
+	} else {
+		// A bare name means the kernel's, as in WinDbg.
+		spec.Location = &pb.BreakpointSpec_Symbol{Symbol: "nt!" + where}
+	}
+	if hw {
+		spec.Kind = pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE
+	}
+	return spec
+}
+
+func cmdBreak(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("break", true)
+	ff := addFilterFlags(fs)
+	persist := fs.Bool("persist", false, "leave the breakpoint set after frostctl exits (see clear)")
+	hw := fs.Bool("hw", false, "use a hardware (debug register) breakpoint")
+	hold := fs.Duration("hold", 0, "hold the guest at each hit until acknowledged, at most this `long` (frostctl acks after printing)")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	filter, err := ff.filter()
+	if err != nil {
+		return err
+	}
+	spec := breakSpec(pos[0], filter, *hw)
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	bp := pb.NewBreakpointServiceClient(cc)
+	if *persist {
+		uctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := bp.SetBreakpoint(uctx, &pb.SetBreakpointRequest{Vm: c.vm, Spec: spec})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()}) })
+	}
+	req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0}
+	if *hold > 0 {
+		req.HoldDeadline = durationpb.New(*hold)
+	}
+	return c.subscribe(ctx, bp, req)
+}
+
+func cmdEvents(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("events", true)
+	var ids multi
+	fs.Var(&ids, "id", "only this breakpoint `id` (repeatable; default: every breakpoint)")
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	req := &pb.SubscribeRequest{Vm: c.vm}
+	for _, s := range ids {
+		v, err := parseUint("--id", s)
+		if err != nil {
+			return err
+		}
+		req.BreakpointIds = append(req.BreakpointIds, v)
+	}
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	return c.subscribe(ctx, pb.NewBreakpointServiceClient(cc), req)
+}
+
+// subscribe prints hits until the stream ends or the user interrupts;
+// with hold it acknowledges each hit once printed.
+func (c *cli) subscribe(ctx context.Context, bp pb.BreakpointServiceClient, req *pb.SubscribeRequest) error {
+	stream, err := bp.Subscribe(ctx, req)
+	if err != nil {
+		return err
+	}
+	var sub uint64
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.emitLine(ev, func(w io.Writer) { printEvent(w, ev) }); err != nil {
+			return err
+		}
+		if s := ev.GetSubscribed(); s != nil {
+			sub = s.GetSubscriptionId()
+		}
+		if h := ev.GetHit(); h != nil && h.GetHeld() {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := bp.Ack(actx, &pb.AckRequest{Vm: req.GetVm(), SubscriptionId: sub, Sequence: h.GetSequence()})
+			cancel()
+			if err != nil {
+				fmt.Fprintf(c.errOut, "frostctl: ack of hit %d: %s\n", h.GetSequence(), describeError(err))
+			}
+		}
+	}
+}
+
+func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
+	switch e := ev.GetEvent().(type) {
+	case *pb.SubscribeResponse_Subscribed:
+		fmt.Fprintf(w, "subscribed (#%d); ^C to stop\n", e.Subscribed.GetSubscriptionId())
+		printBreakpoints(w, e.Subscribed.GetBreakpoints())
+	case *pb.SubscribeResponse_Hit:
+		h := e.Hit
+		where := h.GetSymbol()
+		if where == "" {
+			where = addr(h.GetAddress())
+		}
+		fmt.Fprintf(w, "%s hit #%d bp %d %s cpu %d pid %d (%s) tid %d",
+			h.GetTime().AsTime().Format("15:04:05.000000"), h.GetSequence(), h.GetBreakpointId(), where,
+			h.GetCpu(), h.GetPid(), h.GetProcessName(), h.GetTid())
+		if h.GetDropped() > 0 {
+			fmt.Fprintf(w, " (%d missed)", h.GetDropped())
+		}
+		fmt.Fprintln(w)
+		for _, r := range h.GetRegisters().GetRegisters() {
+			switch r.GetName() {
+			case "rip", "rsp", "rcx", "rdx", "r8", "r9", "rax", "cr3":
+				fmt.Fprintf(w, "  %s=%016x", r.GetName(), r.GetValue())
+			}
+		}
+		fmt.Fprintln(w)
+	case *pb.SubscribeResponse_VmEvent:
+		fmt.Fprintf(w, "vm: %s %s\n", strings.ToLower(strings.TrimPrefix(e.VmEvent.GetKind().String(), "KIND_")), e.VmEvent.GetReason())
+	}
+}
+
+func printBreakpoints(w io.Writer, bps []*pb.Breakpoint) {
+	t := table(w)
+	fmt.Fprintln(t, "Id\tAddress\tSymbol\tKind\tHits\tFilter")
+	for _, b := range bps {
+		kind := strings.ToLower(strings.TrimPrefix(b.GetKind().String(), "BREAKPOINT_KIND_"))
+		fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%d\t%s\n", b.GetId(), addr(b.GetAddress()), b.GetSymbol(), kind, b.GetHits(), filterText(b.GetSpec().GetFilter()))
+	}
+	t.Flush()
+}
+
+func filterText(f *pb.BreakpointFilter) string {
+	var parts []string
+	for _, n := range f.GetProcessNames() {
+		parts = append(parts, "process="+n)
+	}
+	for _, p := range f.GetPids() {
+		parts = append(parts, fmt.Sprintf("pid=%d", p))
+	}
+	for _, t := range f.GetTids() {
+		parts = append(parts, fmt.Sprintf("tid=%d", t))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+func cmdBreakpoints(ctx context.Context, c *cli, args []string) error {
+	if _, err := c.parse(c.flags("breakpoints", true), args, 0, 0); err != nil {
+		return err
+	}
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	resp, err := pb.NewBreakpointServiceClient(cc).ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: c.vm})
+	if err != nil {
+		return err
+	}
+	return c.emit(resp, func(w io.Writer) { printBreakpoints(w, resp.GetBreakpoints()) })
+}
+
+func cmdClear(ctx context.Context, c *cli, args []string) error {
+	pos, err := c.parse(c.flags("clear", true), args, 1, 1)
+	if err != nil {
+		return err
+	}
+	id, err := parseUint("ID", pos[0])
+	if err != nil {
+		return err
+	}
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	resp, err := pb.NewBreakpointServiceClient(cc).ClearBreakpoint(ctx, &pb.ClearBreakpointRequest{Vm: c.vm, Id: id})
+	if err != nil {
+		return err
+	}
+	return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "breakpoint %d removed\n", id) })
+}

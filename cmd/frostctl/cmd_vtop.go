@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+)
+
+func init() {
+	register(
+		command{"vtop", "(--pid N|--dtb X|--kernel) ADDR", "translate a virtual address, step by step (Rekall's vtop)", cmdVtop},
+		command{"vadmap", "(--pid N|--dtb X|--kernel) START END", "the state of every page in a range (Rekall's vadmap)", cmdVadmap},
+	)
+}
+
+func cmdVtop(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("vtop", true)
+	sp := addSpaceFlags(fs)
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	va, err := parseAddr("ADDR", pos[0])
+	if err != nil {
+		return err
+	}
+	space, err := sp.space()
+	if err != nil {
+		return err
+	}
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	resp, err := pb.NewMemoryServiceClient(cc).Translate(ctx, &pb.TranslateRequest{Vm: c.vm, Space: space, Address: va})
+	if err != nil {
+		return err
+	}
+	return c.emit(resp, func(w io.Writer) { printProvenance(w, resp.GetProvenance()) })
+}
+
+// printProvenance prints the server's rendering, which is translate's own
+// (one format for the CLI and the Go API), and falls back to the steps.
+func printProvenance(w io.Writer, p *pb.Provenance) {
+	if p.GetText() != "" {
+		fmt.Fprint(w, p.GetText())
+		if !strings.HasSuffix(p.GetText(), "\n") {
+			fmt.Fprintln(w)
+		}
+		return
+	}
+	fmt.Fprintf(w, "va %s dtb %#x\n", addr(p.GetVa()), p.GetDtb())
+	for _, s := range p.GetSteps() {
+		indent := strings.Repeat("  ", int(s.GetDepth()))
+		level := strings.ToLower(strings.TrimPrefix(s.GetLevel().String(), "TRANSLATION_LEVEL_"))
+		if s.GetNote() != "" {
+			fmt.Fprintf(w, "%s%s: %s\n", indent, level, s.GetNote())
+			continue
+		}
+		fmt.Fprintf(w, "%s%s@ %#x = %#x  %s %s\n", indent, level, s.GetAddress(), s.GetRaw(), s.GetKind(), s.GetFields())
+	}
+	fmt.Fprintf(w, "=> %s\n", location(p.GetLocation()))
+	if p.GetError() != "" {
+		fmt.Fprintf(w, "error: %s\n", p.GetError())
+	}
+}
+
+func location(l *pb.Location) string {
+	s := stateName(l.GetState())
+	switch l.GetState() {
+	case pb.PageState_PAGE_STATE_VALID, pb.PageState_PAGE_STATE_TRANSITION:
+		s += fmt.Sprintf(" phys %#x", l.GetAddress())
+	case pb.PageState_PAGE_STATE_PAGEFILE, pb.PageState_PAGE_STATE_COMPRESSED:
+		s += fmt.Sprintf(" pagefile %d offset %#x", l.GetPagefile(), l.GetAddress())
+	case pb.PageState_PAGE_STATE_FILE:
+		s += fmt.Sprintf(" %s offset %#x", l.GetFileName(), l.GetAddress())
+	}
+	if l.GetProtectionName() != "" {
+		s += " " + l.GetProtectionName()
+	}
+	return s
+}
+
+func cmdVadmap(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("vadmap", true)
+	sp := addSpaceFlags(fs)
+	pos, err := c.parse(fs, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	start, err := parseAddr("START", pos[0])
+	if err != nil {
+		return err
+	}
+	end, err := parseAddr("END", pos[1])
+	if err != nil {
+		return err
+	}
+	space, err := sp.space()
+	if err != nil {
+		return err
+	}
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	resp, err := pb.NewMemoryServiceClient(cc).VadMap(ctx, &pb.VadMapRequest{Vm: c.vm, Space: space, Start: start, End: end})
+	if err != nil {
+		return err
+	}
+	return c.emit(resp, func(w io.Writer) {
+		t := table(w)
+		fmt.Fprintln(t, "Start\tEnd\tLocation\tError")
+		for _, r := range resp.GetRuns() {
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr(r.GetStart()), addr(r.GetEnd()), location(r.GetLocation()), r.GetError())
+		}
+		t.Flush()
+	})
+}
