@@ -27,6 +27,10 @@ type Config struct {
 	// vCPU stopped in. Otherwise it starts from RIP, which must then be
 	// a kernel-mode address.
 	IDTBase uint64
+	// From, when not 0, is any other address believed to lie inside
+	// ntoskrnl (a KPCR, a kernel stack, a handler seen at a stop): the
+	// scan starts there, ahead of IDTBase and RIP.
+	From uint64
 	// Symbols loads ntoskrnl's PDB or ISF by its RSDS identity.
 	Symbols SymbolLoader
 
@@ -95,6 +99,9 @@ func Open(ctx context.Context, cfg Config) (*Opened, error) {
 
 // startAddress picks the address inside ntoskrnl the scan starts from.
 func startAddress(hw HardwareMemory, cfg Config) (uint64, error) {
+	if cfg.From != 0 {
+		return cfg.From, nil
+	}
 	if cfg.IDTBase != 0 {
 		return IDTHandler(hw, cfg.IDTBase, 0)
 	}
