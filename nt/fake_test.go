@@ -86,6 +86,18 @@ func (b *symBuilder) strct(name string, ms ...member) {
 	b.d.UserTypes[name] = ut
 }
 
+// strctTail is strct with tail kept last in either order.
+func (b *symBuilder) strctTail(name string, tail member, ms ...member) {
+	if b.reversed {
+		ms = slices.Clone(ms)
+		slices.Reverse(ms)
+	}
+	rev := b.reversed
+	b.reversed = false
+	b.strct(name, append(ms, tail)...)
+	b.reversed = rev
+}
+
 // bitfield is one bitfield of a flags type.
 type bitfield struct {
 	name string
@@ -108,6 +120,47 @@ func (b *symBuilder) flags(name string, size uint64, bfs ...bitfield) {
 		pos += bf.len
 	}
 	b.d.UserTypes[name] = ut
+}
+
+// handleTableEntry makes _HANDLE_TABLE_ENTRY as Windows 10 has it: two
+// 8-byte storage units of bitfields, ObjectPointerBits in the first and
+// GrantedAccessBits in the second (bits reversed in the reversed layout).
+func (b *symBuilder) handleTableEntry() {
+	u64 := symbols.TypeRef{Kind: symbols.KindBase, Name: "unsigned long long"}
+	u32 := symbols.TypeRef{Kind: symbols.KindBase, Name: "unsigned long"}
+	bf := func(name string, off uint64, store symbols.TypeRef, width, pos, n uint32) symbols.Member {
+		if b.reversed {
+			pos = width - pos - n
+		}
+		s := store
+		return symbols.Member{Name: name, Offset: off, Type: symbols.TypeRef{Kind: symbols.KindBitfield, Sub: &s, BitPosition: pos, BitLength: n}}
+	}
+	b.d.UserTypes["_HANDLE_TABLE_ENTRY"] = &symbols.UserType{Kind: symbols.KindUnion, Size: 16, Fields: []symbols.Member{
+		{Name: "LowValue", Offset: 0, Type: u64},
+		bf("Unlocked", 0, u64, 64, 0, 1),
+		bf("RefCnt", 0, u64, 64, 1, 16),
+		bf("Attributes", 0, u64, 64, 17, 3),
+		bf("ObjectPointerBits", 0, u64, 64, 20, 44),
+		bf("GrantedAccessBits", 8, u32, 32, 0, 25),
+	}}
+}
+
+// hoist copies members of a flags member up into the parent type, at the
+// flags member's offset, as a PDB flattens an anonymous struct.
+func (b *symBuilder) hoist(typ, flagsMember string, names ...string) {
+	ut := b.d.UserTypes[typ]
+	for _, m := range ut.Fields {
+		if m.Name != flagsMember {
+			continue
+		}
+		for _, f := range b.d.UserTypes[m.Type.Name].Fields {
+			for _, n := range names {
+				if f.Name == n {
+					ut.Fields = append(ut.Fields, symbols.Member{Name: n, Offset: m.Offset + f.Offset, Type: f.Type})
+				}
+			}
+		}
+	}
 }
 
 func (b *symBuilder) global(name string, rva uint64) {
@@ -145,7 +198,38 @@ func testSymbols(t testing.TB, reversed bool) *symbols.Table {
 	b.strct("_MMVAD_SHORT", b.subM("VadNode", "_RTL_BALANCED_NODE"), uintM("StartingVpn", 4), uintM("EndingVpn", 4),
 		uintM("StartingVpnHigh", 1), uintM("EndingVpnHigh", 1), b.subM("u", "_MMVAD_SHORT_u"), b.subM("u1", "_MMVAD_SHORT_u1"))
 	b.strct("_MMVAD", b.subM("Core", "_MMVAD_SHORT"), ptrM("Subsection"), ptrM("FirstPrototypePte"))
+	b.strct("_CLIENT_ID", ptrM("UniqueProcess"), ptrM("UniqueThread"))
+	b.strct("_KAPC_STATE", b.subM("ApcListHead", "_LIST_ENTRY"), ptrM("Process"))
+	b.strct("_KTHREAD", uintM("Header", 8), b.subM("ApcState", "_KAPC_STATE"), ptrM("Teb"), uintM("State", 1), ptrM("Process"))
+	b.strct("_ETHREAD", b.subM("Tcb", "_KTHREAD"), ptrM("StartAddress"), b.subM("Cid", "_CLIENT_ID"), b.subM("ThreadListEntry", "_LIST_ENTRY"))
+	b.strct("_KPRCB", uintM("MxCsr", 4), ptrM("CurrentThread"), ptrM("IdleThread"))
+	b.strct("_KPCR", ptrM("GdtBase"), ptrM("Self"), ptrM("CurrentPrcb"), b.subM("Prcb", "_KPRCB"))
+	b.strct("_KLDR_DATA_TABLE_ENTRY", b.subM("InLoadOrderLinks", "_LIST_ENTRY"), ptrM("DllBase"), ptrM("EntryPoint"),
+		uintM("SizeOfImage", 4), b.subM("FullDllName", "_UNICODE_STRING"), b.subM("BaseDllName", "_UNICODE_STRING"))
+	b.handleTableEntry()
+	b.strct("_HANDLE_TABLE", uintM("NextHandleNeedingPool", 4), uintM("TableCode", 8), ptrM("QuotaProcess"))
+	b.strct("_QUAD", uintM("UseThisFieldToCopy", 8))
+	// Body stays last in every layout: the object follows its header.
+	b.strctTail("_OBJECT_HEADER", b.subM("Body", "_QUAD"), uintM("PointerCount", 8), uintM("HandleCount", 8), uintM("TypeIndex", 1), uintM("InfoMask", 1))
+	b.strct("_OBJECT_TYPE", b.subM("TypeList", "_LIST_ENTRY"), b.subM("Name", "_UNICODE_STRING"), uintM("Index", 1))
+	b.strct("_DRIVER_OBJECT", uintM("Type", 2), ptrM("DeviceObject"), b.subM("DriverName", "_UNICODE_STRING"))
+	b.strct("_DEVICE_OBJECT", uintM("Type", 2), ptrM("DriverObject"), uintM("Characteristics", 4))
+	b.strct("_FILE_OBJECT", uintM("Type", 2), ptrM("DeviceObject"), b.subM("FileName", "_UNICODE_STRING"), uintM("Flags", 4))
+	b.flags("_MMPAGING_FILE_FLAGS", 2, bitfield{"PageFileNumber", 4}, bitfield{"WsSwapPagefile", 1}, bitfield{"NoReservations", 1}, bitfield{"VirtualStorePagefile", 1})
+	b.strct("_MMPAGING_FILE", uintM("Size", 8), uintM("MaximumSize", 8), uintM("MinimumSize", 8), ptrM("File"),
+		b.subM("PageFileName", "_UNICODE_STRING"), b.subM("Flags", "_MMPAGING_FILE_FLAGS"))
+	// PageFileNumber and VirtualStorePagefile are direct members in
+	// Windows (bitfields of _MMPAGING_FILE itself): hoist them.
+	b.hoist("_MMPAGING_FILE", "Flags", "PageFileNumber", "VirtualStorePagefile")
+	b.strct("_MI_VISIBLE_PARTITION", uintM("LowestPhysicalPage", 8), uintM("NumberOfPagingFiles", 4), b.ptrArrM("PagingFile", 16))
+	b.strct("_MI_PARTITION", uintM("PartitionId", 2), b.subM("Vp", "_MI_VISIBLE_PARTITION"))
 	b.global("PsActiveProcessHead", 0x1000)
+	b.global("PsLoadedModuleList", 0x1010)
+	b.global("PsInitialSystemProcess", 0x1020)
+	b.global("ObHeaderCookie", 0x1030)
+	b.global("ObpKernelHandleTable", 0x1038)
+	b.global("ObTypeIndexTable", 0x1100)
+	b.global("MiSystemPartition", 0x2000)
 	return b.table(t)
 }
 
@@ -313,4 +397,29 @@ func forBothLayouts(t *testing.T, fn func(t *testing.T, g *guest)) {
 			fn(t, g)
 		})
 	}
+}
+
+// unicode writes a UNICODE_STRING for s at va (a member of some type).
+func (g *guest) unicode(va uint64, s string) {
+	buf := g.allocBytes(uint64(2*len(s)) + 2)
+	w := make([]byte, 2*len(s))
+	for i, r := range s {
+		w[2*i] = byte(r)
+		w[2*i+1] = byte(r >> 8)
+	}
+	g.mem.write(buf, w)
+	g.set("_UNICODE_STRING", va, "Length", uint64(len(w)))
+	g.set("_UNICODE_STRING", va, "MaximumLength", uint64(len(w)+2))
+	g.set("_UNICODE_STRING", va, "Buffer", buf)
+}
+
+// fakeRegisters is a register snapshot by name.
+type fakeRegisters map[string]uint64
+
+func (r fakeRegisters) Uint(name string) (uint64, error) {
+	v, ok := r[name]
+	if !ok {
+		return 0, fmt.Errorf("fake: no register %s", name)
+	}
+	return v, nil
 }
