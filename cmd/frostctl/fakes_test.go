@@ -31,15 +31,17 @@ type fakeTarget struct {
 	holeStart, holeEnd uint64
 }
 
-func (f *fakeTarget) Name() string                                   { return "fake" }
-func (f *fakeTarget) Pause(context.Context) (*vmi.Stop, error)       { return &vmi.Stop{Signal: 2}, nil }
-func (f *fakeTarget) Resume(context.Context) error                   { return nil }
-func (f *fakeTarget) Running() (bool, *vmi.Stop)                     { return true, nil }
+func (f *fakeTarget) Name() string                                     { return "fake" }
+func (f *fakeTarget) Pause(context.Context) (*vmi.Stop, error)         { return &vmi.Stop{Signal: 2}, nil }
+func (f *fakeTarget) Resume(context.Context) error                     { return nil }
+func (f *fakeTarget) Running() (bool, *vmi.Stop)                       { return true, nil }
 func (f *fakeTarget) Step(context.Context, vmi.CPU) (*vmi.Stop, error) { return nil, errFake }
 func (f *fakeTarget) StepOver(context.Context, vmi.CPU, ...vmi.Breakpoint) (*vmi.Stop, error) {
 	return nil, errFake
 }
-func (f *fakeTarget) CPUs(context.Context) ([]vmi.CPU, error) { return []vmi.CPU{{Pid: 1, Tid: 1}}, nil }
+func (f *fakeTarget) CPUs(context.Context) ([]vmi.CPU, error) {
+	return []vmi.CPU{{Pid: 1, Tid: 1}}, nil
+}
 func (f *fakeTarget) Registers(context.Context, vmi.CPU) (*vmi.Registers, error) {
 	return nil, errFake
 }
@@ -55,12 +57,12 @@ func (f *fakeTarget) ReadPhysical(_ context.Context, gpa uint64, p []byte) error
 	copy(p, f.ram[gpa:end])
 	return nil
 }
-func (f *fakeTarget) WritePhysical(context.Context, uint64, []byte) error  { return errFake }
+func (f *fakeTarget) WritePhysical(context.Context, uint64, []byte) error    { return errFake }
 func (f *fakeTarget) InsertBreakpoint(context.Context, vmi.Breakpoint) error { return errFake }
 func (f *fakeTarget) RemoveBreakpoint(context.Context, vmi.Breakpoint) error { return errFake }
-func (f *fakeTarget) Capabilities() vmi.Capabilities                        { return vmi.Capabilities{} }
-func (f *fakeTarget) Events() <-chan vmi.Event                              { return nil }
-func (f *fakeTarget) Close(context.Context) error                           { return nil }
+func (f *fakeTarget) Capabilities() vmi.Capabilities                         { return vmi.Capabilities{} }
+func (f *fakeTarget) Events() <-chan vmi.Event                               { return nil }
+func (f *fakeTarget) Close(context.Context) error                            { return nil }
 
 type fakeErr string
 
