@@ -3,10 +3,13 @@ package breakpoints_test
 import (
 	"bytes"
 	"context"
+	"debug/pe"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +135,40 @@ type logWriter struct{ tb testing.TB }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// objdumpLine matches an instruction line of llvm-objdump --no-show-raw-insn.
+var objdumpLine = regexp.MustCompile(`(?m)^\s*([0-9a-f]+):\s+(\S+)`)
+
+// firstInstruction disassembles the kernel image from the function fn
+// and returns the RVA of its first instruction with the given mnemonic.
+func firstInstruction(tb testing.TB, fn, mnemonic string) uint64 {
+	tb.Helper()
+	if _, err := exec.LookPath("llvm-objdump"); err != nil {
+		unavailable(tb, "llvm-objdump not found (run `make deps`)")
+	}
+	image := filepath.Join(guestDir(tb), "ntoskrnl.exe")
+	f, err := pe.Open(image)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	oh, ok := f.OptionalHeader.(*pe.OptionalHeader64)
+	f.Close()
+	if !ok {
+		tb.Fatal("ntoskrnl.exe is not PE32+")
+	}
+	start := oh.ImageBase + kernelRVA(tb, fn)
+	out, err := exec.Command("llvm-objdump", "-d", "--no-show-raw-insn",
+		"--start-address="+strconv.FormatUint(start, 10), "--stop-address="+strconv.FormatUint(start+256, 10), image).Output()
+	if err != nil {
+		tb.Fatalf("llvm-objdump: %v", err)
+	}
+	for _, m := range objdumpLine.FindAllStringSubmatch(string(out), -1) {
+		if m[2] == mnemonic {
+			va, _ := strconv.ParseUint(m[1], 16, 64)
+			return va - oh.ImageBase
+		}
+	}
+	tb.Fatalf("no %s in the first 256 bytes of %s", mnemonic, fn)
+	return 0
 }
