@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/frostvmi/frost/vmi"
 )
 
 // Frame is what a handler gets at a hit: the hit, reads of the stopped
@@ -32,6 +34,12 @@ type Frame struct {
 // ReadPhysical reads guest-physical memory.
 func (f *Frame) ReadPhysical(ctx context.Context, gpa uint64, p []byte) error {
 	return f.m.t.ReadPhysical(ctx, gpa, p)
+}
+
+// CPURegisters reads another vCPU's registers (the guest is all-stop, so
+// every vCPU is stopped at a hit). The hit's own are in Regs.
+func (f *Frame) CPURegisters(ctx context.Context, cpu vmi.CPU) (*vmi.Registers, error) {
+	return f.m.t.Registers(ctx, cpu)
 }
 
 // ReadVirtual reads va in the address space of the hit (its CR3), through

@@ -144,6 +144,9 @@ func (m *Manager) Pause(ctx context.Context) (*vmi.Stop, error) {
 func (m *Manager) Resume(ctx context.Context) error {
 	return m.do(ctx, func() {
 		m.held = false
+		if m.inHit {
+			return // the hit being handled resumes the guest when it is done
+		}
 		if h := m.pending; h != nil {
 			m.pending = nil
 			octx, cancel := m.opCtx()

@@ -230,3 +230,32 @@ func TestTargetGone(t *testing.T) {
 		t.Errorf("Add after gone: %v", err)
 	}
 }
+
+// TestResumeInsideHandler: an operator's Resume while a handler holds the
+// guest does not run the guest under the handler.
+func TestResumeInsideHandler(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	ctx := testCtx(t)
+	var runningInside bool
+	if _, err := m.Add(ctx, Spec{Addr: kfn, Handler: func(ctx context.Context, fr *Frame) error {
+		if err := m.Resume(ctx); err != nil {
+			return err
+		}
+		runningInside, _ = f.Running()
+		return fr.SetRegister("rax", 1)
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn}))
+	if runningInside {
+		t.Error("Resume from a handler ran the guest before the hit was done")
+	}
+	if f.reg(cpu1, "rax") != 1 {
+		t.Error("the handler's edit was lost")
+	}
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Addr != kfn {
+		t.Errorf("List = %+v, %v", list, err)
+	}
+}

@@ -100,7 +100,9 @@ type Manager struct {
 }
 
 // New starts managing t: from now on the manager is the only reader of
-// t.Events(). It does not close t.
+// t.Events(). It leaves the guest as it finds it: a target just opened is
+// stopped by the attach, so arm what must be there from the start, then
+// Resume. It does not close t.
 func New(t vmi.Target, opts Options) (*Manager, error) {
 	if t == nil {
 		return nil, errors.New("breakpoints: nil target")

@@ -1,6 +1,7 @@
 package breakpoints
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,4 +206,18 @@ func (m *Manager) Lookup(ctx context.Context, id ID) (Armed, error) {
 		return Armed{}, derr
 	}
 	return a, err
+}
+
+// List reports every observer, in the order they were added.
+func (m *Manager) List(ctx context.Context) ([]Armed, error) {
+	var out []Armed
+	if err := m.do(ctx, func() {
+		for _, o := range m.observers {
+			out = append(out, Armed{ID: o.id, Addr: o.slot.addr, Placement: o.slot.placement, Shared: len(o.slot.observers) > 1})
+		}
+		slices.SortFunc(out, func(a, b Armed) int { return cmp.Compare(a.ID, b.ID) })
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
