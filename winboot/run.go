@@ -59,8 +59,8 @@ type boot struct {
 	tr      *translate.Translator // uncached: reads while the guest runs
 	winpePA uint64                // InitWinPEModeType's physical address
 
-	mu       sync.Mutex
-	rep      *Report
+	mu        sync.Mutex
+	rep       *Report
 	observers map[string]breakpoints.ID // by function, while armed
 }
 
