@@ -423,3 +423,11 @@ func (r fakeRegisters) Uint(name string) (uint64, error) {
 	}
 	return v, nil
 }
+
+// ReadAt makes fakeMemory a pe.Memory too.
+func (m *fakeMemory) ReadAt(p []byte, addr uint64) (int, error) {
+	if err := m.ReadVirtual(0, addr, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
