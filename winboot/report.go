@@ -15,9 +15,10 @@ const WinPEInRAM = 0x80000000
 
 // Report is what winboot did to one boot of the guest.
 type Report struct {
-	// Boots is how many boots winboot saw (1 + resets); the rest of the
-	// report is about the last one.
-	Boots int
+	// Boots is how many boots winboot saw the kernel of, and Resets how
+	// many reset events came (QEMU may report one reset more than once);
+	// the rest of the report is about the last boot.
+	Boots, Resets int
 	// Kernel is where ntoskrnl was found, and SymbolFile where its
 	// symbols came from. Polls counts the looks it took, FoundAfter the
 	// time from Run (or the reset) to the find.
@@ -86,7 +87,7 @@ func (r *Report) String() string {
 	case !r.Success():
 		status = "incomplete"
 	}
-	fmt.Fprintf(&b, "winboot: %s after %d boot(s)\n", status, r.Boots)
+	fmt.Fprintf(&b, "winboot: %s after %d boot(s), %d reset event(s)\n", status, r.Boots, r.Resets)
 	fmt.Fprintf(&b, "  kernel            %s at %#x (symbols %s), found after %d polls, %v\n", r.KernelPDB, r.KernelBase, r.SymbolFile, r.Polls, r.FoundAfter.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  InitWinPEModeType %#08x -> %#08x", r.WinPEBefore, r.WinPEAfter)
 	if r.Overwritten {

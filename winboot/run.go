@@ -35,14 +35,21 @@ func Run(ctx context.Context, tgt vmi.Target, mgr *breakpoints.Manager, opt Opti
 		Kinds: []breakpoints.EventKind{breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone},
 	})
 	defer sub.Close()
-	for n := 1; ; n++ {
-		b := &boot{tgt: tgt, mgr: mgr, opt: opt, sub: sub, n: n, began: time.Now(), rep: &Report{Boots: n}, observers: map[string]breakpoints.ID{}}
+	n, resets := 1, 0
+	for {
+		b := &boot{tgt: tgt, mgr: mgr, opt: opt, sub: sub, n: n, began: time.Now(), rep: &Report{Boots: n, Resets: resets}, observers: map[string]breakpoints.ID{}}
 		err := b.run(ctx)
-		if errors.Is(err, errReset) {
-			b.step("reset", "the guest reset; starting over on the next boot")
-			continue
+		if !errors.Is(err, errReset) {
+			return b.report(), err
 		}
-		return b.report(), err
+		resets++
+		// QEMU may report one guest reset more than once (a reset loop
+		// in the guest requests it again before the vCPU restarts): a
+		// boot counts once its kernel was seen.
+		if b.k != nil {
+			n++
+		}
+		b.step("reset", "%v; starting over on the next boot", err)
 	}
 }
 
@@ -124,7 +131,7 @@ func lifecycleErr(e breakpoints.Event, ok bool) error {
 	case !ok:
 		return errors.New("winboot: the breakpoint manager closed")
 	case e.Kind == breakpoints.EventReset:
-		return errReset
+		return fmt.Errorf("%w (%s)", errReset, e.Reason)
 	case e.Kind == breakpoints.EventShutdown:
 		return errors.New("winboot: the guest shut down during boot")
 	case e.Kind == breakpoints.EventGone:
