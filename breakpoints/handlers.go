@@ -86,6 +86,10 @@ func (m *Manager) await(h *Hit, work []*running, holds []*hold, results <-chan h
 		r.cancel()
 		open := r.frame.Edits.seal()
 		r.ok = err == nil && open
+		if errors.Is(err, ErrClosed) {
+			m.log.Info("breakpoint handler cut off by Close; its edits are dropped", "id", r.frame.ID, "owner", r.frame.Owner)
+			return
+		}
 		if err != nil {
 			var herr *HandlerError
 			if !errors.As(err, &herr) {
