@@ -29,6 +29,12 @@ type (
 // Target is a running guest that Frost holds: one owner of its gdbstub, its
 // guest-physical memory and its lifecycle events.
 //
+// OpenQEMU (a QEMU that vmi/qemu launched), DialQEMU (any QEMU, by its
+// sockets) and AttachDomain (a libvirt domain) make one. Opening takes
+// charge of the guest: it stops it and removes every breakpoint a previous
+// owner left in the stub (one that died without detaching), and leaves it
+// stopped, so the new owner can arm breakpoints before it runs again.
+//
 // The guest is all-stop: Pause, a breakpoint or a step stops every vCPU,
 // and Resume runs them all. Calls that need the guest stopped (registers,
 // steps, breakpoint changes under QEMU's stub) fail with an error wrapping
