@@ -59,22 +59,36 @@ func openKernel(t *testing.T, m *qemu.Machine) *kernelAt {
 	if err != nil {
 		t.Fatalf("pausing: %v", err)
 	}
+	return openKernelAt(t, m, tgt, stop, "", 0)
+}
+
+// openKernelAt opens the kernel of a stopped guest held through tgt, with
+// symbols from symDir (the guest's build output when empty), scanning from
+// from (RIP when 0).
+func openKernelAt(t *testing.T, m *qemu.Machine, tgt vmi.Target, stop *vmi.Stop, symDir string, from uint64) *kernelAt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+	defer cancel()
 	if stop.Registers == nil {
 		t.Fatalf("stop without registers: %v", stop.RegistersErr)
 	}
 	ka := &kernelAt{m: m, rep: report(t, m), tgt: tgt}
 	// QEMU finished the guest's disk writes before it stopped, so the image
 	// holds what the guest put in its paging files.
+	var err error
 	if ka.vol, err = disk.Open(m.DiskPath()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ka.vol.Close() })
-	st, err := store.New(guestOut(t), "")
+	if symDir == "" {
+		symDir = guestOut(t)
+	}
+	st, err := store.New(symDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Offline = true
-	ka.k, err = nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(tgt), Registers: stop.Registers, Symbols: st, Pagefiles: ka.pagefile})
+	ka.k, err = nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(tgt), Registers: stop.Registers, From: from, Symbols: st, Pagefiles: ka.pagefile})
 	if err != nil {
 		t.Fatalf("opening the kernel: %v", err)
 	}
