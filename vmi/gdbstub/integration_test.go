@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -245,29 +244,11 @@ func TestIntegrationBreakpoint(t *testing.T) {
 	}
 }
 
-// withSMP returns a QEMU "binary" that runs the real one with -smp n
-// appended. The launcher (vmi/qemu) has no vCPU option yet, and this
-// keeps the change to its command line to that one argument.
-func withSMP(tb testing.TB, n int) string {
-	tb.Helper()
-	real, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		unavailable(tb, "qemu-system-x86_64 not found (run `make deps`)")
-	}
-	script := filepath.Join(tb.TempDir(), "qemu-smp")
-	// exec keeps the launcher's PID and parent-death signal on QEMU itself.
-	body := fmt.Sprintf("#!/bin/sh\nexec %q \"$@\" -smp %d\n", real, n)
-	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	return script
-}
-
 // TestIntegrationTwoVCPUs: under -smp 2 the stub lists two threads, Hg+g
 // reads each, and a step-over moves only the vCPU that hit.
 func TestIntegrationTwoVCPUs(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), QEMU: withSMP(t, 2)})
+	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), CPUs: 2})
 	c := dial(t, m)
 	ctx := testCtx(t)
 	if _, err := c.Attach(ctx); err != nil {
