@@ -83,10 +83,11 @@ func bootReady(t testing.TB, cfg qemu.Config) (*qemu.Machine, *qmp.Client) {
 	return m, c
 }
 
-// fileRef stands in for the gdbstub as the reference reader until vmi/
-// gdbstub exists: it reads the shared RAM file directly with pread, by
-// the same Map. It is independent of the backend code under test (no
-// mapping, no /proc), not of the Map.
+// fileRef stands in for the gdbstub as the reference reader, keeping
+// physmem's own tests free of the control plane (vmi's tests use the real
+// gdbstub): it reads the shared RAM file directly with pread, by the same
+// Map. It is independent of the backend code under test (no mapping, no
+// /proc), not of the Map.
 type fileRef struct {
 	f  *os.File
 	gm *physmem.Map

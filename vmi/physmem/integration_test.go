@@ -86,7 +86,8 @@ func checkAgainstQEMU(t *testing.T, mem *physmem.Memory, ref *pmemRef, gpas ...u
 // TestSharedFileAndProcMemAgree reads a stopped mini-NT's whole RAM
 // through the mapped RAM file and through /proc/<pid>/mem: they must be
 // identical. The /proc mapping is verified against fileRef, a plain pread
-// of the RAM file, until the gdbstub's physical mode can be the reference.
+// of the RAM file; vmi's TestDataPlaneBackendsAgree does the same with the
+// gdbstub's physical mode as the reference and third backend.
 func TestSharedFileAndProcMemAgree(t *testing.T) {
 	m, c := bootReady(t, qemu.Config{})
 	ctx := deadline(t)
@@ -124,8 +125,8 @@ func TestSharedFileAndProcMemAgree(t *testing.T) {
 // test puts a marker there itself: it writes the RAM file at the block
 // offset (QEMU maps the file shared, so the guest sees the write), then
 // reads GPA 0x100000000+x through both backends and through QEMU's own
-// pmemsave. Writing the marker with gdbstub M in physical mode, as
-// Frost will, waits for vmi/gdbstub.
+// pmemsave. vmi's TestHighRAMMarker writes the marker with gdbstub M in
+// physical mode instead, as Frost does.
 func TestHighRAM(t *testing.T) {
 	m, c := bootReady(t, qemu.Config{MemoryMB: 5120})
 	ctx := deadline(t)
