@@ -55,6 +55,30 @@ func (k *Kernel) KPCR(regs Registers) (uint64, error) {
 	return 0, fmt.Errorf("nt: no KPCR whose Self points at itself (%v)", tried)
 }
 
+// CurrentThread returns the KTHREAD running on the stopped vCPU
+// (KPCR → Prcb.CurrentThread): the cheapest identity of a guest thread,
+// for matching a break-on-return to its call.
+func (k *Kernel) CurrentThread(regs Registers) (uint64, error) {
+	kpcr, err := k.KPCR(regs)
+	if err != nil {
+		return 0, err
+	}
+	return k.currentThreadOf(kpcr)
+}
+
+// currentThreadOf reads Prcb.CurrentThread of a KPCR.
+func (k *Kernel) currentThreadOf(kpcr uint64) (uint64, error) {
+	off, err := k.lay.offset("_KPCR.Prcb.CurrentThread")
+	if err != nil {
+		return 0, err
+	}
+	kthread, err := k.pointer("Prcb.CurrentThread", kpcr+off)
+	if err == nil && kthread == 0 {
+		err = &WalkError{What: "Prcb.CurrentThread", At: kpcr + off, Err: ErrCorrupt, Msg: "no current thread"}
+	}
+	return kthread, err
+}
+
 // Current is who runs on a vCPU at a stop.
 type Current struct {
 	KPCR   uint64
@@ -81,16 +105,9 @@ func (k *Kernel) Current(regs Registers) (Current, error) {
 	if c.CR3, err = regs.Uint("cr3"); err != nil {
 		return c, fmt.Errorf("nt: reading cr3: %w", err)
 	}
-	off, err := k.lay.offset("_KPCR.Prcb.CurrentThread")
+	kthread, err := k.currentThreadOf(kpcr)
 	if err != nil {
 		return c, err
-	}
-	kthread, err := k.pointer("Prcb.CurrentThread", kpcr+off)
-	if err != nil {
-		return c, err
-	}
-	if kthread == 0 {
-		return c, &WalkError{What: "Prcb.CurrentThread", At: kpcr + off, Err: ErrCorrupt, Msg: "no current thread"}
 	}
 	ethread, err := k.ethreadOf(kthread)
 	if err != nil {
