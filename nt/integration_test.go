@@ -514,6 +514,17 @@ func (l *live) checkNtWriteFile(t *testing.T) {
 	if cur.Process.Name != "writer.exe" || cur.Attached() {
 		t.Fatalf("NtWriteFile called by %v (address space %v)", cur.Process, cur.AddressSpace)
 	}
+	threads, err := l.k.Threads(cur.Process)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(threads) != 1 || threads[0].ETHREAD != cur.Thread.ETHREAD || threads[0].TID != cur.Thread.TID || threads[0].PID != cur.Process.PID {
+		t.Errorf("writer.exe's threads %v; the caller is %v", threads, cur.Thread)
+	}
+	tcb, _ := l.k.lay.offset("_ETHREAD.Tcb")
+	if kt, err := l.k.CurrentThread(regs); err != nil || kt != cur.Thread.ETHREAD+tcb {
+		t.Errorf("CurrentThread = %#x, %v; want the caller's KTHREAD %#x", kt, err, cur.Thread.ETHREAD+tcb)
+	}
 	a, err := l.k.NtWriteFile(regs)
 	if err != nil {
 		t.Fatal(err)
