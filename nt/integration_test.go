@@ -14,6 +14,7 @@ import (
 
 	"github.com/frostvmi/frost/integration/guest/disk"
 	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/physmem"
 	"github.com/frostvmi/frost/vmi/qemu"
@@ -353,6 +354,23 @@ func (l *live) checkVADs(t *testing.T) {
 		}
 	}
 	t.Logf("swapper's %d pattern pages by state: %v (%d unread)", pages, states, bad)
+
+	// Zero PTEs are decided by the VAD: translate asks the kernel.
+	dtb := l.swapper(t).DTB
+	for _, c := range []struct {
+		va   uint64
+		want translate.State
+	}{
+		{wants[0].start, translate.StateDemandZero},             // committed, never touched
+		{wants[1].start + pages<<12, translate.StateDemandZero}, // committed inside the reservation
+		{wants[2].start + 16<<12, translate.StateDecommitted},
+		{0x70000000, translate.StateNotMapped}, // no VAD
+	} {
+		loc, err := l.k.Translator.Translate(dtb, c.va)
+		if err != nil || loc.State != c.want {
+			t.Errorf("%#x: %v, %v; want %v", c.va, loc, err, c.want)
+		}
+	}
 }
 
 func (l *live) checkPagingFiles(t *testing.T) {
