@@ -40,6 +40,10 @@ type fakeTarget struct {
 	// stubSlots makes the stub refuse a Z1 beyond this many (E22), as
 	// QEMU under KVM does; 0: no stub-side limit.
 	stubSlots int
+	// raceHit, when set, makes the next Pause of a running guest find it
+	// stopped at that breakpoint instead: the stop is returned and also
+	// sent on Events, as vmi.Target does.
+	raceHit map[string]uint64
 	// onStep, when set, decides where a step-over lands.
 	onStep func(cpu vmi.CPU, regs *vmi.Registers)
 	closed bool
@@ -73,6 +77,16 @@ func (f *fakeTarget) newStop(cpu vmi.CPU, sig int) *vmi.Stop {
 func (f *fakeTarget) Pause(ctx context.Context) (*vmi.Stop, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.running && f.raceHit != nil {
+		for name, v := range f.raceHit {
+			f.regs[cpu1].SetUint(name, v)
+		}
+		f.raceHit = nil
+		f.running = false
+		f.stop = f.newStop(cpu1, gdbstub.SignalTrap)
+		f.events <- vmi.Event{Kind: vmi.EventStop, Time: time.Now(), Stop: f.stop}
+		return f.stop, nil
+	}
 	if f.running {
 		f.running = false
 		f.stop = f.newStop(cpu1, gdbstub.SignalInt)

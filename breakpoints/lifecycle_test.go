@@ -259,3 +259,60 @@ func TestResumeInsideHandler(t *testing.T) {
 		t.Errorf("List = %+v, %v", list, err)
 	}
 }
+
+// TestHitRacingPause: Add pauses a running guest, and the pause finds it
+// at a breakpoint; the hit is handled once (the Target also sends it on
+// Events) and the guest runs on.
+func TestHitRacingPause(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	ctx := testCtx(t)
+	var c counter
+	if _, err := m.Add(ctx, Spec{Addr: kfn, Handler: c.handle}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.raceHit = map[string]uint64{"rip": kfn}
+	f.mu.Unlock()
+	if _, err := m.Add(ctx, Spec{Addr: kfn2}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitRunning()
+	// Another hit after it, so the duplicate on Events has surely been
+	// read by the time this one is handled.
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn2}))
+	if n := c.n.Load(); n != 1 {
+		t.Errorf("the raced hit was handled %d times, want 1", n)
+	}
+}
+
+// TestStaleHitResumed: a hit on an address whose breakpoint was just
+// removed is nobody's; the guest runs on, and no one is told of a stop.
+func TestStaleHitResumed(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	ctx := testCtx(t)
+	a, err := m.Add(ctx, Spec{Addr: kfn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	sub := m.Subscribe(SubscribeOptions{})
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn}))
+	if n := len(sub.Events()); n != 0 {
+		t.Errorf("a stale hit produced %d events", n)
+	}
+}
+
+func TestShutdownForwarded(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	sub := m.Subscribe(SubscribeOptions{})
+	f.events <- vmi.Event{Kind: vmi.EventShutdown, Time: time.Now(), Reason: "guest-shutdown"}
+	ev := <-sub.Events()
+	if ev.Kind != EventShutdown || ev.Reason != "guest-shutdown" {
+		t.Errorf("got %+v", ev)
+	}
+}
