@@ -4,17 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
 // Close leaves the guest running and clean. The detach (gdbstub.Detach)
 // stops the guest if it runs, removes every breakpoint this target armed
-// and sends "D;1", which resumes it. Only if that fails while QEMU is still
-// there is the guest resumed through QMP instead: a guest left in "debug"
-// with nobody attached would stay frozen.
+// and sends "D;1", which resumes it. If the target's connection failed or
+// is gone while QEMU still runs, a new connection removes the breakpoints
+// and detaches instead (see recover): a guest left in "debug", or one that
+// would stop at a leftover breakpoint, with nobody attached, stays frozen.
+//
+// The cleanup runs to its end even if ctx ends first (it is bounded by
+// closeTimeout instead): a detach cut short would leave the guest frozen
+// with nobody attached.
 func (g *guest) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
 		// Stop the pumps first: the detach's own interrupt is no event.
 		g.cancel()
 		close(g.done)
@@ -25,9 +34,15 @@ func (g *guest) Close(ctx context.Context) error {
 		gone := false
 		select {
 		case <-g.gdb.Done():
-			// Gone already (QEMU exited): there is no guest to leave
-			// clean, and Gone told the owner why.
-			gone = true
+			if g.back.alive != nil && g.back.alive(ctx) {
+				// The connection died under QEMU (poisoned, reset):
+				// its breakpoints are still armed.
+				errs = append(errs, g.recover(ctx)...)
+			} else {
+				// QEMU exited: there is no guest to leave clean, and
+				// Gone told the owner why.
+				gone = true
+			}
 		default:
 			errs = append(errs, g.detach(ctx)...)
 		}
@@ -41,10 +56,10 @@ func (g *guest) Close(ctx context.Context) error {
 		if err := g.mem.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("vmi: %s: %w", g.name, err))
 		}
-		if g.release != nil {
+		if g.back.release != nil {
 			// Once QEMU is gone, releasing what lived in it (libvirt's
 			// gdbserver) can only fail; the local part still happens.
-			if err := g.release(ctx); err != nil && !gone {
+			if err := g.back.release(ctx); err != nil && !gone {
 				errs = append(errs, fmt.Errorf("vmi: %s: %w", g.name, err))
 			}
 		}
@@ -53,18 +68,55 @@ func (g *guest) Close(ctx context.Context) error {
 	return g.closeErr
 }
 
-// detach detaches the stub, and resumes the guest through QMP if that
-// failed.
+// closeTimeout bounds Close's cleanup: a few stub and QMP round trips,
+// or a libvirt passthrough call or two.
+const closeTimeout = 30 * time.Second
+
+// detach detaches the stub. If that fails (a poisoned connection), a
+// fresh connection does what a new owner would: its attach ("?") removes
+// every breakpoint, then it detaches. Only if that fails too is the guest
+// resumed through QMP, which may leave breakpoints for it to stop at again.
 func (g *guest) detach(ctx context.Context) []error {
 	err := g.gdb.Detach(ctx)
 	if err == nil {
 		return nil
 	}
-	errs := []error{fmt.Errorf("vmi: %s: detaching: %w", g.name, err)}
+	rerrs := g.recover(ctx)
+	if rerrs == nil {
+		return nil // clean and running after all
+	}
+	return append([]error{fmt.Errorf("vmi: %s: detaching: %w", g.name, err)}, rerrs...)
+}
+
+// recover leaves the guest clean and running without the target's own
+// connection: through a new one, or failing that through QMP.
+func (g *guest) recover(ctx context.Context) []error {
+	err := g.redetach(ctx)
+	if err == nil {
+		return nil
+	}
+	errs := []error{fmt.Errorf("vmi: %s: detaching through a new connection: %w", g.name, err)}
 	if err := g.resumeThroughQMP(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errs
+}
+
+// redetach connects to the stub again, clears every breakpoint and
+// detaches.
+func (g *guest) redetach(ctx context.Context) error {
+	if g.stub.address == "" {
+		return errors.New("no stub address")
+	}
+	c, err := gdbstub.Dial(ctx, g.stub.network, g.stub.address, gdbstub.Config{Capabilities: g.caps})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Attach(ctx); err != nil {
+		c.Close()
+		return err
+	}
+	return c.Detach(ctx)
 }
 
 // resumeThroughQMP runs a guest the detach left stopped by the stub.

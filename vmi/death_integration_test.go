@@ -152,3 +152,33 @@ func TestAbruptDeathChild(t *testing.T) {
 	fmt.Printf("%s%#x\n", childHit, rip(t, e.Stop.Registers))
 	<-ctx.Done() // SIGKILL comes first
 }
+
+// TestCloseAfterLostConnection: the Target's stub connection dies while
+// the guest sits at its breakpoint (QEMU lives on, the breakpoint stays
+// armed). Events report gone; Close still leaves the guest clean and
+// running, through a new connection, and it reaches ready.
+func TestCloseAfterLostConnection(t *testing.T) {
+	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
+	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), Paused: true})
+	g := openTarget(t, m)
+	ctx := testCtx(t)
+	if err := g.InsertBreakpoint(ctx, Breakpoint{Kind: gdbstub.Software, Addr: fn}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(ctx, t, g); e.Kind != EventStop || rip(t, e.Stop.Registers) != fn {
+		t.Fatalf("event %v, want the hit", e.Kind)
+	}
+	g.gdb.Close() // the connection drops without a detach
+	if e := nextEvent(ctx, t, g); e.Kind != EventGone {
+		t.Fatalf("event %v after the connection dropped, want gone", e.Kind)
+	}
+	if err := g.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Fatalf("the guest did not run on after Close: %v", err)
+	}
+}

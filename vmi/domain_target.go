@@ -43,17 +43,22 @@ func AttachDomain(ctx context.Context, conn *libvirt.Conn, name string, opt Opti
 			err = errors.Join(err, att.Close(context.WithoutCancel(ctx)))
 		}
 	}()
-	gdb, mem, caps, stop, err := attachStub(ctx, stubEndpoint{
-		name: dom.Name(), network: att.Network, address: att.Address, pid: att.PID, mon: att.QMP.Monitor,
-	}, opt)
+	stub := stubEndpoint{name: dom.Name(), network: att.Network, address: att.Address, pid: att.PID, mon: att.QMP.Monitor}
+	gdb, mem, caps, stop, err := attachStub(ctx, stub, opt)
 	if err != nil {
 		return nil, err
 	}
-	release := func(ctx context.Context) error {
-		stopEvents()
-		return att.Close(ctx)
-	}
-	return newGuest(dom.Name(), gdb, mem, att.QMP.Monitor, caps, stop, libvirtLifecycle(events), release), nil
+	return newGuest(stub, gdb, mem, caps, stop, backend{
+		life: libvirtLifecycle(events),
+		alive: func(ctx context.Context) bool {
+			st, err := dom.State(ctx)
+			return err == nil && (st == libvirt.StateRunning || st == libvirt.StatePaused)
+		},
+		release: func(ctx context.Context) error {
+			stopEvents()
+			return att.Close(ctx)
+		},
+	}), nil
 }
 
 // libvirtLifecycle turns the domain's libvirt events into lifecycle

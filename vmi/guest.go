@@ -18,6 +18,7 @@ import (
 type guest struct {
 	name string
 	gdb  *gdbstub.Client
+	stub stubEndpoint // where gdb connects, for Close's fallback
 	mem  *physmem.Memory
 	mon  *qmp.Monitor
 	caps Capabilities
@@ -40,9 +41,7 @@ type guest struct {
 	done   chan struct{} // closed at Close
 	pumps  sync.WaitGroup
 
-	// release frees what the implementation holds besides gdb and mem
-	// (the QMP client, the libvirt attachment), after the detach.
-	release func(ctx context.Context) error
+	back backend
 
 	closeOnce sync.Once
 	closeErr  error
@@ -52,6 +51,18 @@ type guest struct {
 // (then it returns) or ctx ends.
 type lifecycleSource func(ctx context.Context, emit func(Event))
 
+// backend is what differs between the implementations: where lifecycle
+// events come from, whether QEMU is still there, and what to free.
+type backend struct {
+	life lifecycleSource
+	// alive reports whether QEMU still runs, when the stub's connection
+	// has ended: Close then still owes the guest a clean detach.
+	alive func(ctx context.Context) bool
+	// release frees what the implementation holds besides the stub and
+	// memory (the QMP client, the libvirt attachment), after the detach.
+	release func(ctx context.Context) error
+}
+
 // eventBuffer is how many events wait for the consumer. The sources are
 // bounded by nature: a stop waits for someone to resume the guest before
 // the next, and resets and shutdowns are rare. A full buffer holds the
@@ -60,16 +71,15 @@ const eventBuffer = 64
 
 // newGuest starts the pumps of an attached guest; attached is the stop
 // Attach returned, which is the caller's and not an event.
-func newGuest(name string, gdb *gdbstub.Client, mem *physmem.Memory, mon *qmp.Monitor, caps Capabilities,
-	attached *Stop, life lifecycleSource, release func(context.Context) error) *guest {
+func newGuest(ep stubEndpoint, gdb *gdbstub.Client, mem *physmem.Memory, caps Capabilities, attached *Stop, back backend) *guest {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &guest{
-		name: name, gdb: gdb, mem: mem, mon: mon, caps: caps,
+		name: ep.name, gdb: gdb, stub: ep, mem: mem, mon: ep.mon, caps: caps,
 		events:   make(chan Event, eventBuffer),
 		shutdown: make(chan struct{}),
 		ctx:      ctx, cancel: cancel,
-		done:    make(chan struct{}),
-		release: release,
+		done: make(chan struct{}),
+		back: back,
 	}
 	var after uint64
 	if attached != nil {
@@ -84,8 +94,8 @@ func newGuest(name string, gdb *gdbstub.Client, mem *physmem.Memory, mon *qmp.Mo
 	go func() {
 		defer g.pumps.Done()
 		defer close(lifeDone)
-		if life != nil {
-			life(ctx, g.emitLifecycle)
+		if back.life != nil {
+			back.life(ctx, g.emitLifecycle)
 		}
 	}()
 	go func() {

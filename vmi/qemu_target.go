@@ -55,14 +55,24 @@ func DialQEMU(ctx context.Context, ep QEMUEndpoints, opt Options) (_ Target, err
 			qc.Close()
 		}
 	}()
-	gdb, mem, caps, stop, err := attachStub(ctx, stubEndpoint{
-		name: ep.Name, network: ep.GDBNetwork, address: ep.GDBAddress, pid: ep.PID, mon: qc.Monitor,
-	}, opt)
+	stub := stubEndpoint{name: ep.Name, network: ep.GDBNetwork, address: ep.GDBAddress, pid: ep.PID, mon: qc.Monitor}
+	gdb, mem, caps, stop, err := attachStub(ctx, stub, opt)
 	if err != nil {
 		return nil, err
 	}
-	release := func(context.Context) error { return qc.Close() }
-	return newGuest(ep.Name, gdb, mem, qc.Monitor, caps, stop, qmpLifecycle(qc), release), nil
+	return newGuest(stub, gdb, mem, caps, stop, backend{
+		life: qmpLifecycle(qc),
+		// QEMU closes its QMP socket when it exits.
+		alive: func(context.Context) bool {
+			select {
+			case <-qc.Done():
+				return false
+			default:
+				return true
+			}
+		},
+		release: func(context.Context) error { return qc.Close() },
+	}), nil
 }
 
 // qmpLifecycle turns QEMU's QMP events into lifecycle events, until QEMU
