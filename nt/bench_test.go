@@ -24,7 +24,7 @@ func BenchmarkCurrent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(g.mem.reads)/float64(b.N), "reads/op")
+	b.ReportMetric(float64(g.mem.reads.Load())/float64(b.N), "reads/op")
 }
 
 // BenchmarkProcesses lists 100 processes.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/frostvmi/frost/symbols"
@@ -237,13 +238,13 @@ func testSymbols(t testing.TB, reversed bool) *symbols.Table {
 // ignored), pages made on first write, reads of absent pages fail.
 type fakeMemory struct {
 	pages map[uint64]*[4096]byte
-	reads int
+	reads atomic.Int64
 }
 
 func newFakeMemory() *fakeMemory { return &fakeMemory{pages: map[uint64]*[4096]byte{}} }
 
 func (m *fakeMemory) ReadVirtual(dtb, va uint64, p []byte) error {
-	m.reads++
+	m.reads.Add(1)
 	for i := 0; i < len(p); {
 		a := va + uint64(i)
 		pg, ok := m.pages[a&^0xfff]

@@ -3,6 +3,7 @@ package nt
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/frostvmi/frost/symbols"
 )
@@ -54,11 +55,12 @@ type KernelConfig struct {
 // it is asked: nothing is cached across calls but symbol answers, because
 // the guest runs between calls. It is safe for concurrent use.
 type Kernel struct {
-	base   uint64
-	sym    symbols.Symbols
-	lay    *layout
-	dtb    uint64
-	mem    VirtualMemory
+	base uint64
+	sym  symbols.Symbols
+	lay  *layout
+	dtb  uint64
+	// mem is swapped whole by SetMemory while other goroutines read.
+	mem    atomic.Pointer[memBox]
 	limits Limits
 
 	// byDTB caches DTB → EPROCESS for the VAD resolver, which translation
@@ -76,15 +78,16 @@ func NewKernel(cfg KernelConfig) (*Kernel, error) {
 	if cfg.Base == 0 {
 		return nil, fmt.Errorf("nt: NewKernel needs the kernel's base")
 	}
-	return &Kernel{
+	k := &Kernel{
 		base:   cfg.Base,
 		sym:    cfg.Symbols,
 		lay:    newLayout(cfg.Symbols),
 		dtb:    cfg.DTB,
-		mem:    cfg.Memory,
 		limits: cfg.Limits.withDefaults(),
 		byDTB:  map[uint64]uint64{},
-	}, nil
+	}
+	k.mem.Store(&memBox{cfg.Memory})
+	return k, nil
 }
 
 // Base is ntoskrnl's image base.
@@ -97,13 +100,16 @@ func (k *Kernel) Symbols() symbols.Symbols { return k.sym }
 func (k *Kernel) DTB() uint64 { return k.dtb }
 
 // Memory is what the kernel reads through.
-func (k *Kernel) Memory() VirtualMemory { return k.mem }
+func (k *Kernel) Memory() VirtualMemory { return k.mem.Load().m }
+
+// memBox lets an atomic pointer hold any VirtualMemory.
+type memBox struct{ m VirtualMemory }
 
 // SetMemory replaces the reader, e.g. with a Translator that has the
-// paging files once they exist.
+// paging files once they exist. Calls in flight finish with the old one.
 func (k *Kernel) SetMemory(m VirtualMemory) {
 	if m != nil {
-		k.mem = m
+		k.mem.Store(&memBox{m})
 	}
 }
 

@@ -30,7 +30,7 @@ const maxStruct = 1 << 16
 
 // read fills p from va in dtb's address space, or says what failed.
 func (k *Kernel) read(what string, dtb, va uint64, p []byte) error {
-	if err := k.mem.ReadVirtual(dtb, va, p); err != nil {
+	if err := k.mem.Load().m.ReadVirtual(dtb, va, p); err != nil {
 		return &ReadError{What: what, DTB: dtb, VA: va, Len: len(p), Err: err}
 	}
 	return nil
