@@ -220,9 +220,16 @@ func (k *Kernel) processForDTB(dtb uint64) (Process, error) {
 		return p, err
 	}
 	k.mu.Lock()
+	if len(k.byDTB) >= maxDTBCache {
+		// Processes come and go; start afresh rather than grow.
+		clear(k.byDTB)
+	}
 	k.byDTB[key] = p.EPROCESS
 	k.mu.Unlock()
 	return p, nil
 }
+
+// maxDTBCache bounds the DTB → EPROCESS cache.
+const maxDTBCache = 4096
 
 var _ translate.VADResolver = (*Kernel)(nil)
