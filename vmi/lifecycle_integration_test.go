@@ -3,6 +3,7 @@ package vmi
 import (
 	"testing"
 
+	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
 
@@ -51,5 +52,51 @@ func TestQEMUTargetLifecycle(t *testing.T) {
 	}
 	if err := tg.Close(ctx); err != nil {
 		t.Errorf("Close after QEMU ended: %v", err)
+	}
+}
+
+// TestBehindOurBack: an operator's QMP cont (Machine.Resume, on the first
+// QMP socket, which the Target leaves free) runs the guest behind the
+// Target's back; the breakpoint it then hits arrives on Events all the
+// same. An operator's QMP stop arrives as a stop too (T02).
+func TestBehindOurBack(t *testing.T) {
+	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
+	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), Paused: true})
+	tg := openTarget(t, m)
+	ctx := testCtx(t)
+	bp := Breakpoint{Kind: gdbstub.Software, Addr: fn}
+	if err := tg.InsertBreakpoint(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := nextEvent(ctx, t, tg)
+	if e.Kind != EventStop || e.Stop.Signal != gdbstub.SignalTrap || rip(t, e.Stop.Registers) != fn {
+		t.Fatalf("event %v %v, want the hit at %#x", e.Kind, e.Stop, fn)
+	}
+	if running, stop := tg.Running(); running || stop.Seq != e.Stop.Seq {
+		t.Fatalf("Running() = %v, %v; want stopped at the hit", running, stop)
+	}
+	if _, err := tg.StepOver(ctx, e.Stop.Thread, bp); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.RemoveBreakpoint(ctx, bp); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(ctx, t, tg); e.Kind != EventStop || e.Stop.Signal != gdbstub.SignalInt {
+		t.Fatalf("event %v %v after QMP stop, want a T02 stop", e.Kind, e.Stop)
+	}
+	if err := tg.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Fatal(err)
 	}
 }
