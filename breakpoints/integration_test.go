@@ -2,6 +2,7 @@ package breakpoints_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -168,4 +169,60 @@ func mustUint(t *testing.T, e qemu.Event, key string) uint64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestIntegrationReset: mini-NT resets itself once during phase 1
+// (resetonce). Through the real vmi.Target the manager sees the reset,
+// removes the breakpoint armed in the first boot, tells its owner, and the
+// second boot (another KASLR base) reaches ready.
+func TestIntegrationReset(t *testing.T) {
+	rva := kernelRVA(t, "NtQueryValueKey")
+	m, tg := bootTarget(t, qemu.Config{Seed: qemu.Seed(7), ResetOnce: true})
+	ctx := guestCtx(t)
+	mgr, err := breakpoints.New(tg, breakpoints.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close(context.Background()) })
+	resets := mgr.Subscribe(breakpoints.SubscribeOptions{Kinds: []breakpoints.EventKind{breakpoints.EventReset}})
+	if err := mgr.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kernel, err := m.WaitEvent(ctx, "kernel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := kernel.Uint("base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := make(chan error, 1)
+	armed, err := mgr.Add(ctx, breakpoints.Spec{Addr: base + rva, Owner: "first boot",
+		OnDrop: func(_ breakpoints.ID, why error) { dropped <- why }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev breakpoints.Event
+	select {
+	case ev = <-resets.Events():
+	case <-ctx.Done():
+		t.Fatal("no reset event")
+	}
+	if len(ev.Removed) != 1 || ev.Removed[0] != armed.ID {
+		t.Errorf("reset event removed %v, want [%d]", ev.Removed, armed.ID)
+	}
+	if why := <-dropped; !errors.Is(why, breakpoints.ErrReset) {
+		t.Errorf("owner told %v, want ErrReset", why)
+	}
+	if list, err := mgr.List(ctx); err != nil || len(list) != 0 {
+		t.Errorf("observers after the reset: %v, %v", list, err)
+	}
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		t.Fatalf("the second boot did not reach ready: %v", err)
+	}
+	kernels := completeReport(t, m).All("kernel")
+	if len(kernels) != 2 {
+		t.Fatalf("%d kernel lines, want 2 (one per boot)", len(kernels))
+	}
+	t.Logf("reset (%s): kernel at %#x, then at %s", ev.Reason, base, kernels[1].Get("base"))
 }

@@ -316,3 +316,38 @@ func TestShutdownForwarded(t *testing.T) {
 		t.Errorf("got %+v", ev)
 	}
 }
+
+// TestResetEchoesCoalesced: QEMU reports one reset as several events in
+// a burst; what an owner re-armed after the first must survive the
+// echoes. A later reset counts again.
+func TestResetEchoesCoalesced(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	ctx := testCtx(t)
+	sub := m.Subscribe(SubscribeOptions{Kinds: []EventKind{EventReset}})
+	if _, err := m.Add(ctx, Spec{Addr: kfn}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	f.events <- vmi.Event{Kind: vmi.EventReset, Time: at}
+	<-sub.Events()
+	rearmed, err := m.Add(ctx, Spec{Addr: kfn2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.events <- vmi.Event{Kind: vmi.EventReset, Time: at.Add(time.Millisecond)}
+	f.events <- vmi.Event{Kind: vmi.EventReset, Time: at.Add(2 * time.Millisecond)}
+	// Events are handled in order: once this hit is, so are the echoes.
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn2}))
+	if _, err := m.Lookup(ctx, rearmed.ID); err != nil {
+		t.Fatalf("a reset echo dropped a breakpoint armed for the new boot: %v", err)
+	}
+	f.events <- vmi.Event{Kind: vmi.EventReset, Time: at.Add(time.Second)}
+	<-sub.Events()
+	if _, err := m.Lookup(ctx, rearmed.ID); !errors.Is(err, ErrUnknown) {
+		t.Errorf("a real second reset kept the breakpoint: %v", err)
+	}
+	if n := len(sub.Events()); n != 0 {
+		t.Errorf("%d extra reset events delivered", n)
+	}
+}

@@ -95,6 +95,7 @@ type Manager struct {
 	pending   *Hit   // a hit handled while held: step over it at Resume
 	suppress  *suppression
 	removed   map[uint64]time.Time // recently disarmed addresses
+	lastReset time.Time            // the target's time of the last reset
 	closing   bool
 	finished  bool
 }
