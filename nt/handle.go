@@ -136,7 +136,10 @@ func (k *Kernel) entryFields(o *object) (header, access uint64, err error) {
 
 // handleAt resolves one handle of a table; ErrNoHandle for a free entry.
 func (k *Kernel) handleAt(ht handleTable, h uint64, types map[uint64]string) (Handle, error) {
-	if h&3 != 0 || h == 0 || h >= ht.next {
+	// The low two bits are tag bits applications may use; the kernel
+	// ignores them (OBJ_HANDLE_TAGBITS).
+	h &^= 3
+	if h == 0 || h >= ht.next {
 		return Handle{}, fmt.Errorf("%w: %#x (table %#x has handles below %#x)", ErrNoHandle, h, ht.va, ht.next)
 	}
 	ea, err := k.entryAddr(ht, h)

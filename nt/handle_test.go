@@ -124,7 +124,10 @@ func TestHandlesLevel1(t *testing.T) {
 		if err != nil || got.Body != f.Body || got.Name != f.Name {
 			t.Errorf("LookupHandle(%#x) = %v, %v", fileHandle, got, err)
 		}
-		for _, h := range []uint64{0, 6, 0x400, 2 * 256 * 4, 0x7fffffc} {
+		if tagged, err := k.LookupHandle(p, fileHandle|3); err != nil || tagged.Body != f.Body {
+			t.Errorf("LookupHandle with tag bits: %v, %v", tagged, err)
+		}
+		for _, h := range []uint64{0, 2, 0x400, 2 * 256 * 4, 0x7fffffc, 0xffffffffffffffff} {
 			if _, err := k.LookupHandle(p, h); !errors.Is(err, ErrNoHandle) {
 				t.Errorf("LookupHandle(%#x): %v, want ErrNoHandle", h, err)
 			}
