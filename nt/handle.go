@@ -142,6 +142,9 @@ func (k *Kernel) handleAt(ht handleTable, h uint64, types map[uint64]string) (Ha
 	if h == 0 || h >= ht.next {
 		return Handle{}, fmt.Errorf("%w: %#x (table %#x has handles below %#x)", ErrNoHandle, h, ht.va, ht.next)
 	}
+	if (h>>2)%ht.perPage == 0 {
+		return Handle{}, fmt.Errorf("%w: %#x is the first entry of a table page, never a handle", ErrNoHandle, h)
+	}
 	ea, err := k.entryAddr(ht, h)
 	if err != nil {
 		return Handle{}, err
