@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""A Frost client in Python: list a VM's processes, then read memory.
+
+It talks to frostd over its unix socket with Debian's python3-grpcio, using
+modules generated from proto/frost/v1 by generate.sh:
+
+    examples/python/generate.sh /tmp/frost-py
+    /usr/bin/python3 examples/python/frost_client.py --gen /tmp/frost-py \
+        --vm mini-nt --process swapper.exe
+
+Call /usr/bin/python3 explicitly: Debian's python3-grpcio is installed for
+it only. Errors print the status code and frostd's ErrorDetail (its reason
+and metadata), the way a program would act on them.
+"""
+
+import argparse
+import os
+import string
+import sys
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_sock = "/run/frost/frostd.sock" if os.geteuid() == 0 else os.path.join(
+        os.environ.get("XDG_RUNTIME_DIR", "/tmp/frost-%d" % os.geteuid()), "frost", "frostd.sock")
+    p.add_argument("--socket", default=os.environ.get("FROSTD", default_sock), help="frostd's unix socket")
+    p.add_argument("--gen", required=True, help="directory of the modules generate.sh wrote")
+    p.add_argument("--vm", required=True, help="the attached VM (libvirt domain name)")
+    p.add_argument("--process", default="swapper.exe", help="process whose memory to read")
+    p.add_argument("--address", type=lambda s: int(s, 0), help="VA to read (default: the process's image base)")
+    p.add_argument("--length", type=int, default=64)
+    return p.parse_args()
+
+
+def describe(err, common_pb2, rpc_status_pb2):
+    """One line from a failed call: code, message, and ErrorDetail."""
+    line = "%s: %s" % (err.code().name, err.details())
+    for key, value in err.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        status = rpc_status_pb2.RpcStatus.FromString(value)
+        for any_msg in status.details:
+            detail = common_pb2.ErrorDetail()
+            if any_msg.Unpack(detail):
+                line += " [%s %s]" % (common_pb2.ErrorReason.Name(detail.reason), dict(detail.metadata))
+                for page in detail.pages:
+                    line += "\n  %#x +%#x: %s" % (page.address, page.length, page.reason)
+    return line
+
+
+def hexdump(address, data, pages):
+    unread = [(p.offset, p.offset + p.length) for p in pages if not p.served]
+    for line in range(0, len(data), 16):
+        chunk = data[line:line + 16]
+        cells, text = [], ""
+        for i, b in enumerate(chunk):
+            off = line + i
+            if any(lo <= off < hi for lo, hi in unread):
+                cells.append("??")
+                text += "?"
+            else:
+                cells.append("%02x" % b)
+                text += chr(b) if chr(b) in string.printable[:-5] else "."
+        print("%016x  %-47s  %s" % (address + line, " ".join(cells), text))
+
+
+def main():
+    args = parse_args()
+    sys.path.insert(0, args.gen)
+    import grpc
+    from frost.v1 import common_pb2, memory_pb2, memory_pb2_grpc, process_pb2, process_pb2_grpc
+    import rpc_status_pb2
+
+    channel = grpc.insecure_channel("unix:" + args.socket)
+    procs = process_pb2_grpc.ProcessServiceStub(channel)
+    mem = memory_pb2_grpc.MemoryServiceStub(channel)
+    try:
+        resp = procs.ListProcesses(process_pb2.ListProcessesRequest(vm=args.vm), timeout=30)
+        print("%6s %6s  %-16s %s" % ("PID", "PPID", "Name", "DTB"))
+        for p in resp.processes:
+            print("%6d %6d  %-16s %#x" % (p.pid, p.parent_pid, p.name, p.dtb))
+        target = next((p for p in resp.processes if p.name.lower() == args.process.lower()), None)
+        if target is None:
+            print("no process named %s" % args.process, file=sys.stderr)
+            return 1
+        address = args.address
+        if address is None:
+            mods = procs.ListModules(process_pb2.ListModulesRequest(vm=args.vm, pid=target.pid), timeout=30)
+            if not mods.modules:
+                print("%s has no modules to read; pass --address" % args.process, file=sys.stderr)
+                return 1
+            address = mods.modules[0].base
+        read = mem.ReadVirtual(memory_pb2.ReadVirtualRequest(
+            vm=args.vm, space=common_pb2.AddressSpace(pid=target.pid),
+            address=address, length=args.length), timeout=30)
+        print("\n%s (pid %d) at %#x:" % (target.name, target.pid, address))
+        hexdump(address, read.data, read.pages)
+    except grpc.RpcError as err:
+        print("frost_client: " + describe(err, common_pb2, rpc_status_pb2), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
