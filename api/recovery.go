@@ -2,16 +2,24 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/frostvmi/frost/vmi/libvirt"
 )
 
 // RecoveryResult is what happened to one VM a previous frostd held.
 type RecoveryResult struct {
 	VM  string
 	Err error // nil: re-attached, stale breakpoints cleared, detached
+	// Gone: libvirt no longer knows the domain; nothing was left to free.
+	Gone bool
 }
 
 func (r RecoveryResult) String() string {
+	if r.Gone {
+		return r.VM + ": the domain no longer exists"
+	}
 	if r.Err != nil {
 		return fmt.Sprintf("%s: not recovered: %v", r.VM, r.Err)
 	}
@@ -19,9 +27,9 @@ func (r RecoveryResult) String() string {
 }
 
 // Recover lets go of every VM a crashed frostd held: it attaches again
-// (a fresh gdbstub session, which clears the breakpoints the dead one left
-// in), then closes the Target, which removes what is left and detaches with
-// D;1, resuming the guest. VMs it could not recover stay in the state file.
+// (vmi's attach removes the breakpoints the dead one left in), then closes
+// the Target, which detaches with D;1 and so resumes the guest. VMs it
+// could not recover stay in the state file for the next start.
 func Recover(ctx context.Context, f *StateFile, attach AttachFunc) ([]RecoveryResult, error) {
 	names, err := f.Load()
 	if err != nil {
@@ -31,6 +39,11 @@ func Recover(ctx context.Context, f *StateFile, attach AttachFunc) ([]RecoveryRe
 	var left []string
 	for _, name := range names {
 		err := recoverOne(ctx, name, attach)
+		if errors.Is(err, libvirt.ErrNoDomain) {
+			// The domain is gone, and no guest is left to free.
+			out = append(out, RecoveryResult{VM: name, Gone: true})
+			continue
+		}
 		out = append(out, RecoveryResult{VM: name, Err: err})
 		if err != nil {
 			left = append(left, name)
@@ -42,7 +55,7 @@ func Recover(ctx context.Context, f *StateFile, attach AttachFunc) ([]RecoveryRe
 
 func recoverOne(ctx context.Context, name string, attach AttachFunc) error {
 	if attach == nil {
-		return fmt.Errorf("attach is not available in this frostd yet (it waits on a vmi Target over libvirt)")
+		return fmt.Errorf("frostd has no libvirt connection to re-attach with")
 	}
 	t, err := attach(ctx, name)
 	if err != nil {

@@ -12,8 +12,8 @@ import (
 )
 
 // AttachFunc takes hold of a running domain by name or UUID and returns its
-// Target. frostd supplies it once a Target implementation over libvirt
-// exists; until then it is nil and Attach answers Unimplemented.
+// Target, stopped (vmi.AttachDomain in frostd). Nil when frostd has no
+// libvirt connection.
 type AttachFunc func(ctx context.Context, name string) (vmi.Target, error)
 
 // Config is what the services are built from. Every field but Registry may

@@ -64,11 +64,19 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 			"VM "+d.Name+" is already attached", "vm", d.Name)
 	}
 	if s.c.Attach == nil {
-		return nil, notYet("attach", "vmi: a Target implementation over libvirt")
+		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR, "frostd has no libvirt connection to attach with (see --libvirt)")
 	}
 	t, err := s.c.Attach(ctx, d.Name)
 	if err != nil {
 		return nil, targetError(d.Name, "attaching", err)
+	}
+	// Connecting to the stub stops the guest; attaching must not change
+	// whether it runs, so a guest that ran before runs again.
+	if d.State == libvirt.StateRunning {
+		if err := t.Resume(ctx); err != nil {
+			_ = t.Close(context.WithoutCancel(ctx))
+			return nil, targetError(d.Name, "resuming after attach", err)
+		}
 	}
 	vm := &VM{Name: d.Name, UUID: d.UUID, Target: t, Since: time.Now()}
 	if err := s.c.Registry.Add(vm); err != nil {

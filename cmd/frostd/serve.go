@@ -15,6 +15,7 @@ import (
 
 	"github.com/frostvmi/frost/api"
 	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/libvirt"
 )
 
@@ -58,9 +59,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	if conn := dialLibvirt(ctx, c, log); conn != nil {
 		defer conn.Close()
 		acfg.Hypervisor = api.LibvirtHypervisor{Conn: conn}
+		acfg.Attach = func(ctx context.Context, name string) (vmi.Target, error) {
+			return vmi.AttachDomain(ctx, conn, name, vmi.Options{})
+		}
 	}
 	acfg.Symbols = openStore(c, log)
-	// acfg.Attach stays nil until a vmi.Target over libvirt lands.
 	recoverVMs(ctx, state, acfg.Attach, log)
 
 	unary, stream := api.Interceptors(log)
@@ -149,7 +152,7 @@ func recoverVMs(ctx context.Context, state *api.StateFile, attach api.AttachFunc
 		if r.Err != nil {
 			log.Error("crash recovery", "vm", r.VM, "error", r.Err)
 		} else {
-			log.Info("crash recovery", "vm", r.VM, "result", "stale breakpoints cleared, guest resumed, detached")
+			log.Info("crash recovery", "vm", r.VM, "result", r.String())
 		}
 	}
 }
