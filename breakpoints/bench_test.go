@@ -53,12 +53,12 @@ var cycleTargets = []struct {
 func benchCycle(b *testing.B, rva uint64) {
 	dir := guestDir(b)
 	cfg := qemu.Config{GuestDir: dir, Seed: qemu.Seed(7), WriterPeriodMS: qemu.WriterTightLoop, Paused: true}
-	ctx := guestCtx(b)
-	m, err := qemu.Start(ctx, cfg)
+	m, err := qemu.Start(lockCtx(b), cfg)
 	if err != nil {
 		b.Fatalf("starting mini-NT: %v", err)
 	}
 	b.Cleanup(func() { m.Stop() })
+	ctx := guestCtx(b)
 	// Boot to writer's first write with no breakpoint; the kernel line
 	// gives the base.
 	if err := m.Resume(ctx); err != nil {

@@ -54,6 +54,17 @@ func guestDir(tb testing.TB) string {
 	return dir
 }
 
+// lockDeadline bounds a boot's wait for the machine-wide TCG lock: other
+// engineers' suites hold it for minutes at a time.
+const lockDeadline = 30 * time.Minute
+
+// lockCtx is for qemu.Start, whose first step is the wait for the lock.
+func lockCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), lockDeadline)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
 func guestCtx(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
 	tb.Cleanup(cancel)
@@ -81,7 +92,7 @@ func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
 	cfg.GuestDir = guestDir(tb)
 	cfg.Paused = true
 	ctx := guestCtx(tb)
-	m, err := qemu.Start(ctx, cfg)
+	m, err := qemu.Start(lockCtx(tb), cfg)
 	if err != nil {
 		tb.Fatalf("starting mini-NT: %v", err)
 	}
