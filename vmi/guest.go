@@ -13,8 +13,8 @@ import (
 // guest is the Target both implementations share: the gdbstub client
 // (control plane), physmem (data plane), QEMU's monitor, and the pumps that
 // turn stops and lifecycle events into Events. The implementations differ
-// only in how they reach QEMU and where lifecycle events come from, which
-// they hand in as a lifecycle source and a closer.
+// only in how they reach QEMU, where lifecycle events come from and how to
+// tell QEMU is gone, which they hand in as a backend.
 type guest struct {
 	name string
 	gdb  *gdbstub.Client
