@@ -91,7 +91,6 @@ func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
 	tb.Helper()
 	cfg.GuestDir = guestDir(tb)
 	cfg.Paused = true
-	ctx := guestCtx(tb)
 	m, err := qemu.Start(lockCtx(tb), cfg)
 	if err != nil {
 		tb.Fatalf("starting mini-NT: %v", err)
@@ -101,7 +100,7 @@ func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
 			tb.Errorf("stopping mini-NT: %v", err)
 		}
 	})
-	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(guestCtx(tb), m, vmi.Options{})
 	if err != nil {
 		tb.Fatalf("OpenQEMU: %v", err)
 	}
