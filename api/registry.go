@@ -18,6 +18,8 @@ type VM struct {
 	Name, UUID string
 	Target     vmi.Target
 	Since      time.Time
+
+	k kernelState
 }
 
 // Registry holds the attached VMs by domain name. Its observer (the crash

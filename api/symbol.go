@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -25,10 +26,22 @@ type symbolService struct {
 func (s *symbolService) scopeTable(ctx context.Context, scope *pb.SymbolScope, module string) (*symbols.Table, uint64, error) {
 	switch sc := scope.GetScope().(type) {
 	case *pb.SymbolScope_Vm:
-		if _, err := s.c.Registry.Get(sc.Vm); err != nil {
+		vm, err := s.c.Registry.Get(sc.Vm)
+		if err != nil {
 			return nil, 0, err
 		}
-		return nil, 0, notYet("symbols of an attached VM's module "+module, waitsNT)
+		if !isKernelModule(module) {
+			return nil, 0, notYet("symbols of module "+module+" in a VM", "nt: loading drivers' symbols by their RSDS identity")
+		}
+		k, err := s.c.kernel(ctx, vm)
+		if err != nil {
+			return nil, 0, err
+		}
+		t, ok := k.Symbols().(*symbols.Table)
+		if !ok {
+			return nil, 0, apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, "the kernel's symbols are not a table")
+		}
+		return t, k.Base(), nil
 	case *pb.SymbolScope_Pdb:
 		t, err := s.load(ctx, sc.Pdb)
 		return t, 0, err
@@ -171,4 +184,14 @@ func typeName(r *symbols.TypeRef) string {
 		return "function"
 	}
 	return r.Name
+}
+
+// isKernelModule: "nt" is the kernel whatever its file is called, as in
+// WinDbg.
+func isKernelModule(m string) bool {
+	switch strings.ToLower(m) {
+	case "nt", "ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp":
+		return true
+	}
+	return false
 }

@@ -40,3 +40,14 @@ func symbolError(query string, err error) error {
 	// A malformed PDB or ISF: the file is the problem, not the server.
 	return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SYMBOLS_NOT_FOUND, msg)
 }
+
+// isSymbolsMiss reports an error from symbols or the store.
+func isSymbolsMiss(err error) bool {
+	for _, e := range []error{symbols.ErrSymbolNotFound, symbols.ErrTypeNotFound, symbols.ErrFieldNotFound,
+		symbols.ErrEnumNotFound, store.ErrNotFound, store.ErrOffline, store.ErrUnreachable, store.ErrMismatch} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/frostvmi/frost/nt"
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi"
+)
+
+// kernelState is a VM's Windows kernel model, found on first use and kept:
+// nt reads the guest afresh on every call, so only the finding is cached.
+type kernelState struct {
+	mu     sync.Mutex
+	opened *nt.Opened
+	// stopSeq is the stop the translator's cache belongs to (0: none).
+	stopSeq uint64
+}
+
+// userTop bounds canonical user-mode addresses on x64.
+const userTop = 0x0000_8000_0000_0000
+
+// kernel returns the VM's kernel, finding it if need be. Finding it needs
+// a stopped vCPU's registers, so a running guest is paused for that
+// moment and resumed at once.
+func (c *Config) kernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
+	vm.k.mu.Lock()
+	defer vm.k.mu.Unlock()
+	if vm.k.opened == nil {
+		k, err := c.openKernel(ctx, vm)
+		if err != nil {
+			return nil, err
+		}
+		vm.k.opened = k
+	}
+	syncTranslator(vm)
+	return vm.k.opened, nil
+}
+
+func (c *Config) openKernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
+	if c.Symbols == nil {
+		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SYMBOLS_NOT_FOUND,
+			"finding the kernel of "+vm.Name+" needs its symbols: start frostd with --symbol-path or _NT_SYMBOL_PATH")
+	}
+	running, stop := vm.Target.Running()
+	if running || stop == nil || stop.Registers == nil {
+		var err error
+		if stop, err = vm.Target.Pause(ctx); err != nil {
+			return nil, targetError(vm.Name, "pausing to find the kernel of", err)
+		}
+		if running {
+			// Resume even if the client has gone: the guest must not stay
+			// stopped because of a lookup.
+			defer vm.Target.Resume(context.WithoutCancel(ctx))
+		}
+	}
+	if stop.Registers == nil {
+		return nil, targetError(vm.Name, "reading registers to find the kernel of", stop.RegistersErr)
+	}
+	cfg := nt.Config{Physical: vmi.ReaderAt(vm.Target), Registers: stop.Registers, Symbols: c.Symbols}
+	// A vCPU stopped in user mode gives no kernel RIP; its KPCR (gs_base
+	// or, in user mode, k_gs_base) is a kernel address the scan can start
+	// from.
+	if rip, _ := stop.Registers.Uint("rip"); rip < userTop {
+		for _, r := range []string{"k_gs_base", "gs_base"} {
+			if v, err := stop.Registers.Uint(r); err == nil && v >= userTop {
+				cfg.From = v
+				break
+			}
+		}
+	}
+	k, err := nt.Open(ctx, cfg)
+	if err != nil {
+		return nil, kernelError(vm.Name, err)
+	}
+	return k, nil
+}
+
+// syncTranslator ties the translator's cache to the guest's stops: while
+// it runs every read walks afresh (and reports a possible smear); once
+// stopped, translations are cached for that stop only.
+func syncTranslator(vm *VM) {
+	tr := vm.k.opened.Translator
+	running, stop := vm.Target.Running()
+	switch {
+	case running:
+		tr.Resumed()
+		vm.k.stopSeq = 0
+	case stop != nil && stop.Seq != vm.k.stopSeq:
+		tr.Resumed() // a new stop: what was cached is stale
+		tr.Stopped()
+		vm.k.stopSeq = stop.Seq
+	}
+}
+
+// kernelError maps nt's errors.
+func kernelError(vm string, err error) error {
+	switch {
+	case errors.Is(err, nt.ErrNoProcess):
+		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_PROCESS_NOT_FOUND, err.Error(), "vm", vm)
+	case errors.Is(err, nt.ErrKernelNotFound):
+		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_MODULE_NOT_FOUND,
+			vm+": "+err.Error()+" (has the guest's kernel started?)", "vm", vm, "module", "nt")
+	}
+	if isSymbolsMiss(err) {
+		return symbolError("nt", err)
+	}
+	return targetError(vm, "reading the kernel of", err)
+}

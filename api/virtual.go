@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/frostvmi/frost/nt"
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/translate"
+)
+
+// space resolves a request's address space to a DTB.
+func (s *memoryService) space(ctx context.Context, name string, sp *pb.AddressSpace) (*VM, *nt.Opened, uint64, error) {
+	vm, err := s.c.Registry.Get(name)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if sp.GetSpace() == nil {
+		return nil, nil, 0, invalid("space", "name a pid, a DTB or the kernel")
+	}
+	k, err := s.c.kernel(ctx, vm)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	switch v := sp.GetSpace().(type) {
+	case *pb.AddressSpace_Pid:
+		p, err := k.ProcessByPID(uint64(v.Pid))
+		if err != nil {
+			return nil, nil, 0, kernelError(vm.Name, err)
+		}
+		return vm, k, p.DTB, nil
+	case *pb.AddressSpace_Dtb:
+		return vm, k, v.Dtb, nil
+	}
+	return vm, k, k.DTB(), nil
+}
+
+func (s *memoryService) ReadVirtual(ctx context.Context, req *pb.ReadVirtualRequest) (*pb.ReadVirtualResponse, error) {
+	if err := checkRange(req.GetAddress(), req.GetLength()); err != nil {
+		return nil, err
+	}
+	if req.GetLength() > maxUnaryRead {
+		return nil, tooLarge("length", maxUnaryRead, "; use StreamVirtual")
+	}
+	vm, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, req.GetLength())
+	res := k.Translator.ReadVirtual(dtb, req.GetAddress(), buf)
+	var vtop func(uint64) *translate.Provenance
+	if req.GetProvenance() {
+		vtop = func(va uint64) *translate.Provenance { return k.Translator.Vtop(dtb, va) }
+	}
+	pages := pieces(res.Pages(), vtop)
+	if err := servedAny(vm.Name, "ReadVirtual", pages); err != nil {
+		return nil, err
+	}
+	return &pb.ReadVirtualResponse{Data: buf, Pages: pages, Dtb: dtb, Smear: res.Smear}, nil
+}
+
+func (s *memoryService) StreamVirtual(req *pb.StreamVirtualRequest, stream pb.MemoryService_StreamVirtualServer) error {
+	if err := checkRange(req.GetAddress(), req.GetLength()); err != nil {
+		return err
+	}
+	chunk, err := chunkSize(req.GetChunkSize())
+	if err != nil {
+		return err
+	}
+	vm, k, dtb, err := s.space(stream.Context(), req.GetVm(), req.GetSpace())
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, chunk)
+	served := false
+	for done := uint64(0); done < req.GetLength(); {
+		if err := stream.Context().Err(); err != nil {
+			return err
+		}
+		n := min(uint64(chunk), req.GetLength()-done)
+		at := req.GetAddress() + done
+		res := k.Translator.ReadVirtual(dtb, at, buf[:n])
+		pages := pieces(res.Pages(), nil)
+		served = served || res.N > 0
+		if err := stream.Send(&pb.StreamVirtualResponse{Address: at, Data: buf[:n], Pages: pages, Smear: res.Smear}); err != nil {
+			return err
+		}
+		done += n
+	}
+	if !served {
+		return servedAny(vm.Name, "StreamVirtual", nil)
+	}
+	return nil
+}
+
+func (s *memoryService) Translate(ctx context.Context, req *pb.TranslateRequest) (*pb.TranslateResponse, error) {
+	_, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	if err != nil {
+		return nil, err
+	}
+	return &pb.TranslateResponse{Provenance: provenancePB(k.Translator.Vtop(dtb, req.GetAddress()))}, nil
+}
+
+func (s *memoryService) VadMap(ctx context.Context, req *pb.VadMapRequest) (*pb.VadMapResponse, error) {
+	if req.GetEnd() <= req.GetStart() {
+		return nil, invalid("end", "must be above start")
+	}
+	if (req.GetEnd()-req.GetStart())/pageSize > translate.MaxVadMapPages {
+		return nil, tooLarge("end", translate.MaxVadMapPages*pageSize, " of address space per call")
+	}
+	_, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	if err != nil {
+		return nil, err
+	}
+	runs, err := k.Translator.VadMap(dtb, req.GetStart(), req.GetEnd())
+	if err != nil {
+		return nil, invalid("start", "%v", err)
+	}
+	resp := &pb.VadMapResponse{Dtb: dtb}
+	for _, r := range runs {
+		out := &pb.VadRun{Start: r.Start, End: r.End, Location: locationPB(r.Location)}
+		if r.Err != nil {
+			out.Error = r.Err.Error()
+		}
+		resp.Runs = append(resp.Runs, out)
+	}
+	return resp, nil
+}
+
+// WriteVirtual writes only to pages in RAM (valid or transition): their
+// physical address is known and QEMU's write reaches them. Pages anywhere
+// else are reported and left alone; Windows' own state machine owns them.
+func (s *memoryService) WriteVirtual(ctx context.Context, req *pb.WriteVirtualRequest) (*pb.WriteVirtualResponse, error) {
+	if !s.c.AllowWrite {
+		return nil, writesDisabled("WriteVirtual")
+	}
+	if err := checkRange(req.GetAddress(), uint64(len(req.GetData()))); err != nil {
+		return nil, err
+	}
+	if len(req.GetData()) > maxWrite {
+		return nil, tooLarge("data", maxWrite, "")
+	}
+	vm, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	if err != nil {
+		return nil, err
+	}
+	data := req.GetData()
+	resp := &pb.WriteVirtualResponse{}
+	wrote := false
+	for off := 0; off < len(data); {
+		va := req.GetAddress() + uint64(off)
+		n := min(pageSize-int(va%pageSize), len(data)-off)
+		loc, terr := k.Translator.Translate(dtb, va)
+		st := &pb.PageStatus{Address: va, Offset: uint64(off), Length: uint64(n), Location: locationPB(loc)}
+		switch {
+		case terr != nil:
+			st.Reason = terr.Error()
+			st.Location.State = pb.PageState_PAGE_STATE_TRANSLATION_FAILED
+		case loc.State == translate.StateValid || loc.State == translate.StateTransition:
+			if err := vm.Target.WritePhysical(ctx, loc.Addr, data[off:off+n]); err != nil {
+				return nil, targetError(vm.Name, "writing memory of", err)
+			}
+			st.Served, wrote = true, true
+		default:
+			st.Reason = errNoRAM.Error()
+		}
+		resp.Pages = append(resp.Pages, st)
+		off += n
+	}
+	if wrote {
+		// The cached translations may now be stale if page tables were
+		// written.
+		k.Translator.Resumed()
+		if running, _ := vm.Target.Running(); !running {
+			k.Translator.Stopped()
+		}
+		return resp, nil
+	}
+	return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NOTHING_READABLE,
+		"WriteVirtual of "+vm.Name+" wrote nothing: no page of the range is in RAM", "vm", vm.Name)
+}
