@@ -18,7 +18,11 @@ func (s *cpuService) Pause(ctx context.Context, req *pb.PauseRequest) (*pb.Pause
 	if err != nil {
 		return nil, err
 	}
-	stop, err := vm.Target.Pause(ctx)
+	pause := vm.Target.Pause
+	if mgr := vm.existingManager(); mgr != nil {
+		pause = mgr.Pause
+	}
+	stop, err := pause(ctx)
 	if err != nil {
 		return nil, targetError(vm.Name, "pausing", err)
 	}
@@ -30,7 +34,11 @@ func (s *cpuService) Resume(ctx context.Context, req *pb.ResumeRequest) (*pb.Res
 	if err != nil {
 		return nil, err
 	}
-	if err := vm.Target.Resume(ctx); err != nil {
+	resume := vm.Target.Resume
+	if mgr := vm.existingManager(); mgr != nil {
+		resume = mgr.Resume
+	}
+	if err := resume(ctx); err != nil {
 		return nil, targetError(vm.Name, "resuming", err)
 	}
 	return &pb.ResumeResponse{}, nil

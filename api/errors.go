@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/frostvmi/frost/breakpoints"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/libvirt"
@@ -81,4 +82,8 @@ func targetError(vm, op string, err error) error {
 		return apiError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_HYPERVISOR, msg, "vm", vm)
 	}
 	return apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_HYPERVISOR, msg, "vm", vm)
+}
+
+func asSlot(err error, se **breakpoints.SlotError) bool {
+	return errors.As(err, se) || errors.Is(err, breakpoints.ErrNoSlot)
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/frostvmi/frost/api"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
@@ -48,7 +49,8 @@ func guestDir(t *testing.T) string {
 
 func TestAPIOnMiniNT(t *testing.T) {
 	dir := guestDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Generous: the TCG lock may be held by another test boot first.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	m, err := qemu.Start(ctx, qemu.Config{GuestDir: dir})
 	if err != nil {
@@ -170,6 +172,117 @@ func TestAPIOnMiniNT(t *testing.T) {
 	if running, _ := tg.Running(); !running {
 		t.Error("the guest was left stopped")
 	}
+
+	checkCPU(ctx, t, cc)
+	checkBreakpointStream(ctx, t, cc, pids["writer.exe"])
+	checkMonitor(ctx, t, cc, pids["writer.exe"])
+	if running, _ := tg.Running(); !running {
+		t.Error("the guest was left stopped after the streams ended")
+	}
+}
+
+// checkCPU pauses, reads registers and resumes.
+func checkCPU(ctx context.Context, t *testing.T, cc *grpc.ClientConn) {
+	cpu := pb.NewCPUServiceClient(cc)
+	if _, err := cpu.Pause(ctx, &pb.PauseRequest{Vm: "mini-nt"}); err != nil {
+		t.Fatal(err)
+	}
+	regs, err := cpu.GetRegisters(ctx, &pb.GetRegistersRequest{Vm: "mini-nt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]uint64{}
+	for _, r := range regs.GetCpus()[0].GetRegisters() {
+		names[r.GetName()] = r.GetValue()
+	}
+	if names["cr3"] == 0 || names["rip"] == 0 {
+		t.Errorf("GetRegisters: cr3 %#x rip %#x", names["cr3"], names["rip"])
+	}
+	_, err = cpu.SetRegisters(ctx, &pb.SetRegistersRequest{Vm: "mini-nt", Registers: []*pb.Register{{Name: "rax", Value: 1}}})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("SetRegisters without --allow-write: %v, want PermissionDenied", err)
+	}
+	if _, err := cpu.Resume(ctx, &pb.ResumeRequest{Vm: "mini-nt"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkBreakpointStream breaks on nt!NtWriteFile in writer.exe, holding
+// the guest, and acks two hits; then it drops the stream while held.
+func checkBreakpointStream(ctx context.Context, t *testing.T, cc *grpc.ClientConn, writer uint32) {
+	bp := pb.NewBreakpointServiceClient(cc)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := bp.Subscribe(sctx, &pb.SubscribeRequest{
+		Vm:   "mini-nt",
+		Hold: true, HoldDeadline: durationpb.New(5 * time.Second),
+		Breakpoints: []*pb.BreakpointSpec{{
+			Location: &pb.BreakpointSpec_Symbol{Symbol: "nt!NtWriteFile"},
+			Filter:   &pb.BreakpointFilter{ProcessNames: []string{"writer.exe"}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := first.GetSubscribed()
+	if sub == nil || len(sub.GetBreakpoints()) != 1 || sub.GetBreakpoints()[0].GetSymbol() != "nt!NtWriteFile" {
+		t.Fatalf("first message: %v", first)
+	}
+	for i := 0; i < 2; i++ {
+		ev, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hit := ev.GetHit()
+		if hit == nil {
+			t.Fatalf("event %d: %v", i, ev)
+		}
+		if hit.GetPid() != writer || hit.GetProcessName() != "writer.exe" || !hit.GetHeld() || hit.GetSymbol() != "nt!NtWriteFile" || len(hit.GetRegisters().GetRegisters()) == 0 {
+			t.Errorf("hit %d: %v", i, hit)
+		}
+		if _, err := bp.Ack(ctx, &pb.AckRequest{Vm: "mini-nt", SubscriptionId: sub.GetSubscriptionId(), Sequence: hit.GetSequence()}); err != nil {
+			t.Errorf("Ack: %v", err)
+		}
+	}
+	// A client that goes away while the guest is held at a hit: its
+	// breakpoint goes, and the guest runs on.
+	if _, err := stream.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	list, err := bp.ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: "mini-nt"})
+	for i := 0; err == nil && len(list.GetBreakpoints()) > 0 && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		list, err = bp.ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: "mini-nt"})
+	}
+	if err != nil || len(list.GetBreakpoints()) != 0 {
+		t.Errorf("after the stream ended: breakpoints %v, %v", list.GetBreakpoints(), err)
+	}
+}
+
+// checkMonitor streams writer.exe's NtWriteFile calls with their bytes.
+func checkMonitor(ctx context.Context, t *testing.T, cc *grpc.ClientConn, writer uint32) {
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := pb.NewMonitorServiceClient(cc).MonitorNtWriteFile(mctx, &pb.MonitorNtWriteFileRequest{
+		Vm: "mini-nt", Filter: &pb.NtWriteFileFilter{ProcessNames: []string{"writer.exe"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := resp.GetEvent()
+	if ev.GetPid() != writer || len(ev.GetData()) == 0 || int(ev.GetLength()) < len(ev.GetData()) {
+		t.Errorf("NtWriteFile event: %v", ev)
+	}
+	t.Logf("writer.exe wrote %q to %s", ev.GetData(), ev.GetFileName())
 }
 
 func serve(t *testing.T, cfg api.Config) *grpc.ClientConn {

@@ -19,7 +19,8 @@ type VM struct {
 	Target     vmi.Target
 	Since      time.Time
 
-	k kernelState
+	k  kernelState
+	bp bpState
 }
 
 // Registry holds the attached VMs by domain name. Its observer (the crash
@@ -106,14 +107,14 @@ func (r *Registry) notify() {
 	}
 }
 
-// CloseAll detaches every VM: each Target removes its breakpoints and
-// resumes the guest (D;1). It is the shutdown path, so it tries every VM
+// CloseAll detaches every VM: its breakpoints are removed and the guest
+// resumes (D;1). It is the shutdown path, so it tries every VM
 // and returns every failure.
 func (r *Registry) CloseAll(ctx context.Context) error {
 	var errs []error
 	for _, name := range r.Names() {
 		if vm := r.Remove(name); vm != nil && vm.Target != nil {
-			if err := vm.Target.Close(ctx); err != nil {
+			if err := vm.release(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -98,7 +98,7 @@ func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.Deta
 		return &pb.DetachResponse{}, nil
 	}
 	// The guest must be let go even if the client gives up waiting.
-	if err := vm.Target.Close(context.WithoutCancel(ctx)); err != nil {
+	if err := vm.release(context.WithoutCancel(ctx)); err != nil {
 		return nil, targetError(vm.Name, "detaching", err)
 	}
 	s.c.Log.Info("detached", "vm", vm.Name)

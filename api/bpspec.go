@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/monitor"
+	"github.com/frostvmi/frost/nt"
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi/gdbstub"
+)
+
+// apiBreakpoint is a breakpoint the API armed, as the client asked for it.
+type apiBreakpoint struct {
+	pb  *pb.Breakpoint
+	sub uint64 // the subscription that owns it, 0 for SetBreakpoint's
+}
+
+// managerSpec turns a client's spec into the manager's: the address (a
+// kernel symbol is resolved through the VM's kernel), the address space a
+// user address needs, and the filters as nt predicates.
+func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (breakpoints.Spec, *pb.Breakpoint, error) {
+	out := &pb.Breakpoint{Spec: s}
+	switch loc := s.GetLocation().(type) {
+	case *pb.BreakpointSpec_Address:
+		out.Address = loc.Address
+	case *pb.BreakpointSpec_Symbol:
+		n, err := parseSymbolName(loc.Symbol)
+		if err != nil {
+			return breakpoints.Spec{}, nil, err
+		}
+		if !isKernelModule(n.module()) {
+			return breakpoints.Spec{}, nil, notYet("breakpoints on module "+n.module(), "nt: loading drivers' symbols by their RSDS identity")
+		}
+		a, err := k.Address(n.Name)
+		if err != nil {
+			return breakpoints.Spec{}, nil, symbolError(loc.Symbol, err)
+		}
+		out.Address = a + n.Offset
+	default:
+		return breakpoints.Spec{}, nil, invalid("spec.location", "give an address or module!symbol")
+	}
+	if s.GetKind() != pb.BreakpointKind_BREAKPOINT_KIND_UNSPECIFIED {
+		return breakpoints.Spec{}, nil, notYet("choosing a breakpoint's kind", "breakpoints: a kind preference in its Spec (it places by capability: software under TCG, hardware under KVM)")
+	}
+	out.Symbol = describeKernel(k, out.Address)
+	spec := breakpoints.Spec{Addr: out.Address, Owner: owner}
+	f := s.GetFilter()
+	pids := make([]uint64, 0, len(f.GetPids()))
+	for _, p := range f.GetPids() {
+		pids = append(pids, uint64(p))
+	}
+	if len(pids) > 0 || len(f.GetProcessNames()) > 0 {
+		spec.Filter.Process = monitor.ProcessFilter(k.Kernel, monitor.Filter{Processes: f.GetProcessNames(), PIDs: pids})
+	}
+	if len(f.GetTids()) > 0 {
+		tids := make([]uint64, 0, len(f.GetTids()))
+		for _, t := range f.GetTids() {
+			tids = append(tids, uint64(t))
+		}
+		spec.Filter.Thread = monitor.ThreadFilter(k.Kernel, tids...)
+	}
+	for _, d := range f.GetDtbs() {
+		spec.Filter.AddressSpaces = append(spec.Filter.AddressSpaces, breakpoints.AddressSpace{DirectoryTableBase: d})
+	}
+	if out.Address < userTop {
+		// The stub stops every address space at a user VA: the manager
+		// needs the one meant, which one pid names.
+		if len(pids) != 1 {
+			return breakpoints.Spec{}, nil, invalid("spec.filter.pids", "a user-mode address needs exactly one pid to name its address space")
+		}
+		p, err := k.ProcessByPID(pids[0])
+		if err != nil {
+			return breakpoints.Spec{}, nil, kernelError(vm, err)
+		}
+		spec.AddressSpace = &breakpoints.AddressSpace{DirectoryTableBase: p.DTB, UserDirectoryTableBase: p.UserDTB}
+	}
+	return spec, out, nil
+}
+
+// arm adds one breakpoint and records it.
+func arm(ctx context.Context, vm *VM, mgr *breakpoints.Manager, spec breakpoints.Spec, out *pb.Breakpoint, sub uint64) (*pb.Breakpoint, error) {
+	a, err := mgr.Add(ctx, spec)
+	if err != nil {
+		return nil, bpError(vm.Name, err)
+	}
+	out.Id = uint64(a.ID)
+	out.Kind = placementKind(a.Placement)
+	out.SubscriptionOwned = sub != 0
+	vm.bp.mu.Lock()
+	vm.bp.set[a.ID] = &apiBreakpoint{pb: out, sub: sub}
+	vm.bp.mu.Unlock()
+	return out, nil
+}
+
+func placementKind(p breakpoints.Placement) pb.BreakpointKind {
+	if p.Kind == gdbstub.Hardware {
+		return pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE
+	}
+	return pb.BreakpointKind_BREAKPOINT_KIND_SOFTWARE
+}
+
+func bpError(vm string, err error) error {
+	var se *breakpoints.SlotError
+	if asSlot(err, &se) {
+		return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BREAKPOINT_SLOT, err.Error(), "vm", vm)
+	}
+	return targetError(vm, "arming a breakpoint in", err)
+}
+
+func idString(id uint64) string { return strconv.FormatUint(id, 10) }
