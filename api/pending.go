@@ -11,7 +11,7 @@ import (
 // a client can tell "not in this build" from a failure. Wiring one means
 // moving it to its service's file and calling the package.
 const (
-	waitsWinboot     = "winboot: the boot-time policy"
+	waitsWinboot = "winboot: the boot-time policy"
 )
 
 type bootService struct {

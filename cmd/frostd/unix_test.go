@@ -93,10 +93,10 @@ func TestWithAllowWriteAWriteReachesTheVMLookup(t *testing.T) {
 func TestPendingCallsSayWhatTheyWaitOn(t *testing.T) {
 	d := startDaemon(t, baseArgs(t)...)
 	cc := dialUnix(t, d.addr)
-	_, err := pb.NewBreakpointServiceClient(cc).ListBreakpoints(ctxT(t), &pb.ListBreakpointsRequest{Vm: "x"})
+	_, err := pb.NewMemoryServiceClient(cc).GetPhysicalMap(ctxT(t), &pb.GetPhysicalMapRequest{Vm: "x"})
 	detail := wantReason(t, err, codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET)
-	if !strings.HasPrefix(detail.GetMetadata()["waits_on"], "breakpoints") {
-		t.Errorf("waits_on = %q, want breakpoints", detail.GetMetadata()["waits_on"])
+	if !strings.HasPrefix(detail.GetMetadata()["waits_on"], "vmi") {
+		t.Errorf("waits_on = %q, want vmi", detail.GetMetadata()["waits_on"])
 	}
 }
 
