@@ -22,6 +22,9 @@ type Config struct {
 	Registry   *Registry
 	Hypervisor Hypervisor
 	Attach     AttachFunc
+	// StartPaused starts a shut-off domain with its vCPUs stopped, for
+	// Boot (libvirt's start-paused in frostd).
+	StartPaused func(ctx context.Context, name string) error
 	// Symbols is the symbol store (_NT_SYMBOL_PATH).
 	Symbols *store.Store
 	// AllowWrite enables writes to guest memory and registers.

@@ -62,6 +62,13 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 		acfg.Attach = func(ctx context.Context, name string) (vmi.Target, error) {
 			return vmi.AttachDomain(ctx, conn, name, vmi.Options{})
 		}
+		acfg.StartPaused = func(ctx context.Context, name string) error {
+			d, err := conn.Lookup(ctx, name)
+			if err != nil {
+				return err
+			}
+			return d.Start(ctx, true)
+		}
 	}
 	acfg.Symbols = openStore(c, log)
 	recoverVMs(ctx, state, acfg.Attach, log)
