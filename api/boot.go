@@ -27,7 +27,7 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 	if req.GetName() == "" {
 		return invalid("name", "a domain name or UUID is required")
 	}
-	if s.c.Hypervisor == nil || s.c.StartPaused == nil || s.c.Attach == nil {
+	if s.c.Hypervisor == nil || s.c.Start == nil || s.c.Attach == nil {
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
 			"frostd has no libvirt connection to boot with (see --libvirt)")
 	}
@@ -47,7 +47,7 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 		return stream.Send(&pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
 			Time: timestamppb.Now(), Phase: phase, Message: msg}}})
 	}
-	if err := s.c.StartPaused(ctx, d.Name); err != nil {
+	if err := s.c.Start(ctx, d.Name, true); err != nil {
 		return targetError(d.Name, "starting", err)
 	}
 	if err := send(pb.BootPhase_BOOT_PHASE_STARTING, "started paused"); err != nil {

@@ -22,9 +22,14 @@ type Config struct {
 	Registry   *Registry
 	Hypervisor Hypervisor
 	Attach     AttachFunc
-	// StartPaused starts a shut-off domain with its vCPUs stopped, for
-	// Boot (libvirt's start-paused in frostd).
-	StartPaused func(ctx context.Context, name string) error
+	// Start boots a defined, shut-off domain, with its vCPUs stopped when
+	// paused (libvirt's start-paused), for Boot and LaunchDemoGuest.
+	Start func(ctx context.Context, name string, paused bool) error
+	// Define defines a domain from its XML (LaunchDemoGuest).
+	Define func(ctx context.Context, xml string) error
+	// GuestDir is the bundled guest's build (integration/guest/out), for
+	// LaunchDemoGuest; "" disables it.
+	GuestDir string
 	// Symbols is the symbol store (_NT_SYMBOL_PATH).
 	Symbols *store.Store
 	// AllowWrite enables writes to guest memory and registers.

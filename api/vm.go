@@ -8,6 +8,7 @@ import (
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/vmi/libvirt"
+	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 type vmService struct {
@@ -124,8 +125,46 @@ func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMR
 	return resp, nil
 }
 
-func (s *vmService) LaunchDemoGuest(context.Context, *pb.LaunchDemoGuestRequest) (*pb.LaunchDemoGuestResponse, error) {
-	return nil, notYet("launching the demo guest", "the demo wiring (make demo): defining mini-NT under libvirt with vmi/qemu's template")
+// LaunchDemoGuest defines mini-NT under libvirt from vmi/qemu's domain
+// template and starts it. Its directory (disk image, serial log) stays for
+// the domain's life.
+func (s *vmService) LaunchDemoGuest(ctx context.Context, req *pb.LaunchDemoGuestRequest) (*pb.LaunchDemoGuestResponse, error) {
+	if req.GetName() == "" {
+		return nil, invalid("name", "a domain name is required")
+	}
+	if s.c.GuestDir == "" || s.c.Define == nil || s.c.Start == nil {
+		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
+			"frostd cannot launch the demo guest: it needs --guest-dir and a libvirt connection")
+	}
+	cfg := qemu.Config{GuestDir: s.c.GuestDir, PagingFiles: req.GetPagingFiles(), LoadOptions: req.GetLoadOptions()}
+	if req.Seed != nil {
+		cfg.Seed = qemu.Seed(req.GetSeed())
+	}
+	g, err := qemu.NewDomain(req.GetName(), cfg)
+	if err != nil {
+		return nil, invalid("name", "%v", err)
+	}
+	xml, err := g.XML()
+	if err == nil {
+		err = s.c.Define(ctx, xml)
+	}
+	if err != nil {
+		_ = g.Remove()
+		return nil, targetError(req.GetName(), "defining", err)
+	}
+	if err := s.c.Start(ctx, req.GetName(), req.GetPaused()); err != nil {
+		return nil, targetError(req.GetName(), "starting", err)
+	}
+	h, err := s.hypervisor()
+	if err != nil {
+		return nil, err
+	}
+	d, err := findDomain(ctx, h, req.GetName())
+	if err != nil {
+		return nil, targetError(req.GetName(), "looking up", err)
+	}
+	s.c.Log.Info("demo guest launched", "vm", d.Name, "dir", g.Dir())
+	return &pb.LaunchDemoGuestResponse{Domain: s.domain(d)}, nil
 }
 
 func domainState(s libvirt.State) pb.DomainState {

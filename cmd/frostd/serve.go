@@ -55,19 +55,23 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 			log.Error("writing the state file", "path", c.stateFile, "error", err)
 		}
 	})
-	acfg := api.Config{Registry: reg, AllowWrite: c.allowWrite, DataDir: c.dataDir, Log: log}
+	acfg := api.Config{Registry: reg, AllowWrite: c.allowWrite, DataDir: c.dataDir, GuestDir: c.guestDir, Log: log}
 	if conn := dialLibvirt(ctx, c, log); conn != nil {
 		defer conn.Close()
 		acfg.Hypervisor = api.LibvirtHypervisor{Conn: conn}
 		acfg.Attach = func(ctx context.Context, name string) (vmi.Target, error) {
 			return vmi.AttachDomain(ctx, conn, name, vmi.Options{})
 		}
-		acfg.StartPaused = func(ctx context.Context, name string) error {
+		acfg.Start = func(ctx context.Context, name string, paused bool) error {
 			d, err := conn.Lookup(ctx, name)
 			if err != nil {
 				return err
 			}
-			return d.Start(ctx, true)
+			return d.Start(ctx, paused)
+		}
+		acfg.Define = func(ctx context.Context, xml string) error {
+			_, err := conn.Define(ctx, xml)
+			return err
 		}
 	}
 	acfg.Symbols = openStore(c, log)
