@@ -77,6 +77,9 @@ func (c *Config) openKernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
 	if err != nil {
 		return nil, kernelError(vm.Name, err)
 	}
+	if err := c.supplyFiles(vm, k); err != nil {
+		c.Log.Warn("the VM's paging and mapped files could not be used", "vm", vm.Name, "error", err)
+	}
 	return k, nil
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/translate"
 )
@@ -96,5 +98,28 @@ func TestHoldIsBounded(t *testing.T) {
 	}
 	if d := holdFor(&pb.SubscribeRequest{Hold: true, HoldDeadline: durationpb.New(time.Hour)}); d != maxHold {
 		t.Errorf("an hour's hold: %v, want the cap %v", d, maxHold)
+	}
+}
+
+// A paging file is found by the base name of the guest's PageFileName, and
+// no guest name reaches outside the VM's directory.
+func TestPagefilesStayInTheirDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pagefile.sys"), []byte("PF"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	open := pagefiles(root)
+	if r, err := open(nt.PagingFile{Name: `\??\C:\pagefile.sys`}); err != nil || r == nil {
+		t.Errorf("pagefile.sys: %v, %v", r, err)
+	}
+	for _, name := range []string{`\??\C:\..`, `\??\C:\missing.sys`, `C:\`, `../../etc/passwd`} {
+		if r, err := open(nt.PagingFile{Name: name}); r != nil {
+			t.Errorf("%q opened something (%v)", name, err)
+		}
 	}
 }
