@@ -22,6 +22,14 @@ func vmInfo(vm *VM, d *pb.Domain) *pb.VM {
 		HardwareBreakpointSlots:    uint32(max(caps.HardwareSlots, 0)),
 		SoftwareBreakpointsVisible: caps.SoftwareVisible,
 	}
+	vm.k.mu.Lock()
+	if k := vm.k.opened; k != nil {
+		out.Kernel = &pb.Kernel{
+			Base: k.Image.Base, Size: uint64(k.Image.Image.SizeOfImage), Pdb: identityPB(k.Image.Image.ID),
+			SymbolsFile: k.SymbolFile, Dtb: k.DTB(),
+		}
+	}
+	vm.k.mu.Unlock()
 	if !running && stop != nil {
 		out.Stop = stopInfo(stop, time.Time{})
 		// CPUs needs the stub, which only answers a stopped guest.
