@@ -27,7 +27,7 @@ def parse_args():
     p.add_argument("--gen", required=True, help="directory of the modules generate.sh wrote")
     p.add_argument("--vm", required=True, help="the attached VM (libvirt domain name)")
     p.add_argument("--process", default="swapper.exe", help="process whose memory to read")
-    p.add_argument("--address", type=lambda s: int(s, 0), help="VA to read (default: the process's image base)")
+    p.add_argument("--address", type=lambda s: int(s, 0), help="VA to read (default: the start of its first committed VAD)")
     p.add_argument("--length", type=int, default=64)
     return p.parse_args()
 
@@ -85,11 +85,12 @@ def main():
             return 1
         address = args.address
         if address is None:
-            mods = procs.ListModules(process_pb2.ListModulesRequest(vm=args.vm, pid=target.pid), timeout=30)
-            if not mods.modules:
-                print("%s has no modules to read; pass --address" % args.process, file=sys.stderr)
+            vads = procs.ListVads(process_pb2.ListVadsRequest(vm=args.vm, pid=target.pid), timeout=30)
+            committed = [v for v in vads.vads if v.mem_commit] or list(vads.vads)
+            if not committed:
+                print("%s has no VADs to read; pass --address" % args.process, file=sys.stderr)
                 return 1
-            address = mods.modules[0].base
+            address = committed[0].start
         read = mem.ReadVirtual(memory_pb2.ReadVirtualRequest(
             vm=args.vm, space=common_pb2.AddressSpace(pid=target.pid),
             address=address, length=args.length), timeout=30)
