@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
@@ -26,27 +27,13 @@ var guestRegisters = map[string]string{
 // reaches ready; and Close leaves it running with no breakpoint.
 func TestIntegrationNtQueryValueKey(t *testing.T) {
 	rva := kernelRVA(t, "NtQueryValueKey")
-	m, tg := bootTarget(t, qemu.Config{Seed: qemu.Seed(7)})
+	m, tg, mgr := managedBoot(t, qemu.Config{Seed: qemu.Seed(7)})
 	ctx := guestCtx(t)
-	mgr, err := breakpoints.New(tg, breakpoints.Options{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close(context.Background()) })
-
 	// The attach left the guest stopped: let it boot to its kernel line.
 	if err := mgr.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kernel, err := m.WaitEvent(ctx, "kernel")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := kernel.Uint("base")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn := base + rva
+	fn := kernelBase(ctx, t, m) + rva
 
 	// Arm with the guest held, so the calls made before are known.
 	if _, err := mgr.Pause(ctx); err != nil {
@@ -177,25 +164,13 @@ func mustUint(t *testing.T, e qemu.Event, key string) uint64 {
 // second boot (another KASLR base) reaches ready.
 func TestIntegrationReset(t *testing.T) {
 	rva := kernelRVA(t, "NtQueryValueKey")
-	m, tg := bootTarget(t, qemu.Config{Seed: qemu.Seed(7), ResetOnce: true})
+	m, _, mgr := managedBoot(t, qemu.Config{Seed: qemu.Seed(7), ResetOnce: true})
 	ctx := guestCtx(t)
-	mgr, err := breakpoints.New(tg, breakpoints.Options{Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close(context.Background()) })
 	resets := mgr.Subscribe(breakpoints.SubscribeOptions{Kinds: []breakpoints.EventKind{breakpoints.EventReset}})
 	if err := mgr.Resume(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kernel, err := m.WaitEvent(ctx, "kernel")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := kernel.Uint("base")
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := kernelBase(ctx, t, m)
 	dropped := make(chan error, 1)
 	armed, err := mgr.Add(ctx, breakpoints.Spec{Addr: base + rva, Owner: "first boot",
 		OnDrop: func(_ breakpoints.ID, why error) { dropped <- why }})
@@ -225,4 +200,27 @@ func TestIntegrationReset(t *testing.T) {
 		t.Fatalf("%d kernel lines, want 2 (one per boot)", len(kernels))
 	}
 	t.Logf("reset (%s): kernel at %#x, then at %s", ev.Reason, base, kernels[1].Get("base"))
+}
+
+// managedBoot boots mini-NT under a manager, the guest still stopped by
+// the attach.
+func managedBoot(t *testing.T, cfg qemu.Config) (*qemu.Machine, vmi.Target, *breakpoints.Manager) {
+	t.Helper()
+	m, tg := bootTarget(t, cfg)
+	mgr, err := breakpoints.New(tg, breakpoints.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mgr.Close(context.Background()) })
+	return m, tg, mgr
+}
+
+// kernelBase waits for the guest's kernel line and returns its base.
+func kernelBase(ctx context.Context, t *testing.T, m *qemu.Machine) uint64 {
+	t.Helper()
+	kernel, err := m.WaitEvent(ctx, "kernel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustUint(t, kernel, "base")
 }
