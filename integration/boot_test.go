@@ -59,7 +59,7 @@ func TestBootConfigurations(t *testing.T) {
 	}
 }
 
-func checkWinPE(t *testing.T, rep qemu.Report, tc bootCase) {
+func checkWinPE(t testing.TB, rep qemu.Report, tc bootCase) {
 	t.Helper()
 	enter, ok := rep.First("phase1-discard-enter")
 	if !ok {
@@ -81,7 +81,7 @@ func checkWinPE(t *testing.T, rep qemu.Report, tc bootCase) {
 	}
 }
 
-func checkEjectable(t *testing.T, rep qemu.Report, want uint64) {
+func checkEjectable(t testing.TB, rep qemu.Report, want uint64) {
 	t.Helper()
 	e, ok := rep.First("ejectable")
 	if !ok {
@@ -92,7 +92,7 @@ func checkEjectable(t *testing.T, rep qemu.Report, want uint64) {
 	}
 }
 
-func checkNoPagingFile(t *testing.T, rep qemu.Report, vol *disk.Volume) {
+func checkNoPagingFile(t testing.TB, rep qemu.Report, vol *disk.Volume) {
 	t.Helper()
 	for _, name := range []string{"NtCreatePagingFile", "pagingfile"} {
 		if evs := rep.All(name); len(evs) != 0 {
@@ -111,7 +111,7 @@ func checkNoPagingFile(t *testing.T, rep qemu.Report, vol *disk.Volume) {
 	}
 }
 
-func checkPagingFileCreated(t *testing.T, rep qemu.Report, vol *disk.Volume) {
+func checkPagingFileCreated(t testing.TB, rep qemu.Report, vol *disk.Volume) {
 	t.Helper()
 	calls := rep.All("NtCreatePagingFile")
 	if len(calls) != 1 {
@@ -177,7 +177,7 @@ func checkPagingFileCreated(t *testing.T, rep qemu.Report, vol *disk.Volume) {
 	}
 }
 
-func readExtent(t *testing.T, vol *disk.Volume, name string) []byte {
+func readExtent(t testing.TB, vol *disk.Volume, name string) []byte {
 	t.Helper()
 	r, err := vol.ReadExtent(name)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 const bootDeadline = 3 * time.Minute
 
 // guestOut is the guest's build output, relative to this package.
-func guestOut(t *testing.T) string {
+func guestOut(t testing.TB) string {
 	t.Helper()
 	dir, err := filepath.Abs(filepath.Join("guest", "out"))
 	if err != nil {
@@ -29,7 +29,7 @@ func guestOut(t *testing.T) string {
 
 // unavailable skips the test, or fails it when FROST_REQUIRE_INTEGRATION is
 // set, so that `make test` cannot go green without booting anything.
-func unavailable(t *testing.T, format string, args ...any) {
+func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
 		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
@@ -38,7 +38,7 @@ func unavailable(t *testing.T, format string, args ...any) {
 }
 
 // requireTools checks for the programs a test runs.
-func requireTools(t *testing.T, tools ...string) {
+func requireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -49,7 +49,7 @@ func requireTools(t *testing.T, tools ...string) {
 
 // requireGuest checks that QEMU and the built guest are there, and returns
 // the guest's build directory.
-func requireGuest(t *testing.T) string {
+func requireGuest(t testing.TB) string {
 	t.Helper()
 	requireTools(t, "qemu-system-x86_64")
 	out := guestOut(t)
@@ -62,7 +62,7 @@ func requireGuest(t *testing.T) string {
 }
 
 // start boots mini-NT and stops it when the test ends.
-func start(t *testing.T, cfg qemu.Config) *qemu.Machine {
+func start(t testing.TB, cfg qemu.Config) *qemu.Machine {
 	t.Helper()
 	if cfg.GuestDir == "" {
 		cfg.GuestDir = requireGuest(t)
@@ -82,7 +82,7 @@ func start(t *testing.T, cfg qemu.Config) *qemu.Machine {
 }
 
 // waitEvent waits for a report event within bootDeadline.
-func waitEvent(t *testing.T, m *qemu.Machine, name string) qemu.Event {
+func waitEvent(t testing.TB, m *qemu.Machine, name string) qemu.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -94,7 +94,7 @@ func waitEvent(t *testing.T, m *qemu.Machine, name string) qemu.Event {
 }
 
 // report parses the serial report printed so far.
-func report(t *testing.T, m *qemu.Machine) qemu.Report {
+func report(t testing.TB, m *qemu.Machine) qemu.Report {
 	t.Helper()
 	rep, err := m.Report()
 	if err != nil {
@@ -105,7 +105,7 @@ func report(t *testing.T, m *qemu.Machine) qemu.Report {
 
 // openDisk pauses the guest, ends QEMU (keeping its files) and opens the
 // C: image, which then holds everything the guest wrote.
-func openDisk(t *testing.T, m *qemu.Machine) *disk.Volume {
+func openDisk(t testing.TB, m *qemu.Machine) *disk.Volume {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -137,7 +137,7 @@ func serialTail(path string) string {
 }
 
 // uintField reads a numeric event field or fails the test.
-func uintField(t *testing.T, e qemu.Event, key string) uint64 {
+func uintField(t testing.TB, e qemu.Event, key string) uint64 {
 	t.Helper()
 	n, err := e.Uint(key)
 	if err != nil {

@@ -15,7 +15,7 @@ const (
 
 // kernelBase boots mini-NT with seed and returns the kernel base the kernel
 // reports, after checking it against the loader's and the range.
-func kernelBase(t *testing.T, seed uint64) uint64 {
+func kernelBase(t testing.TB, seed uint64) uint64 {
 	t.Helper()
 	m := start(t, qemu.Config{Seed: qemu.Seed(seed)})
 	kernel := waitEvent(t, m, "kernel")

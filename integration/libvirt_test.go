@@ -22,7 +22,7 @@ const testDomainPrefix = "frost-test-"
 
 // setupLibvirt runs the project's idempotent libvirt setup (it starts
 // virtlogd and libvirtd when they are not running) and connects.
-func setupLibvirt(t *testing.T) *libvirt.Libvirt {
+func setupLibvirt(t testing.TB) *libvirt.Libvirt {
 	t.Helper()
 	requireTools(t, "libvirtd", "virtlogd", "virsh")
 	if os.Geteuid() != 0 {
@@ -57,7 +57,7 @@ func removeDomain(l *libvirt.Libvirt, dom libvirt.Domain) error {
 // clearStaleDomains removes test domains a crashed run left behind. Only
 // call it while holding the TCG lock: a live run would hold it too, so
 // every test domain seen then is stale.
-func clearStaleDomains(t *testing.T, l *libvirt.Libvirt) {
+func clearStaleDomains(t testing.TB, l *libvirt.Libvirt) {
 	t.Helper()
 	doms, _, err := l.ConnectListAllDomains(1, 0)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // lastWriteCount is the highest `write count=` the guest has printed.
-func lastWriteCount(t *testing.T, rep qemu.Report) uint64 {
+func lastWriteCount(t testing.TB, rep qemu.Report) uint64 {
 	t.Helper()
 	var n uint64
 	for _, e := range rep.All("write") {

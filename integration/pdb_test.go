@@ -32,7 +32,7 @@ var kernelTypes = []string{
 }
 
 // pdbutil runs llvm-pdbutil dump with args on the kernel's PDB.
-func pdbutil(t *testing.T, args ...string) []byte {
+func pdbutil(t testing.TB, args ...string) []byte {
 	t.Helper()
 	requireTools(t, "llvm-pdbutil")
 	pdb := filepath.Join(requireGuest(t), "ntkrnlmp.pdb")

@@ -29,7 +29,7 @@ func (r recovery) share() float64 { return 100 * float64(r.recovered) / float64(
 // recoverPattern reads swapper's whole pattern region through tr and
 // compares every page. A page that is not served must say why; a page
 // served with the wrong bytes (zeros included) fails the test.
-func recoverPattern(t *testing.T, ka *kernelAt, tr *translate.Translator, name string) recovery {
+func recoverPattern(t testing.TB, ka *kernelAt, tr *translate.Translator, name string) recovery {
 	t.Helper()
 	p, sw := ka.swapper(t)
 	base, pages := uintField(t, sw, "pattern-base"), uintField(t, sw, "pages")
@@ -126,7 +126,7 @@ func TestRecoveryTable(t *testing.T) {
 // checkImageInRAM checks, under winboot, that the image section's control
 // area is marked as on removable media and that the whole image view reads
 // from memory, byte-exact, with no file-backed page.
-func checkImageInRAM(t *testing.T, ka *kernelAt) {
+func checkImageInRAM(t testing.TB, ka *kernelAt) {
 	t.Helper()
 	p, sw := ka.swapper(t)
 	view, size := uintField(t, sw, "image-view"), uintField(t, sw, "image-size")

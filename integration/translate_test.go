@@ -40,7 +40,7 @@ type kernelAt struct {
 
 // openKernel takes charge of a machine at ready through a vmi.Target
 // (which stops the guest) and opens its kernel from the guest's symbols.
-func openKernel(t *testing.T, m *qemu.Machine) *kernelAt {
+func openKernel(t testing.TB, m *qemu.Machine) *kernelAt {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -65,7 +65,7 @@ func openKernel(t *testing.T, m *qemu.Machine) *kernelAt {
 // openKernelAt opens the kernel of a stopped guest held through tgt, with
 // symbols from symDir (the guest's build output when empty), scanning from
 // from (RIP when 0).
-func openKernelAt(t *testing.T, m *qemu.Machine, tgt vmi.Target, stop *vmi.Stop, symDir string, from uint64) *kernelAt {
+func openKernelAt(t testing.TB, m *qemu.Machine, tgt vmi.Target, stop *vmi.Stop, symDir string, from uint64) *kernelAt {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -107,7 +107,7 @@ func (ka *kernelAt) pagefile(pf nt.PagingFile) (io.ReaderAt, error) {
 
 // fileDir holds the image file where translate's FileDir finds it by the
 // name the guest's FILE_OBJECT gives.
-func (ka *kernelAt) fileDir(t *testing.T) *translate.FileDir {
+func (ka *kernelAt) fileDir(t testing.TB) *translate.FileDir {
 	t.Helper()
 	data, err := ka.vol.ReadFile(frostimg)
 	if err != nil {
@@ -132,7 +132,7 @@ func (ka *kernelAt) fileDir(t *testing.T) *translate.FileDir {
 
 // translator builds one over the guest's RAM, with or without the paging
 // files and the image file.
-func (ka *kernelAt) translator(t *testing.T, withFiles bool) *translate.Translator {
+func (ka *kernelAt) translator(t testing.TB, withFiles bool) *translate.Translator {
 	t.Helper()
 	opt := nt.TranslatorOptions{Physical: vmi.ReaderAt(ka.tgt), Files: ka.k.Files(nil)}
 	if withFiles {
@@ -147,7 +147,7 @@ func (ka *kernelAt) translator(t *testing.T, withFiles bool) *translate.Translat
 
 // swapper finds swapper.exe through the kernel model and checks it against
 // the guest's report.
-func (ka *kernelAt) swapper(t *testing.T) (nt.Process, qemu.Event) {
+func (ka *kernelAt) swapper(t testing.TB) (nt.Process, qemu.Event) {
 	t.Helper()
 	sw := swapperEvent(t, ka.rep)
 	p, err := ka.k.ProcessByPID(uintField(t, sw, "pid"))
@@ -305,7 +305,7 @@ func firstDiff(got, want []byte) string {
 // mappedImage lays the image file out as the loader maps it: headers at 0,
 // each section's raw data at its RVA, zeros elsewhere (mini-NT maps only
 // images whose file alignment is the page size).
-func mappedImage(t *testing.T, vol *disk.Volume, size uint64) []byte {
+func mappedImage(t testing.TB, vol *disk.Volume, size uint64) []byte {
 	t.Helper()
 	data, err := vol.ReadFile(frostimg)
 	if err != nil {

@@ -36,7 +36,7 @@ type winbooted struct {
 // bootWinboot starts cfg held before its first instruction, takes charge of
 // it, and runs winboot with symbols from symDir (the guest's build output
 // when empty).
-func bootWinboot(t *testing.T, cfg qemu.Config, symDir string) *winbooted {
+func bootWinboot(t testing.TB, cfg qemu.Config, symDir string) *winbooted {
 	t.Helper()
 	cfg.Paused = true
 	m := start(t, cfg)
@@ -100,7 +100,7 @@ func (w *winbooted) stepLog() string {
 // checkCaseB checks a boot under winboot against the guest's own report:
 // no paging file, WinPE in RAM from the start, ejectable, csrss and writer
 // running, the disk's paging-file extent untouched.
-func checkCaseB(t *testing.T, w *winbooted, rep qemu.Report) {
+func checkCaseB(t testing.TB, w *winbooted, rep qemu.Report) {
 	t.Helper()
 	if !w.rep.Success() {
 		t.Errorf("winboot did not report success:\n%v\nsteps:\n%s", w.rep, w.stepLog())
@@ -152,7 +152,7 @@ func checkCaseB(t *testing.T, w *winbooted, rep qemu.Report) {
 
 // checkExtentUntouched compares the paging file's extent after the boot
 // with its bytes before it.
-func checkExtentUntouched(t *testing.T, w *winbooted) {
+func checkExtentUntouched(t testing.TB, w *winbooted) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
