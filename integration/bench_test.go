@@ -10,10 +10,10 @@ import (
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/monitor"
 	"github.com/frostvmi/frost/symbols/store"
-	"github.com/frostvmi/frost/winboot"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/winboot"
 )
 
 // Issue 7's benchmarks. Run them alone, with nothing else booting guests:
