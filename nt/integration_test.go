@@ -30,6 +30,10 @@ import (
 // assertion.
 const guestDeadline = 3 * time.Minute
 
+// lockDeadline bounds the wait for the TCG lock (one guest at a time on the
+// machine).
+const lockDeadline = 20 * time.Minute
+
 func unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
@@ -75,12 +79,17 @@ type live struct {
 // symbol directory symDir.
 func bootLive(t *testing.T, cfg qemu.Config, symDir string) *live {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
-	defer cancel()
-	m, err := qemu.Start(ctx, cfg)
+	// Start waits for the machine-wide TCG lock while other packages'
+	// guests run, which can take long; the boot itself then has
+	// guestDeadline.
+	lockCtx, cancelLock := context.WithTimeout(context.Background(), lockDeadline)
+	defer cancelLock()
+	m, err := qemu.Start(lockCtx, cfg)
 	if err != nil {
 		t.Fatalf("starting mini-NT: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
+	defer cancel()
 	t.Cleanup(func() {
 		if err := m.Stop(); err != nil {
 			t.Errorf("stopping mini-NT: %v", err)
@@ -371,6 +380,18 @@ func (l *live) checkVADs(t *testing.T) {
 			t.Errorf("%#x: %v, %v; want %v", c.va, loc, err, c.want)
 		}
 	}
+	// The image view: trimmed pages carry the "ask the VAD" marker, so
+	// every page needs the view's FirstPrototypePte from the kernel.
+	runs, err := l.k.Translator.VadMap(dtb, view.Start, view.End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.Location.State == translate.StateUnknown || r.Location.State == translate.StateNotMapped {
+			t.Errorf("image view %v", r)
+		}
+	}
+	t.Logf("image view %#x-%#x: %d runs, the first %v", view.Start, view.End, len(runs), runs[0])
 }
 
 func (l *live) checkPagingFiles(t *testing.T) {
