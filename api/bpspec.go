@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/monitor"
@@ -92,8 +93,9 @@ func arm(ctx context.Context, vm *VM, mgr *breakpoints.Manager, spec breakpoints
 	out.SubscriptionOwned = sub != 0
 	vm.bp.mu.Lock()
 	vm.bp.set[a.ID] = &apiBreakpoint{pb: out, sub: sub}
+	reply := proto.Clone(out).(*pb.Breakpoint)
 	vm.bp.mu.Unlock()
-	return out, nil
+	return reply, nil
 }
 
 func placementKind(p breakpoints.Placement) pb.BreakpointKind {

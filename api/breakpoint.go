@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frostvmi/frost/breakpoints"
@@ -87,7 +88,8 @@ func (s *breakpointService) ListBreakpoints(ctx context.Context, req *pb.ListBre
 	resp := &pb.ListBreakpointsResponse{}
 	vm.bp.mu.Lock()
 	for _, b := range vm.bp.set {
-		resp.Breakpoints = append(resp.Breakpoints, b.pb)
+		// A copy: hit counts change under the lock while this is sent.
+		resp.Breakpoints = append(resp.Breakpoints, proto.Clone(b.pb).(*pb.Breakpoint))
 	}
 	vm.bp.mu.Unlock()
 	sort.Slice(resp.Breakpoints, func(i, j int) bool { return resp.Breakpoints[i].GetId() < resp.Breakpoints[j].GetId() })
@@ -243,6 +245,13 @@ func (s *breakpointService) event(ctx context.Context, vm *VM, k interface{ Desc
 		if len(ev.Observers) > 0 {
 			hit.BreakpointId = uint64(ev.Observers[0])
 		}
+		vm.bp.mu.Lock()
+		for _, id := range ev.Observers {
+			if b := vm.bp.set[id]; b != nil {
+				b.pb.Hits++
+			}
+		}
+		vm.bp.mu.Unlock()
 		if h.Addr >= userTop {
 			hit.Symbol = k.Describe(h.Addr)
 		}

@@ -259,7 +259,8 @@ type Breakpoint struct {
 	Address uint64         `protobuf:"varint,3,opt,name=address,proto3" json:"address,omitempty"`
 	Symbol  string         `protobuf:"bytes,4,opt,name=symbol,proto3" json:"symbol,omitempty"`
 	Kind    BreakpointKind `protobuf:"varint,5,opt,name=kind,proto3,enum=frost.v1.BreakpointKind" json:"kind,omitempty"`
-	// Hits that matched the filter so far.
+	// Hits of it delivered to subscribers so far (a hit no stream asked
+	// for is not counted).
 	Hits uint64 `protobuf:"varint,6,opt,name=hits,proto3" json:"hits,omitempty"`
 	// Armed by a Subscribe stream, and removed with it.
 	SubscriptionOwned bool `protobuf:"varint,7,opt,name=subscription_owned,json=subscriptionOwned,proto3" json:"subscription_owned,omitempty"`
