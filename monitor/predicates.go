@@ -53,9 +53,9 @@ func (t threadFilter) MatchThread(ctx context.Context, h *breakpoints.Hit) (bool
 	return false, nil
 }
 
-// Threads names the guest thread at a hit (its ETHREAD, whose first member
-// is the KTHREAD), for the manager's break-on-return and re-hit
-// suppression.
+// Threads names the guest thread at a hit by its ETHREAD address, for the
+// manager's break-on-return and re-hit suppression: the manager only
+// compares thread identities, so any stable per-thread address serves.
 func Threads(k *nt.Kernel) breakpoints.ThreadResolver { return threads{k} }
 
 type threads struct{ k *nt.Kernel }
