@@ -35,7 +35,10 @@ var (
 	ErrNotHeld = errors.New("breakpoints: event does not hold the guest")
 	// ErrHandlerTimeout: a handler overran its deadline.
 	ErrHandlerTimeout = errors.New("breakpoints: handler deadline passed")
-	// ErrHandlerPanic: a handler panicked.
+	// ErrFilterTimeout: a filter predicate or the thread resolver overran
+	// Options.FilterTimeout; the hit counts as not matching.
+	ErrFilterTimeout = errors.New("breakpoints: filter deadline passed")
+	// ErrHandlerPanic: a handler (or a filter) panicked.
 	ErrHandlerPanic = errors.New("breakpoints: handler panicked")
 )
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestAddressSpaceMatches(t *testing.T) {
@@ -135,5 +136,39 @@ func TestThreadAndProcessPredicates(t *testing.T) {
 	}
 	if n := thread.n.Load(); n != 2 {
 		t.Errorf("thread observer ran %d times, want 2", n)
+	}
+}
+
+// stuck is a predicate that ignores its deadline.
+type stuck struct{ release chan struct{} }
+
+func (s stuck) MatchThread(ctx context.Context, h *Hit) (bool, error) {
+	<-s.release
+	return true, nil
+}
+
+func (s stuck) CurrentThread(ctx context.Context, h *Hit) (uint64, error) {
+	<-s.release
+	return 1, nil
+}
+
+// TestStuckPredicate: a predicate or thread resolver that never returns
+// costs a hit its observer, not the guest its freedom.
+func TestStuckPredicate(t *testing.T) {
+	s := stuck{release: make(chan struct{})}
+	defer close(s.release)
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{FilterTimeout: 20 * time.Millisecond, Threads: s})
+	ctx := testCtx(t)
+	var c, other counter
+	if _, err := m.Add(ctx, Spec{Addr: kfn, Filter: Filter{Thread: s}, Handler: c.handle}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Add(ctx, Spec{Addr: kfn, Handler: other.handle}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn}))
+	if c.n.Load() != 0 || other.n.Load() != 1 {
+		t.Errorf("handlers ran %d and %d times, want 0 (stuck filter) and 1", c.n.Load(), other.n.Load())
 	}
 }

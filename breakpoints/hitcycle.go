@@ -74,9 +74,7 @@ func (m *Manager) newHit(at time.Time, stop *vmi.Stop, regs *vmi.Registers, rip 
 	h.RSP, _ = regs.Uint("rsp")
 	h.CR3, _ = regs.Uint("cr3")
 	if m.opts.Threads != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.FilterTimeout)
-		th, err := m.opts.Threads.CurrentThread(ctx, h)
-		cancel()
+		th, err := bounded(m, func(ctx context.Context) (uint64, error) { return m.opts.Threads.CurrentThread(ctx, h) })
 		if err != nil {
 			m.log.Debug("cannot name the thread at a hit", "addr", hexAddr(rip), "err", err)
 		} else {
@@ -97,9 +95,7 @@ func (m *Manager) match(h *Hit, s *slot) []*observer {
 		if as := o.spec.AddressSpace; as != nil && !as.matches(h.CR3) {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), m.opts.FilterTimeout)
-		ok, err := o.spec.Filter.match(ctx, h)
-		cancel()
+		ok, err := m.filter(&o.spec.Filter, h)
 		if err != nil {
 			m.log.Warn("breakpoint filter could not decide; hit not delivered", "id", o.id, "owner", o.spec.Owner, "addr", hexAddr(h.Addr), "err", err)
 		}
@@ -133,3 +129,12 @@ func (m *Manager) stepAndResume(h *Hit, regs *vmi.Registers) {
 }
 
 func hexAddr(a uint64) string { return fmt.Sprintf("%#x", a) }
+
+// filter applies f to h; only a filter that calls out (predicates, a
+// translator) pays for running bounded.
+func (m *Manager) filter(f *Filter, h *Hit) (bool, error) {
+	if f.Thread == nil && f.Process == nil && f.Physical == nil {
+		return f.match(context.Background(), h)
+	}
+	return bounded(m, func(ctx context.Context) (bool, error) { return f.match(ctx, h) })
+}
