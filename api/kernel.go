@@ -46,16 +46,22 @@ func (c *Config) openKernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SYMBOLS_NOT_FOUND,
 			"finding the kernel of "+vm.Name+" needs its symbols: start frostd with --symbol-path or _NT_SYMBOL_PATH")
 	}
+	// Once a breakpoint manager exists (Boot makes one for winboot) it
+	// owns stopping and running the guest.
+	pause, resume := vm.Target.Pause, vm.Target.Resume
+	if mgr := vm.existingManager(); mgr != nil {
+		pause, resume = mgr.Pause, mgr.Resume
+	}
 	running, stop := vm.Target.Running()
 	if running || stop == nil || stop.Registers == nil {
 		var err error
-		if stop, err = vm.Target.Pause(ctx); err != nil {
+		if stop, err = pause(ctx); err != nil {
 			return nil, targetError(vm.Name, "pausing to find the kernel of", err)
 		}
 		if running {
 			// Resume even if the client has gone: the guest must not stay
 			// stopped because of a lookup.
-			defer vm.Target.Resume(context.WithoutCancel(ctx))
+			defer resume(context.WithoutCancel(ctx))
 		}
 	}
 	if stop.Registers == nil {
