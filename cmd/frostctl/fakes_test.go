@@ -57,6 +57,14 @@ func (f *fakeTarget) ReadPhysical(_ context.Context, gpa uint64, p []byte) error
 	copy(p, f.ram[gpa:end])
 	return nil
 }
+
+// PhysicalMap is RAM around the hole, as physmem would list it.
+func (f *fakeTarget) PhysicalMap() []physmem.Range {
+	return []physmem.Range{
+		{GPA: 0, Size: f.holeStart},
+		{GPA: f.holeEnd, Size: uint64(len(f.ram)) - f.holeEnd, Offset: f.holeEnd},
+	}
+}
 func (f *fakeTarget) WritePhysical(context.Context, uint64, []byte) error    { return errFake }
 func (f *fakeTarget) InsertBreakpoint(context.Context, vmi.Breakpoint) error { return errFake }
 func (f *fakeTarget) RemoveBreakpoint(context.Context, vmi.Breakpoint) error { return errFake }

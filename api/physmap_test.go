@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi"
+	"github.com/frostvmi/frost/vmi/physmem"
+)
+
+// bareTarget is a Target that cannot say where RAM is; only its name is
+// ever called here.
+type bareTarget struct{ vmi.Target }
+
+func (bareTarget) Name() string { return "bare" }
+
+// mappedTarget adds a map with a hole, as a PC's below 1 MiB and 4 GiB.
+type mappedTarget struct{ bareTarget }
+
+func (mappedTarget) PhysicalMap() []physmem.Range {
+	return []physmem.Range{
+		{GPA: 0, Size: 0xa0000},
+		{GPA: 0x100000, Size: 0x7f00000, Offset: 0x100000},
+		{GPA: 0x100000000, Size: 0x10000000, Offset: 0x8000000},
+	}
+}
+
+func TestGetPhysicalMap(t *testing.T) {
+	reg := NewRegistry(nil)
+	for _, vm := range []*VM{{Name: "mapped", Target: mappedTarget{}}, {Name: "bare", Target: bareTarget{}}} {
+		if err := reg.Add(vm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &memoryService{c: &Config{Registry: reg}}
+	ctx := context.Background()
+
+	got, err := s.GetPhysicalMap(ctx, &pb.GetPhysicalMapRequest{Vm: "mapped"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]uint64{{0, 0xa0000}, {0x100000, 0x8000000}, {0x100000000, 0x110000000}}
+	if len(got.GetRanges()) != len(want) {
+		t.Fatalf("ranges %v, want %x", got.GetRanges(), want)
+	}
+	for i, r := range got.GetRanges() {
+		if r.GetStart() != want[i][0] || r.GetEnd() != want[i][1] {
+			t.Errorf("range %d = [%#x, %#x), want [%#x, %#x)", i, r.GetStart(), r.GetEnd(), want[i][0], want[i][1])
+		}
+	}
+
+	_, err = s.GetPhysicalMap(ctx, &pb.GetPhysicalMapRequest{Vm: "bare"})
+	if c := status.Code(err); c != codes.Unimplemented {
+		t.Errorf("a target without a map: %v, want Unimplemented", err)
+	}
+	_, err = s.GetPhysicalMap(ctx, &pb.GetPhysicalMapRequest{Vm: "nope"})
+	if c := status.Code(err); c != codes.FailedPrecondition && c != codes.NotFound {
+		t.Errorf("an unknown VM: %v", err)
+	}
+}
