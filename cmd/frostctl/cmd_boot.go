@@ -61,6 +61,11 @@ func cmdBoot(ctx context.Context, c *cli, args []string) error {
 func printBoot(w io.Writer, ev *pb.BootResponse) {
 	if p := ev.GetProgress(); p != nil {
 		phase := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(p.GetPhase().String(), "BOOT_PHASE_"), "_", " "))
+		if p.GetPhase() == pb.BootPhase_BOOT_PHASE_UNSPECIFIED {
+			// Steps with no phase of their own (phase1-enter, reset, late)
+			// lead their message with the stage, which says more.
+			phase = "-"
+		}
 		fmt.Fprintf(w, "%s  %-22s %s\n", p.GetTime().AsTime().Format("15:04:05.000"), phase, p.GetMessage())
 		return
 	}
