@@ -224,6 +224,16 @@ func testSymbols(t testing.TB, reversed bool) *symbols.Table {
 	b.hoist("_MMPAGING_FILE", "Flags", "PageFileNumber", "VirtualStorePagefile")
 	b.strct("_MI_VISIBLE_PARTITION", uintM("LowestPhysicalPage", 8), uintM("NumberOfPagingFiles", 4), b.ptrArrM("PagingFile", 16))
 	b.strct("_MI_PARTITION", uintM("PartitionId", 2), b.subM("Vp", "_MI_VISIBLE_PARTITION"))
+	// A fast reference's count sits in the pointer's alignment bits in
+	// any layout: only the low bits of an aligned pointer are free.
+	rev := b.reversed
+	b.reversed = false
+	b.flags("_EX_FAST_REF", 8, bitfield{"RefCnt", 4})
+	b.reversed = rev
+	b.flags("_MMSECTION_FLAGS", 4, bitfield{"BeingDeleted", 1}, bitfield{"Image", 1}, bitfield{"File", 1}, bitfield{"ImageControlAreaOnRemovableMedia", 1})
+	b.strct("_CONTROL_AREA_u", b.subM("Flags", "_MMSECTION_FLAGS"))
+	b.strct("_CONTROL_AREA", ptrM("Segment"), uintM("NumberOfMappedViews", 8), b.subM("u", "_CONTROL_AREA_u"), b.subM("FilePointer", "_EX_FAST_REF"))
+	b.strct("_SUBSECTION", ptrM("ControlArea"), ptrM("SubsectionBase"), ptrM("NextSubsection"), uintM("StartingSector", 4))
 	b.global("PsActiveProcessHead", 0x1000)
 	b.global("PsLoadedModuleList", 0x1010)
 	b.global("PsInitialSystemProcess", 0x1020)

@@ -67,17 +67,18 @@ func (k *Kernel) ControlAreaAt(va uint64) (ControlArea, error) {
 	return c, nil
 }
 
-// fastRefObject strips an _EX_FAST_REF's reference count, whose width the
-// symbols give (_EX_FAST_REF.RefCnt), from the object pointer.
+// fastRefObject strips an _EX_FAST_REF's reference count, whose bits the
+// symbols give (_EX_FAST_REF.RefCnt: the low 4 on x64, where objects are
+// 16-byte aligned), from the object pointer.
 func (k *Kernel) fastRefObject(ref uint64) (uint64, error) {
 	f, err := k.lay.field("_EX_FAST_REF.RefCnt")
 	if err != nil {
 		return 0, err
 	}
-	if f.BitLength == 0 || f.BitLength > 16 {
-		return 0, &SymbolError{Need: "_EX_FAST_REF.RefCnt", Err: fmt.Errorf("a %d-bit count is not a fast reference", f.BitLength)}
+	if f.BitLength == 0 || f.BitLength > 16 || f.BitPosition+f.BitLength > 64 {
+		return 0, &SymbolError{Need: "_EX_FAST_REF.RefCnt", Err: fmt.Errorf("a %d-bit count at bit %d is not a fast reference", f.BitLength, f.BitPosition)}
 	}
-	return ref &^ (1<<f.BitLength - 1), nil
+	return ref &^ ((1<<f.BitLength - 1) << f.BitPosition), nil
 }
 
 // SubsectionFileName names the file behind a subsection (volume-relative,
