@@ -1,0 +1,165 @@
+package api_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/frostvmi/frost/api"
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/vmi"
+	"github.com/frostvmi/frost/vmi/qemu"
+)
+
+// Issue 8's benchmarks: the API's costs against in-process and transport
+// baselines measured on the same guest in the same run. Run them alone,
+// with nothing else booting guests (they take the TCG lock for the whole
+// run):
+//
+//	go test -run '^$' -bench API -benchtime 3x -timeout 30m ./api/
+//
+// FROST_BENCH_CLIENTS_SECONDS shortens the 32-client run (default 60).
+
+const benchVM = "mini-nt"
+
+// benchGuest is one mini-NT boot shared by the sub-benchmarks, served by
+// the API on a unix socket; the VM is attached and detached through the
+// registry and Detach as each measurement needs.
+type benchGuest struct {
+	m        *qemu.Machine
+	reg      *api.Registry
+	cc       *grpc.ClientConn
+	sock     string
+	symbols  *store.Store
+	kernel   uint64 // the kernel base the guest reported
+	swapper  uint32 // swapper.exe's pid
+	pattern  uint64 // swapper's pattern region
+	patPages uint64
+}
+
+func BenchmarkAPI(b *testing.B) {
+	dir := benchGuestDir(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	// writer.exe in a tight loop feeds the event benchmark; 16384 pattern
+	// pages give swapper a 64 MiB region to read, and 256 MiB of RAM hold
+	// it whole. No paging file: nothing can leave RAM.
+	m, err := qemu.Start(ctx, qemu.Config{GuestDir: dir, Seed: qemu.Seed(800), WriterPeriodMS: qemu.WriterTightLoop,
+		SwapperPages: 16384, MemoryMB: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Stop()
+	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
+		b.Fatal(err)
+	}
+	g := &benchGuest{m: m}
+	g.readReport(b)
+	if g.symbols, err = store.New(dir, ""); err != nil {
+		b.Fatal(err)
+	}
+	g.symbols.Offline = true
+	g.serve(b)
+
+	b.Run("events", g.benchEvents)
+	b.Run("read-64MiB", g.benchRead)
+	b.Run("clients-32", g.benchClients)
+}
+
+func benchGuestDir(b *testing.B) string {
+	b.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		b.Skip("qemu-system-x86_64 not found (make deps)")
+	}
+	dir, _ := filepath.Abs("../integration/guest/out")
+	if _, err := os.Stat(filepath.Join(dir, "ntkrnlmp.pdb")); err != nil {
+		b.Skip("the guest is not built (make guest)")
+	}
+	return dir
+}
+
+func (g *benchGuest) readReport(b *testing.B) {
+	rep, err := g.m.Report()
+	if err != nil {
+		b.Fatal(err)
+	}
+	k, ok1 := rep.First("kernel")
+	s, ok2 := rep.First("swapper")
+	if !ok1 || !ok2 {
+		b.Fatal("the guest reported no kernel or no swapper event")
+	}
+	var pid uint64
+	for _, f := range []struct {
+		e   qemu.Event
+		key string
+		dst *uint64
+	}{{k, "base", &g.kernel}, {s, "pid", &pid}, {s, "pattern-base", &g.pattern}, {s, "pages", &g.patPages}} {
+		if *f.dst, err = f.e.Uint(f.key); err != nil {
+			b.Fatal(err)
+		}
+	}
+	g.swapper = uint32(pid)
+}
+
+// serve registers the API on a unix socket, the transport frostd uses.
+func (g *benchGuest) serve(b *testing.B) {
+	g.reg = api.NewRegistry(nil)
+	g.sock = filepath.Join(b.TempDir(), "api.sock")
+	lis, err := net.Listen("unix", g.sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	api.Register(srv, api.Config{Registry: g.reg, Symbols: g.symbols, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	go srv.Serve(lis)
+	b.Cleanup(srv.Stop)
+	g.cc = dialBench(b, g.sock)
+}
+
+func dialBench(b *testing.B, sock string) *grpc.ClientConn {
+	b.Helper()
+	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// attach puts the guest in the API's registry, running: opening a target
+// leaves the guest stopped, which the API's callers never see.
+func (g *benchGuest) attach(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t, err := vmi.OpenQEMU(ctx, g.m, vmi.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.reg.Add(&api.VM{Name: benchVM, Target: t, Since: time.Now()}); err != nil {
+		t.Close(ctx)
+		b.Fatal(err)
+	}
+	if _, err := pb.NewCPUServiceClient(g.cc).Resume(ctx, &pb.ResumeRequest{Vm: benchVM}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// detach lets the guest go through the API (breakpoints removed, D;1).
+func (g *benchGuest) detach(b *testing.B) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := pb.NewVMServiceClient(g.cc).Detach(ctx, &pb.DetachRequest{Vm: benchVM}); err != nil {
+		b.Fatal(err)
+	}
+}
