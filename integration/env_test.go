@@ -3,12 +3,12 @@ package integration
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
 
@@ -31,54 +31,28 @@ func guestOut(t testing.TB) string {
 // set, so that `make test` cannot go green without booting anything.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
-	}
-	t.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+	guesttest.Unavailable(t, format, args...)
 }
 
 // requireTools checks for the programs a test runs.
 func requireTools(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s not found (run `make deps`)", tool)
-		}
-	}
+	guesttest.RequireTools(t, tools...)
 }
 
 // requireGuest checks that QEMU and the built guest are there, and returns
 // the guest's build directory.
+// requireGuest checks that QEMU and the built guest are there, and returns
+// the guest's build directory.
 func requireGuest(t testing.TB) string {
 	t.Helper()
-	requireTools(t, "qemu-system-x86_64")
-	out := guestOut(t)
-	for _, f := range append([]string{"winload.elf", "ntoskrnl.exe", "hal.dll", "ntkrnlmp.pdb"}, disk.StandardExecutables...) {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			unavailable(t, "the guest is not built: %v (run `make guest`)", err)
-		}
-	}
-	return out
+	return guesttest.Dir(t)
 }
 
 // start boots mini-NT and stops it when the test ends.
 func start(t testing.TB, cfg qemu.Config) *qemu.Machine {
 	t.Helper()
-	if cfg.GuestDir == "" {
-		cfg.GuestDir = requireGuest(t)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
-	defer cancel()
-	m, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		t.Fatalf("starting mini-NT: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Stop(); err != nil {
-			t.Errorf("stopping mini-NT: %v", err)
-		}
-	})
-	return m
+	return guesttest.Boot(t, cfg)
 }
 
 // waitEvent waits for a report event within bootDeadline.

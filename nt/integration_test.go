@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi/gdbstub"
@@ -36,10 +35,7 @@ const lockDeadline = 20 * time.Minute
 
 func unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
-		tb.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
-	}
-	tb.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+	guesttest.Unavailable(tb, format, args...)
 }
 
 func guestOut(tb testing.TB) string {
@@ -47,19 +43,7 @@ func guestOut(tb testing.TB) string {
 	if testing.Short() {
 		tb.Skip("-short: no guest boots")
 	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		unavailable(tb, "qemu-system-x86_64 not found (run `make deps`)")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "integration", "guest", "out"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, f := range append([]string{"winload.elf", "ntoskrnl.exe", "hal.dll", "ntkrnlmp.pdb", "reorder/ntoskrnl.exe", "reorder/ntkrnlmp.pdb"}, disk.StandardExecutables...) {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			unavailable(tb, "the guest is not built: %v (run `make guest`)", err)
-		}
-	}
-	return dir
+	return guesttest.Dir(tb)
 }
 
 // live is a paused mini-NT with everything nt needs to read it.

@@ -5,11 +5,10 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
 
@@ -23,49 +22,20 @@ const guestDeadline = 3 * time.Minute
 
 func unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
-		tb.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
-	}
-	tb.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+	guesttest.Unavailable(tb, format, args...)
 }
 
 // guestDir returns integration/guest/out once QEMU and the guest exist.
 func guestDir(tb testing.TB) string {
 	tb.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		unavailable(tb, "qemu-system-x86_64 not found (run `make deps`)")
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "integration", "guest", "out"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, f := range []string{"winload.elf", "ntoskrnl.exe", "hal.dll", "ntkrnlmp.pdb", "smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			unavailable(tb, "the guest is not built: %v (run `make guest`)", err)
-		}
-	}
-	return dir
+	return guesttest.Dir(tb)
 }
 
 // boot starts mini-NT paused and stops it when the test ends.
 func boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
 	tb.Helper()
-	if cfg.GuestDir == "" {
-		cfg.GuestDir = guestDir(tb)
-	}
 	cfg.Paused = true
-	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
-	defer cancel()
-	m, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		tb.Fatalf("starting mini-NT: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := m.Stop(); err != nil {
-			tb.Errorf("stopping mini-NT: %v", err)
-		}
-	})
-	return m
+	return guesttest.Boot(tb, cfg)
 }
 
 // dial connects a TCG client to the machine's gdbstub.
@@ -86,11 +56,7 @@ func dial(tb testing.TB, m *qemu.Machine) *Client {
 	return c
 }
 
-func testCtx(tb testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), guestDeadline)
-	tb.Cleanup(cancel)
-	return ctx
-}
+func testCtx(tb testing.TB) context.Context { return guesttest.Context(tb) }
 
 func TestIntegrationHandshake(t *testing.T) {
 	m := boot(t, qemu.Config{Seed: qemu.Seed(7)})

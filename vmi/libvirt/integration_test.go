@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/libvirt"
 	"github.com/frostvmi/frost/vmi/physmem"
 	"github.com/frostvmi/frost/vmi/qemu"
@@ -26,32 +27,16 @@ const testDomainPrefix = "frost-test-"
 
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
-	}
-	t.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+	guesttest.Unavailable(t, format, args...)
 }
 
 func requireGuest(t testing.TB) string {
 	t.Helper()
-	for _, tool := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s not found (run `make deps`)", tool)
-		}
-	}
+	guesttest.RequireTools(t, "libvirtd", "virtlogd", "virsh")
 	if os.Geteuid() != 0 {
 		unavailable(t, "setting up libvirtd needs root")
 	}
-	out, err := filepath.Abs(filepath.Join("..", "..", "integration", "guest", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"winload.elf", "ntoskrnl.exe", "hal.dll"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			unavailable(t, "the guest is not built: %v (run `make guest`)", err)
-		}
-	}
-	return out
+	return guesttest.Dir(t)
 }
 
 // setupLibvirt runs the project's idempotent libvirtd setup and connects.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/physmem"
 	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
@@ -22,28 +22,13 @@ const bootDeadline = 3 * time.Minute
 // test sets it), so CI cannot pass by skipping the real QEMU runs.
 func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
-	}
-	t.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
+	guesttest.Unavailable(t, format, args...)
 }
 
 // requireGuest returns the built mini-NT directory, or skips.
 func requireGuest(t testing.TB) string {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		unavailable(t, "qemu-system-x86_64 not found (run `make deps`)")
-	}
-	out, err := filepath.Abs(filepath.Join("..", "..", "integration", "guest", "out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"winload.elf", "ntoskrnl.exe", "hal.dll"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			unavailable(t, "the guest is not built: %v (run `make guest`)", err)
-		}
-	}
-	return out
+	return guesttest.Dir(t)
 }
 
 func deadline(t testing.TB) context.Context {
