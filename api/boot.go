@@ -73,7 +73,10 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 	}
 	// winboot drives the guest through a manager of its own making: no
 	// kernel exists yet for the API's (it is found on first use later).
-	mgr, err := breakpoints.New(t, breakpoints.Options{Logger: s.c.Log.With("vm", d.Name)})
+	// It stays the VM's manager after winboot, so it names threads and
+	// translates frames through the kernel once the API has found it.
+	late := lateKernel{vm}
+	mgr, err := breakpoints.New(t, breakpoints.Options{Logger: s.c.Log.With("vm", d.Name), Threads: late, Translate: late.translate})
 	if err != nil {
 		return targetError(d.Name, "starting the breakpoint manager of", err)
 	}

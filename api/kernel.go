@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
 
@@ -19,6 +20,10 @@ type kernelState struct {
 	opened *nt.Opened
 	// stopSeq is the stop the translator's cache belongs to (0: none).
 	stopSeq uint64
+	// found is opened, for readers that must not take mu: the breakpoint
+	// manager's resolvers run while kernel() may hold mu and wait on the
+	// manager (pausing to find the kernel).
+	found atomic.Pointer[nt.Opened]
 }
 
 // userTop bounds canonical user-mode addresses on x64.
@@ -36,6 +41,7 @@ func (c *Config) kernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
 			return nil, err
 		}
 		vm.k.opened = k
+		vm.k.found.Store(k)
 	}
 	syncTranslator(vm)
 	return vm.k.opened, nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/frostvmi/frost/breakpoints"
@@ -52,6 +53,30 @@ func (vm *VM) existingManager() *breakpoints.Manager {
 	vm.bp.mu.Lock()
 	defer vm.bp.mu.Unlock()
 	return vm.bp.mgr
+}
+
+// lateKernel resolves threads and frame addresses through the VM's kernel
+// once found. Boot makes its manager before any kernel exists (winboot
+// finds it), yet that manager stays the VM's for its life: without these,
+// its hits would never name their thread.
+type lateKernel struct{ vm *VM }
+
+var errNoKernelYet = errors.New("the guest's kernel has not been found yet")
+
+func (l lateKernel) CurrentThread(ctx context.Context, h *breakpoints.Hit) (uint64, error) {
+	k := l.vm.k.found.Load()
+	if k == nil {
+		return 0, errNoKernelYet
+	}
+	return monitor.Threads(k.Kernel).CurrentThread(ctx, h)
+}
+
+func (l lateKernel) translate(ctx context.Context, cr3, va uint64) (uint64, error) {
+	k := l.vm.k.found.Load()
+	if k == nil {
+		return 0, errNoKernelYet
+	}
+	return physicalOf(k.Translator)(ctx, cr3, va)
 }
 
 // physicalOf gives the manager a VA → PA resolution for its frames.

@@ -50,7 +50,8 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 	pids := guestPIDs(t, d)
 	// The VM Boot left attached: its breakpoint manager is winboot's.
 	t.Run("breakpoint stream after boot", func(t *testing.T) {
-		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"])
+		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], false)
+		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], true)
 	})
 	t.Run("NtWriteFile monitor after boot", func(t *testing.T) {
 		checkMonitor(ctx, t, fd.cc, vm, pids["writer.exe"])
@@ -61,7 +62,10 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 	t.Run("ps", func(t *testing.T) { checkPS(ctx, t, fd.cc, vm, pids) })
 	t.Run("read and vtop", func(t *testing.T) { checkReadAndVtop(ctx, t, fd.cc, d, vm, pids["swapper.exe"]) })
 	t.Run("unknown symbol", func(t *testing.T) { checkUnknownSymbol(ctx, t, fd.cc, vm) })
-	t.Run("breakpoint stream", func(t *testing.T) { checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"]) })
+	t.Run("breakpoint stream", func(t *testing.T) {
+		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], false)
+		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], true)
+	})
 	t.Run("NtWriteFile monitor", func(t *testing.T) { checkMonitor(ctx, t, fd.cc, vm, pids["writer.exe"]) })
 	t.Run("writes without --allow-write", func(t *testing.T) { checkWritesDenied(ctx, t, fd.cc, vm, pids["swapper.exe"]) })
 
