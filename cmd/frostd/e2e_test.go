@@ -72,6 +72,7 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 	t.Run("client killed while holding", func(t *testing.T) {
 		c := startHoldingClient(t, fd.sock, vm)
 		n := d.writes(t)
+		wantPaused(ctx, t, d, "while a client holds it")
 		c.kill()
 		d.waitMoreWrites(t, n)
 		waitNoBreakpoints(ctx, t, fd.cc, vm)
@@ -85,8 +86,9 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 		c.kill()
 		// The stub keeps the vCPUs stopped when its client dies: held, the
 		// guest stays stopped until someone lets it go.
-		if st, err := d.dom.State(ctx); err != nil || st != libvirt.StatePaused {
-			t.Errorf("after frostd died holding it, the domain is %v (%v), want paused", st, err)
+		wantPaused(ctx, t, d, "after frostd died holding it")
+		if held := stateFileVMs(t, filepath.Join(dir, "state.json")); len(held) != 1 || held[0] != vm {
+			t.Errorf("the dead frostd's state file lists %v, want [%s]", held, vm)
 		}
 	}))
 	// The successor, on the same state file; it lives to the test's end.
@@ -101,6 +103,9 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 		if out := fd2.output(); !strings.Contains(out, "crash recovery") || !strings.Contains(out, vm+": recovered") {
 			t.Errorf("the new frostd did not report recovering %s:\n%s", vm, out)
 		}
+		if held := stateFileVMs(t, filepath.Join(dir, "state.json")); len(held) != 0 {
+			t.Errorf("the state file still lists %v after recovery", held)
+		}
 	})
 
 	t.Run("writes with --allow-write", func(t *testing.T) {
@@ -108,15 +113,43 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 		checkWrites(ctx, t, fd2.cc, d, vm, pids["swapper.exe"])
 	})
 
-	t.Run("shutdown lets the guest go", func(t *testing.T) {
+	// SIGTERM while a client holds the guest: shutdown cuts the stream
+	// after its grace, removes every breakpoint and resumes.
+	t.Run("shutdown lets a held guest go", func(t *testing.T) {
+		c := startHoldingClient(t, fd2.sock, vm)
+		n := d.writes(t)
+		wantPaused(ctx, t, d, "while a client holds it")
 		if err := fd2.stop(t); err != nil {
 			t.Errorf("frostd exited with %v:\n%s", err, fd2.output())
 		}
 		if held := stateFileVMs(t, filepath.Join(dir, "state.json")); len(held) != 0 {
 			t.Errorf("state file after a clean shutdown lists %v", held)
 		}
-		d.waitMoreWrites(t, d.writes(t))
+		c.kill()
+		d.waitMoreWrites(t, n)
+		if st, err := d.dom.State(ctx); err != nil || st != libvirt.StateRunning {
+			t.Errorf("after frostd's shutdown the domain is %v (%v), want running", st, err)
+		}
 	})
+}
+
+// wantPaused checks that libvirt sees the guest stopped: the stub stops
+// every vCPU at a held hit, and libvirt hears QEMU's STOP event on its own
+// schedule, so it is polled, within a bound well inside the hold deadline.
+func wantPaused(ctx context.Context, t *testing.T, d *testDomain, when string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := d.dom.State(ctx)
+		if err == nil && st == libvirt.StatePaused {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s, the domain is %v (%v), want paused", when, st, err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // checkReattach detaches the VM Boot left attached (the guest runs on)
