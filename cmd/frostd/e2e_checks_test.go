@@ -180,6 +180,20 @@ func checkUnknownSymbol(ctx context.Context, t *testing.T, cc *grpc.ClientConn, 
 	}
 }
 
+// checkPendingCall: a call whose backend has not landed (a driver's
+// symbols in a VM) is Unimplemented, saying what it waits on. It needs an
+// attached VM, which is why it is checked here.
+func checkPendingCall(ctx context.Context, t *testing.T, cc *grpc.ClientConn, vm string) {
+	t.Helper()
+	_, err := pb.NewSymbolServiceClient(cc).ResolveSymbol(ctx, &pb.ResolveSymbolRequest{
+		Scope: &pb.SymbolScope{Scope: &pb.SymbolScope_Vm{Vm: vm}}, Symbol: "hal!HalReturnToFirmware",
+	})
+	detail := wantReason(t, err, codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET)
+	if !strings.HasPrefix(detail.GetMetadata()["waits_on"], "nt") {
+		t.Errorf("waits_on = %q, want nt", detail.GetMetadata()["waits_on"])
+	}
+}
+
 // checkWritesDenied: without --allow-write, every write is
 // PermissionDenied, on a VM that is attached and running.
 func checkWritesDenied(ctx context.Context, t *testing.T, cc *grpc.ClientConn, vm string, swapper uint32) {

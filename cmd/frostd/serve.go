@@ -100,19 +100,28 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	case <-ctx.Done():
 	}
 	hs.Shutdown() // NOT_SERVING: load balancers and probes stop sending
+	// The guests go first: a stream holding one at a breakpoint would
+	// otherwise keep it stopped through the whole grace period. Letting go
+	// ends the breakpoint and monitor streams, so the graceful stop is
+	// quick too.
+	letGo(reg, log)
 	stopServer(srv, log)
-	// The guests must never be left stopped or with breakpoints in, even
-	// when the client calls never finished.
-	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if cerr := reg.CloseAll(cctx); cerr != nil {
-		log.Error("letting the VMs go", "error", cerr)
-	}
+	// Again, for a VM a call still running attached meanwhile: the guests
+	// must never be left stopped or with breakpoints in.
+	letGo(reg, log)
 	log.Info("frostd stopped")
 	if errors.Is(err, grpc.ErrServerStopped) {
 		err = nil
 	}
 	return err
+}
+
+func letGo(reg *api.Registry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := reg.CloseAll(ctx); err != nil {
+		log.Error("letting the VMs go", "error", err)
+	}
 }
 
 func stopServer(srv *grpc.Server, log *slog.Logger) {

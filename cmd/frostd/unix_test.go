@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -88,16 +87,6 @@ func TestWithAllowWriteAWriteReachesTheVMLookup(t *testing.T) {
 	cc := dialUnix(t, d.addr)
 	_, err := pb.NewMemoryServiceClient(cc).WritePhysical(ctxT(t), &pb.WritePhysicalRequest{Vm: "nope", Address: 0x1000, Data: []byte{1}})
 	wantReason(t, err, codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_NOT_ATTACHED)
-}
-
-func TestPendingCallsSayWhatTheyWaitOn(t *testing.T) {
-	d := startDaemon(t, baseArgs(t)...)
-	cc := dialUnix(t, d.addr)
-	_, err := pb.NewMemoryServiceClient(cc).GetPhysicalMap(ctxT(t), &pb.GetPhysicalMapRequest{Vm: "x"})
-	detail := wantReason(t, err, codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET)
-	if !strings.HasPrefix(detail.GetMetadata()["waits_on"], "vmi") {
-		t.Errorf("waits_on = %q, want vmi", detail.GetMetadata()["waits_on"])
-	}
 }
 
 // wantReason checks a status's code and its ErrorDetail's reason.
