@@ -5,8 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/integration/guesttest"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
@@ -48,21 +47,17 @@ type benchGuest struct {
 }
 
 func BenchmarkAPI(b *testing.B) {
-	dir := benchGuestDir(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
+	dir := guesttest.Dir(b)
+	ctx := guesttest.Context(b)
 	// writer.exe in a tight loop feeds the event benchmark; 16384 pattern
 	// pages give swapper a 64 MiB region to read, and 256 MiB of RAM hold
 	// it whole. No paging file: nothing can leave RAM.
-	m, err := qemu.Start(ctx, qemu.Config{GuestDir: dir, Seed: qemu.Seed(800), WriterPeriodMS: qemu.WriterTightLoop,
+	m := guesttest.Boot(b, qemu.Config{GuestDir: dir, Seed: qemu.Seed(800), WriterPeriodMS: qemu.WriterTightLoop,
 		SwapperPages: 16384, MemoryMB: 256})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Stop()
 	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
 		b.Fatal(err)
 	}
+	var err error
 	g := &benchGuest{m: m}
 	g.readReport(b)
 	if g.symbols, err = store.New(dir, ""); err != nil {
@@ -74,18 +69,6 @@ func BenchmarkAPI(b *testing.B) {
 	b.Run("events", g.benchEvents)
 	b.Run("read-64MiB", g.benchRead)
 	b.Run("clients-32", g.benchClients)
-}
-
-func benchGuestDir(b *testing.B) string {
-	b.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		b.Skip("qemu-system-x86_64 not found (make deps)")
-	}
-	dir, _ := filepath.Abs("../integration/guest/out")
-	if _, err := os.Stat(filepath.Join(dir, "ntkrnlmp.pdb")); err != nil {
-		b.Skip("the guest is not built (make guest)")
-	}
-	return dir
 }
 
 func (g *benchGuest) readReport(b *testing.B) {
