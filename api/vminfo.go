@@ -5,7 +5,9 @@ import (
 	"time"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
+	"github.com/frostvmi/frost/vmi/physmem"
 )
 
 // vmInfo describes a held VM from its Target. It asks only what the Target
@@ -21,6 +23,9 @@ func vmInfo(vm *VM, d *pb.Domain) *pb.VM {
 		Accelerator:                accelerator(caps.Accel),
 		HardwareBreakpointSlots:    uint32(max(caps.HardwareSlots, 0)),
 		SoftwareBreakpointsVisible: caps.SoftwareVisible,
+	}
+	if mb, ok := t.(vmi.MemoryBackender); ok {
+		out.MemoryBackend = memoryBackend(mb.MemoryBackend())
 	}
 	vm.k.mu.Lock()
 	if k := vm.k.opened; k != nil {
@@ -42,6 +47,21 @@ func vmInfo(vm *VM, d *pb.Domain) *pb.VM {
 		}
 	}
 	return out
+}
+
+// memoryBackend names a data plane as the proto documents its values.
+func memoryBackend(k physmem.Kind) string {
+	switch k {
+	case physmem.KindSharedFile:
+		return "shared-file"
+	case physmem.KindMemfd:
+		return "memfd"
+	case physmem.KindProcMem:
+		return "procmem"
+	case physmem.KindReference:
+		return "gdbstub"
+	}
+	return ""
 }
 
 func accelerator(a gdbstub.Accelerator) pb.Accelerator {

@@ -182,7 +182,8 @@ func attach(ctx context.Context, t *testing.T, cc *grpc.ClientConn, name string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := resp.GetVm(); v.GetDomain().GetName() != name || !v.GetRunning() {
+	// libvirt's domain keeps guest RAM in a shared file (memory_backing_dir).
+	if v := resp.GetVm(); v.GetDomain().GetName() != name || !v.GetRunning() || v.GetMemoryBackend() != "shared-file" {
 		t.Errorf("Attach(%s): %v", name, v)
 	}
 }
