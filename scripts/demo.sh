@@ -31,7 +31,9 @@ die() {
 }
 # run prints a frostctl command line as a user would type it, then runs it.
 run() {
-  echo "\$ frostctl $*"
+  local line
+  line=$(printf '%q ' "$@")
+  echo "\$ frostctl ${line% }"
   "$repo/bin/frostctl" "$@"
 }
 
@@ -132,7 +134,6 @@ for _ in $(seq 100); do
 done
 [ -S "$FROSTD" ] || die "frostd did not create $FROSTD within 10 s"
 echo "frostd (pid $frostd_pid) listening on $FROSTD"
-run vms
 
 section "define the bundled guest (paging file C:\\pagefile.sys) and boot it with winboot"
 # LaunchDemoGuest defines and starts the domain. Booting with winboot
@@ -163,7 +164,8 @@ for _ in $(seq 600); do
 done
 grep -q 'frost-guest: ready' "$serial" || die "the guest did not report ready within 120 s (serial log: $serial)"
 
-section "processes (frostctl ps)"
+section "the VM and its processes (frostctl vms, ps)"
+run vms || die "vms failed"
 run ps || die "ps failed"
 
 section "vtop of a swapper.exe pattern page"
