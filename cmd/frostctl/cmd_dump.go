@@ -73,7 +73,11 @@ func cmdDump(ctx context.Context, c *cli, args []string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "%s: %d bytes of guest RAM in %d ranges (%s)", *out, total, len(m.GetRanges()), *format)
+	ranges := "ranges"
+	if len(m.GetRanges()) == 1 {
+		ranges = "range"
+	}
+	fmt.Fprintf(c.out, "%s: %d bytes of guest RAM in %d %s (%s)", *out, total, len(m.GetRanges()), ranges, *format)
 	if unread > 0 {
 		fmt.Fprintf(c.out, "; %d bytes could not be read and are zeros", unread)
 	}
