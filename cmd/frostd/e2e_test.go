@@ -114,8 +114,9 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 		checkWrites(ctx, t, fd2.cc, d, vm, pids["swapper.exe"])
 	})
 
-	// SIGTERM while a client holds the guest: shutdown cuts the stream
-	// after its grace, removes every breakpoint and resumes.
+	// SIGTERM while a client holds the guest: shutdown lets the guest go
+	// first (every breakpoint removed, resumed, detached), then the
+	// server stops.
 	t.Run("shutdown lets a held guest go", func(t *testing.T) {
 		c := startHoldingClient(t, fd2.sock, vm)
 		n := d.writes(t)
