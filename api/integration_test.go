@@ -26,8 +26,9 @@ import (
 )
 
 // The API end to end on a real mini-NT under QEMU/TCG, through gRPC only:
-// the handlers over vmi's Target and nt's kernel model. (Attaching through
-// libvirt is vmi.AttachDomain's own test; here the Target is OpenQEMU's.)
+// the handlers over vmi's Target and nt's kernel model, with the Target
+// OpenQEMU's. Issue 8's checks on libvirt, through a real frostd binary,
+// are cmd/frostd's TestEndToEndOnLibvirt.
 
 func guestDir(t *testing.T) string {
 	t.Helper()
