@@ -67,6 +67,15 @@ func checkBootStatus(t *testing.T, d *testDomain, st *pb.BootStatus) {
 	if pf := rep.All("pagingfile"); len(pf) != 0 {
 		t.Errorf("the guest registered paging files after winboot: %v", pf)
 	}
+	calls := rep.All("NtCreatePagingFile")
+	for _, c := range calls {
+		if st, err := c.Uint("status"); err != nil || st != 0 {
+			t.Errorf("smss's NtCreatePagingFile returned %v (%v), want STATUS_SUCCESS from winboot", c, err)
+		}
+	}
+	if len(calls) != len(st.GetPagingFilesRefused()) {
+		t.Errorf("smss called NtCreatePagingFile %d times; Boot refused %d", len(calls), len(st.GetPagingFilesRefused()))
+	}
 	leave, ok := rep.First("phase1-discard-leave")
 	if v, err := leave.Uint("InitWinPEModeType"); !ok || err != nil || uint32(v) != st.GetWinpeModeAfter() {
 		t.Errorf("the guest's InitWinPEModeType at Phase1InitializationDiscard's end: %v (%v), Boot says %#x", leave, err, st.GetWinpeModeAfter())
