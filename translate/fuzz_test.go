@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 )
@@ -80,6 +81,20 @@ func FuzzTranslate(f *testing.F) {
 		if canonical(va) {
 			if pa, ok := refWalk(mem, width, dtb, va); ok && (err != nil || loc.State != StateValid || loc.Addr != pa) {
 				t.Fatalf("the CPU maps 0x%x to 0x%x; got %+v, %v\n%s", va, pa, loc, err, tr.Vtop(dtb, va))
+			}
+		}
+		// The caches (TLB and page-table pages) change nothing: a cold
+		// and a warm translation agree with the uncached one.
+		cachedCfg := cfg
+		cachedCfg.TLBEntries = 0
+		cached, nerr := New(cachedCfg)
+		if nerr != nil {
+			t.Fatal(nerr)
+		}
+		for range 2 {
+			cl, cerr := cached.Translate(dtb, va)
+			if !sameLocation(cl, loc) || fmt.Sprint(cerr) != fmt.Sprint(err) {
+				t.Fatalf("cached %+v %v; uncached %+v %v", cl, cerr, loc, err)
 			}
 		}
 		p := tr.Vtop(dtb, va)

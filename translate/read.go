@@ -67,9 +67,12 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 	if n := pagesSpanned(va, len(buf)); n > 1 {
 		res.pages = make([]PageRead, n)
 	}
+	// Pieces in RAM that follow each other physically too are read with one
+	// physical read when the run ends: a large read of a paused guest is
+	// mostly such runs, and each read through the target has a fixed cost.
+	var run physRun
 	for off := 0; off < len(buf); {
 		n := min(len(buf)-off, int(pageSize-va&pageMask))
-		p := buf[off : off+n]
 		// Filled in place: this loop is the data path, and PageRead is big.
 		pr := res.slot()
 		pr.VA, pr.Off, pr.Len = va, off, n
@@ -82,18 +85,67 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 			}
 			pr.Location, pr.Err = w.translate(dtb, va)
 		}
-		if pr.Err == nil {
-			pr.Err = t.readLocation(&pr.Location, p)
-		}
-		if pr.Err != nil {
-			clear(p)
+		if pr.Err == nil && inRAM(pr.Location.State) {
+			if !run.extends(pr) {
+				t.flush(&res, &run, buf)
+				run = physRun{first: res.n - 1, pa: pr.Location.Addr, off: off}
+			}
+			run.n += n
 		} else {
-			res.N += n
+			t.flush(&res, &run, buf)
+			t.serve(&res, pr, buf)
 		}
 		off += n
 		va += uint64(n)
 	}
+	t.flush(&res, &run, buf)
 	return res
+}
+
+func inRAM(s State) bool { return s == StateValid || s == StateTransition }
+
+// physRun is a run of pieces whose bytes are consecutive in guest-physical
+// memory: pieces first, first+1, ... of the result, buf[off:off+n] from
+// physical address pa.
+type physRun struct {
+	first, off, n int
+	pa            uint64
+}
+
+// extends says whether pr's bytes follow the run's in physical memory.
+func (r *physRun) extends(pr *PageRead) bool {
+	return r.n > 0 && r.pa+uint64(r.n) == pr.Location.Addr
+}
+
+// flush reads a run with one physical read. If that read fails, each piece
+// is read on its own, so which pieces fail, and why, is what page-by-page
+// reads would have said.
+func (t *Translator) flush(res *ReadResult, r *physRun, buf []byte) {
+	if r.n == 0 {
+		return
+	}
+	if readFull(t.phys, r.pa, buf[r.off:r.off+r.n]) == nil {
+		res.N += r.n
+	} else {
+		pages := res.Pages()
+		for i := r.first; i < len(pages) && pages[i].Off < r.off+r.n; i++ {
+			t.serve(res, &pages[i], buf)
+		}
+	}
+	r.n = 0
+}
+
+// serve reads one translated piece into its part of buf.
+func (t *Translator) serve(res *ReadResult, pr *PageRead, buf []byte) {
+	p := buf[pr.Off : pr.Off+pr.Len]
+	if pr.Err == nil {
+		pr.Err = t.readLocation(&pr.Location, p)
+	}
+	if pr.Err != nil {
+		clear(p)
+	} else {
+		res.N += pr.Len
+	}
 }
 
 func pagesSpanned(va uint64, n int) int {

@@ -1,8 +1,10 @@
 package translate
 
 import (
+	"cmp"
 	"io"
 	"math"
+	"sync"
 	"sync/atomic"
 )
 
@@ -23,8 +25,13 @@ type Config struct {
 	Files     FileResolver        // nil: file-backed pages are located, not read
 
 	// TLBEntries sizes the translation cache: 0 means DefaultTLBEntries, a
-	// negative value disables it.
+	// negative value disables it. A Translator without a TLB caches
+	// nothing at all (no page-table pages either): that is how callers
+	// that never say when the guest runs (Resumed, Stopped) stay correct.
 	TLBEntries int
+	// TableCachePages sizes the page-table cache, in 4 KiB table pages:
+	// 0 means DefaultTableCachePages, a negative value disables it.
+	TableCachePages int
 }
 
 // DefaultTLBEntries is the translation cache's default size in pages.
@@ -40,6 +47,8 @@ type Translator struct {
 	pagefiles map[uint64]Pagefile
 	files     FileResolver
 	tlb       *tlb
+	tables    *tableCache // nil: every walk reads its entries afresh
+	scratch   sync.Pool   // *[pageSize]byte: a table page being read into the cache
 
 	// generation tags cached translations: Resumed bumps it, so nothing
 	// cached before the guest ran is served after.
@@ -79,6 +88,10 @@ func New(cfg Config) (*Translator, error) {
 	case cfg.TLBEntries > 0:
 		t.tlb = newTLB(cfg.TLBEntries)
 	}
+	if t.tlb != nil && cfg.TableCachePages >= 0 {
+		t.tables = newTableCache(cmp.Or(cfg.TableCachePages, DefaultTableCachePages))
+	}
+	t.scratch.New = func() any { return new([pageSize]byte) }
 	return t, nil
 }
 
@@ -109,7 +122,9 @@ func (t *Translator) Translate(dtb, va uint64) (Location, error) {
 }
 
 // Vtop translates va and explains every step, like Rekall's vtop. It
-// always walks: the cache has no steps to show.
+// always walks and reads every entry from its table: the TLB has no steps
+// to show, and the steps say what the tables hold now, not what a cached
+// copy of them held.
 func (t *Translator) Vtop(dtb, va uint64) *Provenance {
 	gen, smear := t.state()
 	p := &Provenance{VA: va, DTB: dtb, Smear: smear}

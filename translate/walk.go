@@ -163,8 +163,18 @@ func sizeName(size uint64) string {
 	return "4K"
 }
 
-// readEntry reads one 8-byte entry wherever its table is.
+// readEntry reads one 8-byte entry wherever its table is: from the
+// page-table cache when the walk may use it, otherwise from the table
+// itself.
 func (w *walker) readEntry(at Where) (uint64, error) {
+	if at.Space != SpaceZero && w.cache && w.steps == nil && w.t.tables != nil {
+		if v, ok := w.t.tables.entry(at, w.gen); ok {
+			return v, nil
+		}
+		if v, ok := w.fillTable(at); ok {
+			return v, nil
+		}
+	}
 	switch at.Space {
 	case SpaceZero:
 		return 0, nil
@@ -184,4 +194,32 @@ func (w *walker) readEntry(at Where) (uint64, error) {
 		return 0, fmt.Errorf("no page table can live in %s", at)
 	}
 	return binary.LittleEndian.Uint64(w.buf[:]), nil
+}
+
+// fillTable reads the whole table page holding at into the page-table
+// cache and returns the entry. It reports false when the page cannot be
+// read whole (no paging file supplied, a page that is only partly RAM):
+// the caller then reads the single entry as an uncached walk would, so
+// what succeeds and how it fails do not depend on the cache.
+func (w *walker) fillTable(at Where) (uint64, bool) {
+	page := at
+	page.Addr &^= pageMask
+	var r Physical
+	switch at.Space {
+	case SpacePhysical:
+		r = w.t.phys
+	case SpacePagefile:
+		if r = w.t.pagefiles[at.Pagefile].Data; r == nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	buf := w.t.scratch.Get().(*[pageSize]byte)
+	defer w.t.scratch.Put(buf)
+	if readFull(r, page.Addr, buf[:]) != nil {
+		return 0, false
+	}
+	p := w.t.tables.fill(page, w.gen, buf[:])
+	return p.entries[at.Addr&pageMask/entrySize], true
 }
