@@ -14,13 +14,16 @@ import (
 // once per generation and indexes into it.
 //
 // It follows the TLB's rule: an entry serves only within the generation
-// that read it, and walks of a running guest neither read nor fill it. It
-// is direct-mapped and bounded (slots × 4 KiB). Entries are immutable and
-// swapped in whole through atomic pointers, as the TLB's are, so lookups
-// take no lock.
+// that read it, and walks of a running guest neither read nor fill it.
+// Each level has its own direct-mapped slots, so a sweep's page tables,
+// which replace each other every 2 MiB, never evict the page directory
+// above them: with one shared array, a page table landing in the page
+// directory's slot made every page of its 2 MiB read both tables again.
+// It is bounded (about the configured number of 4 KiB pages). Entries are
+// immutable and swapped in whole through atomic pointers, as the TLB's
+// are, so lookups take no lock.
 type tableCache struct {
-	slots []atomic.Pointer[tablePage]
-	mask  uint64
+	levels [LevelPTE + 1][]atomic.Pointer[tablePage] // by the level of the entry read
 }
 
 // tablePage is one cached table page: its 512 raw entries as stored.
@@ -30,30 +33,40 @@ type tablePage struct {
 	entries [entriesPerTable]uint64
 }
 
-// DefaultTableCachePages sizes the page-table cache: 64 pages (256 KiB)
-// hold a sweep's four levels with room for several address spaces.
+// DefaultTableCachePages sizes the page-table cache: 64 pages (256 KiB),
+// of which half hold page tables, a quarter page directories and an
+// eighth each PDPTs and PML4s, as a walk meets more tables the lower it
+// goes; room for several address spaces.
 const DefaultTableCachePages = 64
 
+// tableShare is each level's share of the cache, as a right shift.
+var tableShare = [...]uint{LevelPML4E: 3, LevelPDPTE: 3, LevelPDE: 2, LevelPTE: 1}
+
 func newTableCache(pages int) *tableCache {
-	n := 1
-	for n < pages {
-		n <<= 1
+	c := &tableCache{}
+	for level := LevelPML4E; level <= LevelPTE; level++ {
+		n := 1
+		for n < pages>>tableShare[level] {
+			n <<= 1
+		}
+		c.levels[level] = make([]atomic.Pointer[tablePage], n)
 	}
-	return &tableCache{slots: make([]atomic.Pointer[tablePage], n), mask: uint64(n - 1)}
+	return c
 }
 
-// slot indexes by frame, mixing in the paging file's number so a table
-// paged out to offset x of file 1 and one to offset x of file 2 spread.
-func (c *tableCache) slot(at Where) *atomic.Pointer[tablePage] {
-	return &c.slots[(at.Addr>>pageShift+(uint64(at.Space)<<8|at.Pagefile)*0x9E3779B97F4A7C15)&c.mask]
+// slot indexes by frame, mixing in the space and the paging file's number
+// so a table paged out to offset x of file 1 and one at frame x spread.
+func (c *tableCache) slot(level Level, at Where) *atomic.Pointer[tablePage] {
+	slots := c.levels[level]
+	return &slots[(at.Addr>>pageShift+(uint64(at.Space)<<8|at.Pagefile)*0x9E3779B97F4A7C15)&uint64(len(slots)-1)]
 }
 
 // entry returns the raw entry at the table address at (page-aligned table
 // plus index), if its page was read in generation gen.
-func (c *tableCache) entry(at Where, gen uint64) (uint64, bool) {
+func (c *tableCache) entry(level Level, at Where, gen uint64) (uint64, bool) {
 	page := at
 	page.Addr &^= pageMask
-	p := c.slot(page).Load()
+	p := c.slot(level, page).Load()
 	if p == nil || p.gen != gen || p.at != page {
 		return 0, false
 	}
@@ -61,11 +74,11 @@ func (c *tableCache) entry(at Where, gen uint64) (uint64, bool) {
 }
 
 // fill makes a cached page of the raw table bytes.
-func (c *tableCache) fill(page Where, gen uint64, raw []byte) *tablePage {
+func (c *tableCache) fill(level Level, page Where, gen uint64, raw []byte) *tablePage {
 	p := &tablePage{at: page, gen: gen}
 	for i := range p.entries {
 		p.entries[i] = binary.LittleEndian.Uint64(raw[i*entrySize:])
 	}
-	c.slot(page).Store(p)
+	c.slot(level, page).Store(p)
 	return p
 }

@@ -125,9 +125,11 @@ func TestTableCacheGenerations(t *testing.T) {
 	if loc, _ := tr.Translate(dtb, va(2)); loc.Addr != moved {
 		t.Fatalf("running, remapped: %+v", loc)
 	}
-	for i := range tr.tables.slots {
-		if p := tr.tables.slots[i].Load(); p != nil && p.gen == tr.Generation() {
-			t.Fatalf("a running walk filled the cache: %v", p.at)
+	for _, slots := range tr.tables.levels {
+		for i := range slots {
+			if p := slots[i].Load(); p != nil && p.gen == tr.Generation() {
+				t.Fatalf("a running walk filled the cache: %v", p.at)
+			}
 		}
 	}
 
@@ -333,5 +335,22 @@ func TestReadVirtualCoalesces(t *testing.T) {
 				t.Errorf("piece %d: %v", i, pr.Err)
 			}
 		}
+	}
+}
+
+// TestTableCacheLevelsApart: a sweep over several page tables reads each
+// table once even in a tiny cache: page tables replace each other in
+// their own slots and never evict the page directory above them.
+func TestTableCacheLevelsApart(t *testing.T) {
+	const n = 3 * 512
+	_, dtb, mem, tr := sweepGuest(t, n, func(c *Config) { c.TableCachePages = 4 })
+	buf := make([]byte, n*pageSize)
+	if res := tr.ReadVirtual(dtb, userVA, buf); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	// PML4, PDPT, PD, 3 page tables; the data in 4 runs (the builder put
+	// each page table, and page 0, between data frames).
+	if s, p := mem.small.Load(), mem.pages.Load(); s != 0 || p != 6+4 {
+		t.Fatalf("%d entry reads and %d page reads, want 0 and %d", s, p, 6+4)
 	}
 }

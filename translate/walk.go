@@ -83,7 +83,7 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 	table := Where{Space: SpacePhysical, Addr: dtb & d.physMask}
 	for level := LevelPML4E; level <= LevelPTE; level++ {
 		at := table.plus(((va >> levelShift[level]) & (entriesPerTable - 1)) * entrySize)
-		raw, err := w.readEntry(at)
+		raw, err := w.readEntry(level, at)
 		if err != nil {
 			return Location{}, &ReadError{What: level.String(), At: at, Err: err}
 		}
@@ -166,12 +166,12 @@ func sizeName(size uint64) string {
 // readEntry reads one 8-byte entry wherever its table is: from the
 // page-table cache when the walk may use it, otherwise from the table
 // itself.
-func (w *walker) readEntry(at Where) (uint64, error) {
+func (w *walker) readEntry(level Level, at Where) (uint64, error) {
 	if at.Space != SpaceZero && w.cache && w.steps == nil && w.t.tables != nil {
-		if v, ok := w.t.tables.entry(at, w.gen); ok {
+		if v, ok := w.t.tables.entry(level, at, w.gen); ok {
 			return v, nil
 		}
-		if v, ok := w.fillTable(at); ok {
+		if v, ok := w.fillTable(level, at); ok {
 			return v, nil
 		}
 	}
@@ -201,7 +201,7 @@ func (w *walker) readEntry(at Where) (uint64, error) {
 // read whole (no paging file supplied, a page that is only partly RAM):
 // the caller then reads the single entry as an uncached walk would, so
 // what succeeds and how it fails do not depend on the cache.
-func (w *walker) fillTable(at Where) (uint64, bool) {
+func (w *walker) fillTable(level Level, at Where) (uint64, bool) {
 	page := at
 	page.Addr &^= pageMask
 	var r Physical
@@ -220,6 +220,6 @@ func (w *walker) fillTable(at Where) (uint64, bool) {
 	if readFull(r, page.Addr, buf[:]) != nil {
 		return 0, false
 	}
-	p := w.t.tables.fill(page, w.gen, buf[:])
+	p := w.t.tables.fill(level, page, w.gen, buf[:])
 	return p.entries[at.Addr&pageMask/entrySize], true
 }
