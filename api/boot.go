@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -166,14 +165,7 @@ func bootStatus(r *winboot.Report, err error) *pb.BootStatus {
 	}
 	out.Success = err == nil && r.Success()
 	out.Late = r.Late
-	for _, line := range strings.Split(strings.TrimSpace(r.String()), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			out.Actions = append(out.Actions, line)
-		}
-	}
-	for _, m := range r.Missed {
-		out.Actions = append(out.Actions, "missed: "+m)
-	}
+	out.Actions = r.Actions()
 	out.PagingFilesRefused = r.PagingFilesRefused
 	if r.KernelBase != 0 {
 		before := r.WinPEBefore

@@ -105,3 +105,35 @@ func (r *Report) String() string {
 	}
 	return b.String()
 }
+
+// Actions lists what winboot did and what it missed, one line each, for a
+// status that is read line by line (the API's BootStatus, frostctl).
+func (r *Report) Actions() []string {
+	var a []string
+	if r.KernelBase != 0 {
+		a = append(a, fmt.Sprintf("found ntoskrnl (%s) at %#x after %d polls, %v", r.KernelPDB, r.KernelBase, r.Polls, r.FoundAfter.Round(time.Millisecond)))
+		a = append(a, fmt.Sprintf("set InitWinPEModeType's WinPE-in-RAM bit: %#08x -> %#08x", r.WinPEBefore, r.WinPEBefore|WinPEInRAM))
+	}
+	for _, u := range r.Breakpoints {
+		a = append(a, fmt.Sprintf("armed nt!%s at %#x (%v)", u.Function, u.Addr, u.Placement))
+	}
+	switch {
+	case r.Overwritten:
+		a = append(a, fmt.Sprintf("Phase1InitializationDiscard overwrote InitWinPEModeType; re-applied the bit at its return (%#08x)", r.WinPEAfter))
+	case r.Phase1Returned:
+		a = append(a, fmt.Sprintf("checked InitWinPEModeType at Phase1InitializationDiscard's return: %#08x", r.WinPEAfter))
+	}
+	for _, n := range r.PagingFilesRefused {
+		a = append(a, fmt.Sprintf("refused NtCreatePagingFile(%s) with STATUS_SUCCESS", n))
+	}
+	if r.CsrssSeen {
+		a = append(a, "csrss.exe started: the paging-file window closed")
+	}
+	if r.Done {
+		a = append(a, "removed every breakpoint")
+	}
+	for _, m := range r.Missed {
+		a = append(a, "missed: "+m)
+	}
+	return a
+}

@@ -75,3 +75,17 @@ func TestRunNeedsItsInputs(t *testing.T) {
 		t.Error("Run without a target")
 	}
 }
+
+func TestReportActions(t *testing.T) {
+	r := Report{KernelBase: 0xfffff80000000000, KernelPDB: "ntkrnlmp.pdb", WinPEAfter: 0x80000001, Phase1Returned: true, Overwritten: true,
+		PagingFilesRefused: []string{`\??\C:\pagefile.sys`}, CsrssSeen: true, Done: true, Missed: []string{"x"}}
+	got := strings.Join(r.Actions(), "\n")
+	for _, want := range []string{"WinPE-in-RAM bit", "re-applied", `refused NtCreatePagingFile(\??\C:\pagefile.sys)`, "removed every breakpoint", "missed: x"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("actions lack %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "missed: x"); n != 1 {
+		t.Errorf("the missed step is listed %d times", n)
+	}
+}

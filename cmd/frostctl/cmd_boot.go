@@ -73,8 +73,12 @@ func printBoot(w io.Writer, ev *pb.BootResponse) {
 	t := table(w)
 	fmt.Fprintf(t, "Success:\t%v\n", s.GetSuccess())
 	fmt.Fprintf(t, "Late:\t%v\n", s.GetLate())
-	for _, a := range s.GetActions() {
-		fmt.Fprintf(t, "Done:\t%s\n", a)
+	for i, a := range s.GetActions() {
+		label := ""
+		if i == 0 {
+			label = "Actions:"
+		}
+		fmt.Fprintf(t, "%s\t%s\n", label, a)
 	}
 	refused := "none"
 	if len(s.GetPagingFilesRefused()) > 0 {
