@@ -128,8 +128,14 @@ func (s *bootService) winboot(ctx context.Context, req *pb.BootRequest, vm *VM, 
 }
 
 func sendStep(stream pb.BootService_BootServer, st winboot.Step) error {
+	phase, msg := bootPhase(st.Stage), st.Message
+	if phase == pb.BootPhase_BOOT_PHASE_UNSPECIFIED {
+		// The phase cannot say what happened (phase1-enter, reset,
+		// late): the message leads with winboot's stage.
+		msg = st.Stage + ": " + msg
+	}
 	return stream.Send(&pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
-		Time: timestamppb.New(st.Time), Phase: bootPhase(st.Stage), Message: st.Stage + ": " + st.Message}}})
+		Time: timestamppb.New(st.Time), Phase: phase, Message: msg}}})
 }
 
 func bootPhase(stage string) pb.BootPhase {
