@@ -149,7 +149,7 @@ func (b *boot) arm(ctx context.Context, fn string, oneShot bool, h breakpoints.H
 		return fmt.Errorf("winboot: %w", err)
 	}
 	a, err := b.mgr.Add(ctx, breakpoints.Spec{
-		Addr: va, OneShot: oneShot, Handler: h, Timeout: b.opt.HandlerTimeout, Owner: "winboot:" + fn,
+		Addr: va, OneShot: oneShot, Handler: b.noting(fn, h), Timeout: b.opt.HandlerTimeout, Owner: "winboot:" + fn,
 	})
 	if err != nil {
 		return fmt.Errorf("winboot: arming nt!%s at %#x: %w", fn, va, err)
@@ -160,6 +160,28 @@ func (b *boot) arm(ctx context.Context, fn string, oneShot bool, h breakpoints.H
 	b.mu.Unlock()
 	b.step("armed", "nt!%s at %#x (%v)", fn, va, a.Placement)
 	return nil
+}
+
+// noting wraps a handler so that its failure is reported: the manager drops
+// a failed handler's edits and resumes the guest, so winboot must say that
+// this step did not happen, and must not wait for what it would have led
+// to.
+func (b *boot) noting(what string, h breakpoints.Handler) breakpoints.Handler {
+	return func(ctx context.Context, f *breakpoints.Frame) error {
+		err := h(ctx, f)
+		if err != nil {
+			b.mu.Lock()
+			b.rep.Problems = append(b.rep.Problems, fmt.Sprintf("nt!%s at %#x: %v", what, f.Addr, err))
+			if what == fnPhase1 || what == fnPhase1+":return" {
+				// Its return will never be checked now.
+				delete(b.observers, fnPhase1)
+				delete(b.observers, fnPhase1+":return")
+			}
+			b.mu.Unlock()
+			b.step("problem", "nt!%s's handler failed, its edits were dropped: %v", what, err)
+		}
+		return err
+	}
 }
 
 // dtbOf strips CR3's PCID (bits 0-11) and no-flush bit (63), which are

@@ -26,7 +26,7 @@ func (b *boot) onPhase1(ctx context.Context, f *breakpoints.Frame) error {
 		return err
 	}
 	a, err := f.BreakOnReturn(ctx, breakpoints.ReturnSpec{
-		ReturnAddress: ret, Handler: b.onPhase1Return, Timeout: b.opt.HandlerTimeout, Owner: "winboot:" + fnPhase1 + ":return",
+		ReturnAddress: ret, Handler: b.noting(fnPhase1+":return", b.onPhase1Return), Timeout: b.opt.HandlerTimeout, Owner: "winboot:" + fnPhase1 + ":return",
 	})
 	if err != nil {
 		return fmt.Errorf("winboot: arming the return of nt!%s at %#x: %w", fnPhase1, ret, err)

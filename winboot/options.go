@@ -68,7 +68,7 @@ type Step struct {
 	Boot int
 	// Stage names the step: "waiting", "kernel", "winpe", "armed",
 	// "pagingfile", "phase1-enter", "phase1-return", "csrss", "reset",
-	// "late", "done".
+	// "late", "problem", "done".
 	Stage   string
 	Message string
 }

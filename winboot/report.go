@@ -51,6 +51,9 @@ type Report struct {
 	// exactly what, and what it found done.
 	Late   bool
 	Missed []string
+	// Problems are winboot's handlers that failed at a hit: their edits
+	// were dropped and the guest ran on, so that step did not happen.
+	Problems []string
 	// Done: every step finished and every breakpoint is removed.
 	Done bool
 }
@@ -75,7 +78,7 @@ func (r *Report) Visible() bool {
 
 // Success is a boot that winboot configured in time and completely.
 func (r *Report) Success() bool {
-	return r.Done && !r.Late && r.ArmedBeforePhase1 && r.Phase1Returned && r.WinPEAfter&WinPEInRAM != 0
+	return r.Done && !r.Late && len(r.Problems) == 0 && r.ArmedBeforePhase1 && r.Phase1Returned && r.WinPEAfter&WinPEInRAM != 0
 }
 
 func (r *Report) String() string {
@@ -102,6 +105,9 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "  visible in guest memory: %v\n", r.Visible())
 	for _, m := range r.Missed {
 		fmt.Fprintf(&b, "  missed: %s\n", m)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(&b, "  failed: %s\n", p)
 	}
 	return b.String()
 }
@@ -134,6 +140,9 @@ func (r *Report) Actions() []string {
 	}
 	for _, m := range r.Missed {
 		a = append(a, "missed: "+m)
+	}
+	for _, p := range r.Problems {
+		a = append(a, "failed: "+p)
 	}
 	return a
 }

@@ -20,6 +20,7 @@ func TestReportSuccess(t *testing.T) {
 		"entry not seen":  func(r *Report) { r.ArmedBeforePhase1 = false },
 		"return not seen": func(r *Report) { r.Phase1Returned = false },
 		"bit missing":     func(r *Report) { r.WinPEAfter = 1 },
+		"handler failed":  func(r *Report) { r.Problems = []string{"nt!NtCreatePagingFile: unreadable [rsp]"} },
 	} {
 		r := ok
 		edit(&r)

@@ -96,6 +96,7 @@ func (b *boot) report() *Report {
 	r.Breakpoints = append([]BreakpointUse(nil), b.rep.Breakpoints...)
 	r.PagingFilesRefused = append([]string(nil), b.rep.PagingFilesRefused...)
 	r.Missed = append([]string(nil), b.rep.Missed...)
+	r.Problems = append([]string(nil), b.rep.Problems...)
 	return &r
 }
 

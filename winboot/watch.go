@@ -48,7 +48,8 @@ func (b *boot) csrssSeen() bool {
 }
 
 // finished: csrss.exe exists, and Phase1InitializationDiscard's return
-// was checked (or was already past when winboot came).
+// was checked (or was already past when winboot came, or its handler
+// failed and the check will never come).
 func (b *boot) finished() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
