@@ -42,11 +42,8 @@ func qmpCommands(ctx context.Context, socket string, commands ...string) error {
 	defer stop()
 
 	dec := json.NewDecoder(conn)
-	var greeting struct {
-		QMP *json.RawMessage `json:"QMP"`
-	}
-	if err := dec.Decode(&greeting); err != nil || greeting.QMP == nil {
-		return fmt.Errorf("qemu: QMP greeting: %v", errOr(err, "no QMP field"))
+	if err := qmpGreeting(dec); err != nil {
+		return err
 	}
 	enc := json.NewEncoder(conn)
 	for _, cmd := range append([]string{"qmp_capabilities"}, commands...) {
@@ -58,6 +55,27 @@ func qmpCommands(ctx context.Context, socket string, commands ...string) error {
 		}
 	}
 	return nil
+}
+
+// qmpGreeting reads QMP's greeting. QEMU can hand the previous client's
+// undelivered events (the RESUME after its `cont`) to the next connection
+// ahead of the greeting, when they connect back to back: those are skipped.
+func qmpGreeting(dec *json.Decoder) error {
+	for {
+		var msg struct {
+			QMP   *json.RawMessage `json:"QMP"`
+			Event string           `json:"event"`
+		}
+		if err := dec.Decode(&msg); err != nil {
+			return fmt.Errorf("qemu: QMP greeting: %w", err)
+		}
+		switch {
+		case msg.QMP != nil:
+			return nil
+		case msg.Event == "":
+			return fmt.Errorf("qemu: QMP greeting: neither a greeting nor an event")
+		}
+	}
 }
 
 // qmpReply reads until the reply to cmd, skipping asynchronous events such
@@ -82,11 +100,4 @@ func qmpReply(dec *json.Decoder, cmd string) error {
 			return nil
 		}
 	}
-}
-
-func errOr(err error, msg string) any {
-	if err != nil {
-		return err
-	}
-	return msg
 }
