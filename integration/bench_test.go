@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/monitor"
-	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qemu"
@@ -71,22 +69,13 @@ func timeBoot(b *testing.B, cfg qemu.Config, withWinboot bool) time.Duration {
 	// run yet.
 	began := time.Now()
 	if withWinboot {
-		tgt, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+		c, release, err := takeCharge(ctx, m)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer tgt.Close(ctx)
-		mgr, err := breakpoints.New(tgt, breakpoints.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer mgr.Close(ctx)
-		st, err := store.New(cfg.GuestDir, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		st.Offline = true
-		rep, err := winboot.Run(ctx, tgt, mgr, winboot.Options{Symbols: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		defer release()
+		st := guestSymbols(b, cfg.GuestDir)
+		rep, err := winboot.Run(ctx, c.tgt, c.mgr, winboot.Options{Symbols: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil || !rep.Success() {
 			b.Fatalf("winboot: %v\n%v", err, rep)
 		}
@@ -177,16 +166,12 @@ func reportedKernelBase(b *testing.B, m *qemu.Machine) uint64 {
 func monitorRate(b *testing.B, m *qemu.Machine, window time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	tgt, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	c, release, err := takeCharge(ctx, m)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tgt.Close(ctx)
-	mgr, err := breakpoints.New(tgt, breakpoints.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer mgr.Close(ctx)
+	defer release()
+	tgt, mgr := c.tgt, c.mgr
 	stop, err := mgr.Pause(ctx)
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/frostvmi/frost/integration/guest/disk"
 	"github.com/frostvmi/frost/nt"
-	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/qemu"
@@ -80,15 +79,7 @@ func openKernelAt(t testing.TB, m *qemu.Machine, tgt vmi.Target, stop *vmi.Stop,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ka.vol.Close() })
-	if symDir == "" {
-		symDir = guestOut(t)
-	}
-	st, err := store.New(symDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Offline = true
-	ka.k, err = nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(tgt), Registers: stop.Registers, From: from, Symbols: st, Pagefiles: ka.pagefile})
+	ka.k, err = nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(tgt), Registers: stop.Registers, From: from, Symbols: guestSymbols(t, symDir), Pagefiles: ka.pagefile})
 	if err != nil {
 		t.Fatalf("opening the kernel: %v", err)
 	}

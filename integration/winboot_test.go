@@ -13,7 +13,6 @@ import (
 
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/integration/guest/disk"
-	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/winboot"
@@ -49,35 +48,18 @@ func bootWinboot(t testing.TB, cfg qemu.Config, symDir string) *winbooted {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	tgt, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
-	if err != nil {
-		t.Fatalf("taking charge of the guest: %v", err)
-	}
-	w.tgt = tgt
-	mgr, err := breakpoints.New(tgt, breakpoints.Options{})
+	c, release, err := takeCharge(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.mgr = mgr
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
-		defer cancel()
-		if err := mgr.Close(ctx); err != nil {
-			t.Errorf("closing the breakpoint manager: %v", err)
-		}
-		if err := tgt.Close(ctx); err != nil {
-			t.Errorf("closing the target: %v", err)
+		if err := release(); err != nil {
+			t.Errorf("letting the guest go: %v", err)
 		}
 	})
-	if symDir == "" {
-		symDir = guestOut(t)
-	}
-	st, err := store.New(symDir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Offline = true
-	w.rep, err = winboot.Run(ctx, tgt, mgr, winboot.Options{
+	w.tgt, w.mgr = c.tgt, c.mgr
+	st := guestSymbols(t, symDir)
+	w.rep, err = winboot.Run(ctx, w.tgt, w.mgr, winboot.Options{
 		Symbols:  st,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)), // the steps are kept instead
 		Progress: func(s winboot.Step) { w.steps = append(w.steps, s) },
