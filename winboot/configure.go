@@ -183,7 +183,3 @@ func (b *boot) noting(what string, h breakpoints.Handler) breakpoints.Handler {
 		return err
 	}
 }
-
-// dtbOf strips CR3's PCID (bits 0-11) and no-flush bit (63), which are
-// not part of the page-table address.
-func dtbOf(cr3 uint64) uint64 { return cr3 &^ 0xfff &^ (1 << 63) }

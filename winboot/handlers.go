@@ -74,11 +74,12 @@ func (b *boot) onPhase1Return(ctx context.Context, f *breakpoints.Frame) error {
 // need a decoder to find one; the emulation needs nothing and touches only
 // registers, which the manager applies together or not at all.)
 func (b *boot) onCreatePagingFile(ctx context.Context, f *breakpoints.Frame) error {
-	dtb := dtbOf(f.CR3)
 	name := "(unreadable)"
 	if rcx, err := f.Regs.Uint("rcx"); err == nil {
 		// The first argument is a user-mode UNICODE_STRING in smss.exe.
-		if s, err := b.k.UnicodeString(dtb, rcx); err == nil {
+		// translate takes CR3 as it is: the PCID and no-flush bits are
+		// not part of the table's address and it drops them.
+		if s, err := b.k.UnicodeString(f.CR3, rcx); err == nil {
 			name = s
 		} else {
 			name = fmt.Sprintf("(unreadable at %#x: %v)", rcx, err)
@@ -106,7 +107,7 @@ func (b *boot) onCreatePagingFile(ctx context.Context, f *breakpoints.Frame) err
 // returnAddress reads [rsp] at a function's first instruction.
 func (b *boot) returnAddress(f *breakpoints.Frame) (uint64, error) {
 	var v [8]byte
-	if err := b.k.ReadVirtual(dtbOf(f.CR3), f.RSP, v[:]); err != nil {
+	if err := b.k.ReadVirtual(f.CR3, f.RSP, v[:]); err != nil {
 		return 0, fmt.Errorf("winboot: reading the return address at [rsp] %#x: %w", f.RSP, err)
 	}
 	return binary.LittleEndian.Uint64(v[:]), nil

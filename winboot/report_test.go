@@ -50,12 +50,6 @@ func TestReportVisible(t *testing.T) {
 	}
 }
 
-func TestDTBOf(t *testing.T) {
-	if got := dtbOf(0x8000000012345abc); got != 0x12345000 {
-		t.Errorf("dtbOf = %#x, want the PCID and no-flush bits stripped", got)
-	}
-}
-
 func TestLifecycleErr(t *testing.T) {
 	if err := lifecycleErr(breakpoints.Event{Kind: breakpoints.EventReset, Reason: "guest-reset"}, true); !errors.Is(err, errReset) || !strings.Contains(err.Error(), "guest-reset") {
 		t.Errorf("reset: %v", err)
