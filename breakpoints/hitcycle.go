@@ -2,6 +2,7 @@ package breakpoints
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,15 +24,19 @@ func (m *Manager) handleStop(at time.Time, stop *vmi.Stop) {
 		return // already handled: Pause returned it before Events did
 	}
 	m.lastSeq = stop.Seq
-	regs := stop.Registers
+	regs, regsErr := stop.Registers, stop.RegistersErr
 	if regs == nil && !stop.Thread.IsZero() {
 		ctx, cancel := m.opCtx()
-		regs, _ = m.t.Registers(ctx, stop.Thread)
+		var err error
+		regs, err = m.t.Registers(ctx, stop.Thread)
 		cancel()
+		if err != nil {
+			regs, regsErr = nil, errors.Join(regsErr, err)
+		}
 	}
 	if regs == nil {
-		m.log.Error("stop without registers", "stop", stop.String(), "err", stop.RegistersErr)
-		m.publish(Event{Kind: EventStop, Time: at, Stop: stop, Err: stop.RegistersErr})
+		m.log.Error("stop without registers", "stop", stop.String(), "err", regsErr)
+		m.publish(Event{Kind: EventStop, Time: at, Stop: stop, Err: regsErr})
 		if stop.Signal == sigTrap {
 			m.resume() // cannot be matched; a stopped guest helps no one
 		}
