@@ -142,11 +142,18 @@ func (m *Manager) Pause(ctx context.Context) (*vmi.Stop, error) {
 	var stop *vmi.Stop
 	var err error
 	derr := m.do(ctx, func() {
+		was := m.held
 		m.held = true
 		octx, cancel := m.opCtx()
 		defer cancel()
 		stop, err = m.t.Pause(octx)
-		if err == nil && stop != nil && stop.Seq > m.lastSeq && stop.Signal != sigInt {
+		if err != nil {
+			// Not paused: a hold the operator does not know of would
+			// keep the guest stopped at its next hit until a Resume.
+			m.held = was
+			return
+		}
+		if stop != nil && stop.Seq > m.lastSeq && stop.Signal != sigInt {
 			m.handleStop(time.Now(), stop) // a hit raced the pause: deliver it, stay stopped
 		}
 	})
