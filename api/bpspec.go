@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strconv"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -112,5 +111,3 @@ func bpError(vm string, err error) error {
 	}
 	return targetError(vm, "arming a breakpoint in", err)
 }
-
-func idString(id uint64) string { return strconv.FormatUint(id, 10) }

@@ -69,7 +69,7 @@ func (s *breakpointService) ClearBreakpoint(ctx context.Context, req *pb.ClearBr
 	// and the monitors' are not.
 	if bp == nil || mgr == nil {
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_BREAKPOINT_NOT_FOUND,
-			"no breakpoint "+idString(req.GetId())+" set through the API in "+vm.Name, "vm", vm.Name)
+			"no breakpoint "+uitoa(req.GetId())+" set through the API in "+vm.Name, "vm", vm.Name)
 	}
 	if err := mgr.Remove(ctx, id); err != nil {
 		return nil, targetError(vm.Name, "removing a breakpoint from", err)
@@ -140,7 +140,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		observers = append(observers, breakpoints.ID(b))
 	}
 	for _, spec := range req.GetBreakpoints() {
-		ms, out, err := managerSpec(vm.Name, k, spec, "subscription "+idString(id))
+		ms, out, err := managerSpec(vm.Name, k, spec, "subscription "+uitoa(id))
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 	vm.bp.mu.Unlock()
 	if sub == nil {
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
-			"no subscription "+idString(req.GetSubscriptionId())+" in "+vm.Name, "field", "subscription_id")
+			"no subscription "+uitoa(req.GetSubscriptionId())+" in "+vm.Name, "field", "subscription_id")
 	}
 	sub.mu.Lock()
 	edits := sub.edits[req.GetSequence()]
@@ -214,7 +214,7 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 	sub.mu.Unlock()
 	if edits == nil {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HOLD_EXPIRED,
-			"hit "+idString(req.GetSequence())+" is not held (never, already acked, or its deadline passed)")
+			"hit "+uitoa(req.GetSequence())+" is not held (never, already acked, or its deadline passed)")
 	}
 	for _, r := range req.GetSetRegisters() {
 		var err error

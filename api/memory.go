@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strconv"
 
 	"google.golang.org/grpc/codes"
 
@@ -27,8 +26,8 @@ type memoryService struct {
 
 func tooLarge(field string, limit uint64, hint string) error {
 	return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_LIMIT_EXCEEDED,
-		field+" exceeds "+strconv.FormatUint(limit, 10)+" bytes"+hint,
-		"field", field, "limit", strconv.FormatUint(limit, 10))
+		field+" exceeds "+uitoa(limit)+" bytes"+hint,
+		"field", field, "limit", uitoa(limit))
 }
 
 func checkRange(address, length uint64) error {

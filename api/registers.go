@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/binary"
-	"strconv"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -35,7 +34,7 @@ func cpuByIndex(ctx context.Context, vm *VM, idx uint32) (vmi.CPU, error) {
 		}
 	}
 	return vmi.CPU{}, apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
-		"no vCPU "+strconv.FormatUint(uint64(idx), 10)+" in "+vm.Name, "field", "cpu")
+		"no vCPU "+uitoa(uint64(idx))+" in "+vm.Name, "field", "cpu")
 }
 
 // registersPB lists a register file in target-description order.
