@@ -234,7 +234,7 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 }
 
 // event maps a manager event onto the stream; nil skips it.
-func (s *breakpointService) event(ctx context.Context, vm *VM, k interface{ Describe(uint64) string }, sub *subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
+func (s *breakpointService) event(ctx context.Context, vm *VM, k *nt.Opened, sub *subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
 	switch ev.Kind {
 	case breakpoints.EventHit:
 		h := ev.Hit
@@ -252,9 +252,7 @@ func (s *breakpointService) event(ctx context.Context, vm *VM, k interface{ Desc
 			}
 		}
 		vm.bp.mu.Unlock()
-		if h.Addr >= userTop {
-			hit.Symbol = k.Describe(h.Addr)
-		}
+		hit.Symbol = describeKernel(k, h.Addr)
 		s.identify(ctx, vm, h, ev.Held, hit)
 		if ev.Held {
 			hit.HoldUntil = timestamppb.New(ev.Time.Add(hold))
@@ -264,12 +262,7 @@ func (s *breakpointService) event(ctx context.Context, vm *VM, k interface{ Desc
 		}
 		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Hit{Hit: hit}}
 	case breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone:
-		kind := map[breakpoints.EventKind]pb.VMEvent_Kind{
-			breakpoints.EventReset:    pb.VMEvent_KIND_RESET,
-			breakpoints.EventShutdown: pb.VMEvent_KIND_SHUTDOWN,
-			breakpoints.EventGone:     pb.VMEvent_KIND_GONE,
-		}[ev.Kind]
-		out := &pb.VMEvent{Kind: kind, Time: timestamppb.New(ev.Time), Reason: ev.Reason}
+		out := &pb.VMEvent{Kind: vmEventKind(ev.Kind), Time: timestamppb.New(ev.Time), Reason: ev.Reason}
 		if ev.Err != nil && out.Reason == "" {
 			out.Reason = ev.Err.Error()
 		}
@@ -279,6 +272,18 @@ func (s *breakpointService) event(ctx context.Context, vm *VM, k interface{ Desc
 		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_VmEvent{VmEvent: out}}
 	}
 	return nil
+}
+
+func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
+	switch k {
+	case breakpoints.EventReset:
+		return pb.VMEvent_KIND_RESET
+	case breakpoints.EventShutdown:
+		return pb.VMEvent_KIND_SHUTDOWN
+	case breakpoints.EventGone:
+		return pb.VMEvent_KIND_GONE
+	}
+	return pb.VMEvent_KIND_UNSPECIFIED
 }
 
 // identify names the process and thread at a hit, best effort: the hit is
