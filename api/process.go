@@ -50,10 +50,15 @@ func (s *processService) ListProcesses(ctx context.Context, req *pb.ListProcesse
 		return nil, err
 	}
 	for _, p := range procs {
-		out := &pb.Process{Pid: uint32(p.PID), ParentPid: uint32(p.ParentPID), Name: p.Name, Eprocess: p.EPROCESS, Dtb: p.DTB}
-		if ths, err := k.Threads(p); err == nil {
-			out.ThreadCount = uint32(len(ths))
+		// A thread list cut short still counts what it read, and says so;
+		// a count of 0 for a list that could not be walked would be wrong.
+		ths, werr := k.Threads(p)
+		t, err := walked(vm.Name, werr)
+		if err != nil {
+			return nil, err
 		}
+		resp.Truncated = resp.Truncated || t
+		out := &pb.Process{Pid: uint32(p.PID), ParentPid: uint32(p.ParentPID), Name: p.Name, Eprocess: p.EPROCESS, Dtb: p.DTB, ThreadCount: uint32(len(ths))}
 		resp.Processes = append(resp.Processes, out)
 	}
 	return resp, nil
