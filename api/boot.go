@@ -46,12 +46,18 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 		return stream.Send(&pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
 			Time: timestamppb.Now(), Phase: phase, Message: msg}}})
 	}
+	// Once started the domain is stopped until Boot lets it run: a client
+	// that has gone must not make Boot return before that, so progress
+	// that cannot be sent is only logged.
+	progress := func(phase pb.BootPhase, msg string) {
+		if err := send(phase, msg); err != nil {
+			s.c.Log.Debug("boot progress not sent", "vm", d.Name, "error", err)
+		}
+	}
 	if err := s.c.Start(ctx, d.Name, true); err != nil {
 		return targetError(d.Name, "starting", err)
 	}
-	if err := send(pb.BootPhase_BOOT_PHASE_STARTING, "started paused"); err != nil {
-		return err
-	}
+	progress(pb.BootPhase_BOOT_PHASE_STARTING, "started paused")
 	t, err := s.c.Attach(ctx, d.Name)
 	if err != nil {
 		return targetError(d.Name, "attaching to", err)
@@ -61,11 +67,9 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 		_ = t.Close(context.WithoutCancel(ctx))
 		return err
 	}
-	if err := send(pb.BootPhase_BOOT_PHASE_ATTACHED, "attached before the first instruction"); err != nil {
-		return err
-	}
+	progress(pb.BootPhase_BOOT_PHASE_ATTACHED, "attached before the first instruction")
 	if !req.GetWinboot() {
-		if err := t.Resume(ctx); err != nil {
+		if err := t.Resume(context.WithoutCancel(ctx)); err != nil {
 			return targetError(d.Name, "resuming", err)
 		}
 		return send(pb.BootPhase_BOOT_PHASE_DONE, "running")
@@ -77,6 +81,11 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 	late := lateKernel{vm}
 	mgr, err := breakpoints.New(t, breakpoints.Options{Logger: s.c.Log.With("vm", d.Name), Threads: late, Translate: late.translate})
 	if err != nil {
+		// Without a manager winboot cannot run; the guest must not stay
+		// stopped for it.
+		if rerr := t.Resume(context.WithoutCancel(ctx)); rerr != nil {
+			s.c.Log.Warn("resuming after the breakpoint manager failed", "vm", d.Name, "error", rerr)
+		}
 		return targetError(d.Name, "starting the breakpoint manager of", err)
 	}
 	vm.bp.mu.Lock()
