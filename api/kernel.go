@@ -66,8 +66,12 @@ func (c *Config) openKernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
 		}
 		if running {
 			// Resume even if the client has gone: the guest must not stay
-			// stopped because of a lookup.
-			defer resume(context.WithoutCancel(ctx))
+			// stopped because of a lookup, nor silently if it does.
+			defer func() {
+				if err := resume(context.WithoutCancel(ctx)); err != nil {
+					c.Log.Error("resuming after finding the kernel", "vm", vm.Name, "error", err)
+				}
+			}()
 		}
 	}
 	if stop.Registers == nil {
