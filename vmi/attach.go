@@ -24,8 +24,9 @@ type stubEndpoint struct {
 // removes whatever breakpoints a previous owner left when it died, then
 // the best data-plane backend (the stub in physical mode verifies
 // /proc/<pid>/mem, with the guest stopped by the attach). It returns the
-// attach's stop. On error the guest is detached again, so a failed open
-// never leaves it frozen.
+// attach's stop. On error the guest is detached again, with Close's
+// fallbacks (a new connection, then QMP), so a failed open never leaves
+// it frozen.
 func attachStub(ctx context.Context, ep stubEndpoint, opt Options) (_ *gdbstub.Client, _ *physmem.Memory, _ Capabilities, _ *Stop, err error) {
 	caps, err := capabilities(ctx, ep.mon, opt)
 	if err != nil {
@@ -37,8 +38,11 @@ func attachStub(ctx context.Context, ep stubEndpoint, opt Options) (_ *gdbstub.C
 	}
 	defer func() {
 		if err != nil {
-			if derr := gdb.Detach(context.WithoutCancel(ctx)); derr != nil {
-				err = errors.Join(err, fmt.Errorf("vmi: %s: detaching after the failed open: %w", ep.name, derr))
+			// Bounded like Close, and not by ctx: it may be what failed.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			defer cancel()
+			if derrs := detachStub(dctx, ep, gdb, caps); derrs != nil {
+				err = errors.Join(append([]error{err}, derrs...)...)
 			}
 		}
 	}()

@@ -14,7 +14,7 @@ import (
 // stops the guest if it runs, removes every breakpoint this target armed
 // and sends "D;1", which resumes it. If the target's connection failed or
 // is gone while QEMU still runs, a new connection removes the breakpoints
-// and detaches instead (see recover): a guest left in "debug", or one that
+// and detaches instead (see detachStub): a guest left in "debug", or one that
 // would stop at a leftover breakpoint, with nobody attached, stays frozen.
 //
 // The cleanup runs to its end even if ctx ends first (it is bounded by
@@ -37,14 +37,14 @@ func (g *guest) Close(ctx context.Context) error {
 			if g.back.alive != nil && g.back.alive(ctx) {
 				// The connection died under QEMU (poisoned, reset):
 				// its breakpoints are still armed.
-				errs = append(errs, g.recover(ctx)...)
+				errs = append(errs, g.stub.recover(ctx, g.caps)...)
 			} else {
 				// QEMU exited: there is no guest to leave clean, and
 				// Gone told the owner why.
 				gone = true
 			}
 		default:
-			errs = append(errs, g.detach(ctx)...)
+			errs = append(errs, detachStub(ctx, g.stub, g.gdb, g.caps)...)
 		}
 		g.pumps.Wait()
 		g.emitMu.Lock()
@@ -72,31 +72,33 @@ func (g *guest) Close(ctx context.Context) error {
 // or a libvirt passthrough call or two.
 const closeTimeout = 30 * time.Second
 
-// detach detaches the stub. If that fails (a poisoned connection), a
-// fresh connection does what a new owner would: its attach ("?") removes
-// every breakpoint, then it detaches. Only if that fails too is the guest
-// resumed through QMP, which may leave breakpoints for it to stop at again.
-func (g *guest) detach(ctx context.Context) []error {
-	err := g.gdb.Detach(ctx)
+// detachStub detaches gdb, the connection to ep's stub. If that fails (a
+// poisoned connection), a fresh connection does what a new owner would:
+// its attach ("?") removes every breakpoint, then it detaches. Only if
+// that fails too is the guest resumed through QMP, which may leave
+// breakpoints for it to stop at again. Close and a failed open both leave
+// the guest this way.
+func detachStub(ctx context.Context, ep stubEndpoint, gdb *gdbstub.Client, caps Capabilities) []error {
+	err := gdb.Detach(ctx)
 	if err == nil {
 		return nil
 	}
-	rerrs := g.recover(ctx)
+	rerrs := ep.recover(ctx, caps)
 	if rerrs == nil {
 		return nil // clean and running after all
 	}
-	return append([]error{fmt.Errorf("vmi: %s: detaching: %w", g.name, err)}, rerrs...)
+	return append([]error{fmt.Errorf("vmi: %s: detaching: %w", ep.name, err)}, rerrs...)
 }
 
-// recover leaves the guest clean and running without the target's own
-// connection: through a new one, or failing that through QMP.
-func (g *guest) recover(ctx context.Context) []error {
-	err := g.redetach(ctx)
+// recover leaves the guest clean and running without a connection of
+// ours: through a new one, or failing that through QMP.
+func (ep stubEndpoint) recover(ctx context.Context, caps Capabilities) []error {
+	err := ep.redetach(ctx, caps)
 	if err == nil {
 		return nil
 	}
-	errs := []error{fmt.Errorf("vmi: %s: detaching through a new connection: %w", g.name, err)}
-	if err := g.resumeThroughQMP(ctx); err != nil {
+	errs := []error{fmt.Errorf("vmi: %s: detaching through a new connection: %w", ep.name, err)}
+	if err := ep.resumeThroughQMP(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errs
@@ -104,11 +106,11 @@ func (g *guest) recover(ctx context.Context) []error {
 
 // redetach connects to the stub again, clears every breakpoint and
 // detaches.
-func (g *guest) redetach(ctx context.Context) error {
-	if g.stub.address == "" {
+func (ep stubEndpoint) redetach(ctx context.Context, caps Capabilities) error {
+	if ep.address == "" {
 		return errors.New("no stub address")
 	}
-	c, err := gdbstub.Dial(ctx, g.stub.network, g.stub.address, gdbstub.Config{Capabilities: g.caps})
+	c, err := gdbstub.Dial(ctx, ep.network, ep.address, gdbstub.Config{Capabilities: caps})
 	if err != nil {
 		return err
 	}
@@ -121,16 +123,16 @@ func (g *guest) redetach(ctx context.Context) error {
 
 // resumeThroughQMP runs a guest the detach left stopped by the stub.
 // A guest paused for another reason (an operator's stop) is left alone.
-func (g *guest) resumeThroughQMP(ctx context.Context) error {
-	st, err := g.mon.QueryStatus(ctx)
+func (ep stubEndpoint) resumeThroughQMP(ctx context.Context) error {
+	st, err := ep.mon.QueryStatus(ctx)
 	if err != nil {
-		return fmt.Errorf("vmi: %s: after a failed detach, asking whether the guest runs: %w", g.name, err)
+		return fmt.Errorf("vmi: %s: after a failed detach, asking whether the guest runs: %w", ep.name, err)
 	}
 	if st.Status != qmp.StatusDebug {
 		return nil
 	}
-	if err := g.mon.Cont(ctx); err != nil {
-		return fmt.Errorf("vmi: %s: after a failed detach, resuming the guest: %w", g.name, err)
+	if err := ep.mon.Cont(ctx); err != nil {
+		return fmt.Errorf("vmi: %s: after a failed detach, resuming the guest: %w", ep.name, err)
 	}
 	return nil
 }
