@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -129,17 +130,23 @@ func parseNum(field, s string, base int) (uint64, error) {
 }
 
 func parseSize(field, s string) (uint64, error) {
-	mult := uint64(1)
+	num, mult := s, uint64(1)
 	switch {
 	case strings.HasSuffix(s, "K"), strings.HasSuffix(s, "k"):
-		mult, s = 1<<10, s[:len(s)-1]
+		mult, num = 1<<10, s[:len(s)-1]
 	case strings.HasSuffix(s, "M"):
-		mult, s = 1<<20, s[:len(s)-1]
+		mult, num = 1<<20, s[:len(s)-1]
 	case strings.HasSuffix(s, "G"):
-		mult, s = 1<<30, s[:len(s)-1]
+		mult, num = 1<<30, s[:len(s)-1]
 	}
-	v, err := parseUint(field, s)
-	return v * mult, err
+	v, err := parseUint(field, num)
+	if err != nil {
+		return 0, err
+	}
+	if v > math.MaxUint64/mult {
+		return 0, fmt.Errorf("%s: %q does not fit in 64 bits", field, s)
+	}
+	return v * mult, nil
 }
 
 // addr formats a 64-bit address the WinDbg way for kernel addresses.
