@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -79,9 +80,13 @@ func (c *Conn) Domains(ctx context.Context) ([]DomainInfo, error) {
 	out := make([]DomainInfo, 0, len(doms))
 	for _, d := range doms {
 		st, err := (&Domain{c: c, d: d}).State(ctx)
+		if errors.Is(err, ErrNoDomain) {
+			continue // undefined between the listing and now
+		}
 		if err != nil {
-			// Undefined between the listing and now.
-			continue
+			// A lost connection or an ended ctx: a list missing the
+			// domains after it would look complete.
+			return nil, err
 		}
 		out = append(out, DomainInfo{Name: d.Name, UUID: formatUUID(d.UUID), ID: d.ID, State: st})
 	}
