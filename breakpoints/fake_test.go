@@ -46,7 +46,9 @@ type fakeTarget struct {
 	raceHit map[string]uint64
 	// onStep, when set, decides where a step-over lands.
 	onStep func(cpu vmi.CPU, regs *vmi.Registers)
-	closed bool
+	// pauseErr, when set, fails the next Pause, the guest left as it is.
+	pauseErr error
+	closed   bool
 }
 
 func newFake(t *testing.T, caps vmi.Capabilities) *fakeTarget {
@@ -77,6 +79,10 @@ func (f *fakeTarget) newStop(cpu vmi.CPU, sig int) *vmi.Stop {
 func (f *fakeTarget) Pause(ctx context.Context) (*vmi.Stop, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.pauseErr; err != nil {
+		f.pauseErr = nil
+		return nil, err
+	}
 	if f.running && f.raceHit != nil {
 		for name, v := range f.raceHit {
 			f.regs[cpu1].SetUint(name, v)

@@ -163,6 +163,24 @@ func TestPauseHoldsAcrossHits(t *testing.T) {
 	}
 }
 
+// TestFailedPauseHoldsNothing: a Pause that fails leaves no hold behind,
+// so the next hit is handled and the guest resumed as usual.
+func TestFailedPauseHoldsNothing(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	ctx := testCtx(t)
+	if _, err := m.Add(ctx, Spec{Addr: kfn}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.pauseErr = errors.New("stub timed out")
+	f.mu.Unlock()
+	if _, err := m.Pause(ctx); err == nil {
+		t.Fatal("Pause succeeded; the fake was told to fail it")
+	}
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn}))
+}
+
 func TestForeignStopForwarded(t *testing.T) {
 	f := newFake(t, tcgCaps())
 	m := newManager(t, f, Options{})
