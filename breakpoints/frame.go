@@ -3,6 +3,7 @@ package breakpoints
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -125,8 +126,15 @@ func (f *Frame) BreakOnReturn(ctx context.Context, spec ReturnSpec) (Armed, erro
 	f.returns = append(f.returns, armed.ID)
 	f.mu.Unlock()
 	if dropped {
-		// The deadline passed while arming: the edits it belonged to are gone.
-		_ = f.m.Remove(ctx, armed.ID)
+		// The deadline passed while arming: the edits it belonged to are
+		// gone. ctx is the handler's, ended with that deadline, so the
+		// removal gets its own: under an ended ctx the loop might never
+		// take it, leaving the return breakpoint armed.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.m.opts.OpTimeout)
+		defer cancel()
+		if err := f.m.Remove(rctx, armed.ID); err != nil && !errors.Is(err, ErrUnknown) {
+			f.m.log.Error("removing a dropped handler's return breakpoint", "id", armed.ID, "err", err)
+		}
 		return Armed{}, ErrFrameDone
 	}
 	return armed, nil
