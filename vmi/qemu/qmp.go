@@ -12,8 +12,10 @@ import (
 const qmpTimeout = 30 * time.Second
 
 // Resume starts the vCPUs of a machine started Paused. It speaks just
-// enough QMP for that (greeting, qmp_capabilities, cont); vmi/qmp will be
-// the real client.
+// enough QMP for that (greeting, qmp_capabilities, cont). vmi/qmp is the
+// full client, but its greeting does not skip a previous connection's
+// leftover events (see qmpGreeting), which back-to-back Pause and Resume
+// meet on this socket.
 func (m *Machine) Resume(ctx context.Context) error {
 	return qmpCommands(ctx, m.qmp, "cont")
 }
