@@ -210,7 +210,6 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 	}
 	sub.mu.Lock()
 	edits := sub.edits[req.GetSequence()]
-	delete(sub.edits, req.GetSequence())
 	sub.mu.Unlock()
 	if edits == nil {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HOLD_EXPIRED,
@@ -224,9 +223,13 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 			err = edits.SetRegister(r.GetName(), r.GetValue())
 		}
 		if err != nil {
+			// The hit stays held: the client may ack it again, corrected.
 			return nil, invalid("set_registers", "%s: %v", r.GetName(), err)
 		}
 	}
+	sub.mu.Lock()
+	delete(sub.edits, req.GetSequence())
+	sub.mu.Unlock()
 	if err := sub.sub.Ack(req.GetSequence()); err != nil {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HOLD_EXPIRED, err.Error())
 	}
