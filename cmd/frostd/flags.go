@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	// A mistyped level or format is refused, not quietly logged at info
+	// or as text.
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	if !strings.EqualFold(c.logFormat, "text") && !strings.EqualFold(c.logFormat, "json") {
+		return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 	}
 	return c, c.check()
 }
