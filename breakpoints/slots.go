@@ -93,7 +93,7 @@ func (m *Manager) disarm(s *slot) error {
 	if s.bp.Kind == gdbstub.Hardware {
 		m.hwUsed--
 	}
-	m.removed[s.addr] = time.Now()
+	m.noteRemoved(s.addr)
 	if m.pending != nil && m.pending.Addr == s.addr {
 		m.pending = nil
 	}
@@ -112,14 +112,26 @@ func (m *Manager) disarm(s *slot) error {
 const staleWindow = 5 * time.Second
 
 func (m *Manager) wasRemoved(addr uint64) bool {
+	m.pruneRemoved()
+	_, ok := m.removed[addr]
+	return ok
+}
+
+// noteRemoved records that addr was disarmed now. Older records are
+// pruned here too, so that a daemon arming and disarming ever new
+// addresses without a stray trap does not keep them all.
+func (m *Manager) noteRemoved(addr uint64) {
+	m.pruneRemoved()
+	m.removed[addr] = time.Now()
+}
+
+func (m *Manager) pruneRemoved() {
 	now := time.Now()
 	for a, at := range m.removed {
 		if now.Sub(at) > staleWindow {
 			delete(m.removed, a)
 		}
 	}
-	_, ok := m.removed[addr]
-	return ok
 }
 
 // Add arms an observer on spec.Addr: it shares the slot already armed
