@@ -77,18 +77,9 @@ func (c *Config) openKernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
 	if stop.Registers == nil {
 		return nil, targetError(vm.Name, "reading registers to find the kernel of", stop.RegistersErr)
 	}
+	// nt tries every kernel address the stop holds (a kernel RIP, RSP, the
+	// KPCR in a GS base), so a vCPU stopped in user mode does too.
 	cfg := nt.Config{Physical: vmi.ReaderAt(vm.Target), Registers: stop.Registers, Symbols: c.Symbols}
-	// A vCPU stopped in user mode gives no kernel RIP; its KPCR (gs_base
-	// or, in user mode, k_gs_base) is a kernel address the scan can start
-	// from.
-	if rip, _ := stop.Registers.Uint("rip"); rip < userTop {
-		for _, r := range []string{"k_gs_base", "gs_base"} {
-			if v, err := stop.Registers.Uint(r); err == nil && v >= userTop {
-				cfg.From = v
-				break
-			}
-		}
-	}
 	k, err := nt.Open(ctx, cfg)
 	if err != nil {
 		return nil, kernelError(vm.Name, err)

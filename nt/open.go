@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/translate"
@@ -24,12 +25,11 @@ type Config struct {
 	Registers Registers
 	// IDTBase, when not 0, is IDTR's base (HMP `info registers`): the
 	// scan starts from vector 0's handler, so it works whatever mode the
-	// vCPU stopped in. Otherwise it starts from RIP, which must then be
-	// a kernel-mode address.
+	// vCPU stopped in. Otherwise it tries the stop's kernel RIP, RSP and
+	// GS bases.
 	IDTBase uint64
-	// From, when not 0, is any other address believed to lie inside
-	// ntoskrnl (a KPCR, a kernel stack, a handler seen at a stop): the
-	// scan starts there, ahead of IDTBase and RIP.
+	// From, when not 0, is an address believed to lie inside ntoskrnl
+	// (its base, a handler seen at a stop): the scan starts there alone.
 	From uint64
 	// Symbols loads ntoskrnl's PDB or ISF by its RSDS identity.
 	Symbols SymbolLoader
@@ -49,9 +49,9 @@ type Opened struct {
 }
 
 // Open finds the kernel in a stopped guest and builds its model:
-//  1. an address inside ntoskrnl: IDT vector 0's handler, or RIP in kernel
-//     mode (LSTAR is not readable through QEMU's stub, and nothing is
-//     brute-forced);
+//  1. addresses inside or near ntoskrnl: From, IDT vector 0's handler, or
+//     the stop's kernel RIP, RSP and GS bases (LSTAR is not readable
+//     through QEMU's stub, and nothing is brute-forced);
 //  2. the image: FindKernel, by a hardware walk of CR3's page tables;
 //  3. its symbols, by the RSDS identity;
 //  4. the kernel DTB: PsInitialSystemProcess's DirectoryTableBase (CR3
@@ -68,11 +68,11 @@ func Open(ctx context.Context, cfg Config) (*Opened, error) {
 		return nil, fmt.Errorf("nt: reading cr3: %w", err)
 	}
 	hw := HardwareMemory{Physical: cfg.Physical, CR3: cr3}
-	from, err := startAddress(hw, cfg)
+	starts, err := startAddresses(hw, cfg)
 	if err != nil {
 		return nil, err
 	}
-	img, err := FindKernel(hw, from)
+	img, err := findFrom(hw, starts)
 	if err != nil {
 		return nil, err
 	}
@@ -97,27 +97,62 @@ func Open(ctx context.Context, cfg Config) (*Opened, error) {
 	return &Opened{Kernel: k, Image: img, SymbolFile: file, Translator: tr}, nil
 }
 
-// startAddress picks the address inside ntoskrnl the scan starts from.
-func startAddress(hw HardwareMemory, cfg Config) (uint64, error) {
+// startAddresses lists where the scan for ntoskrnl may start, best first:
+// the caller's From, IDT vector 0's handler, then every kernel-half
+// address the stopped vCPU holds. RIP counts only in kernel mode; early in
+// a boot RIP may still be in a loader, and in user mode it is useless, while
+// RSP and the GS bases (the KPCR, in gs_base or, in user mode, k_gs_base)
+// often point into or near the kernel.
+func startAddresses(hw HardwareMemory, cfg Config) ([]uint64, error) {
 	if cfg.From != 0 {
-		return cfg.From, nil
+		return []uint64{cfg.From}, nil
 	}
 	if cfg.IDTBase != 0 {
-		return IDTHandler(hw, cfg.IDTBase, 0)
+		h, err := IDTHandler(hw, cfg.IDTBase, 0)
+		if err != nil {
+			return nil, err
+		}
+		return []uint64{h}, nil
 	}
 	km, err := kernelMode(cfg.Registers)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	rip, err := cfg.Registers.Uint("rip")
-	if err != nil {
-		return 0, fmt.Errorf("nt: reading rip: %w", err)
+	var starts []uint64
+	for _, name := range []string{"rip", "rsp", "gs_base", "k_gs_base"} {
+		v, err := cfg.Registers.Uint(name)
+		if err != nil || v < kernelHalf || (name == "rip" && !km) || slices.Contains(starts, v) {
+			continue
+		}
+		starts = append(starts, v)
 	}
-	if !km || rip < 0xffff800000000000 {
-		return 0, fmt.Errorf("%w: the vCPU is in user mode (rip %#x): give the IDT base", ErrKernelNotFound, rip)
+	if len(starts) == 0 {
+		return nil, fmt.Errorf("%w: no register of the stopped vCPU holds a kernel address: give the IDT base", ErrKernelNotFound)
 	}
-	return rip, nil
+	return starts, nil
 }
+
+// findFrom scans from each start in turn.
+func findFrom(hw HardwareMemory, starts []uint64) (KernelImage, error) {
+	var err error
+	for _, from := range starts {
+		var img KernelImage
+		if img, err = FindKernel(hw, from); err == nil {
+			return img, nil
+		}
+		if !errors.Is(err, ErrKernelNotFound) {
+			return img, err
+		}
+	}
+	if len(starts) > 1 {
+		err = fmt.Errorf("%w (from %d addresses)", err, len(starts))
+	}
+	return KernelImage{}, err
+}
+
+// kernelHalf is where x86-64's canonical upper half begins, where Windows
+// maps ntoskrnl.
+const kernelHalf = 0xffff800000000000
 
 // systemDTB is the System process's DirectoryTableBase, or 0 before
 // PsInitialSystemProcess is set.

@@ -15,9 +15,6 @@ import (
 const (
 	cr0Paging = 1 << 31 // CR0.PG
 	eferLMA   = 1 << 10 // EFER.LMA: long mode active
-	// kernelHalf is where x86-64's canonical upper half starts; Windows
-	// maps ntoskrnl there.
-	kernelHalf = 0xffff800000000000
 )
 
 // find runs the guest in short slices until ntoskrnl is mapped, and leaves
@@ -64,11 +61,9 @@ func (b *boot) findFailed(ctx context.Context, polls int, err error) error {
 	return fmt.Errorf("%w (after %d polls)", err, polls)
 }
 
-// open looks for the kernel from each kernel-half address the stop offers:
-// RIP, RSP, the GS base and the kernel GS base. Early in the boot RIP may be
-// in a loader while the kernel is already mapped; later a vCPU may be
-// idle in a HAL routine or in user mode while KPCR and the stack point
-// into the kernel's address range.
+// open looks for the kernel at a stop. nt.Open tries every kernel-half
+// address the stop holds (RIP, RSP, the GS bases): early in the boot RIP
+// may still be in the loader while the kernel is already mapped.
 func (b *boot) open(ctx context.Context, stop *vmi.Stop) (*nt.Opened, error) {
 	if stop == nil || stop.Registers == nil {
 		return nil, fmt.Errorf("%w: the stop has no registers", nt.ErrKernelNotFound)
@@ -82,31 +77,7 @@ func (b *boot) open(ctx context.Context, stop *vmi.Stop) (*nt.Opened, error) {
 	if cr0&cr0Paging == 0 || efer&eferLMA == 0 {
 		return nil, fmt.Errorf("%w: long-mode paging is not on yet", nt.ErrKernelNotFound)
 	}
-	var tried []uint64
-	for _, name := range []string{"rip", "rsp", "gs_base", "k_gs_base"} {
-		v, err := regs.Uint(name)
-		if err != nil || v < kernelHalf || seen(tried, v) {
-			continue
-		}
-		tried = append(tried, v)
-		k, err := nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(b.tgt), Registers: regs, From: v, Symbols: b.opt.Symbols})
-		if err == nil {
-			return k, nil
-		}
-		if !errors.Is(err, nt.ErrKernelNotFound) {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("%w from %d candidate addresses", nt.ErrKernelNotFound, len(tried))
-}
-
-func seen(list []uint64, v uint64) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	return nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(b.tgt), Registers: regs, Symbols: b.opt.Symbols})
 }
 
 func (b *boot) found(k *nt.Opened, polls int) {
