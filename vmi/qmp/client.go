@@ -125,16 +125,23 @@ func (c *Client) readGreeting(ctx context.Context, dec *json.Decoder) error {
 	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	var g struct {
-		QMP *Greeting `json:"QMP"`
+		QMP   *Greeting `json:"QMP"`
+		Event string    `json:"event"`
 	}
-	if err := dec.Decode(&g); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("qmp: waiting for QEMU's greeting on %s: %w", c.addr, context.Cause(ctx))
+	// QEMU can hand a previous client's undelivered events (the RESUME
+	// after its `cont`) to the next connection ahead of the greeting when
+	// clients connect back to back: they are skipped.
+	for g.QMP == nil {
+		g.Event = ""
+		if err := dec.Decode(&g); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("qmp: waiting for QEMU's greeting on %s: %w", c.addr, context.Cause(ctx))
+			}
+			return fmt.Errorf("qmp: reading QEMU's greeting on %s: %w", c.addr, err)
 		}
-		return fmt.Errorf("qmp: reading QEMU's greeting on %s: %w", c.addr, err)
-	}
-	if g.QMP == nil {
-		return &ProtocolError{Msg: "the first message from " + c.addr + " is not a QMP greeting"}
+		if g.QMP == nil && g.Event == "" {
+			return &ProtocolError{Msg: "the first message from " + c.addr + " is neither a QMP greeting nor an event"}
+		}
 	}
 	if !stop() {
 		return fmt.Errorf("qmp: waiting for QEMU's greeting on %s: %w", c.addr, context.Cause(ctx))

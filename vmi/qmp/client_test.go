@@ -246,6 +246,27 @@ func TestDialNotQMP(t *testing.T) {
 	}
 }
 
+// QEMU hands a previous client's undelivered events to the next connection
+// ahead of the greeting: Dial skips them.
+func TestDialSkipsLeftoverEvents(t *testing.T) {
+	f := startFakeRaw(t, func(c *fakeConn) {
+		c.send(`{"timestamp": {"seconds": 1, "microseconds": 2}, "event": "RESUME"}`)
+		c.send(greeting72)
+		if req, ok := c.next(); ok {
+			c.reply(req, "{}")
+		}
+		c.next()
+	})
+	c, err := Dial(testCtx(t), f.path)
+	if err != nil {
+		t.Fatalf("Dial after a leftover event: %v", err)
+	}
+	defer c.Close()
+	if g := c.Greeting(); g.Version.QEMU.Major != 7 {
+		t.Errorf("greeting %+v", g)
+	}
+}
+
 // A socket that never greets (not QEMU, or a QEMU serving another client)
 // must not hang Dial past its deadline.
 func TestDialGreetingDeadline(t *testing.T) {
