@@ -60,7 +60,14 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 	progress(pb.BootPhase_BOOT_PHASE_STARTING, "started paused")
 	t, err := s.c.Attach(ctx, d.Name)
 	if err != nil {
-		return targetError(d.Name, "attaching to", err)
+		// Nobody holds the domain: let it run rather than leave it
+		// paused in libvirt, unconfigured, and say so.
+		if s.c.Resume != nil {
+			if rerr := s.c.Resume(context.WithoutCancel(ctx), d.Name); rerr != nil {
+				s.c.Log.Error("resuming a domain Boot could not attach to", "vm", d.Name, "error", rerr)
+			}
+		}
+		return targetError(d.Name, "attaching to (the domain was let run unconfigured)", err)
 	}
 	vm := &VM{Name: d.Name, UUID: d.UUID, Target: t, Since: time.Now()}
 	if err := s.c.Registry.Add(vm); err != nil {

@@ -25,6 +25,9 @@ type Config struct {
 	// Start boots a defined, shut-off domain, with its vCPUs stopped when
 	// paused (libvirt's start-paused), for Boot and LaunchDemoGuest.
 	Start func(ctx context.Context, name string, paused bool) error
+	// Resume lets a domain that Boot started paused run when Boot cannot
+	// take charge of it (the attach failed), so it is not left frozen.
+	Resume func(ctx context.Context, name string) error
 	// Define defines a domain from its XML (LaunchDemoGuest).
 	Define func(ctx context.Context, xml string) error
 	// GuestDir is the bundled guest's build (integration/guest/out), for

@@ -69,6 +69,13 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 			}
 			return d.Start(ctx, paused)
 		}
+		acfg.Resume = func(ctx context.Context, name string) error {
+			d, err := conn.Lookup(ctx, name)
+			if err != nil {
+				return err
+			}
+			return d.Resume(ctx)
+		}
 		acfg.Define = func(ctx context.Context, xml string) error {
 			_, err := conn.Define(ctx, xml)
 			return err
