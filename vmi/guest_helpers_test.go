@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/qemu"
@@ -20,16 +19,11 @@ import (
 // is set (as `make test` does). Nothing here hard-codes an address: the
 // guest's serial report and its PDB say where things are.
 
-// guestDeadline bounds each wait on the guest; a deadline, not a timing
-// assertion.
-const guestDeadline = 3 * time.Minute
-
 func unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
 	guesttest.Unavailable(tb, format, args...)
 }
 
-// guestDir returns integration/guest/out once QEMU and the guest exist.
 // guestDir returns integration/guest/out once QEMU and the guest exist.
 func guestDir(tb testing.TB) string {
 	tb.Helper()

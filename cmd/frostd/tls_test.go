@@ -25,11 +25,11 @@ import (
 // pki is a throwaway CA with a server and a client certificate, made per
 // test so no key material is committed.
 type pki struct {
-	dir                  string
-	caCert               *x509.Certificate
-	caKey                *ecdsa.PrivateKey
-	caPool               *x509.CertPool
-	serverCert, clientTL tls.Certificate
+	dir      string
+	caCert   *x509.Certificate
+	caKey    *ecdsa.PrivateKey
+	caPool   *x509.CertPool
+	clientTL tls.Certificate
 }
 
 func newPKI(t *testing.T) *pki {

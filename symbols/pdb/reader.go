@@ -58,12 +58,6 @@ func (r *reader) u64() uint64 {
 	return v
 }
 
-func (r *reader) skip(n int) {
-	if r.need(n) {
-		r.off += n
-	}
-}
-
 func (r *reader) bytes(n int) []byte {
 	if !r.need(n) {
 		return nil

@@ -35,8 +35,6 @@ func (k BreakpointKind) String() string {
 	return fmt.Sprintf("BreakpointKind(%d)", int(k))
 }
 
-func (k BreakpointKind) watch() bool { return k >= WriteWatch && k <= AccessWatch }
-
 // Breakpoint is one Z/z target. Size is the Z packet's "kind": for x86
 // breakpoints 1 (0 means 1), for watchpoints the watched length.
 type Breakpoint struct {

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -287,5 +286,3 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 	}
 	return a, nil
 }
-
-var errNoSHM = errors.New("qemu: /dev/shm is not a directory; guest RAM needs a tmpfs file")
