@@ -30,11 +30,18 @@ build:
 	$(GO) build ./...
 	$(BUILD_CMD)
 
+# The static checks come first: they take seconds, the suite takes minutes.
+# staticcheck is a tool dependency pinned in go.mod (`go get -tool`), so
+# every machine runs the same version and the binaries do not link it; it
+# exits non-zero on any finding, which fails the target. `go mod tidy -diff`
+# fails when go.mod or go.sum is not what the imports need.
 # FROST_REQUIRE_INTEGRATION turns "skip: no QEMU or no guest" into a failure,
 # so CI can never pass by silently skipping the boots. -count=1 because the
 # test cache cannot see the guest binaries QEMU loads.
 test: deps guest
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	FROST_REQUIRE_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The demo does its own setup and build (scripts/demo.sh, step by step, with
