@@ -22,11 +22,14 @@ func (s *cpuService) Pause(ctx context.Context, req *pb.PauseRequest) (*pb.Pause
 	if mgr := vm.existingManager(); mgr != nil {
 		pause = mgr.Pause
 	}
+	// Read before the pause: a caller that must leave the guest as it
+	// found it (a consistent dump) resumes only a guest this call stopped.
+	wasRunning, _ := vm.Target.Running()
 	stop, err := pause(ctx)
 	if err != nil {
 		return nil, targetError(vm.Name, "pausing", err)
 	}
-	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now())}, nil
+	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: wasRunning}, nil
 }
 
 func (s *cpuService) Resume(ctx context.Context, req *pb.ResumeRequest) (*pb.ResumeResponse, error) {
@@ -85,6 +88,9 @@ func (s *cpuService) GetRegisters(ctx context.Context, req *pb.GetRegistersReque
 			return nil, targetError(vm.Name, "reading registers of", err)
 		}
 		resp.Cpus = append(resp.Cpus, registersPB(regs))
+	}
+	if req.GetSystem() {
+		resp.System, resp.SystemError = systemRegisters(ctx, vm, cpus)
 	}
 	return resp, nil
 }

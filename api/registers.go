@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -11,6 +12,7 @@ import (
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
+	"github.com/frostvmi/frost/vmi/qmp"
 )
 
 // cpuIndex numbers vCPUs from 0, as WinDbg does; QEMU's gdbstub numbers
@@ -108,4 +110,63 @@ func stopReason(s *vmi.Stop) pb.StopReason {
 	// caller (Step) or the breakpoint manager, which knows its addresses,
 	// can tell them apart.
 	return pb.StopReason_STOP_REASON_OTHER
+}
+
+// systemRegisterReader is a Target that can read the vCPU state the
+// gdbstub's target description lacks (segment descriptor caches, LDT, TR,
+// GDT, IDT) from QEMU's monitor (HMP `info registers -a`). It is optional:
+// a target without a monitor answers GetRegisters without it.
+type systemRegisterReader interface {
+	SystemRegisters(ctx context.Context) ([]qmp.CPURegisters, error)
+}
+
+// systemRegisters returns the system state of cpus, in their order, or
+// why there is none: a caller filling a QEMU CPU-state note must know
+// which fields it has rather than get zeros.
+func systemRegisters(ctx context.Context, vm *VM, cpus []vmi.CPU) ([]*pb.SystemRegisters, string) {
+	sr, ok := vm.Target.(systemRegisterReader)
+	if !ok {
+		return nil, "the target of " + vm.Name + " cannot read segment descriptors and descriptor tables (no QEMU monitor)"
+	}
+	all, err := sr.SystemRegisters(ctx)
+	if err != nil {
+		return nil, "reading segment descriptors of " + vm.Name + ": " + err.Error()
+	}
+	byIndex := map[uint32]*qmp.CPURegisters{}
+	for i := range all {
+		if all[i].CPU >= 0 {
+			byIndex[uint32(all[i].CPU)] = &all[i]
+		}
+	}
+	out := make([]*pb.SystemRegisters, 0, len(cpus))
+	for _, c := range cpus {
+		r := byIndex[cpuIndex(c)]
+		if r == nil {
+			return nil, "QEMU's monitor lists no CPU#" + uitoa(uint64(cpuIndex(c))) + " of " + vm.Name
+		}
+		out = append(out, systemRegistersPB(cpuIndex(c), r))
+	}
+	return out, ""
+}
+
+// systemSegments are the segment registers in QEMU's `info registers`
+// order.
+var systemSegments = []string{"ES", "CS", "SS", "DS", "FS", "GS", "LDT", "TR"}
+
+func systemRegistersPB(idx uint32, r *qmp.CPURegisters) *pb.SystemRegisters {
+	out := &pb.SystemRegisters{
+		Cpu: idx,
+		Gdt: &pb.DescriptorTable{Base: r.GDT.Base, Limit: r.GDT.Limit},
+		Idt: &pb.DescriptorTable{Base: r.IDT.Base, Limit: r.IDT.Limit},
+	}
+	for _, name := range systemSegments {
+		s, ok := r.Segments[name]
+		if !ok {
+			continue // not printed: the caller sees it missing, not zero
+		}
+		out.Segments = append(out.Segments, &pb.SegmentRegister{
+			Name: strings.ToLower(name), Selector: uint32(s.Selector), Base: s.Base, Limit: s.Limit, Flags: s.Flags,
+		})
+	}
+	return out
 }

@@ -66,8 +66,12 @@ func (x *PauseRequest) GetVm() string {
 }
 
 type PauseResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stop          *StopInfo              `protobuf:"bytes,1,opt,name=stop,proto3" json:"stop,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Stop  *StopInfo              `protobuf:"bytes,1,opt,name=stop,proto3" json:"stop,omitempty"`
+	// The guest ran until this call stopped it. A caller that wants to
+	// leave the guest as it found it (a consistent dump) resumes it
+	// afterwards only then: a guest already stopped stays stopped.
+	WasRunning    bool `protobuf:"varint,2,opt,name=was_running,json=wasRunning,proto3" json:"was_running,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -107,6 +111,13 @@ func (x *PauseResponse) GetStop() *StopInfo {
 		return x.Stop
 	}
 	return nil
+}
+
+func (x *PauseResponse) GetWasRunning() bool {
+	if x != nil {
+		return x.WasRunning
+	}
+	return false
 }
 
 type ResumeRequest struct {
@@ -289,7 +300,10 @@ type GetRegistersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
 	// One vCPU; every vCPU when unset.
-	Cpu           *uint32 `protobuf:"varint,2,opt,name=cpu,proto3,oneof" json:"cpu,omitempty"`
+	Cpu *uint32 `protobuf:"varint,2,opt,name=cpu,proto3,oneof" json:"cpu,omitempty"`
+	// Also read the state the gdbstub does not carry (segment descriptor
+	// caches, LDT, TR, GDT, IDT), from QEMU's monitor.
+	System        bool `protobuf:"varint,3,opt,name=system,proto3" json:"system,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -338,9 +352,20 @@ func (x *GetRegistersRequest) GetCpu() uint32 {
 	return 0
 }
 
+func (x *GetRegistersRequest) GetSystem() bool {
+	if x != nil {
+		return x.System
+	}
+	return false
+}
+
 type GetRegistersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cpus          []*Registers           `protobuf:"bytes,1,rep,name=cpus,proto3" json:"cpus,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cpus  []*Registers           `protobuf:"bytes,1,rep,name=cpus,proto3" json:"cpus,omitempty"`
+	// With system: the system state of each vCPU in cpus, when the target
+	// can read it. Left empty otherwise, and system_error says why.
+	System        []*SystemRegisters `protobuf:"bytes,2,rep,name=system,proto3" json:"system,omitempty"`
+	SystemError   string             `protobuf:"bytes,3,opt,name=system_error,json=systemError,proto3" json:"system_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +407,222 @@ func (x *GetRegistersResponse) GetCpus() []*Registers {
 	return nil
 }
 
+func (x *GetRegistersResponse) GetSystem() []*SystemRegisters {
+	if x != nil {
+		return x.System
+	}
+	return nil
+}
+
+func (x *GetRegistersResponse) GetSystemError() string {
+	if x != nil {
+		return x.SystemError
+	}
+	return ""
+}
+
+// SystemRegisters is one vCPU's segment and descriptor-table state as QEMU
+// holds it (HMP `info registers`).
+type SystemRegisters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cpu   uint32                 `protobuf:"varint,1,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	// es cs ss ds fs gs ldt tr, each as QEMU caches its descriptor.
+	Segments      []*SegmentRegister `protobuf:"bytes,2,rep,name=segments,proto3" json:"segments,omitempty"`
+	Gdt           *DescriptorTable   `protobuf:"bytes,3,opt,name=gdt,proto3" json:"gdt,omitempty"`
+	Idt           *DescriptorTable   `protobuf:"bytes,4,opt,name=idt,proto3" json:"idt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SystemRegisters) Reset() {
+	*x = SystemRegisters{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SystemRegisters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SystemRegisters) ProtoMessage() {}
+
+func (x *SystemRegisters) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SystemRegisters.ProtoReflect.Descriptor instead.
+func (*SystemRegisters) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SystemRegisters) GetCpu() uint32 {
+	if x != nil {
+		return x.Cpu
+	}
+	return 0
+}
+
+func (x *SystemRegisters) GetSegments() []*SegmentRegister {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *SystemRegisters) GetGdt() *DescriptorTable {
+	if x != nil {
+		return x.Gdt
+	}
+	return nil
+}
+
+func (x *SystemRegisters) GetIdt() *DescriptorTable {
+	if x != nil {
+		return x.Idt
+	}
+	return nil
+}
+
+type SegmentRegister struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower-case: "cs", "ldt", "tr".
+	Name     string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Selector uint32 `protobuf:"varint,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Base     uint64 `protobuf:"varint,3,opt,name=base,proto3" json:"base,omitempty"`
+	Limit    uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The descriptor's attribute bits as QEMU keeps them (bits 8-23 of the
+	// descriptor's high dword: type, S, DPL, P, AVL, L, D/B, G).
+	Flags         uint32 `protobuf:"varint,5,opt,name=flags,proto3" json:"flags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentRegister) Reset() {
+	*x = SegmentRegister{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentRegister) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentRegister) ProtoMessage() {}
+
+func (x *SegmentRegister) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentRegister.ProtoReflect.Descriptor instead.
+func (*SegmentRegister) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SegmentRegister) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SegmentRegister) GetSelector() uint32 {
+	if x != nil {
+		return x.Selector
+	}
+	return 0
+}
+
+func (x *SegmentRegister) GetBase() uint64 {
+	if x != nil {
+		return x.Base
+	}
+	return 0
+}
+
+func (x *SegmentRegister) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *SegmentRegister) GetFlags() uint32 {
+	if x != nil {
+		return x.Flags
+	}
+	return 0
+}
+
+type DescriptorTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Base          uint64                 `protobuf:"varint,1,opt,name=base,proto3" json:"base,omitempty"`
+	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DescriptorTable) Reset() {
+	*x = DescriptorTable{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DescriptorTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DescriptorTable) ProtoMessage() {}
+
+func (x *DescriptorTable) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DescriptorTable.ProtoReflect.Descriptor instead.
+func (*DescriptorTable) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DescriptorTable) GetBase() uint64 {
+	if x != nil {
+		return x.Base
+	}
+	return 0
+}
+
+func (x *DescriptorTable) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
 type SetRegistersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Vm            string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
@@ -393,7 +634,7 @@ type SetRegistersRequest struct {
 
 func (x *SetRegistersRequest) Reset() {
 	*x = SetRegistersRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	mi := &file_frost_v1_cpu_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +646,7 @@ func (x *SetRegistersRequest) String() string {
 func (*SetRegistersRequest) ProtoMessage() {}
 
 func (x *SetRegistersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	mi := &file_frost_v1_cpu_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +659,7 @@ func (x *SetRegistersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegistersRequest.ProtoReflect.Descriptor instead.
 func (*SetRegistersRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{8}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetRegistersRequest) GetVm() string {
@@ -452,7 +693,7 @@ type SetRegistersResponse struct {
 
 func (x *SetRegistersResponse) Reset() {
 	*x = SetRegistersResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	mi := &file_frost_v1_cpu_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +705,7 @@ func (x *SetRegistersResponse) String() string {
 func (*SetRegistersResponse) ProtoMessage() {}
 
 func (x *SetRegistersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	mi := &file_frost_v1_cpu_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +718,7 @@ func (x *SetRegistersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegistersResponse.ProtoReflect.Descriptor instead.
 func (*SetRegistersResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{9}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetRegistersResponse) GetRegisters() *Registers {
@@ -493,9 +734,11 @@ const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\n" +
 	"\x12frost/v1/cpu.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\"\x1e\n" +
 	"\fPauseRequest\x12\x0e\n" +
-	"\x02vm\x18\x01 \x01(\tR\x02vm\"7\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\"X\n" +
 	"\rPauseResponse\x12&\n" +
-	"\x04stop\x18\x01 \x01(\v2\x12.frost.v1.StopInfoR\x04stop\"\x1f\n" +
+	"\x04stop\x18\x01 \x01(\v2\x12.frost.v1.StopInfoR\x04stop\x12\x1f\n" +
+	"\vwas_running\x18\x02 \x01(\bR\n" +
+	"wasRunning\"\x1f\n" +
 	"\rResumeRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"\x10\n" +
 	"\x0eResumeResponse\"/\n" +
@@ -503,13 +746,30 @@ const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x10\n" +
 	"\x03cpu\x18\x02 \x01(\rR\x03cpu\"6\n" +
 	"\fStepResponse\x12&\n" +
-	"\x04stop\x18\x01 \x01(\v2\x12.frost.v1.StopInfoR\x04stop\"D\n" +
+	"\x04stop\x18\x01 \x01(\v2\x12.frost.v1.StopInfoR\x04stop\"\\\n" +
 	"\x13GetRegistersRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x15\n" +
-	"\x03cpu\x18\x02 \x01(\rH\x00R\x03cpu\x88\x01\x01B\x06\n" +
-	"\x04_cpu\"?\n" +
+	"\x03cpu\x18\x02 \x01(\rH\x00R\x03cpu\x88\x01\x01\x12\x16\n" +
+	"\x06system\x18\x03 \x01(\bR\x06systemB\x06\n" +
+	"\x04_cpu\"\x95\x01\n" +
 	"\x14GetRegistersResponse\x12'\n" +
-	"\x04cpus\x18\x01 \x03(\v2\x13.frost.v1.RegistersR\x04cpus\"i\n" +
+	"\x04cpus\x18\x01 \x03(\v2\x13.frost.v1.RegistersR\x04cpus\x121\n" +
+	"\x06system\x18\x02 \x03(\v2\x19.frost.v1.SystemRegistersR\x06system\x12!\n" +
+	"\fsystem_error\x18\x03 \x01(\tR\vsystemError\"\xb4\x01\n" +
+	"\x0fSystemRegisters\x12\x10\n" +
+	"\x03cpu\x18\x01 \x01(\rR\x03cpu\x125\n" +
+	"\bsegments\x18\x02 \x03(\v2\x19.frost.v1.SegmentRegisterR\bsegments\x12+\n" +
+	"\x03gdt\x18\x03 \x01(\v2\x19.frost.v1.DescriptorTableR\x03gdt\x12+\n" +
+	"\x03idt\x18\x04 \x01(\v2\x19.frost.v1.DescriptorTableR\x03idt\"\x81\x01\n" +
+	"\x0fSegmentRegister\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bselector\x18\x02 \x01(\rR\bselector\x12\x12\n" +
+	"\x04base\x18\x03 \x01(\x04R\x04base\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x14\n" +
+	"\x05flags\x18\x05 \x01(\rR\x05flags\";\n" +
+	"\x0fDescriptorTable\x12\x12\n" +
+	"\x04base\x18\x01 \x01(\x04R\x04base\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"i\n" +
 	"\x13SetRegistersRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x10\n" +
 	"\x03cpu\x18\x02 \x01(\rR\x03cpu\x120\n" +
@@ -536,7 +796,7 @@ func file_frost_v1_cpu_proto_rawDescGZIP() []byte {
 	return file_frost_v1_cpu_proto_rawDescData
 }
 
-var file_frost_v1_cpu_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_frost_v1_cpu_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_frost_v1_cpu_proto_goTypes = []any{
 	(*PauseRequest)(nil),         // 0: frost.v1.PauseRequest
 	(*PauseResponse)(nil),        // 1: frost.v1.PauseResponse
@@ -546,33 +806,40 @@ var file_frost_v1_cpu_proto_goTypes = []any{
 	(*StepResponse)(nil),         // 5: frost.v1.StepResponse
 	(*GetRegistersRequest)(nil),  // 6: frost.v1.GetRegistersRequest
 	(*GetRegistersResponse)(nil), // 7: frost.v1.GetRegistersResponse
-	(*SetRegistersRequest)(nil),  // 8: frost.v1.SetRegistersRequest
-	(*SetRegistersResponse)(nil), // 9: frost.v1.SetRegistersResponse
-	(*StopInfo)(nil),             // 10: frost.v1.StopInfo
-	(*Registers)(nil),            // 11: frost.v1.Registers
-	(*Register)(nil),             // 12: frost.v1.Register
+	(*SystemRegisters)(nil),      // 8: frost.v1.SystemRegisters
+	(*SegmentRegister)(nil),      // 9: frost.v1.SegmentRegister
+	(*DescriptorTable)(nil),      // 10: frost.v1.DescriptorTable
+	(*SetRegistersRequest)(nil),  // 11: frost.v1.SetRegistersRequest
+	(*SetRegistersResponse)(nil), // 12: frost.v1.SetRegistersResponse
+	(*StopInfo)(nil),             // 13: frost.v1.StopInfo
+	(*Registers)(nil),            // 14: frost.v1.Registers
+	(*Register)(nil),             // 15: frost.v1.Register
 }
 var file_frost_v1_cpu_proto_depIdxs = []int32{
-	10, // 0: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
-	10, // 1: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
-	11, // 2: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
-	12, // 3: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
-	11, // 4: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
-	0,  // 5: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
-	2,  // 6: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
-	4,  // 7: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
-	6,  // 8: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
-	8,  // 9: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
-	1,  // 10: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
-	3,  // 11: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
-	5,  // 12: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
-	7,  // 13: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
-	9,  // 14: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	13, // 0: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
+	13, // 1: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
+	14, // 2: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
+	8,  // 3: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
+	9,  // 4: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
+	10, // 5: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
+	10, // 6: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
+	15, // 7: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
+	14, // 8: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
+	0,  // 9: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
+	2,  // 10: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
+	4,  // 11: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
+	6,  // 12: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
+	11, // 13: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
+	1,  // 14: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
+	3,  // 15: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
+	5,  // 16: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
+	7,  // 17: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
+	12, // 18: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
+	14, // [14:19] is the sub-list for method output_type
+	9,  // [9:14] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_cpu_proto_init() }
@@ -588,7 +855,7 @@ func file_frost_v1_cpu_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_cpu_proto_rawDesc), len(file_frost_v1_cpu_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
