@@ -117,12 +117,6 @@ func (o *object) uintOr(path string) (uint64, error) {
 	return o.uint(path)
 }
 
-// addr is the VA of a member of this object.
-func (o *object) addr(path string) (uint64, error) {
-	off, err := o.k.lay.offset(o.typ + "." + path)
-	return o.va + off, err
-}
-
 // readUint reads an integer or bitfield at va described by f.
 func (k *Kernel) readUint(what string, dtb, va uint64, f symbols.Field) (uint64, error) {
 	if f.Size == 0 || f.Size > 8 {

@@ -126,12 +126,15 @@ func (k *Kernel) TypeName(index uint64) (string, error) {
 	return k.unicodeFrom(k.dtb, o, "Name")
 }
 
-// headerName reads the name in an object's _OBJECT_HEADER_NAME_INFO, which
-// sits before the header when InfoMask has the name bit (0x2) at the
-// offset ObpInfoMaskToOffset gives for the info bits below and including
-// it. "" when the build has none of this or the object has no name.
+// headerName reads the name in an object's _OBJECT_HEADER_NAME_INFO. The
+// optional headers sit below the object header, the one of the lowest
+// InfoMask bit nearest to it, so a header's distance below the object
+// header is the size of itself and of every present header of a lower bit:
+// ObpInfoMaskToOffset[InfoMask & (bit | (bit-1))], a table the kernel fills
+// from those sizes at boot. "" when the build has none of this or the
+// object has no name.
 func (k *Kernel) headerName(h *object) (string, error) {
-	const nameInfoBit = 0x2 // OB_INFOMASK_NAME; 0x1 is the creator info before it
+	const nameInfoBit = 0x2 // OB_INFOMASK_NAME; 0x1 is the creator info, nearer the header
 	if !k.lay.has("_OBJECT_HEADER_NAME_INFO.Name") || !k.lay.has("_OBJECT_HEADER.InfoMask") {
 		return "", nil
 	}
@@ -143,9 +146,22 @@ func (k *Kernel) headerName(h *object) (string, error) {
 	if err != nil || mask&nameInfoBit == 0 {
 		return "", err
 	}
+	// Go gives | and - one precedence level: the parentheses are the
+	// point (mask & 3, the name bit and every bit below it).
+	index := mask & (nameInfoBit | (nameInfoBit - 1))
 	var off [1]byte
-	if err := k.read("ObpInfoMaskToOffset", k.dtb, table+mask&(nameInfoBit|nameInfoBit-1), off[:]); err != nil {
+	if err := k.read("ObpInfoMaskToOffset", k.dtb, table+index, off[:]); err != nil {
 		return "", err
+	}
+	size, err := k.lay.size("_OBJECT_HEADER_NAME_INFO")
+	if err != nil {
+		return "", err
+	}
+	if uint64(off[0]) < size {
+		// The name info cannot overlap the object header: a table
+		// entry this small is not one the kernel computed.
+		return "", &WalkError{What: "ObpInfoMaskToOffset", At: table + index, Err: ErrCorrupt,
+			Msg: fmt.Sprintf("entry %#x is %d, less than the %d-byte name info it locates", index, off[0], size)}
 	}
 	ni, err := k.readObject("_OBJECT_HEADER_NAME_INFO", k.dtb, h.va-uint64(off[0]))
 	if err != nil {

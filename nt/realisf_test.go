@@ -49,14 +49,7 @@ var globalsUsed = []string{
 }
 
 func TestRealWindowsISF(t *testing.T) {
-	path := filepath.Join("..", "..", "shared", "testdata", "isf", "606FF669409B00F7FC8C61A9C1670129-1.json.xz")
-	if _, err := os.Stat(path); err != nil {
-		unavailable(t, "the real Windows 10 ISF is not beside the checkout: %v", err)
-	}
-	tab, err := store.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tab := realISFTable(t)
 	for _, p := range fieldsUsed {
 		if _, err := tab.Field(p); err != nil {
 			t.Errorf("Windows 10 19041 lacks %s: %v", p, err)

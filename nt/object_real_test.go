@@ -1,0 +1,149 @@
+package nt
+
+import (
+	"errors"
+	"testing"
+)
+
+// infoHeaderTypes are Windows' optional object headers by InfoMask bit,
+// OB_INFOMASK_CREATOR_INFO (0x1) to OB_INFOMASK_PADDING_INFO (0x80): the
+// bit assignment is a Windows encoding no symbol states; the sizes come
+// from the ISF.
+var infoHeaderTypes = [8]string{
+	"_OBJECT_HEADER_CREATOR_INFO", "_OBJECT_HEADER_NAME_INFO", "_OBJECT_HEADER_HANDLE_INFO",
+	"_OBJECT_HEADER_QUOTA_INFO", "_OBJECT_HEADER_PROCESS_INFO", "_OBJECT_HEADER_AUDIT_INFO",
+	"_OBJECT_HEADER_EXTENDED_INFO", "_OBJECT_HEADER_PADDING_INFO",
+}
+
+func (g *guest) size(typ string) uint64 {
+	g.t.Helper()
+	n, err := g.tab.Size(typ)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return n
+}
+
+// fillInfoMaskToOffset fills ObpInfoMaskToOffset as the kernel does at
+// boot: entry i is the total size of the optional headers whose bits i
+// has.
+func (g *guest) fillInfoMaskToOffset() {
+	var table [256]byte
+	for i := range table {
+		var off uint64
+		for bit, typ := range infoHeaderTypes {
+			if i&(1<<bit) != 0 {
+				off += g.size(typ)
+			}
+		}
+		table[i] = byte(off)
+	}
+	g.mem.write(g.global("ObpInfoMaskToOffset"), table[:])
+}
+
+// objectInfo allocates an object as the object manager lays one out: the
+// optional headers InfoMask names first, the highest bit at the start of
+// the allocation, so the lowest (the creator info) ends next to the
+// _OBJECT_HEADER; then the header and the body. The name info holds name
+// and dir (its Directory); the other headers hold what Windows would put
+// there, so a name read from the wrong one shows. It returns the header.
+func (g *guest) objectInfo(idx, mask uint64, body, name string, dir uint64) uint64 {
+	g.t.Helper()
+	if mask&0x80 != 0 {
+		g.t.Fatal("objectInfo: the padding info would misalign the header")
+	}
+	var pre uint64
+	for bit, typ := range infoHeaderTypes {
+		if mask&(1<<bit) != 0 {
+			pre += g.size(typ)
+		}
+	}
+	g.next = (g.next + 15) &^ 15
+	h := g.allocBytes(pre+g.size("_OBJECT_HEADER")+g.size(body)) + pre
+	at := h
+	for bit, typ := range infoHeaderTypes {
+		if mask&(1<<bit) == 0 {
+			continue
+		}
+		at -= g.size(typ)
+		switch bit {
+		case 0: // the creator: on its type's object list
+			g.initList(g.addr(typ, at, "TypeList"))
+			g.set(typ, at, "CreatorUniqueProcess", 0x1f8)
+		case 1:
+			g.set(typ, at, "Directory", dir)
+			g.unicode(g.addr(typ, at, "Name"), name)
+			g.set(typ, at, "ReferenceCount", 1)
+		case 2:
+			g.set(typ, at, "HandleCountDataBase", 0xffffa000deadbe00)
+		case 3:
+			g.set(typ, at, "PagedPoolCharge", 0x1000)
+			g.set(typ, at, "NonPagedPoolCharge", 0x220)
+			g.set(typ, at, "SecurityDescriptorCharge", 0x800)
+		case 4:
+			g.set(typ, at, "ExclusiveProcess", 0xffffa000cafe0080)
+		case 5:
+			g.set(typ, at, "SecurityDescriptor", 0xffffa000f00d0010)
+		case 6:
+			g.set(typ, at, "Footer", 0xffffa000beef0020)
+		}
+	}
+	g.set("_OBJECT_HEADER", h, "TypeIndex", (idx^testCookie^(h>>8))&0xff)
+	g.set("_OBJECT_HEADER", h, "InfoMask", mask)
+	g.set("_OBJECT_HEADER", h, "PointerCount", 1)
+	return h
+}
+
+// TestRealISFObjectNames: an object's name is found through
+// ObpInfoMaskToOffset whatever other optional headers it has (the index
+// is InfoMask & 3: the name bit and the creator bit below it), on Windows
+// 10's layout. These objects are outside the namespace (no Directory), so
+// the name is the bare Name.
+func TestRealISFObjectNames(t *testing.T) {
+	g := newRealGuest(t)
+	g.fillInfoMaskToOffset()
+	types := g.objectTypes("Type", "Directory", "Event", "Mutant", "Section", "File", "Device", "Process")
+	cases := []struct {
+		mask uint64
+		typ  string
+		name string
+	}{
+		{0x02, "Event", "name-only"},
+		{0x03, "Mutant", "creator-and-name"},
+		{0x06, "Event", "name-and-handle"},
+		{0x0a, "Section", "name-and-quota"},
+		{0x0b, "Event", "creator-name-quota"},
+		{0x1f, "Event", "five-headers"},
+		{0x7f, "Directory", "every-header-but-padding"},
+		{0x00, "Process", ""},
+		{0x01, "Event", ""},
+		{0x0d, "Event", ""},
+		{0x7d, "Event", ""},
+	}
+	bodies := map[string]string{"Event": "_KEVENT", "Mutant": "_KMUTANT", "Section": "_SECTION", "Directory": "_OBJECT_DIRECTORY", "Process": "_EPROCESS"}
+	k := g.kernel()
+	for _, c := range cases {
+		h := g.objectInfo(types[c.typ], c.mask, bodies[c.typ], c.name, 0)
+		o, err := k.ObjectAt(h, nil)
+		if err != nil {
+			t.Errorf("InfoMask %#x: %v", c.mask, err)
+			continue
+		}
+		if o.Type != c.typ || o.Name != c.name || o.Body != g.body(h) {
+			t.Errorf("InfoMask %#x: %s %q at %#x, want %s %q at %#x", c.mask, o.Type, o.Name, o.Body, c.typ, c.name, g.body(h))
+		}
+	}
+}
+
+// TestRealISFObjectNameCorruptTable: an ObpInfoMaskToOffset entry smaller
+// than the name info it locates is refused, rather than reading the
+// object header itself as a name.
+func TestRealISFObjectNameCorruptTable(t *testing.T) {
+	g := newRealGuest(t)
+	types := g.objectTypes("Type", "Event")
+	h := g.objectInfo(types["Event"], 0x02, "_KEVENT", "ignored", 0)
+	// ObpInfoMaskToOffset left all zero: the kernel has not filled it.
+	if o, err := g.kernel().ObjectAt(h, nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("ObjectAt with an empty ObpInfoMaskToOffset = %+v, %v; want ErrCorrupt", o, err)
+	}
+}
