@@ -11,8 +11,9 @@ type Object struct {
 	TypeIndex uint64
 	Type      string
 	// Name is the object's name: for a File, the volume-relative path
-	// (FileName); otherwise the name in its _OBJECT_HEADER_NAME_INFO
-	// when it has one.
+	// (FileName); otherwise its path in the object namespace
+	// (\BaseNamedObjects\frost-ready) when it has a name, or its bare
+	// name when it has one but is in no directory.
 	Name string
 	// File is set for File objects.
 	File *FileObject
@@ -82,7 +83,7 @@ func (k *Kernel) ObjectAt(header uint64, types map[uint64]string) (Object, error
 			return obj, err
 		}
 		obj.File, obj.Name = &f, f.Name
-	} else if obj.Name, err = k.headerName(o); err != nil {
+	} else if obj.Name, err = k.objectName(o); err != nil {
 		return obj, err
 	}
 	return obj, nil
@@ -126,50 +127,6 @@ func (k *Kernel) TypeName(index uint64) (string, error) {
 	return k.unicodeFrom(k.dtb, o, "Name")
 }
 
-// headerName reads the name in an object's _OBJECT_HEADER_NAME_INFO. The
-// optional headers sit below the object header, the one of the lowest
-// InfoMask bit nearest to it, so a header's distance below the object
-// header is the size of itself and of every present header of a lower bit:
-// ObpInfoMaskToOffset[InfoMask & (bit | (bit-1))], a table the kernel fills
-// from those sizes at boot. "" when the build has none of this or the
-// object has no name.
-func (k *Kernel) headerName(h *object) (string, error) {
-	const nameInfoBit = 0x2 // OB_INFOMASK_NAME; 0x1 is the creator info, nearer the header
-	if !k.lay.has("_OBJECT_HEADER_NAME_INFO.Name") || !k.lay.has("_OBJECT_HEADER.InfoMask") {
-		return "", nil
-	}
-	table, err := k.global("ObpInfoMaskToOffset")
-	if err != nil {
-		return "", nil
-	}
-	mask, err := h.uint("InfoMask")
-	if err != nil || mask&nameInfoBit == 0 {
-		return "", err
-	}
-	// Go gives | and - one precedence level: the parentheses are the
-	// point (mask & 3, the name bit and every bit below it).
-	index := mask & (nameInfoBit | (nameInfoBit - 1))
-	var off [1]byte
-	if err := k.read("ObpInfoMaskToOffset", k.dtb, table+index, off[:]); err != nil {
-		return "", err
-	}
-	size, err := k.lay.size("_OBJECT_HEADER_NAME_INFO")
-	if err != nil {
-		return "", err
-	}
-	if uint64(off[0]) < size {
-		// The name info cannot overlap the object header: a table
-		// entry this small is not one the kernel computed.
-		return "", &WalkError{What: "ObpInfoMaskToOffset", At: table + index, Err: ErrCorrupt,
-			Msg: fmt.Sprintf("entry %#x is %d, less than the %d-byte name info it locates", index, off[0], size)}
-	}
-	ni, err := k.readObject("_OBJECT_HEADER_NAME_INFO", k.dtb, h.va-uint64(off[0]))
-	if err != nil {
-		return "", err
-	}
-	return k.unicodeFrom(k.dtb, ni, "Name")
-}
-
 // FileObjectAt reads a FILE_OBJECT: its volume-relative name and its
 // device.
 func (k *Kernel) FileObjectAt(body uint64) (FileObject, error) {
@@ -186,7 +143,7 @@ func (k *Kernel) FileObjectAt(body uint64) (FileObject, error) {
 	}
 	if hdr, err := k.headerOfBody(f.Device); err == nil {
 		if ho, err := k.readObject("_OBJECT_HEADER", k.dtb, hdr); err == nil {
-			f.DeviceName, _ = k.headerName(ho)
+			f.DeviceName, _ = k.objectName(ho)
 		}
 	}
 	dev, err := k.readObject("_DEVICE_OBJECT", k.dtb, f.Device)

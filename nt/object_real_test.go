@@ -2,6 +2,7 @@ package nt
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -145,5 +146,142 @@ func TestRealISFObjectNameCorruptTable(t *testing.T) {
 	// ObpInfoMaskToOffset left all zero: the kernel has not filled it.
 	if o, err := g.kernel().ObjectAt(h, nil); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("ObjectAt with an empty ObpInfoMaskToOffset = %+v, %v; want ErrCorrupt", o, err)
+	}
+}
+
+// namespace is a small object namespace on the real layout: the root
+// directory "\" and the directories under it, by path.
+type namespace struct {
+	g     *guest
+	types map[string]uint64
+	dirs  map[string]uint64 // path → directory body
+}
+
+func newNamespace(g *guest, types map[string]uint64) *namespace {
+	ns := &namespace{g: g, types: types, dirs: map[string]uint64{}}
+	ns.dirs[`\`] = g.body(g.objectInfo(types["Directory"], 0x02, "_OBJECT_DIRECTORY", `\`, 0))
+	return ns
+}
+
+// dir makes (or finds) the directory at path, whose parent exists.
+func (ns *namespace) dir(parent, name string) string {
+	path := strings.TrimSuffix(parent, `\`) + `\` + name
+	if _, ok := ns.dirs[path]; !ok {
+		ns.dirs[path] = ns.g.body(ns.g.objectInfo(ns.types["Directory"], 0x02, "_OBJECT_DIRECTORY", name, ns.dirs[parent]))
+	}
+	return path
+}
+
+// levelZeroTable gives ep a one-page handle table holding headers at
+// handle values 4, 8, ...; it returns the values.
+func (g *guest) levelZeroTable(ep uint64, headers ...uint64) []uint64 {
+	ht := g.alloc("_HANDLE_TABLE")
+	g.set("_EPROCESS", ep, "ObjectTable", ht)
+	page := g.allocBytes(0x1000)
+	g.set("_HANDLE_TABLE", ht, "TableCode", page)
+	g.set("_HANDLE_TABLE", ht, "NextHandleNeedingPool", 0x1000/16*4)
+	var values []uint64
+	for i, h := range headers {
+		g.entry(page+uint64(i+1)*16, h, 0x1f0003)
+		values = append(values, uint64(i+1)*4)
+	}
+	return values
+}
+
+// TestRealISFObjectPaths: a named object's name is its path in the object
+// namespace, built up its name infos' Directory links to the root, and a
+// file's device is named \Device\HarddiskVolume3 as Windows shows it (the
+// volume's own name info says only "HarddiskVolume3").
+func TestRealISFObjectPaths(t *testing.T) {
+	g := newRealGuest(t)
+	g.fillInfoMaskToOffset()
+	types := g.objectTypes("Type", "Directory", "Event", "File", "Device", "Process")
+	ns := newNamespace(g, types)
+	device := ns.dir(`\`, "Device")
+	bno := ns.dir(`\`, "BaseNamedObjects")
+	sessionBNO := ns.dir(ns.dir(ns.dir(`\`, "Sessions"), "1"), "BaseNamedObjects")
+
+	ready := g.objectInfo(types["Event"], 0x0a, "_KEVENT", "frost-ready", ns.dirs[bno])
+	session := g.objectInfo(types["Event"], 0x03, "_KEVENT", "frost-session", ns.dirs[sessionBNO])
+	unnamed := g.objectInfo(types["Event"], 0x08, "_KEVENT", "", 0)
+	root := ns.dirs[`\`] - g.addr("_OBJECT_HEADER", 0, "Body")
+
+	drv := g.alloc("_DRIVER_OBJECT")
+	g.unicode(g.addr("_DRIVER_OBJECT", drv, "DriverName"), `\Driver\volmgr`)
+	vol := g.objectInfo(types["Device"], 0x03, "_DEVICE_OBJECT", "HarddiskVolume3", ns.dirs[device])
+	g.set("_DEVICE_OBJECT", g.body(vol), "DriverObject", drv)
+	file := g.objectInfo(types["File"], 0, "_FILE_OBJECT", "", 0)
+	g.set("_FILE_OBJECT", g.body(file), "DeviceObject", g.body(vol))
+	g.unicode(g.addr("_FILE_OBJECT", g.body(file), "FileName"), `\Windows\System32\notepad.exe`)
+
+	ep := g.process(0x1a4, 0x2b0, 0x1ad000, "notepad.exe")
+	values := g.levelZeroTable(ep, ready, session, unnamed, root, g.objectInfo(types["Device"], 0x02, "_DEVICE_OBJECT", "HarddiskVolume3", ns.dirs[device]), file)
+	want := []string{`\BaseNamedObjects\frost-ready`, `\Sessions\1\BaseNamedObjects\frost-session`, "", `\`, `\Device\HarddiskVolume3`, `\Windows\System32\notepad.exe`}
+
+	k := g.kernel()
+	p, err := k.ProcessByPID(0x1a4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := k.Handles(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != len(want) {
+		t.Fatalf("%d handles %v, want %d", len(hs), hs, len(want))
+	}
+	for i, h := range hs {
+		if h.Value != values[i] || h.Name != want[i] {
+			t.Errorf("handle %#x: %q, want %#x %q", h.Value, h.Name, values[i], want[i])
+		}
+	}
+	f := hs[len(hs)-1]
+	if f.File == nil || f.File.DeviceName != `\Device\HarddiskVolume3` || f.File.DriverName != `\Driver\volmgr` ||
+		f.File.Path() != `\Device\HarddiskVolume3\Windows\System32\notepad.exe` {
+		t.Errorf("file %+v, want notepad.exe on \\Device\\HarddiskVolume3 of \\Driver\\volmgr", f.File)
+	}
+	if h, err := k.LookupHandle(p, values[1]); err != nil || h.Name != want[1] {
+		t.Errorf("LookupHandle(%#x) = %v, %v", values[1], h, err)
+	}
+}
+
+// TestRealISFObjectPathBounds: a Directory chain that loops, runs deeper
+// than any namespace, or passes an unnamed directory is an error, not a
+// hang or a made-up path.
+func TestRealISFObjectPathBounds(t *testing.T) {
+	g := newRealGuest(t)
+	g.fillInfoMaskToOffset()
+	types := g.objectTypes("Type", "Directory", "Event")
+
+	a := g.objectInfo(types["Directory"], 0x02, "_OBJECT_DIRECTORY", "a", 0)
+	b := g.objectInfo(types["Directory"], 0x02, "_OBJECT_DIRECTORY", "b", g.body(a))
+	// a's only optional header is its name info, right below it.
+	g.set("_OBJECT_HEADER_NAME_INFO", a-g.size("_OBJECT_HEADER_NAME_INFO"), "Directory", g.body(b))
+	loop := g.objectInfo(types["Event"], 0x02, "_KEVENT", "looped", g.body(a))
+
+	parent := g.body(g.objectInfo(types["Directory"], 0x02, "_OBJECT_DIRECTORY", `\`, 0))
+	for i := 0; i < maxNameDepth+1; i++ {
+		parent = g.body(g.objectInfo(types["Directory"], 0x02, "_OBJECT_DIRECTORY", "d", parent))
+	}
+	deep := g.objectInfo(types["Event"], 0x02, "_KEVENT", "deep", parent)
+
+	anon := g.objectInfo(types["Directory"], 0x00, "_OBJECT_DIRECTORY", "", 0)
+	orphan := g.objectInfo(types["Event"], 0x02, "_KEVENT", "orphan", g.body(anon))
+	wild := g.objectInfo(types["Event"], 0x02, "_KEVENT", "wild", 0x0000123400000000)
+
+	k := g.kernel()
+	for _, c := range []struct {
+		what   string
+		header uint64
+		want   error
+	}{
+		{"a loop", loop, ErrCycle},
+		{"a deep chain", deep, ErrTooLong},
+		{"an unnamed directory", orphan, ErrCorrupt},
+		{"a user-mode directory", wild, ErrCorrupt},
+	} {
+		if o, err := k.ObjectAt(c.header, nil); !errors.Is(err, c.want) {
+			t.Errorf("%s: %+v, %v; want %v", c.what, o, err, c.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package nt
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/frostvmi/frost/symbols/store"
@@ -35,7 +36,7 @@ var fieldsUsed = []string{
 	"_HANDLE_TABLE.TableCode", "_HANDLE_TABLE.NextHandleNeedingPool",
 	"_HANDLE_TABLE_ENTRY.ObjectPointerBits", "_HANDLE_TABLE_ENTRY.GrantedAccessBits",
 	"_OBJECT_HEADER.Body", "_OBJECT_HEADER.TypeIndex", "_OBJECT_HEADER.InfoMask",
-	"_OBJECT_HEADER_NAME_INFO.Name", "_OBJECT_TYPE.Name",
+	"_OBJECT_HEADER_NAME_INFO.Name", "_OBJECT_HEADER_NAME_INFO.Directory", "_OBJECT_TYPE.Name",
 	"_FILE_OBJECT.FileName", "_FILE_OBJECT.DeviceObject", "_DEVICE_OBJECT.DriverObject", "_DRIVER_OBJECT.DriverName",
 	"_SUBSECTION.ControlArea", "_CONTROL_AREA.FilePointer", "_CONTROL_AREA.u.Flags.Image",
 	"_CONTROL_AREA.u.Flags.ImageControlAreaOnRemovableMedia", "_EX_FAST_REF.RefCnt",
@@ -88,7 +89,7 @@ func TestMiniNTPDBs(t *testing.T) {
 		for _, p := range fieldsUsed {
 			// mini-NT leaves out what it does not use: object name
 			// info, and these are optional in nt.
-			if p == "_OBJECT_HEADER_NAME_INFO.Name" {
+			if strings.HasPrefix(p, "_OBJECT_HEADER_NAME_INFO.") {
 				continue
 			}
 			if _, err := tab.Field(p); err != nil {
