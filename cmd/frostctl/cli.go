@@ -24,6 +24,10 @@ type cli struct {
 
 	json bool
 	vm   string
+	// needVM is set when a command's flags were made for a VM: parse then
+	// refuses to go on without one. A command whose VM is optional
+	// (symbols: --vm or --pdb) binds --vm with vmFlag instead.
+	needVM bool
 }
 
 func (c *cli) client() (*grpc.ClientConn, error) {
@@ -49,9 +53,18 @@ func (c *cli) flags(name string, needsVM bool) *flag.FlagSet {
 	fs.SetOutput(c.errOut)
 	fs.BoolVar(&c.json, "json", false, "print the API's messages as JSON")
 	if needsVM {
-		fs.StringVar(&c.vm, "vm", os.Getenv("FROST_VM"), "the VM (libvirt domain name; default $FROST_VM)")
+		c.vmFlag(fs, "the VM (libvirt domain name; default $FROST_VM)")
+		c.needVM = true
 	}
 	return fs
+}
+
+// vmFlag binds --vm to c.vm, defaulting to $FROST_VM, without making it
+// required. Every command reads its VM from c.vm: a command binding a flag
+// of its own would leave c.vm empty and parse's check would refuse it
+// (issue 12, item 3: every symbols subcommand failed so).
+func (c *cli) vmFlag(fs *flag.FlagSet, help string) {
+	fs.StringVar(&c.vm, "vm", os.Getenv("FROST_VM"), help)
 }
 
 // parse reads flags anywhere among the positional arguments, as virsh
@@ -71,7 +84,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]stri
 	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
 		return nil, errUsage
 	}
-	if fs.Lookup("vm") != nil && c.vm == "" {
+	if c.needVM && c.vm == "" {
 		return nil, fmt.Errorf("no VM named: give --vm NAME or set FROST_VM")
 	}
 	return pos, nil

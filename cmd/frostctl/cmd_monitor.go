@@ -12,6 +12,7 @@ import (
 
 func init() {
 	register(command{"monitor", "ntwritefile [--process NAME] [--pid N] [--file TEXT] [--max-bytes N]", "stream the guest's NtWriteFile calls with their bytes", cmdMonitor})
+	subcommands["monitor"] = []string{"ntwritefile"}
 }
 
 func cmdMonitor(ctx context.Context, c *cli, args []string) error {

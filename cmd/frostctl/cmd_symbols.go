@@ -7,14 +7,20 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"symbols", "(resolve NAME | lookup ADDR | field PATH | type NAME | convert FILE.pdb [-o OUT])", "symbols: module!name and back, field offsets, types, PDB to ISF", cmdSymbols})
+	register(command{"symbols", "(resolve 'MODULE!NAME' | lookup ADDR | field PATH | type NAME | convert FILE.pdb [-o OUT]) (--vm NAME | --pdb NAME:GUID:AGE)",
+		"symbols: 'nt!Name' to an address and back, field offsets, types, PDB to ISF", cmdSymbols})
+	subcommands["symbols"] = symbolVerbs
 }
+
+// symbolVerbs are the symbols subcommands.
+var symbolVerbs = []string{"resolve", "lookup", "field", "type", "convert"}
 
 // symbolScope is --vm (the VM's loaded modules) or --pdb NAME:GUID:AGE (one
 // PDB of frostd's symbol store; addresses are RVAs).
@@ -38,13 +44,16 @@ func symbolScope(vm, pdbSpec string) (*pb.SymbolScope, error) {
 
 func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("symbols", false)
-	vm := fs.String("vm", os.Getenv("FROST_VM"), "the VM whose modules are meant (default $FROST_VM)")
+	c.vmFlag(fs, "the VM whose modules are meant (default $FROST_VM); convert needs none")
 	pdbSpec := fs.String("pdb", "", "one PDB of frostd's symbol store, as `NAME:GUID:AGE`")
 	module := fs.String("module", "", "module whose types are meant (default nt)")
 	out := fs.String("o", "", "convert: output `file` (default <GUID>-<AGE>.json.xz)")
 	pos, err := c.parse(fs, args, 2, 2)
 	if err != nil {
 		return err
+	}
+	if !slices.Contains(symbolVerbs, pos[0]) {
+		return fmt.Errorf("unknown symbols subcommand %q: the subcommands are %s", pos[0], strings.Join(symbolVerbs, ", "))
 	}
 	cc, err := c.client()
 	if err != nil {
@@ -54,7 +63,7 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 	if pos[0] == "convert" {
 		return convertPDB(ctx, c, sym, pos[1], *out)
 	}
-	scope, err := symbolScope(*vm, *pdbSpec)
+	scope, err := symbolScope(c.vm, *pdbSpec)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -38,6 +37,11 @@ type command struct {
 var commands []command
 
 func register(cmds ...command) { commands = append(commands, cmds...) }
+
+// subcommands lists, for each command whose first argument picks what it
+// does (symbols resolve, monitor ntwritefile), the names it takes. The
+// test that runs every command through the built binary runs each of them.
+var subcommands = map[string][]string{}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	conn := connFlags{}
@@ -104,5 +108,3 @@ const timeout = 60 * time.Second
 func unaryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, timeout)
 }
-
-func joinArgs(a []string) string { return strings.Join(a, " ") }
