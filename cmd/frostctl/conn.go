@@ -54,8 +54,8 @@ func (f *connFlags) dial() (*grpc.ClientConn, error) {
 		return grpc.NewClient(strings.TrimPrefix(rest, "//"), grpc.WithTransportCredentials(creds))
 	}
 	path := strings.TrimPrefix(f.addr, "unix:")
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no frostd socket at %s (is frostd running? --addr or $FROSTD name another): %w", path, err)
+	if err := probeSocket(path); err != nil {
+		return nil, err
 	}
 	return grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
