@@ -50,19 +50,23 @@ func (s *Store) client() *http.Client {
 	}
 }
 
-// download fetches id's symbols from el's server into its first cache:
-// the PDB layout first, then the ISF ones.
+// download fetches id's symbols from el's server into its first cache,
+// under the layout the server had them in: the PDB layout first, then the
+// ISF ones. A miss names every URL asked for.
 func (s *Store) download(ctx context.Context, el Element, id symbols.Identity) (string, error) {
 	cache := el.Caches[0]
+	miss := &lookError{missing: "not on the server:"}
 	for _, rel := range candidates(id, false) {
 		dest := filepath.Join(cache, filepath.FromSlash(rel))
-		err := s.fetch(ctx, el.Server+"/"+escape(rel), dest, id)
+		u := el.Server + "/" + escape(rel)
+		err := s.fetch(ctx, u, dest, id)
 		if err == nil {
 			return dest, nil
 		}
 		if !errors.Is(err, errNotOnServer) {
 			return "", err
 		}
+		miss.tried = append(miss.tried, u)
 	}
 	// Nothing Frost reads; say so if the server has a form it does not.
 	dir := el.Server + "/" + escape(path.Join(id.PDBName, id.PDBKey()))
@@ -71,7 +75,7 @@ func (s *Store) download(ctx context.Context, el Element, id symbols.Identity) (
 			return "", unsupported(dir + "/" + name)
 		}
 	}
-	return "", fmt.Errorf("%s: %w", el.Server+"/"+escape(PDBPath(id)), ErrNotFound)
+	return "", miss
 }
 
 func escape(rel string) string {

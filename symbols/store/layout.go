@@ -22,6 +22,11 @@ func ISFPath(id symbols.Identity, ext string) string {
 	return path.Join(id.PDBName, id.ISFKey()+ext)
 }
 
+// volatilityDir is where a Volatility 3 symbols root keeps the Windows
+// tables (beside linux/ and mac/): a symbol path may name the root or
+// this directory.
+const volatilityDir = "windows"
+
 // CheckName refuses a PDB name that could leave the store's directory: it
 // comes from an image's RSDS record, which comes from the guest.
 func CheckName(name string) error {

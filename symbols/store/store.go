@@ -4,11 +4,13 @@
 //
 // Layouts, relative to a directory or server root:
 //
-//	PDB  <pdbname>/<GUID><AGE>/<pdbname>       AGE in upper-case hex
-//	ISF  <pdbname>/<GUID>-<AGE>.json[.xz]      AGE in decimal (Volatility 3)
+//	PDB  <pdbname>/<GUID><AGE>/<pdbname>          AGE in upper-case hex
+//	ISF  <pdbname>/<GUID>-<AGE>.json[.xz]         AGE in decimal (Volatility 3)
+//	ISF  windows/<pdbname>/<GUID>-<AGE>.json[.xz] a Volatility 3 symbols root
 //
 // A plain directory is also searched for <pdbname> itself (a build output
-// directory). Every file found or downloaded is checked against the GUID
+// directory). A miss names the identity looked for, every file and URL
+// tried, and the other builds a directory holds under that name. Every file found or downloaded is checked against the GUID
 // and age asked for; a download is written to a temporary file in the
 // cache, checked, then renamed into place, so the cache never holds a
 // partial or wrong file. A server that offers only a compressed .pd_
@@ -19,10 +21,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/frostvmi/frost/symbols"
@@ -58,36 +63,6 @@ func New(symbolPath, defaultCache string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{Path: p}, nil
-}
-
-// Attempt is one place the store looked, and why it did not do.
-type Attempt struct {
-	Where string
-	Err   error
-}
-
-// NotFoundError lists every place looked at.
-type NotFoundError struct {
-	ID       symbols.Identity
-	Attempts []Attempt
-}
-
-func (e *NotFoundError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "store: no symbols for %s (%s)", e.ID, PDBPath(e.ID))
-	for _, a := range e.Attempts {
-		fmt.Fprintf(&b, "; %s: %v", a.Where, a.Err)
-	}
-	return b.String()
-}
-
-// Unwrap lets errors.Is see ErrNotFound and each attempt's error.
-func (e *NotFoundError) Unwrap() []error {
-	out := []error{ErrNotFound}
-	for _, a := range e.Attempts {
-		out = append(out, a.Err)
-	}
-	return out
 }
 
 // Load finds, downloads if it must, opens and checks the symbols of id.
@@ -131,36 +106,63 @@ func (s *Store) Load(ctx context.Context, id symbols.Identity) (*symbols.Table, 
 	return nil, "", nf
 }
 
-// candidates are the relative paths a directory may hold id under.
+// candidates are the relative paths a directory or server may hold id
+// under: the symbol store's PDB, Volatility's ISF in a directory of
+// Windows tables, and the same under a Volatility symbols root (whose
+// windows/ holds them), so a path may name either.
 func candidates(id symbols.Identity, flat bool) []string {
-	c := []string{PDBPath(id), ISFPath(id, ".json.xz"), ISFPath(id, ".json")}
+	c := []string{
+		PDBPath(id),
+		ISFPath(id, ".json.xz"), ISFPath(id, ".json"),
+		path.Join(volatilityDir, ISFPath(id, ".json.xz")), path.Join(volatilityDir, ISFPath(id, ".json")),
+	}
 	if flat {
 		c = append(c, id.PDBName)
 	}
 	return c
 }
 
-// fromDir returns the first file under dir that is id's symbols.
+// fromDir returns the first file under dir that is id's symbols, or a
+// lookError naming every file looked for and why each one found was not
+// used.
 func (s *Store) fromDir(dir string, id symbols.Identity, flat bool) (*symbols.Table, string, error) {
-	var errs []error
+	// A mistyped path entry is one line, not a list of files under it.
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrNotFound, err)
+	} else if !fi.IsDir() {
+		return nil, "", fmt.Errorf("%w: %s is not a directory", ErrNotFound, dir)
+	}
+	miss := &lookError{missing: "no file at"}
 	for _, rel := range candidates(id, flat) {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if _, err := os.Stat(p); err != nil {
+		fi, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+			miss.tried = append(miss.tried, p)
+			continue
+		case err != nil:
+			// Permission denied, say, hides a file that may be there.
+			miss.errs = append(miss.errs, err)
+			continue
+		case fi.IsDir() && rel == id.PDBName:
+			// The store's directory for this name, not a flat file:
+			// the layouts above looked inside it.
+			continue
+		case fi.IsDir():
+			miss.errs = append(miss.errs, fmt.Errorf("%s is a directory, not a PDB or ISF file", p))
 			continue
 		}
 		tab, err := openChecked(p, id)
 		if err == nil {
 			return tab, p, nil
 		}
-		errs = append(errs, err)
+		miss.errs = append(miss.errs, err)
 	}
 	if err := unsupportedIn(dir, id); err != nil {
-		errs = append(errs, err)
+		miss.errs = append(miss.errs, err)
 	}
-	if len(errs) == 0 {
-		return nil, "", ErrNotFound
-	}
-	return nil, "", errors.Join(errs...)
+	miss.others = othersIn(dir, id)
+	return nil, "", miss
 }
 
 // unsupportedIn reports a compressed PDB or a file.ptr where the PDB
