@@ -10,10 +10,12 @@
 //
 // A plain directory is also searched for <pdbname> itself (a build output
 // directory). A miss names the identity looked for, every file and URL
-// tried, and the other builds a directory holds under that name. Every file found or downloaded is checked against the GUID
-// and age asked for; a download is written to a temporary file in the
-// cache, checked, then renamed into place, so the cache never holds a
-// partial or wrong file. A server that offers only a compressed .pd_
+// tried, and the other builds a directory holds under that name.
+//
+// Every file found or downloaded is checked against the GUID and age
+// asked for; a download is written to a temporary file in the cache,
+// checked, then renamed into place, so the cache never holds a partial
+// or wrong file. A server that offers only a compressed .pd_
 // (CAB) or a file.ptr redirection gets a clear "not supported" error.
 package store
 
