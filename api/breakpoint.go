@@ -154,7 +154,8 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	}
 	sub := &subscription{edits: map[uint64]*breakpoints.Edits{}}
 	sub.sub = mgr.Subscribe(breakpoints.SubscribeOptions{
-		Kinds:     []breakpoints.EventKind{breakpoints.EventHit, breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone},
+		Kinds: []breakpoints.EventKind{breakpoints.EventHit, breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone,
+			breakpoints.EventStop, breakpoints.EventResumed},
 		Observers: observers,
 		Hold:      holdFor(req),
 	})
@@ -264,7 +265,16 @@ func (s *breakpointService) event(ctx context.Context, vm *VM, k *nt.Opened, sub
 			sub.mu.Unlock()
 		}
 		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Hit{Hit: hit}}
-	case breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone:
+	case breakpoints.EventStop:
+		// Only an outside pause is news to a subscriber: the other stops
+		// (an API Pause or Step) were asked for by a client.
+		if ev.Stop == nil || !ev.Stop.Outside {
+			return nil
+		}
+		reason := "paused outside Frost (virsh suspend, QMP stop or a dump)"
+		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_VmEvent{VmEvent: &pb.VMEvent{
+			Kind: pb.VMEvent_KIND_PAUSED_OUTSIDE, Time: timestamppb.New(ev.Time), Reason: reason}}}
+	case breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone, breakpoints.EventResumed:
 		out := &pb.VMEvent{Kind: vmEventKind(ev.Kind), Time: timestamppb.New(ev.Time), Reason: ev.Reason}
 		if ev.Err != nil && out.Reason == "" {
 			out.Reason = ev.Err.Error()
@@ -285,6 +295,8 @@ func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
 		return pb.VMEvent_KIND_SHUTDOWN
 	case breakpoints.EventGone:
 		return pb.VMEvent_KIND_GONE
+	case breakpoints.EventResumed:
+		return pb.VMEvent_KIND_RESUMED_OUTSIDE
 	}
 	return pb.VMEvent_KIND_UNSPECIFIED
 }

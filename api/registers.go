@@ -103,6 +103,8 @@ func stopReason(s *vmi.Stop) pb.StopReason {
 		return pb.StopReason_STOP_REASON_WATCHPOINT
 	case s.SWBreak || s.HWBreak:
 		return pb.StopReason_STOP_REASON_BREAKPOINT
+	case s.Signal == gdbstub.SignalInt && s.Outside:
+		return pb.StopReason_STOP_REASON_OUTSIDE_PAUSE
 	case s.Signal == gdbstub.SignalInt:
 		return pb.StopReason_STOP_REASON_PAUSE
 	}

@@ -22,6 +22,10 @@ const (
 	EventShutdown
 	// EventGone: the target is gone (Err); the subscription ends.
 	EventGone
+	// EventResumed: someone outside Frost resumed the guest (virsh
+	// resume, QMP cont, the end of virsh dump); an operator's Pause no
+	// longer holds it (Reason says how Frost learned it).
+	EventResumed
 )
 
 func (k EventKind) String() string {
@@ -36,6 +40,8 @@ func (k EventKind) String() string {
 		return "shutdown"
 	case EventGone:
 		return "gone"
+	case EventResumed:
+		return "resumed"
 	}
 	return "unknown"
 }

@@ -85,6 +85,17 @@ func (m *Manager) gone(ev vmi.Event) {
 	m.finished = true
 }
 
+// resumedOutside follows a resume Frost did not make: the guest runs, so
+// an operator's hold is over (kept, it would stop the guest at the next
+// hit until a Resume nobody knows to send), and a hit kept pending for
+// that Resume is moot: the guest left it.
+func (m *Manager) resumedOutside(ev vmi.Event) {
+	m.log.Info("the guest was resumed from outside Frost", "held", m.held, "reason", ev.Reason)
+	m.held = false
+	m.pending = nil
+	m.publish(Event{Kind: EventResumed, Time: ev.Time, Reason: ev.Reason})
+}
+
 // shutdown is Close on the loop: remove every breakpoint, resume the
 // guest whoever stopped it, end the subscriptions.
 func (m *Manager) shutdown() {

@@ -200,6 +200,8 @@ func (m *Manager) onEvent(ev vmi.Event) {
 		m.publish(Event{Kind: EventShutdown, Time: ev.Time, Reason: ev.Reason, Err: ev.Err})
 	case vmi.EventGone:
 		m.gone(ev)
+	case vmi.EventResumed:
+		m.resumedOutside(ev)
 	default:
 		m.log.Warn("unknown target event", "kind", ev.Kind)
 	}

@@ -62,8 +62,10 @@ func AttachDomain(ctx context.Context, conn *libvirt.Conn, name string, opt Opti
 }
 
 // libvirtLifecycle turns the domain's libvirt events into lifecycle
-// events. Suspended and resumed are left out: the stub reports its own
-// stops, and libvirt sees each of them as a suspend.
+// events. Suspended is left out: the stub reports every stop itself
+// (libvirt sees each of ours as a suspend). Resumed is only a hint: the
+// stub says nothing of a resume it did not cause, so the reconciler
+// checks whether the guest runs behind our back.
 func libvirtLifecycle(events <-chan libvirt.Event) lifecycleSource {
 	return func(ctx context.Context, emit func(Event)) {
 		for {
@@ -75,6 +77,8 @@ func libvirtLifecycle(events <-chan libvirt.Event) lifecycleSource {
 					return
 				}
 				switch {
+				case e.Lifecycle == libvirt.Resumed:
+					emit(Event{Kind: hintResumed, Reason: "libvirt: " + e.String()})
 				case e.Kind == libvirt.EventReboot:
 					emit(Event{Kind: EventReset, Reason: "libvirt: " + e.String()})
 				case e.Lifecycle == libvirt.Stopped, e.Lifecycle == libvirt.Shutdown, e.Lifecycle == libvirt.Crashed:

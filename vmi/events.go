@@ -40,6 +40,10 @@ func (g *guest) emitShutdown(e Event) {
 
 // emitLifecycle is what lifecycle sources emit through.
 func (g *guest) emitLifecycle(e Event) {
+	if e.Kind == hintResumed {
+		g.hintResume(e.Reason)
+		return
+	}
 	if e.Kind == EventShutdown {
 		g.emitShutdown(e)
 		return

@@ -43,6 +43,12 @@ type guest struct {
 
 	back backend
 
+	// hint wakes the reconciler (see outside.go); hintWhy is the latest
+	// hint's source, for the event's Reason.
+	hint    chan struct{}
+	hintMu  sync.Mutex
+	hintWhy string
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -80,13 +86,21 @@ func newGuest(ep stubEndpoint, gdb *gdbstub.Client, mem *physmem.Memory, caps Ca
 		ctx:      ctx, cancel: cancel,
 		done: make(chan struct{}),
 		back: back,
+		hint: make(chan struct{}, 1),
 	}
 	var after uint64
 	if attached != nil {
 		after = attached.Seq
 	}
 	lifeDone := make(chan struct{})
-	g.pumps.Add(3)
+	// The owner has the guest now: a stop our own request causes on a
+	// guest resumed behind our back is to be undone from here on.
+	gdb.RestoreStrays(true)
+	g.pumps.Add(4)
+	go func() {
+		defer g.pumps.Done()
+		g.reconcileLoop()
+	}()
 	go func() {
 		defer g.pumps.Done()
 		g.pumpStops(after)

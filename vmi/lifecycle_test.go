@@ -8,7 +8,8 @@ import (
 )
 
 // TestLibvirtLifecycle: REBOOT is a reset; stopped, shutdown and crashed
-// end the guest; suspend and resume (each gdbstub stop) are no events.
+// end the guest; suspend (each gdbstub stop) is no event, and resume only
+// a hint for the reconciler.
 func TestLibvirtLifecycle(t *testing.T) {
 	in := make(chan libvirt.Event, 8)
 	for _, e := range []libvirt.Event{
@@ -23,7 +24,7 @@ func TestLibvirtLifecycle(t *testing.T) {
 	close(in)
 	var got []EventKind
 	libvirtLifecycle(in)(context.Background(), func(e Event) { got = append(got, e.Kind) })
-	want := []EventKind{EventReset, EventShutdown, EventShutdown}
+	want := []EventKind{hintResumed, EventReset, EventShutdown, EventShutdown}
 	if len(got) != len(want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}

@@ -90,6 +90,10 @@ func qmpLifecycle(qc *qmp.Client) lifecycleSource {
 				switch e.Name {
 				case qmp.EventReset:
 					emit(Event{Kind: EventReset, Time: e.Time, Reason: e.Reason()})
+				case qmp.EventResume:
+					// Ours (a continue) or an operator's: the
+					// reconciler tells them apart.
+					emit(Event{Kind: hintResumed, Time: e.Time, Reason: "QMP RESUME"})
 				case qmp.EventShutdown:
 					// A reset under -no-reboot is a shutdown too
 					// (reason "guest-reset").

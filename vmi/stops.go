@@ -72,15 +72,29 @@ func (c *claims) claimed(ctx context.Context, s *Stop) bool {
 }
 
 // pumpStops delivers the stops no call claimed, from the one after seq on,
-// until Close or the connection's end.
+// and the resumes behind Frost's back the control plane learns of, in the
+// order they happened, until Close or the connection's end.
 func (g *guest) pumpStops(seq uint64) {
+	resumes, _ := g.gdb.Resumes()
 	for {
-		s, err := g.gdb.WaitAfter(g.ctx, seq)
+		s, n, err := g.gdb.WaitChange(g.ctx, seq, resumes)
 		if err != nil {
 			return // Close, or the connection ended: watchGone reports it
 		}
+		if n > resumes {
+			resumes = n
+			_, why := g.gdb.Resumes()
+			g.emit(Event{Kind: EventResumed, Time: time.Now(), Reason: why})
+			continue
+		}
 		seq = s.Seq
 		if g.claims.claimed(g.ctx, s) {
+			continue
+		}
+		if s.Stray {
+			// Our own request stopped a guest that ran behind our back;
+			// the client resumes it (EventResumed follows). Nobody
+			// stopped it on purpose.
 			continue
 		}
 		if s.Exited || s.Terminated {
@@ -97,6 +111,10 @@ func (g *guest) pumpStops(seq uint64) {
 func (g *guest) Pause(ctx context.Context) (*Stop, error) {
 	g.ctlMu.Lock()
 	defer g.ctlMu.Unlock()
+	// A guest believed stopped may have been resumed from outside a
+	// moment ago: ask QEMU, or "pause" would return a stale stop and
+	// leave it running.
+	g.reconcile(ctx, "checked before pausing")
 	g.claims.begin()
 	stop, err := g.gdb.Interrupt(ctx)
 	if stop != nil && stop.Signal != gdbstub.SignalInt {

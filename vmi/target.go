@@ -112,6 +112,11 @@ const (
 	// EventGone: the connection to the guest ended (Err says why); no more
 	// events follow.
 	EventGone
+	// EventResumed: someone other than this Target resumed the guest (an
+	// operator's QMP cont, virsh resume, the end of virsh dump) while the
+	// Target had it stopped; Reason says how Frost learned it. The guest
+	// runs: Running reports so, and the next stop arrives as usual.
+	EventResumed
 )
 
 func (k EventKind) String() string {
@@ -124,6 +129,10 @@ func (k EventKind) String() string {
 		return "shutdown"
 	case EventGone:
 		return "gone"
+	case EventResumed:
+		return "resumed"
+	case hintResumed:
+		return "resume-hint"
 	}
 	return "unknown"
 }

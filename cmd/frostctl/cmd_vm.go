@@ -133,7 +133,7 @@ func printVM(w io.Writer, d *pb.Domain, vm *pb.VM) {
 	if !vm.GetRunning() {
 		run = "stopped"
 		if s := vm.GetStop(); s != nil {
-			run += fmt.Sprintf(" (cpu %d, %s)", s.GetCpu(), strings.ToLower(strings.TrimPrefix(s.GetReason().String(), "STOP_REASON_")))
+			run += fmt.Sprintf(" (cpu %d, %s)", s.GetCpu(), strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.GetReason().String(), "STOP_REASON_")), "_", " "))
 		}
 	}
 	fmt.Fprintf(t, "Guest:\t%s\n", run)

@@ -96,7 +96,12 @@ type published struct {
 	ready   bool   // stop's registers have been read (or given up)
 	seq     uint64 // Seq of the latest stop
 	changed chan struct{}
-	err     error                   // why the connection ended
+	// resumes counts the times the client learned that the guest had
+	// been resumed behind its back (Resync, or a stray stop it undid);
+	// resumeWhy says how it learned the latest.
+	resumes   uint64
+	resumeWhy string
+	err       error                   // why the connection ended
 	regs    map[ThreadID]*Registers // "g" snapshots taken since the latest stop
 	synced  map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
 }
@@ -126,6 +131,7 @@ type engine struct {
 	inMu     sync.Mutex
 	inBatch  []*batch
 	inIntr   []chan intrReply
+	inOps    []func() // run by the owner, in order (Resync, RestoreStrays)
 	inClose  bool
 	inClosed bool          // the owner is gone: nothing more is taken
 	quit     chan struct{} // closed when the owner has finished
@@ -150,6 +156,15 @@ type engine struct {
 	afterStop []*request // to send right after the next stop
 	badFrames int
 	seq       uint64
+	// intrSent: 0x03 went out and its stop has not come yet, so a T02 is
+	// ours, not an outside pause.
+	intrSent bool
+	// restoreOn: a stray stop (our packet stopped a guest resumed behind
+	// our back) is undone by resuming the guest (RestoreStrays).
+	restoreOn bool
+	// strayAt is the Seq of a stray stop to undo once the requests that
+	// caused it have their replies; 0 when there is none.
+	strayAt uint64
 }
 
 // writeSlice bounds one write: if the stub is not reading (it may itself
@@ -184,6 +199,7 @@ func (e *engine) run() {
 			return
 		}
 		e.pump()
+		e.maybeRestore()
 		if err := e.flush(); err != nil {
 			e.die(err)
 			return
@@ -232,15 +248,18 @@ func (e *engine) readDeadline() time.Time {
 func (e *engine) inboxPending() bool {
 	e.inMu.Lock()
 	defer e.inMu.Unlock()
-	return len(e.inBatch) > 0 || len(e.inIntr) > 0 || e.inClose
+	return len(e.inBatch) > 0 || len(e.inIntr) > 0 || len(e.inOps) > 0 || e.inClose
 }
 
 // takeInbox admits what callers handed in; true means Close was called.
 func (e *engine) takeInbox() bool {
 	e.inMu.Lock()
-	batches, intrs, closing := e.inBatch, e.inIntr, e.inClose
-	e.inBatch, e.inIntr = nil, nil
+	batches, intrs, ops, closing := e.inBatch, e.inIntr, e.inOps, e.inClose
+	e.inBatch, e.inIntr, e.inOps = nil, nil, nil
 	e.inMu.Unlock()
+	for _, op := range ops {
+		op()
+	}
 	for _, b := range batches {
 		e.admit(b)
 	}
@@ -423,12 +442,12 @@ func (e *engine) onFrame(f frame) error {
 	case len(e.awaiting) > 0 && e.awaiting[0].kind == kindStop && isStopReply(p):
 		r := e.awaiting[0]
 		e.awaiting = e.awaiting[1:]
-		if err := e.onStop(p); err != nil {
+		if err := e.onStop(p, true); err != nil {
 			return err
 		}
 		e.complete(r, p, nil)
 	case isStopReply(p):
-		return e.onStop(p)
+		return e.onStop(p, false)
 	case len(e.awaiting) > 0:
 		r := e.awaiting[0]
 		e.awaiting = e.awaiting[1:]
@@ -489,15 +508,28 @@ func (e *engine) onBadFrame(err error) error {
 // onStop records a stop and starts reading the stopped vCPU's registers:
 // "g" after every stop, because under KVM "p" returns stale values until
 // "g" has synchronized the vCPU, and a stop event must carry a consistent
-// snapshot.
-func (e *engine) onStop(p []byte) error {
+// snapshot. asked says the stop answers a "?".
+func (e *engine) onStop(p []byte, asked bool) error {
 	s, err := parseStop(p)
 	if err != nil {
 		return err
 	}
+	// Who stopped the guest. A T02 without our 0x03 is someone else's
+	// pause (QMP stop, virsh suspend, a dump) or, if it comes while we
+	// believed the guest stopped and our packets are in flight, the guard
+	// byte ahead of them stopping a guest resumed behind our back.
+	behind := !e.resumed && !asked
+	inFlight := len(e.unacked) > 0 || len(e.awaiting) > 0
+	s.Outside = s.Signal == SignalInt && !e.intrSent && !asked && !s.Exited && !s.Terminated
+	s.Stray = s.Outside && behind && inFlight
+	e.intrSent = false
+	e.strayAt = 0
 	e.resumed = false
 	e.seq++
 	s.Seq = e.seq
+	if s.Stray && e.restoreOn {
+		e.strayAt = s.Seq
+	}
 	follow := e.afterStop
 	e.afterStop = nil
 	m := e.regMap.Load()
@@ -571,6 +603,7 @@ func (e *engine) onInterrupt(reply chan intrReply) {
 	if e.resumed {
 		e.out = append(e.out, 0x03)
 		e.urgent = true
+		e.intrSent = true
 	}
 	reply <- intrReply{sent: e.resumed, seq: e.seq}
 }

@@ -36,6 +36,9 @@ func (c *Client) Attach(ctx context.Context) (*Stop, error) {
 // step fails; the errors are returned together.
 func (c *Client) Detach(ctx context.Context) error {
 	defer c.Close()
+	// Detach stops the guest on purpose (its guard byte may do so too, if
+	// the guest was resumed behind our back): that is no stray to undo.
+	c.RestoreStrays(false)
 	if st, _ := c.State(); st == StateExited || st == StateClosed {
 		return c.Err()
 	}

@@ -35,6 +35,15 @@ type Stop struct {
 	RegistersErr error
 	// Raw is the stop reply as received.
 	Raw string
+	// Outside is set on a T02 this client did not ask for (no 0x03, no
+	// "?"): someone else paused the guest (QMP stop, virsh suspend, a
+	// dump), or see Stray.
+	Outside bool
+	// Stray is set on an Outside stop that came while the client believed
+	// the guest stopped and had packets in flight: the guest had been
+	// resumed behind its back, and the guard byte ahead of those packets
+	// is what stopped it. With RestoreStrays on, the client resumes it.
+	Stray bool
 }
 
 // WatchHit is the watchpoint a stop reports.

@@ -31,6 +31,13 @@ const (
 	VMEvent_KIND_SHUTDOWN    VMEvent_Kind = 2
 	// Frost lost the VM; the stream ends after this.
 	VMEvent_KIND_GONE VMEvent_Kind = 3
+	// Someone other than Frost paused the guest (virsh suspend, QMP
+	// stop, virsh dump): it stays paused until they, or a Resume, let it go.
+	VMEvent_KIND_PAUSED_OUTSIDE VMEvent_Kind = 4
+	// Someone other than Frost resumed the guest while Frost had it
+	// stopped (virsh resume, QMP cont, the end of virsh dump); a Pause
+	// no longer holds it.
+	VMEvent_KIND_RESUMED_OUTSIDE VMEvent_Kind = 5
 )
 
 // Enum value maps for VMEvent_Kind.
@@ -40,12 +47,16 @@ var (
 		1: "KIND_RESET",
 		2: "KIND_SHUTDOWN",
 		3: "KIND_GONE",
+		4: "KIND_PAUSED_OUTSIDE",
+		5: "KIND_RESUMED_OUTSIDE",
 	}
 	VMEvent_Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED": 0,
-		"KIND_RESET":       1,
-		"KIND_SHUTDOWN":    2,
-		"KIND_GONE":        3,
+		"KIND_UNSPECIFIED":     0,
+		"KIND_RESET":           1,
+		"KIND_SHUTDOWN":        2,
+		"KIND_GONE":            3,
+		"KIND_PAUSED_OUTSIDE":  4,
+		"KIND_RESUMED_OUTSIDE": 5,
 	}
 )
 
@@ -1237,18 +1248,20 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x04held\x18\v \x01(\bR\x04held\x129\n" +
 	"\n" +
 	"hold_until\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12\x18\n" +
-	"\adropped\x18\r \x01(\x04R\adropped\"\x83\x02\n" +
+	"\adropped\x18\r \x01(\x04R\adropped\"\xb7\x02\n" +
 	"\aVMEvent\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.frost.v1.VMEvent.KindR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x124\n" +
-	"\x16dropped_breakpoint_ids\x18\x04 \x03(\x04R\x14droppedBreakpointIds\"N\n" +
+	"\x16dropped_breakpoint_ids\x18\x04 \x03(\x04R\x14droppedBreakpointIds\"\x81\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"KIND_RESET\x10\x01\x12\x11\n" +
 	"\rKIND_SHUTDOWN\x10\x02\x12\r\n" +
-	"\tKIND_GONE\x10\x03\"\xb1\x01\n" +
+	"\tKIND_GONE\x10\x03\x12\x17\n" +
+	"\x13KIND_PAUSED_OUTSIDE\x10\x04\x12\x18\n" +
+	"\x14KIND_RESUMED_OUTSIDE\x10\x05\"\xb1\x01\n" +
 	"\x11SubscribeResponse\x126\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x14.frost.v1.SubscribedH\x00R\n" +

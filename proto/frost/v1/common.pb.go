@@ -36,6 +36,8 @@ const (
 	StopReason_STOP_REASON_STEP       StopReason = 3
 	StopReason_STOP_REASON_WATCHPOINT StopReason = 4
 	StopReason_STOP_REASON_OTHER      StopReason = 5
+	// Paused by someone other than Frost: virsh suspend, QMP stop, a dump.
+	StopReason_STOP_REASON_OUTSIDE_PAUSE StopReason = 6
 )
 
 // Enum value maps for StopReason.
@@ -47,14 +49,16 @@ var (
 		3: "STOP_REASON_STEP",
 		4: "STOP_REASON_WATCHPOINT",
 		5: "STOP_REASON_OTHER",
+		6: "STOP_REASON_OUTSIDE_PAUSE",
 	}
 	StopReason_value = map[string]int32{
-		"STOP_REASON_UNSPECIFIED": 0,
-		"STOP_REASON_PAUSE":       1,
-		"STOP_REASON_BREAKPOINT":  2,
-		"STOP_REASON_STEP":        3,
-		"STOP_REASON_WATCHPOINT":  4,
-		"STOP_REASON_OTHER":       5,
+		"STOP_REASON_UNSPECIFIED":   0,
+		"STOP_REASON_PAUSE":         1,
+		"STOP_REASON_BREAKPOINT":    2,
+		"STOP_REASON_STEP":          3,
+		"STOP_REASON_WATCHPOINT":    4,
+		"STOP_REASON_OTHER":         5,
+		"STOP_REASON_OUTSIDE_PAUSE": 6,
 	}
 )
 
@@ -1466,7 +1470,7 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x05pages\x18\x03 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xa5\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xc4\x01\n" +
 	"\n" +
 	"StopReason\x12\x1b\n" +
 	"\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1474,7 +1478,8 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x16STOP_REASON_BREAKPOINT\x10\x02\x12\x14\n" +
 	"\x10STOP_REASON_STEP\x10\x03\x12\x1a\n" +
 	"\x16STOP_REASON_WATCHPOINT\x10\x04\x12\x15\n" +
-	"\x11STOP_REASON_OTHER\x10\x05*m\n" +
+	"\x11STOP_REASON_OTHER\x10\x05\x12\x1d\n" +
+	"\x19STOP_REASON_OUTSIDE_PAUSE\x10\x06*m\n" +
 	"\x0eBreakpointKind\x12\x1f\n" +
 	"\x1bBREAKPOINT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18BREAKPOINT_KIND_HARDWARE\x10\x01\x12\x1c\n" +
