@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -140,19 +139,20 @@ func (c *cli) subscribe(ctx context.Context, bp pb.BreakpointServiceClient, req 
 		return err
 	}
 	var sub uint64
+	var last *pb.VMEvent
 	for {
 		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
-			return nil
-		}
 		if err != nil {
-			return err
+			return streamEnd(ctx, "the breakpoint events of "+req.GetVm(), err, last)
 		}
 		if err := c.emitLine(ev, func(w io.Writer) { printEvent(w, ev) }); err != nil {
 			return err
 		}
 		if s := ev.GetSubscribed(); s != nil {
 			sub = s.GetSubscriptionId()
+		}
+		if e := ev.GetVmEvent(); e != nil {
+			last = e
 		}
 		if h := ev.GetHit(); h != nil && h.GetHeld() {
 			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -191,7 +191,7 @@ func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 		}
 		fmt.Fprintln(w)
 	case *pb.SubscribeResponse_VmEvent:
-		fmt.Fprintf(w, "vm: %s %s\n", strings.ToLower(strings.TrimPrefix(e.VmEvent.GetKind().String(), "KIND_")), e.VmEvent.GetReason())
+		fmt.Fprintf(w, "vm: %s %s\n", vmEventName(e.VmEvent), e.VmEvent.GetReason())
 	}
 }
 

@@ -48,11 +48,8 @@ func cmdMonitor(ctx context.Context, c *cli, args []string) error {
 	}
 	for {
 		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
-			return nil
-		}
 		if err != nil {
-			return err
+			return streamEnd(ctx, "the NtWriteFile monitor of "+c.vm, err, nil)
 		}
 		if err := c.emitLine(ev, func(w io.Writer) { printWrite(w, ev.GetEvent()) }); err != nil {
 			return err
