@@ -1,8 +1,10 @@
 package nt
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -56,8 +58,17 @@ var realGlobals = map[string]string{
 // newRealGuest is a guest laid out by the real ISF: the kernel image's
 // globals mapped (zero), the process and module lists empty.
 func newRealGuest(t *testing.T) *guest {
-	g := &guest{t: t, tab: realISFTable(t), mem: newFakeMemory(), next: 0xffffa00000010000}
+	return newGuestOn(t, realISFTable(t))
+}
+
+// newGuestOn is newRealGuest on a table derived from the real one
+// (realISFWith).
+func newGuestOn(t *testing.T, tab *symbols.Table) *guest {
+	g := &guest{t: t, tab: tab, mem: newFakeMemory(), next: 0xffffa00000010000}
 	for name, typ := range realGlobals {
+		if _, err := g.tab.Address(name); err != nil {
+			continue // a build without it (realISFWith)
+		}
 		n := uint64(8)
 		if typ != "" {
 			var err error
@@ -74,4 +85,39 @@ func newRealGuest(t *testing.T) *guest {
 	g.initList(g.global("PsActiveProcessHead"))
 	g.initList(g.global("PsLoadedModuleList"))
 	return g
+}
+
+// realISFWith is the real table with kernel globals dropped or added, and
+// members dropped from types: an older build's symbols (no ObHeaderCookie
+// before Windows 10, MmPagingFile before MiSystemPartition) on Windows
+// 10's types, to reach the code paths for those builds. The real table is
+// shared and left as it is.
+func realISFWith(t *testing.T, drop []string, add map[string]uint64, dropMembers map[string][]string) *symbols.Table {
+	t.Helper()
+	d := *realISFTable(t).Data()
+	d.Symbols = maps.Clone(d.Symbols)
+	for _, name := range drop {
+		if _, ok := d.Symbols[name]; !ok {
+			t.Fatalf("the real ISF has no %s to drop", name)
+		}
+		delete(d.Symbols, name)
+	}
+	for name, rva := range add {
+		d.Symbols[name] = symbols.Symbol{Address: rva}
+	}
+	d.UserTypes = maps.Clone(d.UserTypes)
+	for typ, members := range dropMembers {
+		ut := *d.UserTypes[typ]
+		n := len(ut.Fields)
+		ut.Fields = slices.DeleteFunc(slices.Clone(ut.Fields), func(m symbols.Member) bool { return slices.Contains(members, m.Name) })
+		if len(ut.Fields) != n-len(members) {
+			t.Fatalf("%s lacks some of %v", typ, members)
+		}
+		d.UserTypes[typ] = &ut
+	}
+	tab, err := symbols.New(&d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tab
 }
