@@ -5,25 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"dump", "-o FILE [--format elf|raw]", "guest-physical memory to an ELF core or a raw file, with a progress bar", cmdDump})
+	register(command{"dump", "-o FILE|- [--format elf|raw] [--live]", "guest-physical memory to an ELF core or a raw file: paused for a consistent image, or --live", cmdDump})
 }
 
-func cmdDump(ctx context.Context, c *cli, args []string) error {
+// resumeTimeout bounds the resume after a dump, which runs even when the
+// dump was interrupted (its context is gone by then).
+const resumeTimeout = 30 * time.Second
+
+func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	fs := c.flags("dump", true)
-	out := fs.String("o", "", "output `file`")
-	format := fs.String("format", "elf", "elf (a core file with one PT_LOAD per RAM range) or raw (file offset = guest-physical address, holes sparse)")
-	quiet := fs.Bool("q", false, "no progress bar")
+	out := fs.String("o", "", "output `file`, or - for stdout")
+	format := fs.String("format", "elf", "elf (a core file as QEMU's dump-guest-memory writes: CPU notes, one PT_LOAD per RAM range) or raw (file offset = guest-physical address, holes sparse)")
+	live := fs.Bool("live", false, "keep the guest running: the image is a smear (pages from different moments), and says so")
+	quiet := fs.Bool("q", false, "no progress bar (it is drawn only when stderr is a terminal)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
 	if *out == "" {
-		return errors.New("name the output: -o FILE")
+		return errors.New("name the output: -o FILE, or -o - for stdout")
 	}
 	if *format != "elf" && *format != "raw" {
 		return fmt.Errorf("--format %q: want elf or raw", *format)
@@ -32,87 +40,240 @@ func cmdDump(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	cpu := pb.NewCPUServiceClient(cc)
 	mem := pb.NewMemoryServiceClient(cc)
+	info := dumpInfo{live: *live}
+
+	if !*live {
+		if info.wasRunning, err = pauseForDump(ctx, cpu, c.vm); err != nil {
+			return err
+		}
+		if info.wasRunning {
+			// Whatever ends the dump (success, an error, ^C or SIGTERM,
+			// which cancel ctx), the guest it stopped runs again.
+			defer func() { err = errors.Join(err, resumeAfterDump(ctx, cpu, c.vm)) }()
+		}
+	}
+
 	mctx, cancel := unaryCtx(ctx)
 	defer cancel()
 	m, err := mem.GetPhysicalMap(mctx, &pb.GetPhysicalMapRequest{Vm: c.vm})
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(*out, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	ranges := m.GetRanges()
+	if err := checkRanges(ranges); err != nil {
+		return err
+	}
+	var header []byte
+	if *format == "elf" {
+		notes := cpuStateNotes(ctx, cpu, c, &info)
+		if header, err = coreHeaders(ranges, append(notes, info.note())); err != nil {
+			return err
+		}
+	}
+
+	sink, err := openSink(*out, c.out)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	var total uint64
-	for _, r := range m.GetRanges() {
+	for _, r := range ranges {
 		total += r.GetEnd() - r.GetStart()
-	}
-	base := uint64(0)
-	if *format == "elf" {
-		if base, err = writeELFHeader(f, m.GetRanges()); err != nil {
-			return err
-		}
 	}
 	bar := newProgress(c.errOut, total)
 	if *quiet {
-		bar.w = io.Discard
+		bar.w = nil
 	}
-	unread := uint64(0)
-	for _, r := range m.GetRanges() {
-		n, err := dumpRange(ctx, mem, c.vm, r, f, base, *format == "elf", bar)
-		unread += n
-		if err != nil {
-			return err
+	unread, err := writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
+	if err != nil {
+		bar.end()
+		if aerr := sink.abort(); aerr != nil {
+			err = errors.Join(err, aerr)
 		}
-		if *format == "elf" {
-			base += r.GetEnd() - r.GetStart()
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %w", ctx.Err())
 		}
-	}
-	bar.finish()
-	if err := f.Close(); err != nil {
 		return err
 	}
-	ranges := "ranges"
-	if len(m.GetRanges()) == 1 {
-		ranges = "range"
+	if err := sink.commit(); err != nil {
+		return err
 	}
-	fmt.Fprintf(c.out, "%s: %d bytes of guest RAM in %d %s (%s)", *out, total, len(m.GetRanges()), ranges, *format)
-	if unread > 0 {
-		fmt.Fprintf(c.out, "; %d bytes could not be read and are zeros", unread)
-	}
-	fmt.Fprintln(c.out)
+	bar.finish()
+	summary(c, *out, *format, total, len(ranges), unread, info)
 	return nil
 }
 
-// dumpRange streams one RAM range into f: at base+offset for ELF, at its
-// guest-physical address for raw. It returns the bytes not served.
-func dumpRange(ctx context.Context, mem pb.MemoryServiceClient, vm string, r *pb.PhysicalRange, f *os.File, base uint64, elf bool, bar *progress) (uint64, error) {
+// pauseForDump stops the guest and says whether it ran before. The call
+// is not cut short by ^C: a Pause the server carried out while the client
+// gave up on it would leave the guest stopped with nobody to resume it.
+func pauseForDump(ctx context.Context, cpu pb.CPUServiceClient, vm string) (bool, error) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	resp, err := cpu.Pause(pctx, &pb.PauseRequest{Vm: vm})
+	if err != nil {
+		return false, fmt.Errorf("pausing %s for a consistent dump (--live dumps it running, as a smear): %w", vm, err)
+	}
+	if ctx.Err() != nil {
+		// Interrupted during the pause: undo it before giving up.
+		var rerr error
+		if resp.GetWasRunning() {
+			rerr = resumeAfterDump(ctx, cpu, vm)
+		}
+		return false, errors.Join(fmt.Errorf("interrupted: %w", ctx.Err()), rerr)
+	}
+	return resp.GetWasRunning(), nil
+}
+
+func resumeAfterDump(ctx context.Context, cpu pb.CPUServiceClient, vm string) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resumeTimeout)
+	defer cancel()
+	if _, err := cpu.Resume(rctx, &pb.ResumeRequest{Vm: vm}); err != nil {
+		return fmt.Errorf("the dump paused %s and could not resume it; it is still paused, run `frostctl resume --vm %s`: %w", vm, vm, err)
+	}
+	return nil
+}
+
+// cpuStateNotes reads every vCPU's registers for the core's notes. A
+// live dump has none (the registers of a running guest cannot be read,
+// and would belong to no one moment of the image); a failure leaves the
+// notes out and says why, in the FROST note and on stderr.
+func cpuStateNotes(ctx context.Context, cpu pb.CPUServiceClient, c *cli, info *dumpInfo) []elfNote {
+	if info.live {
+		info.noRegs = "live dump: the guest ran, its registers were not read"
+		return nil
+	}
+	rctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	resp, err := cpu.GetRegisters(rctx, &pb.GetRegistersRequest{Vm: c.vm, System: true})
+	if err != nil {
+		info.noRegs = "reading registers: " + describeError(err)
+		fmt.Fprintf(c.errOut, "frostctl dump: the core will have no CPU notes: %s\n", info.noRegs)
+		return nil
+	}
+	sys := map[uint32]*pb.SystemRegisters{}
+	for _, s := range resp.GetSystem() {
+		sys[s.GetCpu()] = s
+	}
+	var cpus []cpuState
+	for _, r := range resp.GetCpus() {
+		s := sys[r.GetCpu()]
+		if s == nil && info.noSystem == "" {
+			info.noSystem = resp.GetSystemError()
+			if info.noSystem == "" {
+				info.noSystem = fmt.Sprintf("frostd returned none for vCPU %d", r.GetCpu())
+			}
+		}
+		cpus = append(cpus, newCPUState(r, s))
+	}
+	notes, known := cpuNotes(cpus)
+	info.vcpus, info.known = len(cpus), known
+	return notes
+}
+
+// checkRanges refuses a map the file layout cannot follow: ranges must be
+// in address order and apart (a raw file puts each at its address; the
+// ELF headers promise each one's bytes).
+func checkRanges(ranges []*pb.PhysicalRange) error {
+	var end uint64
+	for i, r := range ranges {
+		if r.GetEnd() < r.GetStart() || (i > 0 && r.GetStart() < end) {
+			return fmt.Errorf("frostd's physical map is not ordered and disjoint at [%#x, %#x)", r.GetStart(), r.GetEnd())
+		}
+		end = r.GetEnd()
+	}
+	return nil
+}
+
+// writeDump writes the headers, then each range in order: an ELF core's
+// ranges back to back, a raw file's at their guest-physical addresses. It
+// returns the bytes frostd could not serve (zeros in the dump).
+func writeDump(ctx context.Context, mem pb.MemoryServiceClient, vm string, ranges []*pb.PhysicalRange, header []byte, sink *dumpSink, bar *progress) (uint64, error) {
+	raw := header == nil
+	if _, err := sink.Write(header); err != nil {
+		return 0, err
+	}
+	var unread uint64
+	for _, r := range ranges {
+		if raw {
+			if err := sink.skip(r.GetStart() - sink.off); err != nil {
+				return unread, err
+			}
+		}
+		n, err := dumpRange(ctx, mem, vm, r, sink, bar)
+		unread += n
+		if err != nil {
+			return unread, err
+		}
+	}
+	return unread, nil
+}
+
+// dumpRange streams one RAM range into the sink in order. It returns the
+// bytes not served.
+func dumpRange(ctx context.Context, mem pb.MemoryServiceClient, vm string, r *pb.PhysicalRange, w io.Writer, bar *progress) (uint64, error) {
 	stream, err := mem.StreamPhysical(ctx, &pb.StreamPhysicalRequest{Vm: vm, Address: r.GetStart(), Length: r.GetEnd() - r.GetStart()})
 	if err != nil {
 		return 0, err
 	}
 	var unread uint64
+	next := r.GetStart()
 	for {
 		chunk, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
-			return unread, nil
+			break
 		}
 		if err != nil {
+			// A range none of whose bytes could be read ends in
+			// FailedPrecondition after its zero-filled chunks: the file
+			// has its bytes (zeros), and unread counts them.
+			if next == r.GetEnd() && status.Code(err) == codes.FailedPrecondition {
+				break
+			}
 			return unread, err
 		}
-		at := chunk.GetAddress()
-		if elf {
-			at = base + (chunk.GetAddress() - r.GetStart())
+		if chunk.GetAddress() != next || uint64(len(chunk.GetData())) > r.GetEnd()-next {
+			return unread, fmt.Errorf("frostd sent %d bytes at GPA %#x; the dump needs GPA %#x next, up to %#x", len(chunk.GetData()), chunk.GetAddress(), next, r.GetEnd())
 		}
-		if _, err := f.WriteAt(chunk.GetData(), int64(at)); err != nil {
+		if _, err := w.Write(chunk.GetData()); err != nil {
 			return unread, err
 		}
+		next += uint64(len(chunk.GetData()))
 		for _, p := range chunk.GetPages() {
 			if !p.GetServed() {
 				unread += p.GetLength()
 			}
 		}
 		bar.add(uint64(len(chunk.GetData())))
+	}
+	if next != r.GetEnd() {
+		return unread, fmt.Errorf("frostd's stream of [%#x, %#x) ended at %#x", r.GetStart(), r.GetEnd(), next)
+	}
+	return unread, nil
+}
+
+// summary says what was written: on stdout, or on stderr when stdout is
+// the dump itself.
+func summary(c *cli, out, format string, total uint64, n int, unread uint64, info dumpInfo) {
+	w, name := c.out, out
+	if out == "-" {
+		w, name = c.errOut, "stdout"
+	}
+	ranges := "ranges"
+	if n == 1 {
+		ranges = "range"
+	}
+	fmt.Fprintf(w, "%s: %d bytes of guest RAM in %d %s (%s)", name, total, n, ranges, format)
+	if unread > 0 {
+		fmt.Fprintf(w, "; %d bytes could not be read and are zeros", unread)
+	}
+	fmt.Fprintln(w)
+	switch {
+	case info.live:
+		fmt.Fprintln(w, "warning: a live dump of a running guest is a smear: its pages come from different moments, and page tables may not match the data they point at")
+	case info.wasRunning:
+		fmt.Fprintln(w, "consistent image: the guest was paused for the dump, and resumed after it")
+	default:
+		fmt.Fprintln(w, "consistent image: the guest was already stopped, and stays stopped")
 	}
 }
