@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,10 @@ type Registry struct {
 	mu       sync.Mutex
 	vms      map[string]*VM
 	observer func(names []string)
+	// hv lists libvirt's domains, so that a name that is not attached can
+	// be told from one that is no domain at all (a typo). Nil without
+	// libvirt.
+	hv Hypervisor
 }
 
 // NewRegistry makes an empty registry. observe, if not nil, is called with
@@ -39,18 +45,69 @@ func NewRegistry(observe func(names []string)) *Registry {
 	return &Registry{vms: map[string]*VM{}, observer: observe}
 }
 
-// Get returns an attached VM, or FailedPrecondition naming it.
+// useHypervisor gives Get libvirt's domain list for its errors (Register
+// calls it with the services' Hypervisor).
+func (r *Registry) useHypervisor(h Hypervisor) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hv = h
+}
+
+// domainListTimeout bounds the domain listing of Get's error path: Get
+// has no context of its own, and an error must not wait on a stuck
+// libvirtd for long.
+const domainListTimeout = 5 * time.Second
+
+// Get returns an attached VM by domain name (or by UUID, as Attach takes
+// either). A name that is not attached is FailedPrecondition ("attach it
+// first") when libvirt knows the domain, and NotFound, listing the
+// domains libvirt knows, when it does not: a typo is not cured by
+// attaching.
 func (r *Registry) Get(name string) (*VM, error) {
 	if name == "" {
 		return nil, invalid("vm", "a VM name is required")
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if vm, ok := r.vms[name]; ok {
+	vm, hv := r.vms[name], r.hv
+	r.mu.Unlock()
+	if vm != nil {
 		return vm, nil
 	}
-	return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_NOT_ATTACHED,
-		"VM "+name+" is not attached: attach it first", "vm", name)
+	notAttached := func(name string) error {
+		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_NOT_ATTACHED,
+			"VM "+name+" is not attached: attach it first", "vm", name)
+	}
+	if hv == nil {
+		return nil, notAttached(name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), domainListTimeout)
+	defer cancel()
+	ds, err := hv.Domains(ctx)
+	if err != nil {
+		// The name cannot be checked; say so rather than guess.
+		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_NOT_ATTACHED,
+			"VM "+name+" is not attached (libvirt could not list its domains to check the name: "+err.Error()+")", "vm", name)
+	}
+	known := make([]string, 0, len(ds))
+	for _, d := range ds {
+		if d.Name == name {
+			return nil, notAttached(name)
+		}
+		if strings.EqualFold(d.UUID, name) {
+			if vm := r.Lookup(d.Name); vm != nil {
+				return vm, nil
+			}
+			return nil, notAttached(d.Name)
+		}
+		known = append(known, d.Name)
+	}
+	sort.Strings(known)
+	msg := "no domain named " + strconv.Quote(name) + ": libvirt has no domains"
+	if len(known) > 0 {
+		msg = "no domain named " + strconv.Quote(name) + "; libvirt's domains are: " + strings.Join(known, ", ")
+	}
+	return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_VM_NOT_FOUND, msg,
+		"vm", name, "domains", strings.Join(known, ","))
 }
 
 // Lookup returns an attached VM or nil, without an error.

@@ -51,6 +51,7 @@ func Register(s grpc.ServiceRegistrar, cfg Config) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	cfg.Registry.useHypervisor(cfg.Hypervisor)
 	c := &cfg
 	pb.RegisterVMServiceServer(s, &vmService{c: c})
 	pb.RegisterBootServiceServer(s, &bootService{c: c})
