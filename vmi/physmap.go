@@ -1,6 +1,10 @@
 package vmi
 
-import "github.com/frostvmi/frost/vmi/physmem"
+import (
+	"context"
+
+	"github.com/frostvmi/frost/vmi/physmem"
+)
 
 // PhysicalMapper is a Target that can list where guest RAM is. It is an
 // optional interface, not part of Target, so that test fakes and future
@@ -8,13 +12,32 @@ import "github.com/frostvmi/frost/vmi/physmem"
 // (a full memory dump) check for it.
 type PhysicalMapper interface {
 	// PhysicalMap lists guest RAM in address order, as QEMU's flat view
-	// showed it at attach (holes and device memory excluded). It is a
-	// copy: the caller may keep it.
+	// showed it at the last reading (holes and device memory excluded;
+	// adjacent pieces merged). It is a copy: the caller may keep it.
 	PhysicalMap() []physmem.Range
+}
+
+// PhysicalMapRereader is a PhysicalMapper whose map can be read afresh
+// from QEMU. QEMU's map changes under a running guest (the firmware makes
+// the PAM window below 1 MiB RAM, a reset makes it ROM again), so a map
+// read at attach goes stale. A caller about to rely on the whole map (a
+// dump) re-reads it first; reads in a hole re-read it by themselves.
+type PhysicalMapRereader interface {
+	PhysicalMapper
+	// RereadPhysicalMap reads QEMU's map again; every later read,
+	// PhysicalMap and ReadPhysical alike, goes through the new one. On
+	// failure the map stays as it was.
+	RereadPhysicalMap(ctx context.Context) error
 }
 
 // PhysicalMap returns the map the data plane reads through, so a dump
 // reads exactly what ReadPhysical can serve.
 func (g *guest) PhysicalMap() []physmem.Range { return g.mem.Map().Ranges() }
 
-var _ PhysicalMapper = (*guest)(nil)
+// RereadPhysicalMap re-reads the map the data plane reads through. A
+// reset calls for it too: QEMU's map is then the one of power-on again.
+func (g *guest) RereadPhysicalMap(ctx context.Context) error {
+	return g.wrap("re-reading the guest-physical map", g.mem.Map().Reread(ctx))
+}
+
+var _ PhysicalMapRereader = (*guest)(nil)

@@ -68,8 +68,9 @@ var zeroPage [pageSize]byte
 // pickSamples finds up to maxSamples non-zero pages of guest RAM as src
 // sees it, spread over RAM.
 func pickSamples(ctx context.Context, gm *Map, src source) ([]sample, error) {
+	ranges := gm.Ranges()
 	var total uint64
-	for _, r := range gm.ranges {
+	for _, r := range ranges {
 		total += (r.Size + pageSize - 1) / pageSize
 	}
 	seen := map[uint64]bool{}
@@ -92,11 +93,11 @@ func pickSamples(ctx context.Context, gm *Map, src source) ([]sample, error) {
 	buf := make([]byte, pageSize)
 	ri, base := 0, uint64(0) // range of idx and its first page index
 	for _, i := range idx {
-		for i >= base+(gm.ranges[ri].Size+pageSize-1)/pageSize {
-			base += (gm.ranges[ri].Size + pageSize - 1) / pageSize
+		for i >= base+(ranges[ri].Size+pageSize-1)/pageSize {
+			base += (ranges[ri].Size + pageSize - 1) / pageSize
 			ri++
 		}
-		r := gm.ranges[ri]
+		r := ranges[ri]
 		d := (i - base) * pageSize
 		s := sample{gpa: r.GPA + d, off: r.Offset + d, n: int(min(pageSize, r.Size-d))}
 		if err := src.read(ctx, buf[:s.n], s.gpa, s.off); err != nil {
