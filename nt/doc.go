@@ -6,12 +6,15 @@
 // Nothing about a Windows build is built in. Every structure offset, bit
 // position and global comes from the kernel's PDB or ISF (package symbols),
 // so a build whose fields move reads the same (mini-NT's reorder build is
-// the proof in the integration test). What is built in is architectural
+// the proof in the integration test, and the TestRealISF* tests read
+// synthetic memory laid out by a real Windows 10 kernel's symbols). What is built in is architectural
 // (x86-64 paging for the first look at the kernel, the IDT gate format,
 // the syscall calling convention) or Windows encodings no symbol
 // describes: a handle's index is handle >> 2, TableCode's low two bits are
-// the table's levels, and the object type index is scrambled with
-// ObHeaderCookie and the header's address.
+// the table's levels, the object type index is scrambled with
+// ObHeaderCookie and the header's address, and InfoMask's bit 0x2 marks a
+// name info, found ObpInfoMaskToOffset[InfoMask & 3] bytes below the
+// object header.
 //
 // # Finding the kernel
 //
@@ -41,7 +44,7 @@
 //	Drivers, DriverAt                              PsLoadedModuleList
 //	VADs, FindVADIn, FindVAD                       the VAD tree; FindVAD is translate.VADResolver
 //	PagingFiles, PagefileMap                       MiSystemPartition.Vp.PagingFile[]
-//	Handles, KernelHandles, LookupHandle           handle tables, object types, FILE_OBJECT names
+//	Handles, KernelHandles, LookupHandle           handle tables, object types, namespace paths, FILE_OBJECT names
 //	ControlAreaAt, SubsectionFileName, Files       sections and translate's file resolver
 //	SyscallArg(s), NtWriteFile, ReadArgument       arguments at an Nt function's first instruction
 //	UnicodeString, Address, Describe               strings and symbols

@@ -285,3 +285,20 @@ func TestRealISFObjectPathBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestRealISFTypeIndexWithoutCookie: before Windows 10 TypeIndex is stored
+// as it is; a build without ObHeaderCookie is read so. mini-NT always
+// scrambles.
+func TestRealISFTypeIndexWithoutCookie(t *testing.T) {
+	g := newGuestOn(t, realISFWith(t, []string{"ObHeaderCookie"}, nil, nil))
+	typ := g.alloc("_OBJECT_TYPE")
+	g.unicode(g.addr("_OBJECT_TYPE", typ, "Name"), "Mutant")
+	g.mem.write(g.global("ObTypeIndexTable")+8*0x11, le(typ))
+	g.next += 0x1200 // a header whose second address byte is not 0
+	h := g.allocBytes(g.size("_OBJECT_HEADER") + g.size("_KMUTANT"))
+	g.set("_OBJECT_HEADER", h, "TypeIndex", 0x11)
+	o, err := g.kernel().ObjectAt(h, nil)
+	if err != nil || o.TypeIndex != 0x11 || o.Type != "Mutant" {
+		t.Errorf("ObjectAt = %+v, %v; want a Mutant, index 0x11", o, err)
+	}
+}
