@@ -158,8 +158,15 @@ type namespace struct {
 }
 
 func newNamespace(g *guest, types map[string]uint64) *namespace {
+	return newNamespaceRoot(g, types, 0x02)
+}
+
+// newNamespaceRoot makes the root with the InfoMask given (0: no name
+// info), and points ObpRootDirectoryObject at it.
+func newNamespaceRoot(g *guest, types map[string]uint64, rootMask uint64) *namespace {
 	ns := &namespace{g: g, types: types, dirs: map[string]uint64{}}
-	ns.dirs[`\`] = g.body(g.objectInfo(types["Directory"], 0x02, "_OBJECT_DIRECTORY", `\`, 0))
+	ns.dirs[`\`] = g.body(g.objectInfo(types["Directory"], rootMask, "_OBJECT_DIRECTORY", `\`, 0))
+	g.mem.write(g.global("ObpRootDirectoryObject"), le(ns.dirs[`\`]))
 	return ns
 }
 
@@ -191,12 +198,19 @@ func (g *guest) levelZeroTable(ep uint64, headers ...uint64) []uint64 {
 // TestRealISFObjectPaths: a named object's name is its path in the object
 // namespace, built up its name infos' Directory links to the root, and a
 // file's device is named \Device\HarddiskVolume3 as Windows shows it (the
-// volume's own name info says only "HarddiskVolume3").
+// volume's own name info says only "HarddiskVolume3"). The root is
+// ObpRootDirectoryObject, so the path does not depend on the root's own
+// name info.
 func TestRealISFObjectPaths(t *testing.T) {
+	t.Run("named root", func(t *testing.T) { testObjectPaths(t, 0x02) })
+	t.Run("root without a name info", func(t *testing.T) { testObjectPaths(t, 0x00) })
+}
+
+func testObjectPaths(t *testing.T, rootMask uint64) {
 	g := newRealGuest(t)
 	g.fillInfoMaskToOffset()
 	types := g.objectTypes("Type", "Directory", "Event", "File", "Device", "Process")
-	ns := newNamespace(g, types)
+	ns := newNamespaceRoot(g, types, rootMask)
 	device := ns.dir(`\`, "Device")
 	bno := ns.dir(`\`, "BaseNamedObjects")
 	sessionBNO := ns.dir(ns.dir(ns.dir(`\`, "Sessions"), "1"), "BaseNamedObjects")
@@ -217,6 +231,9 @@ func TestRealISFObjectPaths(t *testing.T) {
 	ep := g.process(0x1a4, 0x2b0, 0x1ad000, "notepad.exe")
 	values := g.levelZeroTable(ep, ready, session, unnamed, root, g.objectInfo(types["Device"], 0x02, "_DEVICE_OBJECT", "HarddiskVolume3", ns.dirs[device]), file)
 	want := []string{`\BaseNamedObjects\frost-ready`, `\Sessions\1\BaseNamedObjects\frost-session`, "", `\`, `\Device\HarddiskVolume3`, `\Windows\System32\notepad.exe`}
+	if rootMask == 0 {
+		want[3] = ""
+	}
 
 	k := g.kernel()
 	p, err := k.ProcessByPID(0x1a4)

@@ -14,8 +14,9 @@ const maxNameDepth = 64
 
 // objectName is an object's path in the object namespace, as
 // ObQueryNameString builds it: its name info's Name under its
-// Directory's name, and so on up to the root directory (the one whose own
-// name info has no Directory; its name, "\", is the separator):
+// Directory's name, and so on up to the root directory
+// (ObpRootDirectoryObject; without that symbol, the directory whose own
+// name info has no Directory), whose name "\" is the separator:
 // \Device\HarddiskVolume1. An object in no directory is its bare Name;
 // one without a name info is "".
 func (k *Kernel) objectName(h *object) (string, error) {
@@ -27,10 +28,14 @@ func (k *Kernel) objectName(h *object) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	root, err := k.rootDirectory()
+	if err != nil {
+		return "", err
+	}
 	parts := []string{name}
 	units := utf16Len(name)
 	seen := map[uint64]bool{}
-	for {
+	for dir != root {
 		if len(seen) >= maxNameDepth {
 			return "", &WalkError{What: "object directories", At: dir, Err: ErrTooLong, Msg: fmt.Sprintf("%q is more than %d directories deep", name, maxNameDepth)}
 		}
@@ -53,7 +58,7 @@ func (k *Kernel) objectName(h *object) (string, error) {
 			return "", &WalkError{What: "object directories", At: dir, Err: ErrCorrupt, Msg: fmt.Sprintf("the directory of %q has no name", name)}
 		}
 		if parent == 0 {
-			break // the root
+			break // the root, found without ObpRootDirectoryObject
 		}
 		parts = append(parts, dname)
 		// The whole path is a UNICODE_STRING in Windows too.
@@ -64,6 +69,16 @@ func (k *Kernel) objectName(h *object) (string, error) {
 	}
 	slices.Reverse(parts)
 	return `\` + strings.Join(parts, `\`), nil
+}
+
+// rootDirectory is the root directory object's body, or 0 when the
+// build has no ObpRootDirectoryObject.
+func (k *Kernel) rootDirectory() (uint64, error) {
+	va, err := k.global("ObpRootDirectoryObject")
+	if err != nil {
+		return 0, nil
+	}
+	return k.pointer("ObpRootDirectoryObject", va)
 }
 
 func utf16Len(s string) int {

@@ -51,6 +51,7 @@ var realGlobals = map[string]string{
 	"PsInitialSystemProcess": "",
 	"ObHeaderCookie":         "",
 	"ObpKernelHandleTable":   "",
+	"ObpRootDirectoryObject": "",
 	"MiSystemPartition":      "_MI_PARTITION",
 	"MiState":                "_MI_SYSTEM_INFORMATION",
 }

@@ -46,6 +46,7 @@ var fieldsUsed = []string{
 var globalsUsed = []string{
 	"PsActiveProcessHead", "PsLoadedModuleList", "PsInitialSystemProcess", "MiState", "MiSystemPartition",
 	"KiImplementedPhysicalBits", "ObHeaderCookie", "ObTypeIndexTable", "ObpKernelHandleTable", "ObpInfoMaskToOffset",
+	"ObpRootDirectoryObject",
 	"NtWriteFile",
 }
 
