@@ -143,7 +143,7 @@ func TestDumpPausesARunningGuest(t *testing.T) {
 		}
 	}
 	fr := string(notes[4].desc)
-	if notes[4].typ != 1 || !strings.Contains(fr, "image=consistent\nguest=paused\nvcpus=2\n") ||
+	if notes[4].typ != frostNoteType || !strings.Contains(fr, "image=consistent\nguest=paused\nvcpus=2\n") ||
 		!strings.Contains(fr, "qemu-cpu-state-known=rax,") || !strings.Contains(fr, ",tr.base,") || strings.Contains(fr, "system-registers=") {
 		t.Errorf("FROST note (type %d):\n%s", notes[4].typ, fr)
 	}
@@ -172,6 +172,9 @@ func TestDumpLeavesAStoppedGuestStopped(t *testing.T) {
 	}
 	defer f.Close()
 	notes := coreNotes(t, f)
+	if len(notes) == 0 {
+		t.Fatal("the core has no notes")
+	}
 	fr := string(notes[len(notes)-1].desc)
 	if !strings.Contains(fr, "image=consistent\nguest=stopped\n") || !strings.Contains(fr, "system-registers=no QEMU monitor") ||
 		strings.Contains(fr, "tr.") || !strings.Contains(fr, "fs.base") {
@@ -314,7 +317,7 @@ func TestDumpProgressOnlyOnATerminal(t *testing.T) {
 		t.Errorf("stderr a pipe: exit %d, wrote %q", code, piped)
 	}
 
-	leader, tty, err := openPTY(t)
+	leader, tty, err := dumpPTY(t)
 	if err != nil {
 		t.Skipf("no pseudo-terminal to test with: %v", err)
 	}

@@ -6,7 +6,9 @@ import (
 )
 
 // Frost's own note in every ELF core frostctl writes: owner "FROST",
-// type 1, and a descriptor of UTF-8 text, one "key=value" per line:
+// type 0x46524f53 ("FROS"; not a small number, which readelf and naive
+// readers that skip the owner would take for NT_PRSTATUS and count as a
+// thread), and a descriptor of UTF-8 text, one "key=value" per line:
 //
 //	frost-dump=1
 //	image=consistent        or image=smear
@@ -26,7 +28,7 @@ import (
 // page tables and the data they point at may disagree.
 const (
 	frostNoteName = "FROST"
-	frostNoteType = 1
+	frostNoteType = 0x46524f53
 )
 
 // dumpInfo is what the FROST note records.

@@ -8,9 +8,9 @@ import (
 	"unsafe"
 )
 
-// openPTY opens a pseudo-terminal, for tests that need a real terminal:
+// dumpPTY opens a pseudo-terminal, for tests that need a real terminal:
 // what is written to follower is read from leader.
-func openPTY(t *testing.T) (leader, follower *os.File, err error) {
+func dumpPTY(t *testing.T) (leader, follower *os.File, err error) {
 	leader, err = os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, nil, err
