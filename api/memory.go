@@ -30,12 +30,17 @@ func tooLarge(field string, limit uint64, hint string) error {
 		"field", field, "limit", uitoa(limit))
 }
 
+// checkRange accepts [address, address+length) up to the top of the
+// address space: a range may end at 2^64 (address+length is then 0), but
+// one that would go past it is refused, never wrapped to address 0.
 func checkRange(address, length uint64) error {
 	if length == 0 {
 		return invalid("length", "must be positive")
 	}
-	if address+length < address {
-		return invalid("length", "address+length wraps around")
+	// 0-address is 2^64-address, the room left above address (for
+	// address 0 every length fits).
+	if address != 0 && length > 0-address {
+		return invalid("length", "address+length is past 2^64: 0x%x bytes at 0x%x would wrap to address 0", length, address)
 	}
 	return nil
 }

@@ -102,11 +102,14 @@ func (s *memoryService) Translate(ctx context.Context, req *pb.TranslateRequest)
 	return &pb.TranslateResponse{Provenance: provenancePB(k.Translator.Vtop(dtb, req.GetAddress()))}, nil
 }
 
+// VadMap maps [start, end); end 0 stands for 2^64, so the top page of
+// the address space can be asked for, and a run that ends there has end 0
+// too.
 func (s *memoryService) VadMap(ctx context.Context, req *pb.VadMapRequest) (*pb.VadMapResponse, error) {
-	if req.GetEnd() <= req.GetStart() {
-		return nil, invalid("end", "must be above start")
+	if end := req.GetEnd(); end != 0 && end <= req.GetStart() {
+		return nil, invalid("end", "must be above start (or 0 for the top of the address space, 2^64)")
 	}
-	if (req.GetEnd()-req.GetStart())/pageSize > translate.MaxVadMapPages {
+	if _, err := translate.VadMapPages(req.GetStart(), req.GetEnd()); err != nil {
 		return nil, tooLarge("end", translate.MaxVadMapPages*pageSize, " of address space per call")
 	}
 	_, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())

@@ -71,12 +71,16 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 	// physical read when the run ends: a large read of a paused guest is
 	// mostly such runs, and each read through the target has a fixed cost.
 	var run physRun
+	wrapped := false // the buffer went past 2^64: what follows is not va
 	for off := 0; off < len(buf); {
 		n := min(len(buf)-off, int(pageSize-va&pageMask))
 		// Filled in place: this loop is the data path, and PageRead is big.
 		pr := res.slot()
 		pr.VA, pr.Off, pr.Len = va, off, n
-		if e := t.cacheHit(dtb, va, gen, smear); e != nil {
+		if wrapped {
+			// Never wrap to VA 0: those bytes are not at the address asked.
+			pr.Location, pr.Err = Location{}, errPastTop(va)
+		} else if e := t.cacheHit(dtb, va, gen, smear); e != nil {
 			pr.Location = e.loc
 			pr.Location.advance(va & pageMask)
 		} else {
@@ -97,9 +101,16 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 		}
 		off += n
 		va += uint64(n)
+		wrapped = wrapped || va == 0
 	}
 	t.flush(&res, &run, buf)
 	return res
+}
+
+// errPastTop is the error of a piece of a read beyond the top of the
+// address space, which a caller's length carried past 2^64.
+func errPastTop(va uint64) error {
+	return &AddressError{VA: va, Reason: "past the top of the address space: the read would wrap past 2^64"}
 }
 
 func inRAM(s State) bool { return s == StateValid || s == StateTransition }

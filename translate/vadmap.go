@@ -5,7 +5,7 @@ import "fmt"
 // Run is a stretch of pages in the same state whose locations follow each
 // other: one line of Rekall's vadmap.
 type Run struct {
-	Start, End uint64   // [Start, End)
+	Start, End uint64   // [Start, End); End 0 stands for 2^64 (a run up to the top)
 	Location   Location // of Start
 	Err        error    // why the run's pages could not be translated
 	errText    string   // Err.Error(), kept for coalescing
@@ -23,23 +23,22 @@ func (r Run) String() string {
 const MaxVadMapPages = 1 << 22
 
 // VadMap reports the state of every page in [start, end) as coalesced runs,
-// like Rekall's vadmap. It errs only on a range it will not walk; pages it
-// cannot translate become runs with Err set.
+// like Rekall's vadmap. end 0 stands for 2^64, and an end in the last page
+// rounds up to it, so the top page of the address space can be asked for.
+// It errs only on a range it will not walk; pages it cannot translate
+// become runs with Err set.
 func (t *Translator) VadMap(dtb, start, end uint64) ([]Run, error) {
-	start &^= pageMask
-	if end&pageMask != 0 {
-		end = end&^uint64(pageMask) + pageSize
-	}
-	if end <= start {
-		return nil, &AddressError{VA: start, Reason: fmt.Sprintf("empty range up to 0x%x", end)}
-	}
-	if (end-start)>>pageShift > MaxVadMapPages {
-		return nil, &AddressError{VA: start, Reason: fmt.Sprintf("range of 0x%x bytes is more than %d pages", end-start, MaxVadMapPages)}
+	pages, err := VadMapPages(start, end)
+	if err != nil {
+		return nil, err
 	}
 	gen, smear := t.state()
 	w := t.newWalker(nil, gen, smear)
 	var runs []Run
-	for va := start; va < end; va += pageSize {
+	va := start &^ pageMask
+	for i := uint64(0); i < pages; i, va = i+1, va+pageSize {
+		// va+pageSize is 0 for the last page of the address space: the
+		// run then ends at 2^64.
 		loc, err := w.translate(dtb, va)
 		if n := len(runs); n > 0 && continues(&runs[n-1], va, loc, err) {
 			runs[n-1].End = va + pageSize
@@ -52,6 +51,25 @@ func (t *Translator) VadMap(dtb, start, end uint64) ([]Run, error) {
 		runs = append(runs, r)
 	}
 	return runs, nil
+}
+
+// VadMapPages is how many pages VadMap walks for [start, end) (end 0 for
+// 2^64), or the *AddressError it fails with: an empty range, or one of
+// more than MaxVadMapPages pages.
+func VadMapPages(start, end uint64) (uint64, error) {
+	first := start >> pageShift
+	last := uint64(1)<<(64-pageShift) - 1 // the top page, for end 0
+	if end != 0 {
+		if end <= start {
+			return 0, &AddressError{VA: start, Reason: fmt.Sprintf("empty range up to 0x%x", end)}
+		}
+		last = (end - 1) >> pageShift
+	}
+	// last-first+1 cannot overflow: both are page numbers, below 2^52.
+	if pages := last - first + 1; pages <= MaxVadMapPages {
+		return pages, nil
+	}
+	return 0, &AddressError{VA: start, Reason: fmt.Sprintf("range of %d pages is more than %d", last-first+1, MaxVadMapPages)}
 }
 
 // continues says whether the page at va extends run r.
