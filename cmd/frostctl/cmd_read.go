@@ -5,23 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
 	register(
-		command{"read", "(--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE]", "read memory: a hexdump, or raw bytes into a file", cmdRead},
+		command{"read", "(--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE|-]", "read memory of any length: a hexdump, or the raw bytes into a file", cmdRead},
 	)
 }
+
+const readHelp = `Reads LEN bytes at ADDR, in a process (--pid), an address space (--dtb),
+the kernel (--kernel), or guest-physical memory (--physical).
+
+ADDR is hex, as in WinDbg: 0x optional, and a backtick may separate the
+halves (quote it in a shell: 'fffff800` + "`" + `12345678', or leave it out).
+LEN is decimal, or hex with 0x, with an optional K, M or G.
+
+Without -o, it prints a hexdump; bytes that could not be read show as ??,
+and a line per unread piece says why (its page state). Any length streams
+to a pipe or a file (frostctl read ... | less); on a terminal a hexdump is
+limited to 1M (65536 lines): use -o, or a pager, for more.
+
+With -o FILE, it writes the raw bytes, any length, streamed (StreamPhysical
+or StreamVirtual), with a progress bar when stderr is a terminal. Unread
+bytes are zeros in the file, and the summary lists them with their page
+state. The file appears only once complete: an interrupted read leaves
+none. -o - writes the raw bytes to stdout (not a terminal).
+
+--json prints the API's messages: the ReadPhysical/ReadVirtual reply for
+up to 1M without -o, else each streamed chunk as a JSON line (with -o, the
+chunks' page statuses without their bytes, which are in the file).
+
+flags:
+`
 
 func cmdRead(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("read", true)
 	sp := addSpaceFlags(fs)
 	physical := fs.Bool("physical", false, "guest-physical addresses")
-	out := fs.String("o", "", "write the raw bytes to `file` instead of a hexdump")
-	prov := fs.Bool("provenance", false, "show how every page was translated")
+	out := fs.String("o", "", "write the raw bytes to `file` (- for stdout) instead of a hexdump")
+	prov := fs.Bool("provenance", false, "show how every page was translated (a hexdump of at most 1M)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: frostctl read (--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE|-]\n\n%s", readHelp)
+		fs.PrintDefaults()
+	}
 	pos, err := c.parse(fs, args, 2, 2)
 	if err != nil {
 		return err
@@ -34,50 +62,69 @@ func cmdRead(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	if n == 0 {
+		return errors.New("LEN: nothing to read")
+	}
+	if at+n < at && at+n != 0 {
+		return fmt.Errorf("ADDR+LEN: %s+%#x runs past the top of the address space", addr(at), n)
+	}
 	if *physical == sp.given() {
 		return errors.New("name one address space: --physical, --pid N, --dtb CR3 or --kernel")
+	}
+	var space *pb.AddressSpace
+	if !*physical {
+		if space, err = sp.space(); err != nil {
+			return err
+		}
+	}
+	streamed := *out != "" || n > maxUnaryRead
+	if *prov && (streamed || *physical) {
+		return errors.New("--provenance: a hexdump of virtual memory of at most 1M only (vadmap gives the page states of a larger range)")
 	}
 	cc, err := c.client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := unaryCtx(ctx)
+	mem := pb.NewMemoryServiceClient(cc)
+	if streamed {
+		rs := physicalStream(mem, c.vm, at, n)
+		if !*physical {
+			rs = virtualStream(mem, c.vm, space, at, n)
+		}
+		if *out != "" {
+			return rs.toFile(ctx, c, *out)
+		}
+		return rs.hexdump(ctx, c)
+	}
+	uctx, cancel := unaryCtx(ctx)
 	defer cancel()
 	var data []byte
 	var pages []*pb.PageStatus
+	smear := false
 	if *physical {
-		resp, err := pb.NewMemoryServiceClient(cc).ReadPhysical(ctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n})
+		resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n})
 		if err != nil {
 			return err
 		}
-		data, pages = resp.GetData(), resp.GetPages()
 		if c.json {
 			return c.emit(resp, nil)
 		}
+		data, pages = resp.GetData(), resp.GetPages()
 	} else {
-		space, err := sp.space()
+		resp, err := mem.ReadVirtual(uctx, &pb.ReadVirtualRequest{Vm: c.vm, Space: space, Address: at, Length: n, Provenance: *prov})
 		if err != nil {
 			return err
 		}
-		resp, err := pb.NewMemoryServiceClient(cc).ReadVirtual(ctx, &pb.ReadVirtualRequest{Vm: c.vm, Space: space, Address: at, Length: n, Provenance: *prov})
-		if err != nil {
-			return err
-		}
-		data, pages = resp.GetData(), resp.GetPages()
 		if c.json {
 			return c.emit(resp, nil)
 		}
-	}
-	if *out != "" {
-		if err := os.WriteFile(*out, data, 0o600); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.out, "%d bytes from %s written to %s\n", len(data), addr(at), *out)
-		printUnserved(c.out, pages)
-		return nil
+		data, pages, smear = resp.GetData(), resp.GetPages(), resp.GetSmear()
 	}
 	hexdump(c.out, at, data, pages)
 	printUnserved(c.out, pages)
+	if smear {
+		fmt.Fprintln(c.out, "the guest ran during the read: its pages come from different moments (pause it for a consistent image)")
+	}
 	for _, p := range pages {
 		if p.GetProvenance() != nil {
 			fmt.Fprintln(c.out)
