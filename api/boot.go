@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -15,12 +16,13 @@ import (
 
 type bootService struct {
 	pb.UnimplementedBootServiceServer
-	c *Config
+	c    *Config
+	jobs bootJobs
 }
 
-// Boot starts the domain paused, attaches before its first instruction,
-// runs winboot (when asked) and streams its steps; the final message is
-// its report. The VM stays attached.
+// Boot checks the request, then hands the boot to a job that runs in
+// frostd to its end (see bootjob.go) and streams the job's record: from
+// BOOT_PHASE_ACCEPTED on, a client that leaves only stops watching.
 func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer) error {
 	ctx := stream.Context()
 	if req.GetName() == "" {
@@ -42,116 +44,133 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_RUNNING,
 			"domain "+d.Name+" is "+d.State.String()+": Boot starts a shut-off domain", "vm", d.Name)
 	}
-	send := func(phase pb.BootPhase, msg string) error {
-		return stream.Send(&pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
-			Time: timestamppb.Now(), Phase: phase, Message: msg}}})
+	if s.c.Registry.Lookup(d.Name) != nil {
+		return apiError(codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_VM_ALREADY_ATTACHED,
+			"VM "+d.Name+" is already attached: detach it first", "vm", d.Name)
 	}
-	// Once started the domain is stopped until Boot lets it run: a client
-	// that has gone must not make Boot return before that, so progress
-	// that cannot be sent is only logged.
-	progress := func(phase pb.BootPhase, msg string) {
-		if err := send(phase, msg); err != nil {
-			s.c.Log.Debug("boot progress not sent", "vm", d.Name, "error", err)
+	job, err := s.jobs.start(d.Name)
+	if err != nil {
+		return err
+	}
+	job.progress(pb.BootPhase_BOOT_PHASE_ACCEPTED, "frostd runs this boot to its end, whatever the client does")
+	go func() {
+		st := s.run(job, req, d.Name, d.UUID)
+		st.Name, st.Winboot = d.Name, req.GetWinboot()
+		st.Finished = timestamppb.Now()
+		job.finish(st)
+		if st.GetError() != "" {
+			s.c.Log.Warn("boot ended with an error", "vm", d.Name, "error", st.GetError())
+		} else {
+			s.c.Log.Info("boot ended", "vm", d.Name, "success", st.GetSuccess())
+		}
+	}()
+	return watchErr(job.watch(ctx, true, stream.Send), ctx)
+}
+
+// WatchBoot streams the record of a domain's latest boot.
+func (s *bootService) WatchBoot(req *pb.WatchBootRequest, stream pb.BootService_WatchBootServer) error {
+	ctx := stream.Context()
+	if req.GetName() == "" {
+		return invalid("name", "a domain name or UUID is required")
+	}
+	job := s.jobs.get(req.GetName())
+	if job == nil && s.c.Hypervisor != nil {
+		// The request may name the domain by UUID.
+		if d, err := findDomain(ctx, s.c.Hypervisor, req.GetName()); err == nil {
+			job = s.jobs.get(d.Name)
 		}
 	}
-	if err := s.c.Start(ctx, d.Name, true); err != nil {
-		return targetError(d.Name, "starting", err)
+	if job == nil {
+		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_VM_NOT_FOUND,
+			"no boot of "+req.GetName()+" since this frostd started", "vm", req.GetName())
 	}
-	progress(pb.BootPhase_BOOT_PHASE_STARTING, "started paused")
-	t, err := s.c.Attach(ctx, d.Name)
+	return watchErr(job.watch(ctx, req.GetFollow(), stream.Send), ctx)
+}
+
+// watchErr is what a watching RPC returns: nothing when its client left
+// (the boot goes on), the send error otherwise.
+func watchErr(err error, ctx context.Context) error {
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// run is the boot itself: start paused, attach, then resume or winboot. It
+// never returns with the domain started paused and nobody holding it, and
+// it owns its context: no client can cut it short.
+func (s *bootService) run(job *bootJob, req *pb.BootRequest, name, uuid string) *pb.BootStatus {
+	ctx := context.Background()
+	started := timestamppb.Now()
+	failed := func(format string, args ...any) *pb.BootStatus {
+		return &pb.BootStatus{Started: started, Error: fmt.Sprintf(format, args...)}
+	}
+	if err := s.c.Start(ctx, name, true); err != nil {
+		return failed("starting %s: %v", name, err)
+	}
+	job.progress(pb.BootPhase_BOOT_PHASE_STARTING, "started paused")
+	t, err := s.c.Attach(ctx, name)
 	if err != nil {
 		// Nobody holds the domain: let it run rather than leave it
 		// paused in libvirt, unconfigured, and say so.
 		if s.c.Resume != nil {
-			if rerr := s.c.Resume(context.WithoutCancel(ctx), d.Name); rerr != nil {
-				s.c.Log.Error("resuming a domain Boot could not attach to", "vm", d.Name, "error", rerr)
+			if rerr := s.c.Resume(ctx, name); rerr != nil {
+				s.c.Log.Error("resuming a domain Boot could not attach to", "vm", name, "error", rerr)
 			}
 		}
-		return targetError(d.Name, "attaching to (the domain was let run unconfigured)", err)
+		return failed("attaching to %s (the domain was let run unconfigured): %v", name, err)
 	}
-	vm := &VM{Name: d.Name, UUID: d.UUID, Target: t, Since: time.Now()}
+	vm := &VM{Name: name, UUID: uuid, Target: t, Since: time.Now()}
 	if err := s.c.Registry.Add(vm); err != nil {
-		_ = t.Close(context.WithoutCancel(ctx))
-		return err
+		_ = t.Close(ctx)
+		return failed("%v", err)
 	}
-	progress(pb.BootPhase_BOOT_PHASE_ATTACHED, "attached before the first instruction")
+	job.progress(pb.BootPhase_BOOT_PHASE_ATTACHED, "attached before the first instruction")
 	if !req.GetWinboot() {
-		if err := t.Resume(context.WithoutCancel(ctx)); err != nil {
-			return targetError(d.Name, "resuming", err)
+		if err := t.Resume(ctx); err != nil {
+			return failed("resuming %s: %v", name, err)
 		}
-		return send(pb.BootPhase_BOOT_PHASE_DONE, "running")
+		job.progress(pb.BootPhase_BOOT_PHASE_DONE, "running")
+		return &pb.BootStatus{Started: started, Success: true, Actions: []string{"started paused", "attached", "resumed"}}
 	}
 	// winboot drives the guest through a manager of its own making: no
 	// kernel exists yet for the API's (it is found on first use later).
 	// It stays the VM's manager after winboot, so it names threads and
 	// translates frames through the kernel once the API has found it.
 	late := lateKernel{vm}
-	mgr, err := breakpoints.New(t, breakpoints.Options{Logger: s.c.Log.With("vm", d.Name), Threads: late, Translate: late.translate})
+	mgr, err := breakpoints.New(t, breakpoints.Options{Logger: s.c.Log.With("vm", name), Threads: late, Translate: late.translate})
 	if err != nil {
 		// Without a manager winboot cannot run; the guest must not stay
 		// stopped for it.
-		if rerr := t.Resume(context.WithoutCancel(ctx)); rerr != nil {
-			s.c.Log.Warn("resuming after the breakpoint manager failed", "vm", d.Name, "error", rerr)
+		if rerr := t.Resume(ctx); rerr != nil {
+			s.c.Log.Warn("resuming after the breakpoint manager failed", "vm", name, "error", rerr)
 		}
-		return targetError(d.Name, "starting the breakpoint manager of", err)
+		return failed("starting the breakpoint manager of %s (the guest was let run unconfigured): %v", name, err)
 	}
 	vm.bp.mu.Lock()
 	vm.bp.mgr = mgr
 	vm.bp.set = map[breakpoints.ID]*apiBreakpoint{}
 	vm.bp.subs = map[uint64]*subscription{}
 	vm.bp.mu.Unlock()
-	return s.winboot(ctx, req, vm, mgr, stream)
+	r, err := winboot.Run(ctx, vm.Target, mgr, winboot.Options{
+		Symbols: s.c.Symbols, FinishTimeout: req.GetDeadline().AsDuration(), Logger: s.c.Log.With("vm", name),
+		Progress: func(st winboot.Step) { job.add(stepResponse(st)) },
+	})
+	out := bootStatus(r, err)
+	out.Started = started
+	return out
 }
 
-func (s *bootService) winboot(ctx context.Context, req *pb.BootRequest, vm *VM, mgr *breakpoints.Manager, stream pb.BootService_BootServer) error {
-	// Progress must never block winboot (the guest may be stopped): a
-	// bounded queue, and a step that does not fit is only logged.
-	steps := make(chan winboot.Step, 256)
-	type result struct {
-		r   *winboot.Report
-		err error
-	}
-	done := make(chan result, 1)
-	// The boot goes on if the client leaves: winboot's own deadlines end
-	// it, and a guest half-configured would be worse.
-	rctx := context.WithoutCancel(ctx)
-	go func() {
-		r, err := winboot.Run(rctx, vm.Target, mgr, winboot.Options{
-			Symbols: s.c.Symbols, FinishTimeout: req.GetDeadline().AsDuration(), Logger: s.c.Log.With("vm", vm.Name),
-			Progress: func(st winboot.Step) {
-				select {
-				case steps <- st:
-				default:
-					s.c.Log.Warn("winboot progress dropped: slow client", "vm", vm.Name, "stage", st.Stage)
-				}
-			},
-		})
-		done <- result{r, err}
-	}()
-	for {
-		select {
-		case st := <-steps:
-			if err := sendStep(stream, st); err != nil && ctx.Err() == nil {
-				return err
-			}
-		case res := <-done:
-			for len(steps) > 0 {
-				_ = sendStep(stream, <-steps)
-			}
-			return stream.Send(&pb.BootResponse{Event: &pb.BootResponse_Status{Status: bootStatus(res.r, res.err)}})
-		}
-	}
-}
-
-func sendStep(stream pb.BootService_BootServer, st winboot.Step) error {
+// stepResponse is one winboot step as a progress message.
+func stepResponse(st winboot.Step) *pb.BootResponse {
 	phase, msg := bootPhase(st.Stage), st.Message
 	if phase == pb.BootPhase_BOOT_PHASE_UNSPECIFIED {
 		// The phase cannot say what happened (phase1-enter, reset,
 		// late): the message leads with winboot's stage.
 		msg = st.Stage + ": " + msg
 	}
-	return stream.Send(&pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
-		Time: timestamppb.New(st.Time), Phase: phase, Message: msg}}})
+	return &pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
+		Time: timestamppb.New(st.Time), Phase: phase, Message: msg}}}
 }
 
 func bootPhase(stage string) pb.BootPhase {

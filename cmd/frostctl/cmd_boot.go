@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -13,29 +14,47 @@ import (
 )
 
 func init() {
-	register(command{"boot", "NAME [--winboot] [--deadline D]", "start a domain paused under Frost, optionally with winboot (no paging, WinPE in RAM)", cmdBoot})
+	register(command{"boot", "NAME [--winboot] [--deadline D] | boot --status NAME [--follow]",
+		"start a domain paused under Frost, optionally with winboot (no paging, WinPE in RAM); --status shows the latest boot", cmdBoot})
 }
 
 func cmdBoot(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("boot", false)
 	winboot := fs.Bool("winboot", false, "refuse paging files and force WinPE in-RAM mode")
 	deadline := fs.Duration("deadline", 0, "how long winboot may wait for csrss.exe (default: frostd's)")
+	status := fs.Bool("status", false, "show the latest boot of NAME (since frostd started) instead of booting")
+	follow := fs.Bool("follow", false, "with --status: follow a boot in progress to its end")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	if *follow && !*status {
+		return errors.New("--follow goes with --status (a boot is always followed)")
+	}
+	if *status && (*winboot || *deadline != 0) {
+		return errors.New("--status shows a boot; --winboot and --deadline start one")
 	}
 	cc, err := c.client()
 	if err != nil {
 		return err
 	}
-	req := &pb.BootRequest{Name: pos[0], Winboot: *winboot}
-	if *deadline > 0 {
-		req.Deadline = durationpb.New(*deadline)
+	boots := pb.NewBootServiceClient(cc)
+	var stream interface {
+		Recv() (*pb.BootResponse, error)
 	}
-	stream, err := pb.NewBootServiceClient(cc).Boot(ctx, req)
+	if *status {
+		stream, err = boots.WatchBoot(ctx, &pb.WatchBootRequest{Name: pos[0], Follow: *follow})
+	} else {
+		req := &pb.BootRequest{Name: pos[0], Winboot: *winboot}
+		if *deadline > 0 {
+			req.Deadline = durationpb.New(*deadline)
+		}
+		stream, err = boots.Boot(ctx, req)
+	}
 	if err != nil {
 		return err
 	}
+	accepted := false
 	var final *pb.BootStatus
 	for {
 		ev, err := stream.Recv()
@@ -43,7 +62,13 @@ func cmdBoot(ctx context.Context, c *cli, args []string) error {
 			break
 		}
 		if err != nil {
+			if accepted && ctx.Err() != nil {
+				return fmt.Errorf("stopped watching; frostd carries on with the boot: `frostctl boot --status %s --follow` shows it", pos[0])
+			}
 			return err
+		}
+		if ev.GetProgress().GetPhase() == pb.BootPhase_BOOT_PHASE_ACCEPTED {
+			accepted = true
 		}
 		if s := ev.GetStatus(); s != nil {
 			final = s
@@ -52,7 +77,14 @@ func cmdBoot(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
-	if final != nil && !final.GetSuccess() {
+	switch {
+	case final == nil && *status:
+		if !c.json {
+			fmt.Fprintf(c.out, "The boot of %s is still in progress (--follow to watch it end).\n", pos[0])
+		}
+	case final == nil:
+		return fmt.Errorf("the boot stream of %s ended without a status (frostd stopped?)", pos[0])
+	case !final.GetSuccess():
 		return fmt.Errorf("boot of %s did not succeed: %s", pos[0], final.GetError())
 	}
 	return nil
@@ -71,8 +103,14 @@ func printBoot(w io.Writer, ev *pb.BootResponse) {
 	}
 	s := ev.GetStatus()
 	t := table(w)
+	if s.GetName() != "" {
+		fmt.Fprintf(t, "Domain:\t%s\n", s.GetName())
+	}
+	if s.GetStarted() != nil && s.GetFinished() != nil {
+		fmt.Fprintf(t, "Ran:\t%s to %s (%s)\n", s.GetStarted().AsTime().Local().Format("15:04:05"),
+			s.GetFinished().AsTime().Local().Format("15:04:05"), s.GetFinished().AsTime().Sub(s.GetStarted().AsTime()).Round(time.Millisecond))
+	}
 	fmt.Fprintf(t, "Success:\t%v\n", s.GetSuccess())
-	fmt.Fprintf(t, "Late:\t%v\n", s.GetLate())
 	for i, a := range s.GetActions() {
 		label := ""
 		if i == 0 {
@@ -80,17 +118,20 @@ func printBoot(w io.Writer, ev *pb.BootResponse) {
 		}
 		fmt.Fprintf(t, "%s\t%s\n", label, a)
 	}
-	refused := "none"
-	if len(s.GetPagingFilesRefused()) > 0 {
-		refused = strings.Join(s.GetPagingFilesRefused(), ", ")
+	if s.GetWinboot() {
+		fmt.Fprintf(t, "Late:\t%v\n", s.GetLate())
+		refused := "none"
+		if len(s.GetPagingFilesRefused()) > 0 {
+			refused = strings.Join(s.GetPagingFilesRefused(), ", ")
+		}
+		fmt.Fprintf(t, "Paging files refused:\t%s\n", refused)
+		fmt.Fprintf(t, "InitWinPEModeType:\t%s -> %s\n", optHex(s.WinpeModeBefore), optHex(s.WinpeModeAfter))
+		var kinds []string
+		for _, k := range s.GetBreakpointKinds() {
+			kinds = append(kinds, strings.ToLower(strings.TrimPrefix(k.String(), "BREAKPOINT_KIND_")))
+		}
+		fmt.Fprintf(t, "Breakpoints used:\t%s\n", strings.Join(kinds, ", "))
 	}
-	fmt.Fprintf(t, "Paging files refused:\t%s\n", refused)
-	fmt.Fprintf(t, "InitWinPEModeType:\t%s -> %s\n", optHex(s.WinpeModeBefore), optHex(s.WinpeModeAfter))
-	var kinds []string
-	for _, k := range s.GetBreakpointKinds() {
-		kinds = append(kinds, strings.ToLower(strings.TrimPrefix(k.String(), "BREAKPOINT_KIND_")))
-	}
-	fmt.Fprintf(t, "Breakpoints used:\t%s\n", strings.Join(kinds, ", "))
 	if s.GetError() != "" {
 		fmt.Fprintf(t, "Error:\t%s\n", s.GetError())
 	}

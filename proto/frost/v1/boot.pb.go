@@ -40,6 +40,9 @@ const (
 	// csrss.exe exists: winboot's breakpoints are removed.
 	BootPhase_BOOT_PHASE_SESSION_MANAGER_DONE BootPhase = 10
 	BootPhase_BOOT_PHASE_DONE                 BootPhase = 11
+	// The first message: frostd has taken the boot on and runs it to its
+	// end whatever the client does.
+	BootPhase_BOOT_PHASE_ACCEPTED BootPhase = 12
 )
 
 // Enum value maps for BootPhase.
@@ -57,6 +60,7 @@ var (
 		9:  "BOOT_PHASE_WINPE_MODE_VERIFIED",
 		10: "BOOT_PHASE_SESSION_MANAGER_DONE",
 		11: "BOOT_PHASE_DONE",
+		12: "BOOT_PHASE_ACCEPTED",
 	}
 	BootPhase_value = map[string]int32{
 		"BOOT_PHASE_UNSPECIFIED":          0,
@@ -71,6 +75,7 @@ var (
 		"BOOT_PHASE_WINPE_MODE_VERIFIED":  9,
 		"BOOT_PHASE_SESSION_MANAGER_DONE": 10,
 		"BOOT_PHASE_DONE":                 11,
+		"BOOT_PHASE_ACCEPTED":             12,
 	}
 )
 
@@ -101,6 +106,60 @@ func (BootPhase) EnumDescriptor() ([]byte, []int) {
 	return file_frost_v1_boot_proto_rawDescGZIP(), []int{0}
 }
 
+type WatchBootRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Domain name or UUID, as given to Boot.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Stream until the boot ends, instead of returning what is known now.
+	Follow        bool `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBootRequest) Reset() {
+	*x = WatchBootRequest{}
+	mi := &file_frost_v1_boot_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBootRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBootRequest) ProtoMessage() {}
+
+func (x *WatchBootRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_boot_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBootRequest.ProtoReflect.Descriptor instead.
+func (*WatchBootRequest) Descriptor() ([]byte, []int) {
+	return file_frost_v1_boot_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WatchBootRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *WatchBootRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
+}
+
 type BootRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Domain name or UUID; it must be shut off.
@@ -117,7 +176,7 @@ type BootRequest struct {
 
 func (x *BootRequest) Reset() {
 	*x = BootRequest{}
-	mi := &file_frost_v1_boot_proto_msgTypes[0]
+	mi := &file_frost_v1_boot_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -129,7 +188,7 @@ func (x *BootRequest) String() string {
 func (*BootRequest) ProtoMessage() {}
 
 func (x *BootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_boot_proto_msgTypes[0]
+	mi := &file_frost_v1_boot_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -142,7 +201,7 @@ func (x *BootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootRequest.ProtoReflect.Descriptor instead.
 func (*BootRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_boot_proto_rawDescGZIP(), []int{0}
+	return file_frost_v1_boot_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *BootRequest) GetName() string {
@@ -177,7 +236,7 @@ type BootProgress struct {
 
 func (x *BootProgress) Reset() {
 	*x = BootProgress{}
-	mi := &file_frost_v1_boot_proto_msgTypes[1]
+	mi := &file_frost_v1_boot_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +248,7 @@ func (x *BootProgress) String() string {
 func (*BootProgress) ProtoMessage() {}
 
 func (x *BootProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_boot_proto_msgTypes[1]
+	mi := &file_frost_v1_boot_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +261,7 @@ func (x *BootProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootProgress.ProtoReflect.Descriptor instead.
 func (*BootProgress) Descriptor() ([]byte, []int) {
-	return file_frost_v1_boot_proto_rawDescGZIP(), []int{1}
+	return file_frost_v1_boot_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BootProgress) GetTime() *timestamppb.Timestamp {
@@ -245,15 +304,22 @@ type BootStatus struct {
 	WinpeModeAfter  *uint32          `protobuf:"varint,6,opt,name=winpe_mode_after,json=winpeModeAfter,proto3,oneof" json:"winpe_mode_after,omitempty"`
 	BreakpointKinds []BreakpointKind `protobuf:"varint,7,rep,packed,name=breakpoint_kinds,json=breakpointKinds,proto3,enum=frost.v1.BreakpointKind" json:"breakpoint_kinds,omitempty"`
 	// Why it failed, when it did.
-	Error         string  `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
-	Kernel        *Kernel `protobuf:"bytes,9,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	Error  string  `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	Kernel *Kernel `protobuf:"bytes,9,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	// winboot was asked for; without it Boot only starts, attaches and
+	// resumes, and the winboot fields are empty.
+	Winboot bool `protobuf:"varint,10,opt,name=winboot,proto3" json:"winboot,omitempty"`
+	// The domain's name, and when the boot started and ended.
+	Name          string                 `protobuf:"bytes,11,opt,name=name,proto3" json:"name,omitempty"`
+	Started       *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=started,proto3" json:"started,omitempty"`
+	Finished      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=finished,proto3" json:"finished,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BootStatus) Reset() {
 	*x = BootStatus{}
-	mi := &file_frost_v1_boot_proto_msgTypes[2]
+	mi := &file_frost_v1_boot_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +331,7 @@ func (x *BootStatus) String() string {
 func (*BootStatus) ProtoMessage() {}
 
 func (x *BootStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_boot_proto_msgTypes[2]
+	mi := &file_frost_v1_boot_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +344,7 @@ func (x *BootStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootStatus.ProtoReflect.Descriptor instead.
 func (*BootStatus) Descriptor() ([]byte, []int) {
-	return file_frost_v1_boot_proto_rawDescGZIP(), []int{2}
+	return file_frost_v1_boot_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BootStatus) GetSuccess() bool {
@@ -344,6 +410,34 @@ func (x *BootStatus) GetKernel() *Kernel {
 	return nil
 }
 
+func (x *BootStatus) GetWinboot() bool {
+	if x != nil {
+		return x.Winboot
+	}
+	return false
+}
+
+func (x *BootStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *BootStatus) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
+func (x *BootStatus) GetFinished() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Finished
+	}
+	return nil
+}
+
 type BootResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Event:
@@ -357,7 +451,7 @@ type BootResponse struct {
 
 func (x *BootResponse) Reset() {
 	*x = BootResponse{}
-	mi := &file_frost_v1_boot_proto_msgTypes[3]
+	mi := &file_frost_v1_boot_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +463,7 @@ func (x *BootResponse) String() string {
 func (*BootResponse) ProtoMessage() {}
 
 func (x *BootResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_boot_proto_msgTypes[3]
+	mi := &file_frost_v1_boot_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +476,7 @@ func (x *BootResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BootResponse.ProtoReflect.Descriptor instead.
 func (*BootResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_boot_proto_rawDescGZIP(), []int{3}
+	return file_frost_v1_boot_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BootResponse) GetEvent() isBootResponse_Event {
@@ -431,7 +525,10 @@ var File_frost_v1_boot_proto protoreflect.FileDescriptor
 
 const file_frost_v1_boot_proto_rawDesc = "" +
 	"\n" +
-	"\x13frost/v1/boot.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x11frost/v1/vm.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"r\n" +
+	"\x13frost/v1/boot.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x11frost/v1/vm.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\">\n" +
+	"\x10WatchBootRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06follow\x18\x02 \x01(\bR\x06follow\"r\n" +
 	"\vBootRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\awinboot\x18\x02 \x01(\bR\awinboot\x125\n" +
@@ -439,7 +536,7 @@ const file_frost_v1_boot_proto_rawDesc = "" +
 	"\fBootProgress\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12)\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x13.frost.v1.BootPhaseR\x05phase\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage\"\x96\x03\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xb2\x04\n" +
 	"\n" +
 	"BootStatus\x12\x18\n" +
 	"\asuccess\x18\x01 \x01(\bR\asuccess\x12\x12\n" +
@@ -450,13 +547,18 @@ const file_frost_v1_boot_proto_rawDesc = "" +
 	"\x10winpe_mode_after\x18\x06 \x01(\rH\x01R\x0ewinpeModeAfter\x88\x01\x01\x12C\n" +
 	"\x10breakpoint_kinds\x18\a \x03(\x0e2\x18.frost.v1.BreakpointKindR\x0fbreakpointKinds\x12\x14\n" +
 	"\x05error\x18\b \x01(\tR\x05error\x12(\n" +
-	"\x06kernel\x18\t \x01(\v2\x10.frost.v1.KernelR\x06kernelB\x14\n" +
+	"\x06kernel\x18\t \x01(\v2\x10.frost.v1.KernelR\x06kernel\x12\x18\n" +
+	"\awinboot\x18\n" +
+	" \x01(\bR\awinboot\x12\x12\n" +
+	"\x04name\x18\v \x01(\tR\x04name\x124\n" +
+	"\astarted\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x126\n" +
+	"\bfinished\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bfinishedB\x14\n" +
 	"\x12_winpe_mode_beforeB\x13\n" +
 	"\x11_winpe_mode_after\"}\n" +
 	"\fBootResponse\x124\n" +
 	"\bprogress\x18\x01 \x01(\v2\x16.frost.v1.BootProgressH\x00R\bprogress\x12.\n" +
 	"\x06status\x18\x02 \x01(\v2\x14.frost.v1.BootStatusH\x00R\x06statusB\a\n" +
-	"\x05event*\xfb\x02\n" +
+	"\x05event*\x94\x03\n" +
 	"\tBootPhase\x12\x1a\n" +
 	"\x16BOOT_PHASE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BOOT_PHASE_STARTING\x10\x01\x12\x17\n" +
@@ -470,9 +572,11 @@ const file_frost_v1_boot_proto_rawDesc = "" +
 	"\x1eBOOT_PHASE_WINPE_MODE_VERIFIED\x10\t\x12#\n" +
 	"\x1fBOOT_PHASE_SESSION_MANAGER_DONE\x10\n" +
 	"\x12\x13\n" +
-	"\x0fBOOT_PHASE_DONE\x10\v2F\n" +
+	"\x0fBOOT_PHASE_DONE\x10\v\x12\x17\n" +
+	"\x13BOOT_PHASE_ACCEPTED\x10\f2\x89\x01\n" +
 	"\vBootService\x127\n" +
-	"\x04Boot\x12\x15.frost.v1.BootRequest\x1a\x16.frost.v1.BootResponse0\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\x04Boot\x12\x15.frost.v1.BootRequest\x1a\x16.frost.v1.BootResponse0\x01\x12A\n" +
+	"\tWatchBoot\x12\x1a.frost.v1.WatchBootRequest\x1a\x16.frost.v1.BootResponse0\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_boot_proto_rawDescOnce sync.Once
@@ -487,33 +591,38 @@ func file_frost_v1_boot_proto_rawDescGZIP() []byte {
 }
 
 var file_frost_v1_boot_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_frost_v1_boot_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_frost_v1_boot_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_frost_v1_boot_proto_goTypes = []any{
 	(BootPhase)(0),                // 0: frost.v1.BootPhase
-	(*BootRequest)(nil),           // 1: frost.v1.BootRequest
-	(*BootProgress)(nil),          // 2: frost.v1.BootProgress
-	(*BootStatus)(nil),            // 3: frost.v1.BootStatus
-	(*BootResponse)(nil),          // 4: frost.v1.BootResponse
-	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
-	(BreakpointKind)(0),           // 7: frost.v1.BreakpointKind
-	(*Kernel)(nil),                // 8: frost.v1.Kernel
+	(*WatchBootRequest)(nil),      // 1: frost.v1.WatchBootRequest
+	(*BootRequest)(nil),           // 2: frost.v1.BootRequest
+	(*BootProgress)(nil),          // 3: frost.v1.BootProgress
+	(*BootStatus)(nil),            // 4: frost.v1.BootStatus
+	(*BootResponse)(nil),          // 5: frost.v1.BootResponse
+	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(BreakpointKind)(0),           // 8: frost.v1.BreakpointKind
+	(*Kernel)(nil),                // 9: frost.v1.Kernel
 }
 var file_frost_v1_boot_proto_depIdxs = []int32{
-	5, // 0: frost.v1.BootRequest.deadline:type_name -> google.protobuf.Duration
-	6, // 1: frost.v1.BootProgress.time:type_name -> google.protobuf.Timestamp
-	0, // 2: frost.v1.BootProgress.phase:type_name -> frost.v1.BootPhase
-	7, // 3: frost.v1.BootStatus.breakpoint_kinds:type_name -> frost.v1.BreakpointKind
-	8, // 4: frost.v1.BootStatus.kernel:type_name -> frost.v1.Kernel
-	2, // 5: frost.v1.BootResponse.progress:type_name -> frost.v1.BootProgress
-	3, // 6: frost.v1.BootResponse.status:type_name -> frost.v1.BootStatus
-	1, // 7: frost.v1.BootService.Boot:input_type -> frost.v1.BootRequest
-	4, // 8: frost.v1.BootService.Boot:output_type -> frost.v1.BootResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6,  // 0: frost.v1.BootRequest.deadline:type_name -> google.protobuf.Duration
+	7,  // 1: frost.v1.BootProgress.time:type_name -> google.protobuf.Timestamp
+	0,  // 2: frost.v1.BootProgress.phase:type_name -> frost.v1.BootPhase
+	8,  // 3: frost.v1.BootStatus.breakpoint_kinds:type_name -> frost.v1.BreakpointKind
+	9,  // 4: frost.v1.BootStatus.kernel:type_name -> frost.v1.Kernel
+	7,  // 5: frost.v1.BootStatus.started:type_name -> google.protobuf.Timestamp
+	7,  // 6: frost.v1.BootStatus.finished:type_name -> google.protobuf.Timestamp
+	3,  // 7: frost.v1.BootResponse.progress:type_name -> frost.v1.BootProgress
+	4,  // 8: frost.v1.BootResponse.status:type_name -> frost.v1.BootStatus
+	2,  // 9: frost.v1.BootService.Boot:input_type -> frost.v1.BootRequest
+	1,  // 10: frost.v1.BootService.WatchBoot:input_type -> frost.v1.WatchBootRequest
+	5,  // 11: frost.v1.BootService.Boot:output_type -> frost.v1.BootResponse
+	5,  // 12: frost.v1.BootService.WatchBoot:output_type -> frost.v1.BootResponse
+	11, // [11:13] is the sub-list for method output_type
+	9,  // [9:11] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_boot_proto_init() }
@@ -523,8 +632,8 @@ func file_frost_v1_boot_proto_init() {
 	}
 	file_frost_v1_common_proto_init()
 	file_frost_v1_vm_proto_init()
-	file_frost_v1_boot_proto_msgTypes[2].OneofWrappers = []any{}
-	file_frost_v1_boot_proto_msgTypes[3].OneofWrappers = []any{
+	file_frost_v1_boot_proto_msgTypes[3].OneofWrappers = []any{}
+	file_frost_v1_boot_proto_msgTypes[4].OneofWrappers = []any{
 		(*BootResponse_Progress)(nil),
 		(*BootResponse_Status)(nil),
 	}
@@ -534,7 +643,7 @@ func file_frost_v1_boot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_boot_proto_rawDesc), len(file_frost_v1_boot_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BootService_Boot_FullMethodName = "/frost.v1.BootService/Boot"
+	BootService_Boot_FullMethodName      = "/frost.v1.BootService/Boot"
+	BootService_WatchBoot_FullMethodName = "/frost.v1.BootService/WatchBoot"
 )
 
 // BootServiceClient is the client API for BootService service.
@@ -32,7 +33,15 @@ type BootServiceClient interface {
 	// Boot starts a shut-off domain paused, attaches, runs winboot when asked,
 	// and streams progress. The last message carries the final status; the
 	// VM stays attached.
+	//
+	// The boot runs in frostd from its first message (BOOT_PHASE_ACCEPTED)
+	// to its end, whatever the client does: a client that leaves only stops
+	// watching. WatchBoot picks the stream up again.
 	Boot(ctx context.Context, in *BootRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BootResponse], error)
+	// WatchBoot replays the latest Boot of a domain since frostd started:
+	// its progress so far and, once it has ended, its status. With follow,
+	// it streams the rest as it happens, up to the status.
+	WatchBoot(ctx context.Context, in *WatchBootRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BootResponse], error)
 }
 
 type bootServiceClient struct {
@@ -62,6 +71,25 @@ func (c *bootServiceClient) Boot(ctx context.Context, in *BootRequest, opts ...g
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BootService_BootClient = grpc.ServerStreamingClient[BootResponse]
 
+func (c *bootServiceClient) WatchBoot(ctx context.Context, in *WatchBootRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BootResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BootService_ServiceDesc.Streams[1], BootService_WatchBoot_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchBootRequest, BootResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BootService_WatchBootClient = grpc.ServerStreamingClient[BootResponse]
+
 // BootServiceServer is the server API for BootService service.
 // All implementations must embed UnimplementedBootServiceServer
 // for forward compatibility.
@@ -72,7 +100,15 @@ type BootServiceServer interface {
 	// Boot starts a shut-off domain paused, attaches, runs winboot when asked,
 	// and streams progress. The last message carries the final status; the
 	// VM stays attached.
+	//
+	// The boot runs in frostd from its first message (BOOT_PHASE_ACCEPTED)
+	// to its end, whatever the client does: a client that leaves only stops
+	// watching. WatchBoot picks the stream up again.
 	Boot(*BootRequest, grpc.ServerStreamingServer[BootResponse]) error
+	// WatchBoot replays the latest Boot of a domain since frostd started:
+	// its progress so far and, once it has ended, its status. With follow,
+	// it streams the rest as it happens, up to the status.
+	WatchBoot(*WatchBootRequest, grpc.ServerStreamingServer[BootResponse]) error
 	mustEmbedUnimplementedBootServiceServer()
 }
 
@@ -85,6 +121,9 @@ type UnimplementedBootServiceServer struct{}
 
 func (UnimplementedBootServiceServer) Boot(*BootRequest, grpc.ServerStreamingServer[BootResponse]) error {
 	return status.Error(codes.Unimplemented, "method Boot not implemented")
+}
+func (UnimplementedBootServiceServer) WatchBoot(*WatchBootRequest, grpc.ServerStreamingServer[BootResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchBoot not implemented")
 }
 func (UnimplementedBootServiceServer) mustEmbedUnimplementedBootServiceServer() {}
 func (UnimplementedBootServiceServer) testEmbeddedByValue()                     {}
@@ -118,6 +157,17 @@ func _BootService_Boot_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BootService_BootServer = grpc.ServerStreamingServer[BootResponse]
 
+func _BootService_WatchBoot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchBootRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BootServiceServer).WatchBoot(m, &grpc.GenericServerStream[WatchBootRequest, BootResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BootService_WatchBootServer = grpc.ServerStreamingServer[BootResponse]
+
 // BootService_ServiceDesc is the grpc.ServiceDesc for BootService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -129,6 +179,11 @@ var BootService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Boot",
 			Handler:       _BootService_Boot_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchBoot",
+			Handler:       _BootService_WatchBoot_Handler,
 			ServerStreams: true,
 		},
 	},
