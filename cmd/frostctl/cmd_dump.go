@@ -36,6 +36,9 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	if *format != "elf" && *format != "raw" {
 		return fmt.Errorf("--format %q: want elf or raw", *format)
 	}
+	if *out == "-" && isTerminal(c.out) {
+		return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
+	}
 	cc, err := c.client()
 	if err != nil {
 		return err

@@ -7,9 +7,12 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -324,6 +327,11 @@ func TestDumpProgressOnlyOnATerminal(t *testing.T) {
 	if isTerminal(pw) || isTerminal(&stdout) || !isTerminal(tty) {
 		t.Errorf("isTerminal: pipe %v, buffer %v, pty %v", isTerminal(pw), isTerminal(&stdout), isTerminal(tty))
 	}
+	// A core is not for a terminal's eyes: -o - refuses one.
+	var stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--addr", sock, "dump", "--vm", "win10", "-o", "-"}, tty, &stderr); code == 0 || !strings.Contains(stderr.String(), "terminal") {
+		t.Errorf("-o - to a terminal: exit %d, %q", code, stderr.String())
+	}
 	// The pty's buffer holds the bar's few lines until read below.
 	if code := run(context.Background(), []string{"--addr", sock, "dump", "--vm", "win10", "-o", filepath.Join(dir, "b.elf")}, &stdout, tty); code != 0 {
 		t.Fatalf("stderr a terminal: exit %d", code)
@@ -341,5 +349,55 @@ func TestDumpProgressOnlyOnATerminal(t *testing.T) {
 			t.Errorf("stderr a terminal: read %q, %v; want a finished bar", got, err)
 			break
 		}
+	}
+}
+
+// The built binary, sent SIGINT or SIGTERM mid-dump, resumes the guest,
+// removes its partial file and exits non-zero (main's signal context is
+// what the in-process tests cancel).
+func TestDumpSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds frostctl")
+	}
+	bin := filepath.Join(t.TempDir(), "frostctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			streaming := make(chan struct{})
+			release := make(chan struct{})
+			var once sync.Once
+			cpu := &dumpCPU{running: true}
+			sock := startDumpServer(t, cpu, func() {
+				once.Do(func() { close(streaming) })
+				<-release
+			})
+			defer close(release)
+			dir := t.TempDir()
+			cmd := exec.Command(bin, "--addr", sock, "dump", "--vm", "win10", "-o", filepath.Join(dir, "guest.elf"))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			<-streaming // paused, headers written, the first chunk on its way
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if err == nil {
+				t.Errorf("exit 0 after %v", sig)
+			}
+			if l := cpu.log(); l[len(l)-1] != "resume" {
+				t.Errorf("calls %v: the guest was left paused", l)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+			if !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("stderr: %q", stderr.String())
+			}
+		})
 	}
 }
