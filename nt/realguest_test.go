@@ -58,13 +58,13 @@ var realGlobals = map[string]string{
 
 // newRealGuest is a guest laid out by the real ISF: the kernel image's
 // globals mapped (zero), the process and module lists empty.
-func newRealGuest(t *testing.T) *guest {
+func newRealGuest(t testing.TB) *guest {
 	return newGuestOn(t, realISFTable(t))
 }
 
 // newGuestOn is newRealGuest on a table derived from the real one
 // (realISFWith).
-func newGuestOn(t *testing.T, tab *symbols.Table) *guest {
+func newGuestOn(t testing.TB, tab *symbols.Table) *guest {
 	g := &guest{t: t, tab: tab, mem: newFakeMemory(), next: 0xffffa00000010000}
 	for name, typ := range realGlobals {
 		if _, err := g.tab.Address(name); err != nil {
@@ -93,7 +93,7 @@ func newGuestOn(t *testing.T, tab *symbols.Table) *guest {
 // before Windows 10, MmPagingFile before MiSystemPartition) on Windows
 // 10's types, to reach the code paths for those builds. The real table is
 // shared and left as it is.
-func realISFWith(t *testing.T, drop []string, add map[string]uint64, dropMembers map[string][]string) *symbols.Table {
+func realISFWith(t testing.TB, drop []string, add map[string]uint64, dropMembers map[string][]string) *symbols.Table {
 	t.Helper()
 	d := *realISFTable(t).Data()
 	d.Symbols = maps.Clone(d.Symbols)
