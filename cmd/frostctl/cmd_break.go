@@ -15,7 +15,7 @@ import (
 
 func init() {
 	register(
-		command{"break", "(ADDR|module!symbol) [--process NAME] [--pid N] [--tid N] [--persist]", "set a breakpoint and stream its hits (until ^C, which removes it)", cmdBreak},
+		command{"break", "(ADDR|'MODULE!NAME') [--process NAME] [--pid N] [--tid N] [--persist]", "set a breakpoint and stream its hits (until ^C, which removes it)", cmdBreak},
 		command{"events", "[--id N]...", "stream hits of the VM's breakpoints", cmdEvents},
 		command{"breakpoints", "", "list breakpoints", cmdBreakpoints},
 		command{"clear", "ID", "remove a breakpoint", cmdClear},

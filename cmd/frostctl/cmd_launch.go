@@ -15,7 +15,7 @@ func init() {
 func cmdLaunch(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("launch", false)
 	var paging multi
-	fs.Var(&paging, "paging-file", "a paging file the guest's registry asks for, e.g. C:\\pagefile.sys (repeatable)")
+	fs.Var(&paging, "paging-file", "a paging file the guest's registry asks for, e.g. 'C:\\pagefile.sys' (repeatable; quoted in a shell)")
 	opts := fs.String("load-options", "", "the loader's LoadOptions, e.g. \"MININT INRAM\"")
 	paused := fs.Bool("paused", false, "leave the vCPUs stopped (then boot or attach)")
 	seed := fs.String("seed", "", "fix the KASLR seed")

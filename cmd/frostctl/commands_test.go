@@ -49,6 +49,7 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "state", args: []string{"state"}, env: vm, rpc: "VMService/GetVM", want: []string{"win10", "Guest:"}},
 		{name: "launch", args: []string{"launch", "demo"}, rpc: "VMService/LaunchDemoGuest", code: 1, serverCode: codes.InvalidArgument, want: []string{"GuestDir"}},
 		{name: "boot", args: []string{"boot", "mini-nt"}, rpc: "BootService/Boot", want: []string{"started paused", "attached before the first instruction", "running"}},
+		{name: "boot", args: []string{"boot", "--status", "mini-nt"}, rpc: "BootService/WatchBoot", want: []string{"attached before the first instruction"}},
 		{name: "pause", args: []string{"pause", "--vm", "win10"}, rpc: "CPUService/Pause", want: []string{"stopped: cpu 0, pause"}},
 		{name: "resume", args: []string{"resume", "--vm", "win10"}, rpc: "CPUService/Resume", want: []string{"win10 running"}},
 		{name: "step", args: []string{"step", "--vm", "win10"}, rpc: "CPUService/Step", want: []string{"stopped: cpu 0, step"}},
@@ -124,5 +125,20 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 				t.Errorf("frostctl %s: output lacks %q\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), tc.want, stdout, stderr)
 			}
 		})
+	}
+}
+
+// A mistyped VM name is answered with the domains libvirt knows; a known
+// domain that is not attached is told to attach it (issue 12, item 12).
+func TestMistypedVMNamesTheDomains(t *testing.T) {
+	bin := buildFrostctl(t)
+	d := startFrostd(t)
+	_, stderr, code := runBinary(t, bin, []string{"FROST_VM=win01"}, "--addr", d.sock, "ps")
+	if code != 1 || !hasAll(stderr, `no domain named "win01"`, "mini-nt, scratch, win10", "[NotFound VM_NOT_FOUND") || strings.Contains(stderr, "attach it first") {
+		t.Errorf("mistyped: exit %d, %s", code, stderr)
+	}
+	_, stderr, code = runBinary(t, bin, nil, "--addr", d.sock, "regs", "--vm", "scratch")
+	if code != 1 || !hasAll(stderr, "VM scratch is not attached: attach it first", "[FailedPrecondition VM_NOT_ATTACHED") {
+		t.Errorf("not attached: exit %d, %s", code, stderr)
 	}
 }
