@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // A size that overflows 64 bits is refused, not wrapped to a small one.
 func TestParseSize(t *testing.T) {
@@ -12,6 +15,23 @@ func TestParseSize(t *testing.T) {
 	for _, in := range []string{"17179869184G", "0xffffffffffffffffK", "x"} {
 		if got, err := parseSize("LEN", in); err == nil {
 			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// An address reads the same with WinDbg's backtick, without it, with or
+// without 0x (issue 12, item 11: the backtick form must be quoted in a
+// shell, so the form without it is as good); a stray character is an
+// error naming the argument.
+func TestParseAddrForms(t *testing.T) {
+	for _, in := range []string{"fffff800`12345678", "fffff80012345678", "0xfffff800`12345678", "0xFFFFF80012345678", "0n18446735277921949304"} {
+		if got, err := parseAddr("ADDR", in); err != nil || got != 0xfffff80012345678 {
+			t.Errorf("parseAddr(%q) = %#x, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"'fffff800`12345678'", "fffff800 12345678", "`", "nt!NtWriteFile", "0x"} {
+		if got, err := parseAddr("ADDR", in); err == nil || !strings.Contains(err.Error(), "ADDR") {
+			t.Errorf("parseAddr(%q) = %#x, %v; want an error naming ADDR", in, got, err)
 		}
 	}
 }
