@@ -59,6 +59,7 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 	must(t.Run("detach and attach by name", func(t *testing.T) {
 		checkReattach(ctx, t, fd.cc, d)
 	}))
+	t.Run("outside pause and resume", func(t *testing.T) { checkOutsidePause(ctx, t, fd.cc, d) })
 	t.Run("ps", func(t *testing.T) { checkPS(ctx, t, fd.cc, vm, pids) })
 	t.Run("read and vtop", func(t *testing.T) { checkReadAndVtop(ctx, t, fd.cc, d, vm, pids["swapper.exe"]) })
 	t.Run("unknown symbol", func(t *testing.T) { checkUnknownSymbol(ctx, t, fd.cc, vm) })
@@ -164,14 +165,28 @@ func checkReattach(ctx context.Context, t *testing.T, cc *grpc.ClientConn, d *te
 	}
 	d.waitMoreWrites(t, d.writes(t))
 	attach(ctx, t, cc, d.name)
-	list, err := vms.ListDomains(ctx, &pb.ListDomainsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dom := range list.GetDomains() {
-		if dom.GetName() == d.name && (!dom.GetAttached() || dom.GetState() != pb.DomainState_DOMAIN_STATE_RUNNING) {
-			t.Errorf("ListDomains after attach: %v", dom)
+	// libvirt learns of the resume from QEMU's event on its own schedule,
+	// so its state is polled, as wantPaused does.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		list, err := vms.ListDomains(ctx, &pb.ListDomainsRequest{})
+		if err != nil {
+			t.Fatal(err)
 		}
+		var dom *pb.Domain
+		for _, x := range list.GetDomains() {
+			if x.GetName() == d.name {
+				dom = x
+			}
+		}
+		if dom.GetAttached() && dom.GetState() == pb.DomainState_DOMAIN_STATE_RUNNING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("ListDomains after attach: %v", dom)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	d.waitMoreWrites(t, d.writes(t))
 }
