@@ -22,14 +22,12 @@ func (s *cpuService) Pause(ctx context.Context, req *pb.PauseRequest) (*pb.Pause
 	if mgr := vm.existingManager(); mgr != nil {
 		pause = mgr.Pause
 	}
-	// Read before the pause: a caller that must leave the guest as it
-	// found it (a consistent dump) resumes only a guest this call stopped.
-	wasRunning, _ := vm.Target.Running()
+	running, before := vm.Target.Running()
 	stop, err := pause(ctx)
 	if err != nil {
 		return nil, targetError(vm.Name, "pausing", err)
 	}
-	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: wasRunning}, nil
+	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: stoppedARunningGuest(running, before, stop)}, nil
 }
 
 func (s *cpuService) Resume(ctx context.Context, req *pb.ResumeRequest) (*pb.ResumeResponse, error) {

@@ -52,30 +52,30 @@ func (c *Config) openKernel(ctx context.Context, vm *VM) (*nt.Opened, error) {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SYMBOLS_NOT_FOUND,
 			"finding the kernel of "+vm.Name+" needs its symbols: start frostd with --symbol-path or _NT_SYMBOL_PATH")
 	}
-	// Once a breakpoint manager exists (Boot makes one for winboot) it
-	// owns stopping and running the guest.
-	pause, resume := vm.Target.Pause, vm.Target.Resume
-	if mgr := vm.existingManager(); mgr != nil {
-		pause, resume = mgr.Pause, mgr.Resume
-	}
+	// Finding the kernel needs a stopped vCPU's registers. The guest is
+	// held for that moment (through its breakpoint manager once there is
+	// one) and then left as it was, even if the client has gone.
 	running, stop := vm.Target.Running()
 	if running || stop == nil || stop.Registers == nil {
-		var err error
-		if stop, err = pause(ctx); err != nil {
+		h, err := vm.hold(ctx)
+		if err != nil {
 			return nil, targetError(vm.Name, "pausing to find the kernel of", err)
 		}
-		if running {
-			// Resume even if the client has gone: the guest must not stay
-			// stopped because of a lookup, nor silently if it does.
-			defer func() {
-				if err := resume(context.WithoutCancel(ctx)); err != nil {
-					c.Log.Error("resuming after finding the kernel", "vm", vm.Name, "error", err)
-				}
-			}()
-		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), holdTimeout)
+			defer cancel()
+			if err := h.release(rctx); err != nil {
+				c.Log.Error("letting the guest go after finding the kernel", "vm", vm.Name, "error", err)
+			}
+		}()
+		stop = h.stop
 	}
-	if stop.Registers == nil {
-		return nil, targetError(vm.Name, "reading registers to find the kernel of", stop.RegistersErr)
+	if stop == nil || stop.Registers == nil {
+		why := errors.New("the stop names no vCPU")
+		if stop != nil && stop.RegistersErr != nil {
+			why = stop.RegistersErr
+		}
+		return nil, targetError(vm.Name, "reading registers to find the kernel of", why)
 	}
 	// nt tries every kernel address the stop holds (a kernel RIP, RSP, the
 	// KPCR in a GS base), so a vCPU stopped in user mode does too.

@@ -150,10 +150,20 @@ func (m *Manager) Err() error {
 // handled meanwhile do not resume it, until Resume. It returns the stop
 // the guest is in.
 func (m *Manager) Pause(ctx context.Context) (*vmi.Stop, error) {
+	stop, _, err := m.PauseHeld(ctx)
+	return stop, err
+}
+
+// PauseHeld is Pause that also says whether the operator's hold was set
+// already (another Pause holds the guest), so that a caller that pauses
+// for a while (a consistent dump) can undo exactly what it did: release
+// with Release, and resume only a guest that ran.
+func (m *Manager) PauseHeld(ctx context.Context) (*vmi.Stop, bool, error) {
 	var stop *vmi.Stop
+	var was bool
 	var err error
 	derr := m.do(ctx, func() {
-		was := m.held
+		was = m.held
 		m.held = true
 		octx, cancel := m.opCtx()
 		defer cancel()
@@ -169,14 +179,23 @@ func (m *Manager) Pause(ctx context.Context) (*vmi.Stop, error) {
 		}
 	})
 	if derr != nil {
-		return nil, derr
+		return nil, false, derr
 	}
-	return stop, err
+	return stop, was, err
 }
 
 // Resume ends an operator's Pause: a breakpoint hit handled while paused
 // is stepped over first.
 func (m *Manager) Resume(ctx context.Context) error {
+	return m.Release(ctx, true)
+}
+
+// Release ends an operator's hold. A hit that came while held is stepped
+// over and the guest resumed (the hold was all that kept it); otherwise
+// the guest is resumed only if resume is set, so a guest that was stopped
+// before the hold (an outside pause, a hit still being handled) is left
+// as it was.
+func (m *Manager) Release(ctx context.Context, resume bool) error {
 	return m.do(ctx, func() {
 		m.held = false
 		if m.inHit {
@@ -193,6 +212,8 @@ func (m *Manager) Resume(ctx context.Context) error {
 			}
 			m.log.Error("reading registers before resuming", "err", err)
 		}
-		m.resume()
+		if resume {
+			m.resume()
+		}
 	})
 }

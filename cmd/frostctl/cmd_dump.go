@@ -48,14 +48,16 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	info := dumpInfo{live: *live}
 
 	if !*live {
-		if info.wasRunning, err = pauseForDump(ctx, cpu, c.vm); err != nil {
+		h, err := holdForDump(ctx, cpu, c.vm)
+		if err != nil {
 			return err
 		}
-		if info.wasRunning {
-			// Whatever ends the dump (success, an error, ^C or SIGTERM,
-			// which cancel ctx), the guest it stopped runs again.
-			defer func() { err = errors.Join(err, resumeAfterDump(ctx, cpu, c.vm)) }()
-		}
+		info.wasRunning = h.wasRunning
+		// Whatever ends the dump (success, an error, ^C or SIGTERM, which
+		// cancel ctx), the hold ends with it and frostd leaves the guest
+		// as it was; if frostctl dies, frostd sees the call end and does
+		// the same.
+		defer func() { err = errors.Join(err, h.release(c.vm)) }()
 	}
 
 	mctx, cancel := unaryCtx(ctx)
@@ -107,34 +109,74 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	return nil
 }
 
-// pauseForDump stops the guest and says whether it ran before. The call
-// is not cut short by ^C: a Pause the server carried out while the client
-// gave up on it would leave the guest stopped with nobody to resume it.
-func pauseForDump(ctx context.Context, cpu pb.CPUServiceClient, vm string) (bool, error) {
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	defer cancel()
-	resp, err := cpu.Pause(pctx, &pb.PauseRequest{Vm: vm})
-	if err != nil {
-		return false, fmt.Errorf("pausing %s for a consistent dump (--live dumps it running, as a smear): %w", vm, err)
-	}
-	if ctx.Err() != nil {
-		// Interrupted during the pause: undo it before giving up.
-		var rerr error
-		if resp.GetWasRunning() {
-			rerr = resumeAfterDump(ctx, cpu, vm)
-		}
-		return false, errors.Join(fmt.Errorf("interrupted: %w", ctx.Err()), rerr)
-	}
-	return resp.GetWasRunning(), nil
+// dumpHold is the dump's hold on the guest (CPUService.Hold): frostd
+// stops the guest for as long as the call lasts and then leaves it as it
+// was, resuming it only if it ran. The call is frostd's guarantee that a
+// dump never leaves the guest frozen, even when frostctl is killed.
+type dumpHold struct {
+	stream     pb.CPUService_HoldClient
+	cancel     context.CancelFunc
+	wasRunning bool
 }
 
-func resumeAfterDump(ctx context.Context, cpu pb.CPUServiceClient, vm string) error {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), resumeTimeout)
-	defer cancel()
-	if _, err := cpu.Resume(rctx, &pb.ResumeRequest{Vm: vm}); err != nil {
-		return fmt.Errorf("the dump paused %s and could not resume it; it is still paused, run `frostctl resume --vm %s`: %w", vm, vm, err)
+// holdForDump starts the hold. Its call does not end with ctx: a ^C while
+// the guest is being paused is answered by ending the hold properly.
+func holdForDump(ctx context.Context, cpu pb.CPUServiceClient, vm string) (*dumpHold, error) {
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stream, err := cpu.Hold(hctx)
+	if err == nil {
+		err = stream.Send(&pb.HoldRequest{Vm: vm})
+	}
+	var first *pb.HoldResponse
+	if err == nil {
+		first, err = recvWithin(stream, timeout)
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("pausing %s for a consistent dump (--live dumps it running, as a smear): %w", vm, err)
+	}
+	h := &dumpHold{stream: stream, cancel: cancel, wasRunning: first.GetWasRunning()}
+	if ctx.Err() != nil {
+		// Interrupted during the pause: let the guest go before giving up.
+		return nil, errors.Join(fmt.Errorf("interrupted: %w", ctx.Err()), h.release(vm))
+	}
+	return h, nil
+}
+
+// release ends the hold and waits for frostd to confirm the guest is as
+// it was found.
+func (h *dumpHold) release(vm string) error {
+	defer h.cancel()
+	if err := h.stream.CloseSend(); err != nil {
+		return fmt.Errorf("ending the hold on %s: %w (frostd lets the guest go when the call ends)", vm, err)
+	}
+	last, err := recvWithin(h.stream, resumeTimeout)
+	switch {
+	case err != nil:
+		return fmt.Errorf("frostd did not confirm it let %s go after the dump: %w; `frostctl state --vm %s` shows where it stands", vm, err, vm)
+	case !last.GetReleased():
+		return fmt.Errorf("frostd could not leave %s as it was after the dump: %s; `frostctl resume --vm %s` runs it", vm, last.GetReleaseError(), vm)
 	}
 	return nil
+}
+
+// recvWithin is stream.Recv bounded by d.
+func recvWithin(stream pb.CPUService_HoldClient, d time.Duration) (*pb.HoldResponse, error) {
+	type result struct {
+		r   *pb.HoldResponse
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		r, err := stream.Recv()
+		ch <- result{r, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.r, res.err
+	case <-time.After(d):
+		return nil, fmt.Errorf("no answer within %v", d)
+	}
 }
 
 // cpuStateNotes reads every vCPU's registers for the core's notes. A

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -50,6 +51,36 @@ func (d *dumpCPU) Pause(context.Context, *pb.PauseRequest) (*pb.PauseResponse, e
 		d.onPause()
 	}
 	return &pb.PauseResponse{WasRunning: was}, nil
+}
+
+// Hold is frostd's hold as the dump sees it: "pause" when it starts, and
+// "resume" when the call ends (the client's end, its cancel or its death),
+// only if the guest ran.
+func (d *dumpCPU) Hold(stream pb.CPUService_HoldServer) error {
+	if _, err := stream.Recv(); err != nil {
+		return err
+	}
+	resp, _ := d.Pause(stream.Context(), nil)
+	release := func() {
+		if resp.GetWasRunning() {
+			d.Resume(context.Background(), nil)
+		}
+	}
+	if err := stream.Send(&pb.HoldResponse{WasRunning: resp.GetWasRunning()}); err != nil {
+		release()
+		return err
+	}
+	ended := make(chan struct{})
+	go func() {
+		stream.Recv()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-stream.Context().Done():
+	}
+	release()
+	return stream.Send(&pb.HoldResponse{Released: true})
 }
 
 func (d *dumpCPU) Resume(context.Context, *pb.ResumeRequest) (*pb.ResumeResponse, error) {
@@ -111,6 +142,9 @@ func startDumpServer(t *testing.T, cpu *dumpCPU, onChunk func()) string {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if strings.HasSuffix(info.FullMethod, "/Hold") {
+			return h(srv, ss) // Hold records itself
+		}
 		cpu.record("stream")
 		return h(srv, chunkHook{ServerStream: ss, before: onChunk})
 	}))

@@ -9,6 +9,7 @@ package frostv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +22,141 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type HoldRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first request names the VM; any later request ends the hold.
+	Vm string `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// How long the hold may last at most; 0 means 10 minutes.
+	MaxDuration   *durationpb.Duration `protobuf:"bytes,2,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldRequest) Reset() {
+	*x = HoldRequest{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldRequest) ProtoMessage() {}
+
+func (x *HoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldRequest.ProtoReflect.Descriptor instead.
+func (*HoldRequest) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *HoldRequest) GetVm() string {
+	if x != nil {
+		return x.Vm
+	}
+	return ""
+}
+
+func (x *HoldRequest) GetMaxDuration() *durationpb.Duration {
+	if x != nil {
+		return x.MaxDuration
+	}
+	return nil
+}
+
+type HoldResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First response: the stop the guest is held in, and whether this call
+	// stopped a running guest (it then runs again when the hold ends).
+	Stop       *StopInfo `protobuf:"bytes,1,opt,name=stop,proto3" json:"stop,omitempty"`
+	WasRunning bool      `protobuf:"varint,2,opt,name=was_running,json=wasRunning,proto3" json:"was_running,omitempty"`
+	// Last response: the hold has ended and the guest is as it was found,
+	// unless release_error says otherwise.
+	Released     bool   `protobuf:"varint,3,opt,name=released,proto3" json:"released,omitempty"`
+	ReleaseError string `protobuf:"bytes,4,opt,name=release_error,json=releaseError,proto3" json:"release_error,omitempty"`
+	// The hold ended because max_duration passed, not by the client.
+	Expired       bool `protobuf:"varint,5,opt,name=expired,proto3" json:"expired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoldResponse) Reset() {
+	*x = HoldResponse{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoldResponse) ProtoMessage() {}
+
+func (x *HoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoldResponse.ProtoReflect.Descriptor instead.
+func (*HoldResponse) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *HoldResponse) GetStop() *StopInfo {
+	if x != nil {
+		return x.Stop
+	}
+	return nil
+}
+
+func (x *HoldResponse) GetWasRunning() bool {
+	if x != nil {
+		return x.WasRunning
+	}
+	return false
+}
+
+func (x *HoldResponse) GetReleased() bool {
+	if x != nil {
+		return x.Released
+	}
+	return false
+}
+
+func (x *HoldResponse) GetReleaseError() string {
+	if x != nil {
+		return x.ReleaseError
+	}
+	return ""
+}
+
+func (x *HoldResponse) GetExpired() bool {
+	if x != nil {
+		return x.Expired
+	}
+	return false
+}
+
 type PauseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Vm            string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
@@ -30,7 +166,7 @@ type PauseRequest struct {
 
 func (x *PauseRequest) Reset() {
 	*x = PauseRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	mi := &file_frost_v1_cpu_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +178,7 @@ func (x *PauseRequest) String() string {
 func (*PauseRequest) ProtoMessage() {}
 
 func (x *PauseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	mi := &file_frost_v1_cpu_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +191,7 @@ func (x *PauseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseRequest.ProtoReflect.Descriptor instead.
 func (*PauseRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{0}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PauseRequest) GetVm() string {
@@ -78,7 +214,7 @@ type PauseResponse struct {
 
 func (x *PauseResponse) Reset() {
 	*x = PauseResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	mi := &file_frost_v1_cpu_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -90,7 +226,7 @@ func (x *PauseResponse) String() string {
 func (*PauseResponse) ProtoMessage() {}
 
 func (x *PauseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	mi := &file_frost_v1_cpu_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -103,7 +239,7 @@ func (x *PauseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseResponse.ProtoReflect.Descriptor instead.
 func (*PauseResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{1}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PauseResponse) GetStop() *StopInfo {
@@ -129,7 +265,7 @@ type ResumeRequest struct {
 
 func (x *ResumeRequest) Reset() {
 	*x = ResumeRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[2]
+	mi := &file_frost_v1_cpu_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -141,7 +277,7 @@ func (x *ResumeRequest) String() string {
 func (*ResumeRequest) ProtoMessage() {}
 
 func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[2]
+	mi := &file_frost_v1_cpu_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -154,7 +290,7 @@ func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{2}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ResumeRequest) GetVm() string {
@@ -172,7 +308,7 @@ type ResumeResponse struct {
 
 func (x *ResumeResponse) Reset() {
 	*x = ResumeResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[3]
+	mi := &file_frost_v1_cpu_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +320,7 @@ func (x *ResumeResponse) String() string {
 func (*ResumeResponse) ProtoMessage() {}
 
 func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[3]
+	mi := &file_frost_v1_cpu_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +333,7 @@ func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeResponse.ProtoReflect.Descriptor instead.
 func (*ResumeResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{3}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{5}
 }
 
 type StepRequest struct {
@@ -210,7 +346,7 @@ type StepRequest struct {
 
 func (x *StepRequest) Reset() {
 	*x = StepRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[4]
+	mi := &file_frost_v1_cpu_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -222,7 +358,7 @@ func (x *StepRequest) String() string {
 func (*StepRequest) ProtoMessage() {}
 
 func (x *StepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[4]
+	mi := &file_frost_v1_cpu_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -235,7 +371,7 @@ func (x *StepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRequest.ProtoReflect.Descriptor instead.
 func (*StepRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{4}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StepRequest) GetVm() string {
@@ -261,7 +397,7 @@ type StepResponse struct {
 
 func (x *StepResponse) Reset() {
 	*x = StepResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[5]
+	mi := &file_frost_v1_cpu_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +409,7 @@ func (x *StepResponse) String() string {
 func (*StepResponse) ProtoMessage() {}
 
 func (x *StepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[5]
+	mi := &file_frost_v1_cpu_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +422,7 @@ func (x *StepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepResponse.ProtoReflect.Descriptor instead.
 func (*StepResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{5}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StepResponse) GetStop() *StopInfo {
@@ -310,7 +446,7 @@ type GetRegistersRequest struct {
 
 func (x *GetRegistersRequest) Reset() {
 	*x = GetRegistersRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[6]
+	mi := &file_frost_v1_cpu_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +458,7 @@ func (x *GetRegistersRequest) String() string {
 func (*GetRegistersRequest) ProtoMessage() {}
 
 func (x *GetRegistersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[6]
+	mi := &file_frost_v1_cpu_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +471,7 @@ func (x *GetRegistersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistersRequest.ProtoReflect.Descriptor instead.
 func (*GetRegistersRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{6}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetRegistersRequest) GetVm() string {
@@ -372,7 +508,7 @@ type GetRegistersResponse struct {
 
 func (x *GetRegistersResponse) Reset() {
 	*x = GetRegistersResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[7]
+	mi := &file_frost_v1_cpu_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +520,7 @@ func (x *GetRegistersResponse) String() string {
 func (*GetRegistersResponse) ProtoMessage() {}
 
 func (x *GetRegistersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[7]
+	mi := &file_frost_v1_cpu_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +533,7 @@ func (x *GetRegistersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistersResponse.ProtoReflect.Descriptor instead.
 func (*GetRegistersResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{7}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRegistersResponse) GetCpus() []*Registers {
@@ -436,7 +572,7 @@ type SystemRegisters struct {
 
 func (x *SystemRegisters) Reset() {
 	*x = SystemRegisters{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	mi := &file_frost_v1_cpu_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +584,7 @@ func (x *SystemRegisters) String() string {
 func (*SystemRegisters) ProtoMessage() {}
 
 func (x *SystemRegisters) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	mi := &file_frost_v1_cpu_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +597,7 @@ func (x *SystemRegisters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemRegisters.ProtoReflect.Descriptor instead.
 func (*SystemRegisters) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{8}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SystemRegisters) GetCpu() uint32 {
@@ -508,7 +644,7 @@ type SegmentRegister struct {
 
 func (x *SegmentRegister) Reset() {
 	*x = SegmentRegister{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	mi := &file_frost_v1_cpu_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +656,7 @@ func (x *SegmentRegister) String() string {
 func (*SegmentRegister) ProtoMessage() {}
 
 func (x *SegmentRegister) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	mi := &file_frost_v1_cpu_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +669,7 @@ func (x *SegmentRegister) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentRegister.ProtoReflect.Descriptor instead.
 func (*SegmentRegister) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{9}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SegmentRegister) GetName() string {
@@ -581,7 +717,7 @@ type DescriptorTable struct {
 
 func (x *DescriptorTable) Reset() {
 	*x = DescriptorTable{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[10]
+	mi := &file_frost_v1_cpu_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +729,7 @@ func (x *DescriptorTable) String() string {
 func (*DescriptorTable) ProtoMessage() {}
 
 func (x *DescriptorTable) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[10]
+	mi := &file_frost_v1_cpu_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +742,7 @@ func (x *DescriptorTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescriptorTable.ProtoReflect.Descriptor instead.
 func (*DescriptorTable) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{10}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DescriptorTable) GetBase() uint64 {
@@ -634,7 +770,7 @@ type SetRegistersRequest struct {
 
 func (x *SetRegistersRequest) Reset() {
 	*x = SetRegistersRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[11]
+	mi := &file_frost_v1_cpu_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +782,7 @@ func (x *SetRegistersRequest) String() string {
 func (*SetRegistersRequest) ProtoMessage() {}
 
 func (x *SetRegistersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[11]
+	mi := &file_frost_v1_cpu_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +795,7 @@ func (x *SetRegistersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegistersRequest.ProtoReflect.Descriptor instead.
 func (*SetRegistersRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{11}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetRegistersRequest) GetVm() string {
@@ -693,7 +829,7 @@ type SetRegistersResponse struct {
 
 func (x *SetRegistersResponse) Reset() {
 	*x = SetRegistersResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[12]
+	mi := &file_frost_v1_cpu_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +841,7 @@ func (x *SetRegistersResponse) String() string {
 func (*SetRegistersResponse) ProtoMessage() {}
 
 func (x *SetRegistersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[12]
+	mi := &file_frost_v1_cpu_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +854,7 @@ func (x *SetRegistersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegistersResponse.ProtoReflect.Descriptor instead.
 func (*SetRegistersResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{12}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetRegistersResponse) GetRegisters() *Registers {
@@ -732,7 +868,17 @@ var File_frost_v1_cpu_proto protoreflect.FileDescriptor
 
 const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\n" +
-	"\x12frost/v1/cpu.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\"\x1e\n" +
+	"\x12frost/v1/cpu.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\"[\n" +
+	"\vHoldRequest\x12\x0e\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\x12<\n" +
+	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\"\xb2\x01\n" +
+	"\fHoldResponse\x12&\n" +
+	"\x04stop\x18\x01 \x01(\v2\x12.frost.v1.StopInfoR\x04stop\x12\x1f\n" +
+	"\vwas_running\x18\x02 \x01(\bR\n" +
+	"wasRunning\x12\x1a\n" +
+	"\breleased\x18\x03 \x01(\bR\breleased\x12#\n" +
+	"\rrelease_error\x18\x04 \x01(\tR\freleaseError\x12\x18\n" +
+	"\aexpired\x18\x05 \x01(\bR\aexpired\"\x1e\n" +
 	"\fPauseRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"X\n" +
 	"\rPauseResponse\x12&\n" +
@@ -775,14 +921,15 @@ const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\x03cpu\x18\x02 \x01(\rR\x03cpu\x120\n" +
 	"\tregisters\x18\x03 \x03(\v2\x12.frost.v1.RegisterR\tregisters\"I\n" +
 	"\x14SetRegistersResponse\x121\n" +
-	"\tregisters\x18\x01 \x01(\v2\x13.frost.v1.RegistersR\tregisters2\xd8\x02\n" +
+	"\tregisters\x18\x01 \x01(\v2\x13.frost.v1.RegistersR\tregisters2\x93\x03\n" +
 	"\n" +
 	"CPUService\x128\n" +
 	"\x05Pause\x12\x16.frost.v1.PauseRequest\x1a\x17.frost.v1.PauseResponse\x12;\n" +
 	"\x06Resume\x12\x17.frost.v1.ResumeRequest\x1a\x18.frost.v1.ResumeResponse\x125\n" +
 	"\x04Step\x12\x15.frost.v1.StepRequest\x1a\x16.frost.v1.StepResponse\x12M\n" +
 	"\fGetRegisters\x12\x1d.frost.v1.GetRegistersRequest\x1a\x1e.frost.v1.GetRegistersResponse\x12M\n" +
-	"\fSetRegisters\x12\x1d.frost.v1.SetRegistersRequest\x1a\x1e.frost.v1.SetRegistersResponseB2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\fSetRegisters\x12\x1d.frost.v1.SetRegistersRequest\x1a\x1e.frost.v1.SetRegistersResponse\x129\n" +
+	"\x04Hold\x12\x15.frost.v1.HoldRequest\x1a\x16.frost.v1.HoldResponse(\x010\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_cpu_proto_rawDescOnce sync.Once
@@ -796,50 +943,57 @@ func file_frost_v1_cpu_proto_rawDescGZIP() []byte {
 	return file_frost_v1_cpu_proto_rawDescData
 }
 
-var file_frost_v1_cpu_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_frost_v1_cpu_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_frost_v1_cpu_proto_goTypes = []any{
-	(*PauseRequest)(nil),         // 0: frost.v1.PauseRequest
-	(*PauseResponse)(nil),        // 1: frost.v1.PauseResponse
-	(*ResumeRequest)(nil),        // 2: frost.v1.ResumeRequest
-	(*ResumeResponse)(nil),       // 3: frost.v1.ResumeResponse
-	(*StepRequest)(nil),          // 4: frost.v1.StepRequest
-	(*StepResponse)(nil),         // 5: frost.v1.StepResponse
-	(*GetRegistersRequest)(nil),  // 6: frost.v1.GetRegistersRequest
-	(*GetRegistersResponse)(nil), // 7: frost.v1.GetRegistersResponse
-	(*SystemRegisters)(nil),      // 8: frost.v1.SystemRegisters
-	(*SegmentRegister)(nil),      // 9: frost.v1.SegmentRegister
-	(*DescriptorTable)(nil),      // 10: frost.v1.DescriptorTable
-	(*SetRegistersRequest)(nil),  // 11: frost.v1.SetRegistersRequest
-	(*SetRegistersResponse)(nil), // 12: frost.v1.SetRegistersResponse
-	(*StopInfo)(nil),             // 13: frost.v1.StopInfo
-	(*Registers)(nil),            // 14: frost.v1.Registers
-	(*Register)(nil),             // 15: frost.v1.Register
+	(*HoldRequest)(nil),          // 0: frost.v1.HoldRequest
+	(*HoldResponse)(nil),         // 1: frost.v1.HoldResponse
+	(*PauseRequest)(nil),         // 2: frost.v1.PauseRequest
+	(*PauseResponse)(nil),        // 3: frost.v1.PauseResponse
+	(*ResumeRequest)(nil),        // 4: frost.v1.ResumeRequest
+	(*ResumeResponse)(nil),       // 5: frost.v1.ResumeResponse
+	(*StepRequest)(nil),          // 6: frost.v1.StepRequest
+	(*StepResponse)(nil),         // 7: frost.v1.StepResponse
+	(*GetRegistersRequest)(nil),  // 8: frost.v1.GetRegistersRequest
+	(*GetRegistersResponse)(nil), // 9: frost.v1.GetRegistersResponse
+	(*SystemRegisters)(nil),      // 10: frost.v1.SystemRegisters
+	(*SegmentRegister)(nil),      // 11: frost.v1.SegmentRegister
+	(*DescriptorTable)(nil),      // 12: frost.v1.DescriptorTable
+	(*SetRegistersRequest)(nil),  // 13: frost.v1.SetRegistersRequest
+	(*SetRegistersResponse)(nil), // 14: frost.v1.SetRegistersResponse
+	(*durationpb.Duration)(nil),  // 15: google.protobuf.Duration
+	(*StopInfo)(nil),             // 16: frost.v1.StopInfo
+	(*Registers)(nil),            // 17: frost.v1.Registers
+	(*Register)(nil),             // 18: frost.v1.Register
 }
 var file_frost_v1_cpu_proto_depIdxs = []int32{
-	13, // 0: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
-	13, // 1: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
-	14, // 2: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
-	8,  // 3: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
-	9,  // 4: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
-	10, // 5: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
-	10, // 6: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
-	15, // 7: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
-	14, // 8: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
-	0,  // 9: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
-	2,  // 10: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
-	4,  // 11: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
-	6,  // 12: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
-	11, // 13: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
-	1,  // 14: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
-	3,  // 15: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
-	5,  // 16: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
-	7,  // 17: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
-	12, // 18: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	15, // 0: frost.v1.HoldRequest.max_duration:type_name -> google.protobuf.Duration
+	16, // 1: frost.v1.HoldResponse.stop:type_name -> frost.v1.StopInfo
+	16, // 2: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
+	16, // 3: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
+	17, // 4: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
+	10, // 5: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
+	11, // 6: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
+	12, // 7: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
+	12, // 8: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
+	18, // 9: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
+	17, // 10: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
+	2,  // 11: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
+	4,  // 12: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
+	6,  // 13: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
+	8,  // 14: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
+	13, // 15: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
+	0,  // 16: frost.v1.CPUService.Hold:input_type -> frost.v1.HoldRequest
+	3,  // 17: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
+	5,  // 18: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
+	7,  // 19: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
+	9,  // 20: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
+	14, // 21: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
+	1,  // 22: frost.v1.CPUService.Hold:output_type -> frost.v1.HoldResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_cpu_proto_init() }
@@ -848,14 +1002,14 @@ func file_frost_v1_cpu_proto_init() {
 		return
 	}
 	file_frost_v1_common_proto_init()
-	file_frost_v1_cpu_proto_msgTypes[6].OneofWrappers = []any{}
+	file_frost_v1_cpu_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_cpu_proto_rawDesc), len(file_frost_v1_cpu_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	CPUService_Step_FullMethodName         = "/frost.v1.CPUService/Step"
 	CPUService_GetRegisters_FullMethodName = "/frost.v1.CPUService/GetRegisters"
 	CPUService_SetRegisters_FullMethodName = "/frost.v1.CPUService/SetRegisters"
+	CPUService_Hold_FullMethodName         = "/frost.v1.CPUService/Hold"
 )
 
 // CPUServiceClient is the client API for CPUService service.
@@ -42,6 +43,14 @@ type CPUServiceClient interface {
 	// SetRegisters changes the named registers of one vCPU and leaves the
 	// rest as they are. It needs frostd's --allow-write.
 	SetRegisters(ctx context.Context, in *SetRegistersRequest, opts ...grpc.CallOption) (*SetRegistersResponse, error)
+	// Hold stops the guest for as long as the call lasts, then leaves it as
+	// it found it: running if it ran, stopped if it was stopped (at a
+	// breakpoint, by a Pause, or by someone outside Frost). For work that
+	// needs a still guest, such as a consistent dump, and must never leave
+	// it frozen: the hold ends when the client sends its next request,
+	// closes or cancels the call, or dies, or when max_duration passes.
+	// The first response carries the stop; the last says how the hold ended.
+	Hold(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HoldRequest, HoldResponse], error)
 }
 
 type cPUServiceClient struct {
@@ -102,6 +111,19 @@ func (c *cPUServiceClient) SetRegisters(ctx context.Context, in *SetRegistersReq
 	return out, nil
 }
 
+func (c *cPUServiceClient) Hold(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HoldRequest, HoldResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CPUService_ServiceDesc.Streams[0], CPUService_Hold_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[HoldRequest, HoldResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CPUService_HoldClient = grpc.BidiStreamingClient[HoldRequest, HoldResponse]
+
 // CPUServiceServer is the server API for CPUService service.
 // All implementations must embed UnimplementedCPUServiceServer
 // for forward compatibility.
@@ -118,6 +140,14 @@ type CPUServiceServer interface {
 	// SetRegisters changes the named registers of one vCPU and leaves the
 	// rest as they are. It needs frostd's --allow-write.
 	SetRegisters(context.Context, *SetRegistersRequest) (*SetRegistersResponse, error)
+	// Hold stops the guest for as long as the call lasts, then leaves it as
+	// it found it: running if it ran, stopped if it was stopped (at a
+	// breakpoint, by a Pause, or by someone outside Frost). For work that
+	// needs a still guest, such as a consistent dump, and must never leave
+	// it frozen: the hold ends when the client sends its next request,
+	// closes or cancels the call, or dies, or when max_duration passes.
+	// The first response carries the stop; the last says how the hold ended.
+	Hold(grpc.BidiStreamingServer[HoldRequest, HoldResponse]) error
 	mustEmbedUnimplementedCPUServiceServer()
 }
 
@@ -142,6 +172,9 @@ func (UnimplementedCPUServiceServer) GetRegisters(context.Context, *GetRegisters
 }
 func (UnimplementedCPUServiceServer) SetRegisters(context.Context, *SetRegistersRequest) (*SetRegistersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRegisters not implemented")
+}
+func (UnimplementedCPUServiceServer) Hold(grpc.BidiStreamingServer[HoldRequest, HoldResponse]) error {
+	return status.Error(codes.Unimplemented, "method Hold not implemented")
 }
 func (UnimplementedCPUServiceServer) mustEmbedUnimplementedCPUServiceServer() {}
 func (UnimplementedCPUServiceServer) testEmbeddedByValue()                    {}
@@ -254,6 +287,13 @@ func _CPUService_SetRegisters_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CPUService_Hold_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(CPUServiceServer).Hold(&grpc.GenericServerStream[HoldRequest, HoldResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CPUService_HoldServer = grpc.BidiStreamingServer[HoldRequest, HoldResponse]
+
 // CPUService_ServiceDesc is the grpc.ServiceDesc for CPUService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +322,13 @@ var CPUService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CPUService_SetRegisters_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Hold",
+			Handler:       _CPUService_Hold_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "frost/v1/cpu.proto",
 }
