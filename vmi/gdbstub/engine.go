@@ -102,8 +102,8 @@ type published struct {
 	resumes   uint64
 	resumeWhy string
 	err       error                   // why the connection ended
-	regs    map[ThreadID]*Registers // "g" snapshots taken since the latest stop
-	synced  map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
+	regs      map[ThreadID]*Registers // "g" snapshots taken since the latest stop
+	synced    map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
 }
 
 // Tunables of the owner.
