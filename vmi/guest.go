@@ -178,8 +178,8 @@ func (g *guest) WritePhysical(ctx context.Context, gpa uint64, p []byte) error {
 // checkRAM fails with a *physmem.NotRAMError if [gpa, gpa+n) leaves guest
 // RAM.
 func (g *guest) checkRAM(gpa, n uint64) error {
-	if gpa+n < gpa {
-		return fmt.Errorf("vmi: %s: %d bytes at GPA %#x wrap around", g.name, n, gpa)
+	if n > 0 && n-1 > ^uint64(0)-gpa {
+		return fmt.Errorf("vmi: %s: %d bytes at GPA %#x go past the top of the address space", g.name, n, gpa)
 	}
 	gm := g.mem.Map()
 	for n > 0 {

@@ -18,9 +18,11 @@ type PhysicalMapper interface {
 }
 
 // PhysicalMapRereader is a PhysicalMapper whose map can be read afresh
-// from QEMU. QEMU's map changes under a running guest (the firmware makes
-// the PAM window below 1 MiB RAM, a reset makes it ROM again), so a map
-// read at attach goes stale. A caller about to rely on the whole map (a
+// from QEMU. QEMU's map changes under a running guest (at power-on the
+// PAM window below 1 MiB is the BIOS ROM; the firmware maps RAM there), so
+// a map read at attach goes stale. (A warm reset keeps the firmware's PAM
+// setting: measured on QEMU 7.2's i440fx, system_reset after boot leaves
+// the window as read-only RAM.) A caller about to rely on the whole map (a
 // dump) re-reads it first; reads in a hole re-read it by themselves.
 type PhysicalMapRereader interface {
 	PhysicalMapper
@@ -34,8 +36,7 @@ type PhysicalMapRereader interface {
 // reads exactly what ReadPhysical can serve.
 func (g *guest) PhysicalMap() []physmem.Range { return g.mem.Map().Ranges() }
 
-// RereadPhysicalMap re-reads the map the data plane reads through. A
-// reset calls for it too: QEMU's map is then the one of power-on again.
+// RereadPhysicalMap re-reads the map the data plane reads through.
 func (g *guest) RereadPhysicalMap(ctx context.Context) error {
 	return g.wrap("re-reading the guest-physical map", g.mem.Map().Reread(ctx))
 }
