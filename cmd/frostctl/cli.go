@@ -163,6 +163,15 @@ func parseSize(field, s string) (uint64, error) {
 }
 
 // addr formats a 64-bit address the WinDbg way for kernel addresses.
+// endAddr formats the end of a range, where 0 stands for 2^64 (a range
+// that runs to the top of the address space).
+func endAddr(v uint64) string {
+	if v == 0 {
+		return "1`00000000`00000000"
+	}
+	return addr(v)
+}
+
 func addr(v uint64) string {
 	if v > 0xffffffff {
 		return fmt.Sprintf("%08x`%08x", v>>32, v&0xffffffff)

@@ -35,3 +35,12 @@ func TestParseAddrForms(t *testing.T) {
 		}
 	}
 }
+
+// A range's end of 0 is 2^64 (VadMap up to the top), never address 0.
+func TestEndAddrAtTheTop(t *testing.T) {
+	for v, want := range map[uint64]string{0: "1`00000000`00000000", 0x1000: "00001000", 0xfffff80000001000: "fffff800`00001000"} {
+		if got := endAddr(v); got != want {
+			t.Errorf("endAddr(%#x) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -78,6 +78,8 @@ func cmdBoot(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	switch {
+	case final == nil && *follow:
+		return fmt.Errorf("the boot stream of %s ended before its status (frostd stopped?)", pos[0])
 	case final == nil && *status:
 		if !c.json {
 			fmt.Fprintf(c.out, "The boot of %s is still in progress (--follow to watch it end).\n", pos[0])

@@ -119,7 +119,7 @@ func cmdVadmap(ctx context.Context, c *cli, args []string) error {
 		t := table(w)
 		fmt.Fprintln(t, "Start\tEnd\tLocation\tError")
 		for _, r := range resp.GetRuns() {
-			fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr(r.GetStart()), addr(r.GetEnd()), location(r.GetLocation()), r.GetError())
+			fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr(r.GetStart()), endAddr(r.GetEnd()), location(r.GetLocation()), r.GetError())
 		}
 		t.Flush()
 	})

@@ -663,7 +663,9 @@ type VadMapRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
 	Space *AddressSpace          `protobuf:"bytes,2,opt,name=space,proto3" json:"space,omitempty"`
-	// [start, end); at most 16 GiB of address space per call.
+	// [start, end); at most 16 GiB of address space per call. An end of 0
+	// stands for 2^64 (the map runs to the top of the address space), and
+	// an end inside the last page rounds up to it.
 	Start         uint64 `protobuf:"varint,3,opt,name=start,proto3" json:"start,omitempty"`
 	End           uint64 `protobuf:"varint,4,opt,name=end,proto3" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -733,7 +735,8 @@ func (x *VadMapRequest) GetEnd() uint64 {
 type VadRun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Start uint64                 `protobuf:"varint,1,opt,name=start,proto3" json:"start,omitempty"`
-	End   uint64                 `protobuf:"varint,2,opt,name=end,proto3" json:"end,omitempty"`
+	// One past the run's last byte; 0 stands for 2^64.
+	End uint64 `protobuf:"varint,2,opt,name=end,proto3" json:"end,omitempty"`
 	// Location of start.
 	Location *Location `protobuf:"bytes,3,opt,name=location,proto3" json:"location,omitempty"`
 	// Why the run's pages could not be translated.
