@@ -27,6 +27,15 @@ const hintResumed EventKind = -1
 // reconcileTimeout bounds one query-status (through libvirt 1–7 ms).
 const reconcileTimeout = 5 * time.Second
 
+// hintSettle is how long the control plane must sit still before a hint
+// is checked. Every resume Frost makes raises one too (QEMU's RESUME
+// cannot say who resumed), and a breakpoint loop makes hundreds a
+// second; while the control plane moves (stops, resumes of its own), its
+// traffic keeps its view current (a request that reaches a guest resumed
+// behind its back is a stray stop, undone), so QEMU is asked only once it
+// sits still: one query-status, at least 50 ms after the hint.
+const hintSettle = 50 * time.Millisecond
+
 // hintResume asks the reconciler to check the run state; hints arriving
 // while it checks fold into one more check.
 func (g *guest) hintResume(why string) {
@@ -47,12 +56,36 @@ func (g *guest) reconcileLoop() {
 			return
 		case <-g.hint:
 		}
+		if !g.settle() {
+			return
+		}
 		g.hintMu.Lock()
 		why := g.hintWhy
 		g.hintMu.Unlock()
 		ctx, cancel := context.WithTimeout(g.ctx, reconcileTimeout)
 		g.reconcile(ctx, why)
 		cancel()
+	}
+}
+
+// settle waits until the control plane has not moved for hintSettle
+// (false: the target closed). A hint that came amid traffic is thus
+// checked once the traffic stops, not dropped: the stop of an outside
+// pause may reach the stub's reader after QMP's RESUME of the resume
+// that followed it.
+func (g *guest) settle() bool {
+	moves := g.gdb.Moves()
+	for {
+		select {
+		case <-g.done:
+			return false
+		case <-time.After(hintSettle):
+		}
+		now := g.gdb.Moves()
+		if now == moves {
+			return true
+		}
+		moves = now
 	}
 }
 

@@ -101,9 +101,11 @@ type published struct {
 	// resumeWhy says how it learned the latest.
 	resumes   uint64
 	resumeWhy string
-	err       error                   // why the connection ended
-	regs      map[ThreadID]*Registers // "g" snapshots taken since the latest stop
-	synced    map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
+	// resumesSent counts the resumes (c, s, vCont) this client sent.
+	resumesSent uint64
+	err         error                   // why the connection ended
+	regs        map[ThreadID]*Registers // "g" snapshots taken since the latest stop
+	synced      map[ThreadID]bool       // vCPUs "g" has synchronized since the latest stop
 }
 
 // Tunables of the owner.
@@ -371,6 +373,7 @@ func (e *engine) send(r *request) {
 		e.update(func(p *published) {
 			p.state = StateRunning
 			p.regs, p.synced = nil, nil
+			p.resumesSent++
 		})
 		e.complete(r, nil, nil)
 	}

@@ -29,6 +29,16 @@ func (c *Client) Latest() (State, uint64) {
 	return st.state, st.seq
 }
 
+// Moves counts the stops the client has seen and the resumes it has
+// sent. While it changes, the client's view of the run state is being
+// kept current by traffic of its own (and a request that reaches a guest
+// resumed behind its back is a stray stop, undone): only a client that
+// sits still needs to be told of a resume (Resync).
+func (c *Client) Moves() uint64 {
+	st := c.e.snapshot()
+	return st.seq + st.resumesSent
+}
+
 // Resumes counts the resumes behind the client's back it has learned of
 // (Resync, undone stray stops), and says how it learned the latest.
 func (c *Client) Resumes() (uint64, string) {
