@@ -27,17 +27,31 @@ import (
 const Deadline = 3 * time.Minute
 
 // Unavailable skips the test, or fails it under FROST_REQUIRE_INTEGRATION.
+// Under -short it always skips: -short asks for no boots, so a skip there
+// is what the caller wanted, not something CI could hide behind.
 func Unavailable(tb testing.TB, format string, args ...any) {
 	tb.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
+	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" && !testing.Short() {
 		tb.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
 	}
 	tb.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
 }
 
-// RequireTools checks for the programs a test runs.
+// SkipShort skips a test that boots a guest or starts libvirt or QEMU
+// when it runs under -short (the inner loop). Tests that boot without Dir,
+// Boot or RequireTools call it themselves.
+func SkipShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("skipping: boots a guest or starts QEMU/libvirt, and -short is set")
+	}
+}
+
+// RequireTools checks for the programs a test runs. Every caller runs
+// QEMU or libvirt, so -short skips here too.
 func RequireTools(tb testing.TB, tools ...string) {
 	tb.Helper()
+	SkipShort(tb)
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			Unavailable(tb, "%s not found (run `make deps`)", tool)
@@ -92,6 +106,7 @@ func Context(tb testing.TB) context.Context {
 // its files, when the test ends.
 func Boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
 	tb.Helper()
+	SkipShort(tb)
 	if cfg.GuestDir == "" {
 		cfg.GuestDir = Dir(tb)
 	}
