@@ -2,13 +2,12 @@ package api
 
 import (
 	"context"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi/libvirt"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 type vmService struct {
@@ -16,7 +15,7 @@ type vmService struct {
 	c *Config
 }
 
-func (s *vmService) hypervisor() (Hypervisor, error) {
+func (s *vmService) hypervisor() (session.Hypervisor, error) {
 	if s.c.Hypervisor == nil {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
 			"frostd has no libvirt connection (see --libvirt)")
@@ -56,7 +55,7 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	if err != nil {
 		return nil, err
 	}
-	d, err := findDomain(ctx, h, req.GetName())
+	d, err := session.FindDomain(ctx, h, req.GetName())
 	if err != nil {
 		return nil, targetError(req.GetName(), "looking up", err)
 	}
@@ -71,26 +70,30 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	if err != nil {
 		return nil, targetError(d.Name, "attaching", err)
 	}
+	vm, err := s.c.newSession(d.Name, d.UUID, t)
+	if err != nil {
+		_ = t.Close(context.WithoutCancel(ctx))
+		return nil, targetError(d.Name, "attaching", err)
+	}
 	// Connecting to the stub stops the guest; attaching must not change
 	// whether it runs, so a guest that ran before runs again.
 	if d.State == libvirt.StateRunning {
-		if err := t.Resume(ctx); err != nil {
-			_ = t.Close(context.WithoutCancel(ctx))
+		if err := vm.Manager().Resume(ctx); err != nil {
+			_ = vm.Close(context.WithoutCancel(ctx))
 			return nil, targetError(d.Name, "resuming after attach", err)
 		}
 	}
-	vm := &VM{Name: d.Name, UUID: d.UUID, Target: t, Since: time.Now()}
 	if err := s.c.Registry.Add(vm); err != nil {
 		// Lost a race with another Attach: let this hold go cleanly.
-		_ = t.Close(context.WithoutCancel(ctx))
-		return nil, err
+		_ = vm.Close(context.WithoutCancel(ctx))
+		return nil, sessionError(d.Name, err)
 	}
 	s.c.Log.Info("attached", "vm", d.Name, "uuid", d.UUID)
 	return &pb.AttachResponse{Vm: vmInfo(vm, s.domain(d))}, nil
 }
 
 func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.DetachResponse, error) {
-	if _, err := s.c.Registry.Get(req.GetVm()); err != nil {
+	if _, err := s.c.get(req.GetVm()); err != nil {
 		return nil, err
 	}
 	vm := s.c.Registry.Remove(req.GetVm())
@@ -98,8 +101,9 @@ func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.Deta
 		// Detached by a concurrent call: the outcome asked for holds.
 		return &pb.DetachResponse{}, nil
 	}
+	s.c.bps.forget(vm)
 	// The guest must be let go even if the client gives up waiting.
-	if err := vm.release(context.WithoutCancel(ctx)); err != nil {
+	if err := vm.Close(context.WithoutCancel(ctx)); err != nil {
 		return nil, targetError(vm.Name, "detaching", err)
 	}
 	s.c.Log.Info("detached", "vm", vm.Name)
@@ -114,7 +118,7 @@ func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMR
 	if err != nil {
 		return nil, err
 	}
-	d, err := findDomain(ctx, h, req.GetVm())
+	d, err := session.FindDomain(ctx, h, req.GetVm())
 	if err != nil {
 		return nil, targetError(req.GetVm(), "looking up", err)
 	}
@@ -125,46 +129,14 @@ func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMR
 	return resp, nil
 }
 
-// LaunchDemoGuest defines mini-NT under libvirt from vmi/qemu's domain
-// template and starts it. Its directory (disk image, serial log) stays for
-// the domain's life.
-func (s *vmService) LaunchDemoGuest(ctx context.Context, req *pb.LaunchDemoGuestRequest) (*pb.LaunchDemoGuestResponse, error) {
-	if req.GetName() == "" {
-		return nil, invalid("name", "a domain name is required")
-	}
-	if s.c.GuestDir == "" || s.c.Define == nil || s.c.Start == nil {
-		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
-			"frostd cannot launch the demo guest: it needs --guest-dir and a libvirt connection")
-	}
-	cfg := qemu.Config{GuestDir: s.c.GuestDir, PagingFiles: req.GetPagingFiles(), LoadOptions: req.GetLoadOptions()}
-	if req.Seed != nil {
-		cfg.Seed = qemu.Seed(req.GetSeed())
-	}
-	g, err := qemu.NewDomain(req.GetName(), cfg)
-	if err != nil {
-		return nil, invalid("name", "%v", err)
-	}
-	xml, err := g.XML()
-	if err == nil {
-		err = s.c.Define(ctx, xml)
-	}
-	if err != nil {
-		_ = g.Remove()
-		return nil, targetError(req.GetName(), "defining", err)
-	}
-	if err := s.c.Start(ctx, req.GetName(), req.GetPaused()); err != nil {
-		return nil, targetError(req.GetName(), "starting", err)
-	}
-	h, err := s.hypervisor()
-	if err != nil {
-		return nil, err
-	}
-	d, err := findDomain(ctx, h, req.GetName())
-	if err != nil {
-		return nil, targetError(req.GetName(), "looking up", err)
-	}
-	s.c.Log.Info("demo guest launched", "vm", d.Name, "dir", g.Dir())
-	return &pb.LaunchDemoGuestResponse{Domain: s.domain(d)}, nil
+// LaunchDemoGuest is no longer frostd's: the bundled mini-NT is a test
+// guest, and the product does not link it. The RPC stays in the contract
+// for wire compatibility (deprecated in vm.proto); its answer names the
+// demo tool's command that replaced it.
+func (s *vmService) LaunchDemoGuest(context.Context, *pb.LaunchDemoGuestRequest) (*pb.LaunchDemoGuestResponse, error) {
+	return nil, apiError(codes.Unimplemented, pb.ErrorReason_ERROR_REASON_UNSPECIFIED,
+		"LaunchDemoGuest was removed from frostd: launch the bundled guest with `minint define NAME [--paging-file PATH] [--paused]`",
+		"replacement", "minint define")
 }
 
 func domainState(s libvirt.State) pb.DomainState {

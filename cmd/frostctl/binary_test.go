@@ -228,8 +228,6 @@ func startFrostd(t *testing.T) *frostd {
 		Attach:     func(context.Context, string) (vmi.Target, error) { return newCLITarget(), nil },
 		Start:      func(context.Context, string, bool) error { return nil },
 		Resume:     noop,
-		Define:     func(context.Context, string) error { return nil },
-		GuestDir:   t.TempDir(), // no guest build in it: launch gets the server's error
 		Symbols:    symbolStore(t),
 		Log:        slog.New(slog.DiscardHandler),
 	})

@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-
-	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"strings"
 )
 
+// launch used to ask frostd to define and start the bundled mini-NT guest
+// (LaunchDemoGuest). The product no longer links the test guest: the demo
+// tool does it (minint define). The command stays so that a user, or a
+// script, that runs it learns the replacement, spelled with the same
+// arguments, instead of "unknown command"; it never calls frostd, and
+// exits 2 like any usage error.
 func init() {
-	register(command{"launch", "NAME [--paging-file PATH]... [--load-options S] [--paused] [--seed N]", "define the bundled mini-NT guest under libvirt and start it (demo)", cmdLaunch})
+	register(command{"launch", "NAME [--paging-file PATH]... [--paused] (removed)",
+		"removed: prints the minint define command that replaced it", cmdLaunch})
 }
 
-func cmdLaunch(ctx context.Context, c *cli, args []string) error {
+func cmdLaunch(_ context.Context, c *cli, args []string) error {
 	fs := c.flags("launch", false)
 	var paging multi
 	fs.Var(&paging, "paging-file", "a paging file the guest's registry asks for, e.g. 'C:\\pagefile.sys' (repeatable; quoted in a shell)")
@@ -23,26 +28,30 @@ func cmdLaunch(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := &pb.LaunchDemoGuestRequest{Name: pos[0], PagingFiles: paging, LoadOptions: *opts, Paused: *paused}
+	repl := []string{"minint", "define", shellQuote(pos[0])}
+	for _, p := range paging {
+		repl = append(repl, "--paging-file", shellQuote(p))
+	}
+	if *opts != "" {
+		repl = append(repl, "--load-options", shellQuote(*opts))
+	}
 	if *seed != "" {
-		v, err := parseUint("--seed", *seed)
-		if err != nil {
-			return err
-		}
-		req.Seed = &v
+		repl = append(repl, "--seed", shellQuote(*seed))
 	}
-	cc, err := c.client()
-	if err != nil {
-		return err
+	if *paused {
+		repl = append(repl, "--paused")
 	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewVMServiceClient(cc).LaunchDemoGuest(ctx, req)
-	if err != nil {
-		return err
+	fmt.Fprintf(c.errOut, "frostctl launch: removed; frostd no longer launches the bundled test guest (LaunchDemoGuest is deprecated).\n"+
+		"The demo tool does it, talking to libvirt directly; run:\n  %s\n", strings.Join(repl, " "))
+	// errUsage: the exit status of a command line that cannot run (2).
+	return fmt.Errorf("launch is removed: %w", errUsage)
+}
+
+// shellQuote returns s as one word for a POSIX shell: bare when it holds
+// nothing a shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/=+@%") == "" {
+		return s
 	}
-	return c.emit(resp, func(w io.Writer) {
-		d := resp.GetDomain()
-		fmt.Fprintf(w, "launched %s (%s): %s\n", d.GetName(), d.GetUuid(), domainState(d.GetState()))
-	})
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // cmdCase is one run of the built frostctl. rpc is the call it must reach
-// the server with; code is the exit code; a run that succeeds prints
+// the server with ("" for a command that must not call it); code is the exit code; a run that succeeds prints
 // every string of want on stdout, and one that fails (code 1) prints them
 // on stderr, after the server failed rpc with serverCode (so the error is
 // frostd's, never frostctl's own flag checks).
@@ -47,7 +47,11 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "attach", args: []string{"attach", "scratch"}, rpc: "VMService/Attach", want: []string{"scratch", "Attached:", "yes"}},
 		{name: "detach", args: []string{"detach", "--vm", "scratch"}, rpc: "VMService/Detach", want: []string{"detached scratch"}},
 		{name: "state", args: []string{"state"}, env: vm, rpc: "VMService/GetVM", want: []string{"win10", "Guest:"}},
-		{name: "launch", args: []string{"launch", "demo"}, rpc: "VMService/LaunchDemoGuest", code: 1, serverCode: codes.InvalidArgument, want: []string{"GuestDir"}},
+		// launch is removed (frostd no longer launches the test guest): it
+		// prints the demo tool's command with the same arguments, exit 2,
+		// and never calls frostd (no rpc).
+		{name: "launch", args: []string{"launch", "demo", "--paging-file", `C:\pagefile.sys`, "--paused"}, code: 2,
+			want: []string{"removed", `minint define demo --paging-file 'C:\pagefile.sys' --paused`}},
 		{name: "boot", args: []string{"boot", "mini-nt"}, rpc: "BootService/Boot", want: []string{"started paused", "attached before the first instruction", "running"}},
 		{name: "boot", args: []string{"boot", "--status", "mini-nt"}, rpc: "BootService/WatchBoot", want: []string{"attached before the first instruction"}},
 		{name: "pause", args: []string{"pause", "--vm", "win10"}, rpc: "CPUService/Pause", want: []string{"stopped: cpu 0, pause"}},
@@ -104,6 +108,15 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 			stdout, stderr, code := runBinary(t, bin, tc.env, append([]string{"--addr", d.sock}, tc.args...)...)
 			if code != tc.code {
 				t.Fatalf("frostctl %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), code, tc.code, stdout, stderr)
+			}
+			if tc.rpc == "" {
+				if names := d.calls.names(); len(names) != 0 {
+					t.Errorf("frostctl %s called the server: %v", strings.Join(tc.args, " "), names)
+				}
+				if !hasAll(stderr, tc.want...) {
+					t.Errorf("frostctl %s: stderr lacks %q\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), tc.want, stdout, stderr)
+				}
+				return
 			}
 			served, st := d.calls.get(method(tc.rpc))
 			if !served {

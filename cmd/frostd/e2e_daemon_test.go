@@ -55,7 +55,6 @@ func startFrostd(t *testing.T, bin, dir, guestDir, logName string, extra ...stri
 		"--state-file", filepath.Join(dir, "state.json"),
 		"--data-dir", filepath.Join(dir, "vms"),
 		"--symbol-path", guestDir,
-		"--guest-dir", guestDir,
 		"--log-level", "debug",
 	}, extra...)
 	f.cmd = exec.Command(bin, args...)

@@ -27,7 +27,6 @@ type config struct {
 	dataDir     string
 	stateFile   string
 	allowWrite  bool
-	guestDir    string
 
 	logLevel, logFormat string
 }
@@ -63,7 +62,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dataDir, "data-dir", "/var/lib/frost/vms", "`dir` holding a directory per VM of its paging files and mapped files")
 	fs.StringVar(&c.stateFile, "state-file", filepath.Join(defaultDir(), "state.json"), "`file` recording the VMs held, for crash recovery")
 	fs.BoolVar(&c.allowWrite, "allow-write", false, "allow writes to guest memory and registers")
-	fs.StringVar(&c.guestDir, "guest-dir", "", "the bundled mini-NT build (integration/guest/out), for LaunchDemoGuest; empty disables it")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {

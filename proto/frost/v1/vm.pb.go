@@ -752,6 +752,7 @@ func (x *GetVMResponse) GetVm() *VM {
 	return nil
 }
 
+// Only for the deprecated LaunchDemoGuest.
 type LaunchDemoGuestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The libvirt domain name to define.
@@ -833,6 +834,7 @@ func (x *LaunchDemoGuestRequest) GetSeed() uint64 {
 	return 0
 }
 
+// Only for the deprecated LaunchDemoGuest.
 type LaunchDemoGuestResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Domain        *Domain                `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
@@ -940,13 +942,13 @@ const file_frost_v1_vm_proto_rawDesc = "" +
 	"\vAccelerator\x12\x1b\n" +
 	"\x17ACCELERATOR_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fACCELERATOR_TCG\x10\x01\x12\x13\n" +
-	"\x0fACCELERATOR_KVM\x10\x022\xe3\x02\n" +
+	"\x0fACCELERATOR_KVM\x10\x022\xe8\x02\n" +
 	"\tVMService\x12J\n" +
 	"\vListDomains\x12\x1c.frost.v1.ListDomainsRequest\x1a\x1d.frost.v1.ListDomainsResponse\x12;\n" +
 	"\x06Attach\x12\x17.frost.v1.AttachRequest\x1a\x18.frost.v1.AttachResponse\x12;\n" +
 	"\x06Detach\x12\x17.frost.v1.DetachRequest\x1a\x18.frost.v1.DetachResponse\x128\n" +
-	"\x05GetVM\x12\x16.frost.v1.GetVMRequest\x1a\x17.frost.v1.GetVMResponse\x12V\n" +
-	"\x0fLaunchDemoGuest\x12 .frost.v1.LaunchDemoGuestRequest\x1a!.frost.v1.LaunchDemoGuestResponseB2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\x05GetVM\x12\x16.frost.v1.GetVMRequest\x1a\x17.frost.v1.GetVMResponse\x12[\n" +
+	"\x0fLaunchDemoGuest\x12 .frost.v1.LaunchDemoGuestRequest\x1a!.frost.v1.LaunchDemoGuestResponse\"\x03\x88\x02\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_vm_proto_rawDescOnce sync.Once

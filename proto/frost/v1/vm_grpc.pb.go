@@ -44,8 +44,12 @@ type VMServiceClient interface {
 	Detach(ctx context.Context, in *DetachRequest, opts ...grpc.CallOption) (*DetachResponse, error)
 	// GetVM reports one domain's state, and Frost's view of it when held.
 	GetVM(ctx context.Context, in *GetVMRequest, opts ...grpc.CallOption) (*GetVMResponse, error)
-	// LaunchDemoGuest defines the bundled mini-NT guest under libvirt and
-	// starts it, for demos and tests.
+	// Deprecated: Do not use.
+	// LaunchDemoGuest is deprecated and kept only for wire compatibility:
+	// frostd answers it UNIMPLEMENTED. The bundled mini-NT is a test guest,
+	// not part of the Windows-generic API; the demo tool launches it
+	// (`minint define NAME [--paging-file PATH] [--paused]`), defining and
+	// starting the libvirt domain itself.
 	LaunchDemoGuest(ctx context.Context, in *LaunchDemoGuestRequest, opts ...grpc.CallOption) (*LaunchDemoGuestResponse, error)
 }
 
@@ -97,6 +101,7 @@ func (c *vMServiceClient) GetVM(ctx context.Context, in *GetVMRequest, opts ...g
 	return out, nil
 }
 
+// Deprecated: Do not use.
 func (c *vMServiceClient) LaunchDemoGuest(ctx context.Context, in *LaunchDemoGuestRequest, opts ...grpc.CallOption) (*LaunchDemoGuestResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LaunchDemoGuestResponse)
@@ -125,8 +130,12 @@ type VMServiceServer interface {
 	Detach(context.Context, *DetachRequest) (*DetachResponse, error)
 	// GetVM reports one domain's state, and Frost's view of it when held.
 	GetVM(context.Context, *GetVMRequest) (*GetVMResponse, error)
-	// LaunchDemoGuest defines the bundled mini-NT guest under libvirt and
-	// starts it, for demos and tests.
+	// Deprecated: Do not use.
+	// LaunchDemoGuest is deprecated and kept only for wire compatibility:
+	// frostd answers it UNIMPLEMENTED. The bundled mini-NT is a test guest,
+	// not part of the Windows-generic API; the demo tool launches it
+	// (`minint define NAME [--paging-file PATH] [--paused]`), defining and
+	// starting the libvirt domain itself.
 	LaunchDemoGuest(context.Context, *LaunchDemoGuestRequest) (*LaunchDemoGuestResponse, error)
 	mustEmbedUnimplementedVMServiceServer()
 }
