@@ -17,7 +17,7 @@ import (
 //
 // Lifecycle events come from libvirt: its REBOOT event (a reset) and the
 // domain stopping or crashing. QMP events do not pass through libvirt.
-func AttachDomain(ctx context.Context, conn *libvirt.Conn, name string, opt Options) (_ Target, err error) {
+func AttachDomain(ctx context.Context, conn *LibvirtConn, name string, opt Options) (_ Target, err error) {
 	dom, err := conn.Lookup(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("vmi: %w", err)

@@ -6,6 +6,11 @@ import (
 	"github.com/frostvmi/frost/vmi/physmem"
 )
 
+// PhysicalRange is one piece of guest RAM: [GPA, GPA+Size), ReadOnly when
+// the guest sees it so (the BIOS shadow). Offset is where it sits in
+// QEMU's RAM block (and RAM file).
+type PhysicalRange = physmem.Range
+
 // PhysicalMapper is a Target that can list where guest RAM is. It is an
 // optional interface, not part of Target, so that test fakes and future
 // targets with no physmem underneath need not invent a map; callers
@@ -14,7 +19,7 @@ type PhysicalMapper interface {
 	// PhysicalMap lists guest RAM in address order, as QEMU's flat view
 	// showed it at the last reading (holes and device memory excluded;
 	// adjacent pieces merged). It is a copy: the caller may keep it.
-	PhysicalMap() []physmem.Range
+	PhysicalMap() []PhysicalRange
 }
 
 // PhysicalMapRereader is a PhysicalMapper whose map can be read afresh
@@ -34,7 +39,7 @@ type PhysicalMapRereader interface {
 
 // PhysicalMap returns the map the data plane reads through, so a dump
 // reads exactly what ReadPhysical can serve.
-func (g *guest) PhysicalMap() []physmem.Range { return g.mem.Map().Ranges() }
+func (g *guest) PhysicalMap() []PhysicalRange { return g.mem.Map().Ranges() }
 
 // RereadPhysicalMap re-reads the map the data plane reads through.
 func (g *guest) RereadPhysicalMap(ctx context.Context) error {

@@ -10,7 +10,7 @@ import (
 // physical mode: QEMU's own view, which physmem verifies a
 // /proc/<pid>/mem mapping against and falls back to when nothing better
 // exists. It needs the guest stopped (any byte sent to a running guest
-// stops it), so as a backend its reads fail with gdbstub.ErrRunning while
+// stops it), so as a backend its reads fail with ErrRunning while
 // the guest runs.
 type stubReference struct{ c *gdbstub.Client }
 

@@ -2,6 +2,16 @@
 // interface the rest of Frost sees of a running guest; the subpackages are
 // its parts (gdbstub: control plane, physmem: data plane, qmp and libvirt:
 // discovery, lifecycle and events, qemu: launching QEMU ourselves).
+//
+// vmi owns the vocabulary the rest of Frost speaks about a guest: the
+// control-plane types below, breakpoint kinds and accelerators
+// (breakpoint.go), stop signals (signals.go), the errors callers test with
+// errors.Is and errors.As (errors.go), the data plane's kinds and ranges
+// (backend.go, physmap.go), the monitor's system registers (sysregs.go)
+// and libvirt's domains (domains.go). Most are aliases of the backend's
+// own types and values, so a backend's error matches vmi's name; what
+// matters is that nothing above vmi imports a backend: only the wiring in
+// cmd/ does.
 package vmi
 
 import (
@@ -11,8 +21,8 @@ import (
 	"github.com/frostvmi/frost/vmi/gdbstub"
 )
 
-// The control-plane types are gdbstub's: a Target adds ownership and events
-// around them, not another vocabulary.
+// The control-plane types are gdbstub's, under vmi's names: a Target adds
+// ownership and events around them, not another shape.
 type (
 	// CPU names a vCPU (a gdbstub thread).
 	CPU = gdbstub.ThreadID
@@ -38,7 +48,7 @@ type (
 // The guest is all-stop: Pause, a breakpoint or a step stops every vCPU,
 // and Resume runs them all. Calls that need the guest stopped (registers,
 // steps, breakpoint changes under QEMU's stub) fail with an error wrapping
-// gdbstub.ErrRunning while it runs. Physical reads never need it stopped.
+// ErrRunning while it runs. Physical reads never need it stopped.
 //
 // Methods are safe for concurrent use.
 type Target interface {
