@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/gdbstub"
 )
 
 // slot is one breakpoint armed in the stub, shared by its observers.
@@ -35,14 +34,14 @@ type observer struct {
 func (m *Manager) candidates() []Placement {
 	c := m.caps
 	if c.Software && !c.SoftwareVisible {
-		return []Placement{{Kind: gdbstub.Software}} // TCG: unlimited and invisible
+		return []Placement{{Kind: vmi.SoftwareBreakpoint}} // TCG: unlimited and invisible
 	}
 	var out []Placement
 	if c.Hardware && (c.HardwareSlots == 0 || m.hwUsed < c.HardwareSlots) {
-		out = append(out, Placement{Kind: gdbstub.Hardware})
+		out = append(out, Placement{Kind: vmi.HardwareBreakpoint})
 	}
 	if c.Software {
-		out = append(out, Placement{Kind: gdbstub.Software, Visible: true})
+		out = append(out, Placement{Kind: vmi.SoftwareBreakpoint, Visible: true})
 	}
 	return out
 }
@@ -65,7 +64,7 @@ func (m *Manager) arm(addr uint64) (*slot, error) {
 				got = &slot{addr: addr, bp: bp, placement: p}
 				return nil
 			}
-			if !errors.Is(err, gdbstub.ErrSlotsExhausted) && !errors.Is(err, gdbstub.ErrRefused) {
+			if !errors.Is(err, vmi.ErrSlotsExhausted) && !errors.Is(err, vmi.ErrRefused) {
 				return err
 			}
 			last = err
@@ -78,7 +77,7 @@ func (m *Manager) arm(addr uint64) (*slot, error) {
 	if got == nil {
 		return nil, &SlotError{Addr: addr, Caps: m.caps, HardwareUsed: m.hwUsed, Err: last}
 	}
-	if got.bp.Kind == gdbstub.Hardware {
+	if got.bp.Kind == vmi.HardwareBreakpoint {
 		m.hwUsed++
 	}
 	m.slots[addr] = got
@@ -90,7 +89,7 @@ func (m *Manager) arm(addr uint64) (*slot, error) {
 // a stale hit on it is resumed (wasRemoved).
 func (m *Manager) disarm(s *slot) error {
 	delete(m.slots, s.addr)
-	if s.bp.Kind == gdbstub.Hardware {
+	if s.bp.Kind == vmi.HardwareBreakpoint {
 		m.hwUsed--
 	}
 	m.noteRemoved(s.addr)

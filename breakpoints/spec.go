@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/frostvmi/frost/vmi/gdbstub"
+	"github.com/frostvmi/frost/vmi"
 )
 
 // ID names one observer, unique for the manager's life.
@@ -60,7 +60,7 @@ func (s *Spec) validate() error {
 // Placement is how a slot is armed in the stub, reported so that callers
 // (winboot's report, the API) can say which kind was used.
 type Placement struct {
-	Kind gdbstub.BreakpointKind // gdbstub.Software (Z0) or gdbstub.Hardware (Z1)
+	Kind vmi.BreakpointKind // vmi.SoftwareBreakpoint (Z0) or vmi.HardwareBreakpoint (Z1)
 	// Visible: the breakpoint writes 0xCC into guest memory (Z0 under
 	// KVM), where the guest can read it.
 	Visible bool
@@ -68,7 +68,7 @@ type Placement struct {
 
 func (p Placement) String() string {
 	k := "software"
-	if p.Kind == gdbstub.Hardware {
+	if p.Kind == vmi.HardwareBreakpoint {
 		k = "hardware"
 	}
 	if p.Visible {
