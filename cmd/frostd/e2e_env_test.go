@@ -41,6 +41,9 @@ func unavailable(t *testing.T, format string, args ...any) {
 // guest, and returns the guest's build directory.
 func requireE2E(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping: starts libvirtd, QEMU and frostd, and -short is set")
+	}
 	for _, tool := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			unavailable(t, "%s not found (run `make deps`)", tool)
