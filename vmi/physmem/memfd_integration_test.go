@@ -20,6 +20,9 @@ import (
 // boot. Open must find the memfd through QOM and /proc/<pid>/fd, and agree
 // with QEMU's own reads.
 func TestMemfd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: starts QEMU, and -short is set")
+	}
 	bin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		unavailable(t, "qemu-system-x86_64 not found (run `make deps`)")
