@@ -37,7 +37,7 @@ func (g *benchGuest) benchEvents(b *testing.B) {
 func (g *benchGuest) monitorRate(b *testing.B) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	t, err := vmi.OpenQEMU(ctx, g.m, vmi.Options{})
+	t, err := vmi.OpenQEMU(ctx, g.m.Machine, vmi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

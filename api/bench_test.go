@@ -13,11 +13,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // Issue 8's benchmarks: the API's costs against in-process and transport
@@ -35,7 +35,7 @@ const benchVM = "mini-nt"
 // the API on a unix socket; the VM is attached and detached through the
 // registry and Detach as each measurement needs.
 type benchGuest struct {
-	m        *qemu.Machine
+	m        *minint.Machine
 	reg      *api.Registry
 	cc       *grpc.ClientConn
 	sock     string
@@ -52,7 +52,7 @@ func BenchmarkAPI(b *testing.B) {
 	// writer.exe in a tight loop feeds the event benchmark; 16384 pattern
 	// pages give swapper a 64 MiB region to read, and 256 MiB of RAM hold
 	// it whole. No paging file: nothing can leave RAM.
-	m := guesttest.Boot(b, qemu.Config{GuestDir: dir, Seed: qemu.Seed(800), WriterPeriodMS: qemu.WriterTightLoop,
+	m := guesttest.Boot(b, minint.Config{GuestDir: dir, Seed: minint.Seed(800), WriterPeriodMS: minint.WriterTightLoop,
 		SwapperPages: 16384, MemoryMB: 256})
 	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
 		b.Fatal(err)
@@ -83,7 +83,7 @@ func (g *benchGuest) readReport(b *testing.B) {
 	}
 	var pid uint64
 	for _, f := range []struct {
-		e   qemu.Event
+		e   minint.Event
 		key string
 		dst *uint64
 	}{{k, "base", &g.kernel}, {s, "pid", &pid}, {s, "pattern-base", &g.pattern}, {s, "pages", &g.patPages}} {
@@ -125,7 +125,7 @@ func dialBench(b *testing.B, sock string) *grpc.ClientConn {
 func (g *benchGuest) attach(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	t, err := vmi.OpenQEMU(ctx, g.m, vmi.Options{})
+	t, err := vmi.OpenQEMU(ctx, g.m.Machine, vmi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,10 +19,10 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // The API end to end on a real mini-NT under QEMU/TCG, through gRPC only:
@@ -56,7 +56,7 @@ func TestAPIOnMiniNT(t *testing.T) {
 	// Generous: the TCG lock may be held by another test boot first.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{GuestDir: dir})
+	m, err := minint.Start(ctx, minint.Config{GuestDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestAPIOnMiniNT(t *testing.T) {
 	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
 		t.Fatal(err)
 	}
-	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

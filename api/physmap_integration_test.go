@@ -14,10 +14,10 @@ import (
 
 	"github.com/frostvmi/frost/api"
 	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 	"github.com/frostvmi/frost/winboot"
 )
@@ -35,7 +35,7 @@ func TestDumpMatchesQEMUAfterWinboot(t *testing.T) {
 	dir := guestDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{GuestDir: dir, Paused: true})
+	m, err := minint.Start(ctx, minint.Config{GuestDir: dir, Paused: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestDumpMatchesQEMUAfterWinboot(t *testing.T) {
 
 	// As Boot does: take charge before the first instruction, then let
 	// winboot run the guest to csrss.
-	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func addPages(pages map[uint64][]byte, addr uint64, data []byte) {
 
 // qemuDump asks QEMU for its own ELF core over QMP and returns the RAM
 // size QEMU reports and the core's PT_LOAD pages.
-func qemuDump(ctx context.Context, t *testing.T, m *qemu.Machine) (uint64, map[uint64][]byte) {
+func qemuDump(ctx context.Context, t *testing.T, m *minint.Machine) (uint64, map[uint64][]byte) {
 	t.Helper()
 	c, err := qmp.Dial(ctx, m.QMPSocket())
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // BenchmarkManagerCycle is one breakpoint hit on nt!NtWriteFile (writer.exe
@@ -52,8 +52,8 @@ var cycleTargets = []struct {
 
 func benchCycle(b *testing.B, rva uint64) {
 	dir := guestDir(b)
-	cfg := qemu.Config{GuestDir: dir, Seed: qemu.Seed(7), WriterPeriodMS: qemu.WriterTightLoop, Paused: true}
-	m, err := qemu.Start(lockCtx(b), cfg)
+	cfg := minint.Config{GuestDir: dir, Seed: minint.Seed(7), WriterPeriodMS: minint.WriterTightLoop, Paused: true}
+	m, err := minint.Start(lockCtx(b), cfg)
 	if err != nil {
 		b.Fatalf("starting mini-NT: %v", err)
 	}
@@ -116,10 +116,10 @@ func median(d []time.Duration) float64 {
 // managerCycles opens the guest through vmi and a manager, times n
 // cycles (n+1 handler entries), and closes both: the breakpoint removed,
 // the stub detached, the guest running.
-func managerCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func managerCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	ctx := guestCtx(b)
-	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -178,10 +178,10 @@ func managerCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Durat
 // targetCycles is the cycle by hand on the vmi.Target, with no manager:
 // what the Target itself costs over the bare client, so that the
 // manager's own share can be told apart.
-func targetCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func targetCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	ctx := guestCtx(b)
-	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func targetCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Durati
 
 // rawCycles is the cycle on a bare gdbstub client; it leaves the guest
 // running and the stub detached.
-func rawCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func rawCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	ctx := guestCtx(b)
 	caps, err := gdbstub.CapabilitiesFor(gdbstub.AccelTCG, false)

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/symbols/pdb"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // Helpers for the tests on the bundled mini-NT guest under QEMU (TCG),
@@ -44,7 +44,7 @@ func guestDir(tb testing.TB) string {
 // engineers' suites hold it for minutes at a time.
 const lockDeadline = 30 * time.Minute
 
-// lockCtx is for qemu.Start, whose first step is the wait for the lock.
+// lockCtx is for minint.Start, whose first step is the wait for the lock.
 func lockCtx(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), lockDeadline)
 	tb.Cleanup(cancel)
@@ -73,11 +73,11 @@ func kernelRVA(tb testing.TB, name string) uint64 {
 
 // bootTarget boots mini-NT paused, opens it through vmi.OpenQEMU (which
 // leaves it stopped), and tears both down when the test ends.
-func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
+func bootTarget(tb testing.TB, cfg minint.Config) (*minint.Machine, vmi.Target) {
 	tb.Helper()
 	cfg.GuestDir = guestDir(tb)
 	cfg.Paused = true
-	m, err := qemu.Start(lockCtx(tb), cfg)
+	m, err := minint.Start(lockCtx(tb), cfg)
 	if err != nil {
 		tb.Fatalf("starting mini-NT: %v", err)
 	}
@@ -86,7 +86,7 @@ func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
 			tb.Errorf("stopping mini-NT: %v", err)
 		}
 	})
-	tg, err := vmi.OpenQEMU(guestCtx(tb), m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(guestCtx(tb), m.Machine, vmi.Options{})
 	if err != nil {
 		tb.Fatalf("OpenQEMU: %v", err)
 	}
@@ -97,24 +97,24 @@ func bootTarget(tb testing.TB, cfg qemu.Config) (*qemu.Machine, vmi.Target) {
 // serialCount counts report lines of one event printed so far, the line
 // being printed now included: with the guest stopped, that call has
 // already passed its first instruction.
-func serialCount(tb testing.TB, m *qemu.Machine, event string) int {
+func serialCount(tb testing.TB, m *minint.Machine, event string) int {
 	tb.Helper()
 	data, err := os.ReadFile(m.SerialPath())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return bytes.Count(data, []byte(qemu.ReportPrefix+event+" "))
+	return bytes.Count(data, []byte(minint.ReportPrefix+event+" "))
 }
 
 // completeReport parses the report up to the last complete line.
-func completeReport(tb testing.TB, m *qemu.Machine) qemu.Report {
+func completeReport(tb testing.TB, m *minint.Machine) minint.Report {
 	tb.Helper()
 	data, err := os.ReadFile(m.SerialPath())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	data = data[:bytes.LastIndexByte(data, '\n')+1]
-	rep, err := qemu.ParseReport(bytes.NewReader(data))
+	rep, err := minint.ParseReport(bytes.NewReader(data))
 	if err != nil {
 		tb.Fatal(err)
 	}

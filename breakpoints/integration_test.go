@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // guestRegisters maps the `call` line's keys to target.xml's names.
@@ -27,7 +27,7 @@ var guestRegisters = map[string]string{
 // reaches ready; and Close leaves it running with no breakpoint.
 func TestIntegrationNtQueryValueKey(t *testing.T) {
 	rva := kernelRVA(t, "NtQueryValueKey")
-	m, tg, mgr := managedBoot(t, qemu.Config{Seed: qemu.Seed(7)})
+	m, tg, mgr := managedBoot(t, minint.Config{Seed: minint.Seed(7)})
 	ctx := guestCtx(t)
 	// The attach left the guest stopped: let it boot to its kernel line.
 	if err := mgr.Resume(ctx); err != nil {
@@ -149,7 +149,7 @@ func TestIntegrationNtQueryValueKey(t *testing.T) {
 	}
 }
 
-func mustUint(t *testing.T, e qemu.Event, key string) uint64 {
+func mustUint(t *testing.T, e minint.Event, key string) uint64 {
 	t.Helper()
 	v, err := e.Uint(key)
 	if err != nil {
@@ -168,7 +168,7 @@ func mustUint(t *testing.T, e qemu.Event, key string) uint64 {
 // guest's phase 1. Its address is a kernel-space VA that need not be
 // mapped: under TCG a Z0 is QEMU's, not a byte in guest memory.
 func TestIntegrationReset(t *testing.T) {
-	m, _, mgr := managedBoot(t, qemu.Config{Seed: qemu.Seed(7), ResetOnce: true})
+	m, _, mgr := managedBoot(t, minint.Config{Seed: minint.Seed(7), ResetOnce: true})
 	ctx := guestCtx(t)
 	resets := mgr.Subscribe(breakpoints.SubscribeOptions{Kinds: []breakpoints.EventKind{breakpoints.EventReset}})
 	dropped := make(chan error, 1)
@@ -216,7 +216,7 @@ func TestIntegrationReset(t *testing.T) {
 
 // managedBoot boots mini-NT under a manager, the guest still stopped by
 // the attach.
-func managedBoot(t *testing.T, cfg qemu.Config) (*qemu.Machine, vmi.Target, *breakpoints.Manager) {
+func managedBoot(t *testing.T, cfg minint.Config) (*minint.Machine, vmi.Target, *breakpoints.Manager) {
 	t.Helper()
 	m, tg := bootTarget(t, cfg)
 	mgr, err := breakpoints.New(tg, breakpoints.Options{Logger: testLogger(t)})
@@ -228,7 +228,7 @@ func managedBoot(t *testing.T, cfg qemu.Config) (*qemu.Machine, vmi.Target, *bre
 }
 
 // kernelBase waits for the guest's kernel line and returns its base.
-func kernelBase(ctx context.Context, t *testing.T, m *qemu.Machine) uint64 {
+func kernelBase(ctx context.Context, t *testing.T, m *minint.Machine) uint64 {
 	t.Helper()
 	kernel, err := m.WaitEvent(ctx, "kernel")
 	if err != nil {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/monitor"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/winboot"
 )
 
@@ -40,7 +40,7 @@ func BenchmarkWinbootBoot(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			var plain, wb time.Duration
 			for i := 0; i < b.N; i++ {
-				cfg := qemu.Config{GuestDir: guestOut(b), Seed: qemu.Seed(uint64(200 + i)), PagingFiles: c.files}
+				cfg := minint.Config{GuestDir: guestOut(b), Seed: minint.Seed(uint64(200 + i)), PagingFiles: c.files}
 				wb += timeBoot(b, cfg, true)
 				cfg.LoadOptions = c.plainOptions
 				plain += timeBoot(b, cfg, false)
@@ -54,12 +54,12 @@ func BenchmarkWinbootBoot(b *testing.B) {
 
 // timeBoot measures one boot from QEMU's start to the guest's `ready`, and
 // tears it down before the next (one TCG guest at a time).
-func timeBoot(b *testing.B, cfg qemu.Config, withWinboot bool) time.Duration {
+func timeBoot(b *testing.B, cfg minint.Config, withWinboot bool) time.Duration {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
 	cfg.Paused = withWinboot
-	m, err := qemu.Start(ctx, cfg)
+	m, err := minint.Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func timeBoot(b *testing.B, cfg qemu.Config, withWinboot bool) time.Duration {
 // vmi.Target on the same function, in the same run.
 func BenchmarkNtWriteFileMonitor(b *testing.B) {
 	const window = 3 * time.Second
-	m := start(b, qemu.Config{Seed: qemu.Seed(300), PagingFiles: []string{pagefile}, WriterPeriodMS: qemu.WriterTightLoop})
+	m := start(b, minint.Config{Seed: minint.Seed(300), PagingFiles: []string{pagefile}, WriterPeriodMS: minint.WriterTightLoop})
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
 	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
@@ -109,10 +109,10 @@ func BenchmarkNtWriteFileMonitor(b *testing.B) {
 }
 
 // rawCycles is hits per second of a bare breakpoint on NtWriteFile.
-func rawCycles(b *testing.B, m *qemu.Machine, window time.Duration) float64 {
+func rawCycles(b *testing.B, m *minint.Machine, window time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	tgt, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tgt, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func rawCycles(b *testing.B, m *qemu.Machine, window time.Duration) float64 {
 
 // reportedKernelBase is the kernel's base as the guest reported it: a place to
 // start the search when the vCPU may be in user mode.
-func reportedKernelBase(b *testing.B, m *qemu.Machine) uint64 {
+func reportedKernelBase(b *testing.B, m *minint.Machine) uint64 {
 	e, ok := report(b, m).First("kernel")
 	if !ok {
 		b.Fatal("no kernel event")
@@ -163,7 +163,7 @@ func reportedKernelBase(b *testing.B, m *qemu.Machine) uint64 {
 }
 
 // monitorRate is NtWriteFile events per second through the monitor.
-func monitorRate(b *testing.B, m *qemu.Machine, window time.Duration) float64 {
+func monitorRate(b *testing.B, m *minint.Machine, window time.Duration) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
 	c, release, err := takeCharge(ctx, m)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 const (
@@ -44,7 +44,7 @@ func TestBootConfigurations(t *testing.T) {
 	requireGuest(t)
 	for _, tc := range bootCases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := start(t, qemu.Config{Seed: qemu.Seed(7), PagingFiles: tc.pagingFiles, LoadOptions: tc.loadOptions})
+			m := start(t, minint.Config{Seed: minint.Seed(7), PagingFiles: tc.pagingFiles, LoadOptions: tc.loadOptions})
 			waitEvent(t, m, "ready")
 			rep := report(t, m)
 			checkWinPE(t, rep, tc)
@@ -59,7 +59,7 @@ func TestBootConfigurations(t *testing.T) {
 	}
 }
 
-func checkWinPE(t testing.TB, rep qemu.Report, tc bootCase) {
+func checkWinPE(t testing.TB, rep minint.Report, tc bootCase) {
 	t.Helper()
 	enter, ok := rep.First("phase1-discard-enter")
 	if !ok {
@@ -81,7 +81,7 @@ func checkWinPE(t testing.TB, rep qemu.Report, tc bootCase) {
 	}
 }
 
-func checkEjectable(t testing.TB, rep qemu.Report, want uint64) {
+func checkEjectable(t testing.TB, rep minint.Report, want uint64) {
 	t.Helper()
 	e, ok := rep.First("ejectable")
 	if !ok {
@@ -92,7 +92,7 @@ func checkEjectable(t testing.TB, rep qemu.Report, want uint64) {
 	}
 }
 
-func checkNoPagingFile(t testing.TB, rep qemu.Report, vol *disk.Volume) {
+func checkNoPagingFile(t testing.TB, rep minint.Report, vol *disk.Volume) {
 	t.Helper()
 	for _, name := range []string{"NtCreatePagingFile", "pagingfile"} {
 		if evs := rep.All(name); len(evs) != 0 {
@@ -111,7 +111,7 @@ func checkNoPagingFile(t testing.TB, rep qemu.Report, vol *disk.Volume) {
 	}
 }
 
-func checkPagingFileCreated(t testing.TB, rep qemu.Report, vol *disk.Volume) {
+func checkPagingFileCreated(t testing.TB, rep minint.Report, vol *disk.Volume) {
 	t.Helper()
 	calls := rep.All("NtCreatePagingFile")
 	if len(calls) != 1 {

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // charge is a machine held through a vmi.Target and its breakpoint
@@ -22,8 +22,8 @@ type charge struct {
 // takeCharge opens m's Target (which stops the guest) and a manager over
 // it. release closes both, leaving the guest running and clean; a caller
 // that must end QEMU itself calls it first.
-func takeCharge(ctx context.Context, m *qemu.Machine) (c charge, release func() error, err error) {
-	if c.tgt, err = vmi.OpenQEMU(ctx, m, vmi.Options{}); err != nil {
+func takeCharge(ctx context.Context, m *minint.Machine) (c charge, release func() error, err error) {
+	if c.tgt, err = vmi.OpenQEMU(ctx, m.Machine, vmi.Options{}); err != nil {
 		return c, nil, fmt.Errorf("taking charge of the guest: %w", err)
 	}
 	if c.mgr, err = breakpoints.New(c.tgt, breakpoints.Options{}); err != nil {

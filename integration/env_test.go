@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // bootDeadline bounds every wait for the guest. mini-NT reaches ready in
@@ -50,13 +50,13 @@ func requireGuest(t testing.TB) string {
 }
 
 // start boots mini-NT and stops it when the test ends.
-func start(t testing.TB, cfg qemu.Config) *qemu.Machine {
+func start(t testing.TB, cfg minint.Config) *minint.Machine {
 	t.Helper()
 	return guesttest.Boot(t, cfg)
 }
 
 // waitEvent waits for a report event within bootDeadline.
-func waitEvent(t testing.TB, m *qemu.Machine, name string) qemu.Event {
+func waitEvent(t testing.TB, m *minint.Machine, name string) minint.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -68,7 +68,7 @@ func waitEvent(t testing.TB, m *qemu.Machine, name string) qemu.Event {
 }
 
 // report parses the serial report printed so far.
-func report(t testing.TB, m *qemu.Machine) qemu.Report {
+func report(t testing.TB, m *minint.Machine) minint.Report {
 	t.Helper()
 	rep, err := m.Report()
 	if err != nil {
@@ -79,7 +79,7 @@ func report(t testing.TB, m *qemu.Machine) qemu.Report {
 
 // openDisk pauses the guest, ends QEMU (keeping its files) and opens the
 // C: image, which then holds everything the guest wrote.
-func openDisk(t testing.TB, m *qemu.Machine) *disk.Volume {
+func openDisk(t testing.TB, m *minint.Machine) *disk.Volume {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -111,7 +111,7 @@ func serialTail(path string) string {
 }
 
 // uintField reads a numeric event field or fails the test.
-func uintField(t testing.TB, e qemu.Event, key string) uint64 {
+func uintField(t testing.TB, e minint.Event, key string) uint64 {
 	t.Helper()
 	n, err := e.Uint(key)
 	if err != nil {

@@ -3,7 +3,7 @@ package integration
 import (
 	"testing"
 
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // KASLR's range and granularity, as winload implements Windows'.
@@ -17,7 +17,7 @@ const (
 // reports, after checking it against the loader's and the range.
 func kernelBase(t testing.TB, seed uint64) uint64 {
 	t.Helper()
-	m := start(t, qemu.Config{Seed: qemu.Seed(seed)})
+	m := start(t, minint.Config{Seed: minint.Seed(seed)})
 	kernel := waitEvent(t, m, "kernel")
 	base := uintField(t, kernel, "base")
 	loader, ok := report(t, m).First("loader")
@@ -56,7 +56,7 @@ func TestKASLR(t *testing.T) {
 // TestPhysBitsQEMU checks the guest sees the 46 physical-address bits that
 // -cpu qemu64,phys-bits=46 promises.
 func TestPhysBitsQEMU(t *testing.T) {
-	m := start(t, qemu.Config{Seed: qemu.Seed(3)})
+	m := start(t, minint.Config{Seed: minint.Seed(3)})
 	cpu := waitEvent(t, m, "cpu")
 	if bits := uintField(t, cpu, "phys-bits"); bits != 46 {
 		t.Errorf("guest reports phys-bits=%d under QEMU, want 46 (%s)", bits, cpu.Line)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
 
@@ -27,7 +28,7 @@ func TestKVMSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), kvmDeadline)
 	defer cancel()
 	// No TCG lock: the guest runs on KVM.
-	m, err := qemu.Start(ctx, qemu.Config{GuestDir: out, Accel: qemu.AccelKVM, Seed: qemu.Seed(17)})
+	m, err := minint.Start(ctx, minint.Config{GuestDir: out, Accel: qemu.AccelKVM, Seed: minint.Seed(17)})
 	if err != nil {
 		t.Fatalf("starting mini-NT under KVM: %v", err)
 	}

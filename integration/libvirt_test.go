@@ -13,7 +13,7 @@ import (
 
 	"github.com/digitalocean/go-libvirt"
 
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // testDomainPrefix names every domain these tests define, so a run can
@@ -82,7 +82,7 @@ func TestLibvirtBoot(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	lock, err := qemu.LockTCG(ctx)
+	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestLibvirtBoot(t *testing.T) {
 	clearStaleDomains(t, l)
 
 	name := fmt.Sprintf("%s%d", testDomainPrefix, os.Getpid())
-	d, err := qemu.NewDomain(name, qemu.Config{GuestDir: out, Seed: qemu.Seed(13), PagingFiles: []string{pagefile}, LoadOptions: "MININT INRAM"})
+	d, err := minint.NewDomain(name, minint.Config{GuestDir: out, Seed: minint.Seed(13), PagingFiles: []string{pagefile}, LoadOptions: "MININT INRAM"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,14 +126,14 @@ func TestLibvirtBoot(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := qemu.WaitSerialFile(ctx, d.SerialPath(), qemu.MatchEvent("ready"), alive); err != nil {
+	if _, err := minint.WaitSerialFile(ctx, d.SerialPath(), minint.MatchEvent("ready"), alive); err != nil {
 		t.Fatalf("waiting for ready under libvirt: %v\nserial log:\n%s", err, serialTail(d.SerialPath()))
 	}
 	f, err := os.Open(d.SerialPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := qemu.ParseReport(f)
+	rep, err := minint.ParseReport(f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // The memory manager's checks (issue 5): every PTE state is produced by
@@ -27,14 +27,14 @@ const swizzleBit = 0x10
 // memoryCase is one configuration of the memory workload.
 type memoryCase struct {
 	name string
-	cfg  qemu.Config
+	cfg  minint.Config
 }
 
 // trimCounts is swapper.exe's last `trim` event: the per-state page counts
 // of the settling pass.
-func trimCounts(t testing.TB, rep qemu.Report, pid uint64) map[string]uint64 {
+func trimCounts(t testing.TB, rep minint.Report, pid uint64) map[string]uint64 {
 	t.Helper()
-	var last *qemu.Event
+	var last *minint.Event
 	for _, e := range rep.All("trim") {
 		if uintField(t, e, "pid") == pid {
 			e := e
@@ -53,7 +53,7 @@ func trimCounts(t testing.TB, rep qemu.Report, pid uint64) map[string]uint64 {
 
 // bootToReady boots cfg, waits for `ready`, pauses the guest so nothing
 // moves while the test reads, and returns the report and the time to ready.
-func bootToReady(t testing.TB, cfg qemu.Config) (*qemu.Machine, qemu.Report, time.Duration) {
+func bootToReady(t testing.TB, cfg minint.Config) (*minint.Machine, minint.Report, time.Duration) {
 	t.Helper()
 	began := time.Now()
 	m := start(t, cfg)
@@ -67,7 +67,7 @@ func bootToReady(t testing.TB, cfg qemu.Config) (*qemu.Machine, qemu.Report, tim
 	return m, report(t, m), took
 }
 
-func swapperEvent(t testing.TB, rep qemu.Report) qemu.Event {
+func swapperEvent(t testing.TB, rep minint.Report) minint.Event {
 	t.Helper()
 	e, ok := rep.First("swapper")
 	if !ok {
@@ -83,14 +83,14 @@ func TestMemoryStates(t *testing.T) {
 	two := []string{pagefile, `C:\pagefile2.sys`}
 	cases := []struct {
 		memoryCase
-		check func(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64)
+		check func(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64)
 	}{
-		{memoryCase{"pagefile", qemu.Config{Seed: qemu.Seed(21), PagingFiles: []string{pagefile}}}, checkDefaultStates},
-		{memoryCase{"two-pagefiles", qemu.Config{Seed: qemu.Seed(22), PagingFiles: two}}, checkTwoPagefiles},
-		{memoryCase{"pagefile/MININT-INRAM", qemu.Config{Seed: qemu.Seed(23), PagingFiles: []string{pagefile}, LoadOptions: "MININT INRAM"}}, checkInRAM},
-		{memoryCase{"no-pagefile", qemu.Config{Seed: qemu.Seed(24)}}, checkNoPagefile},
-		{memoryCase{"aggressive-trim", qemu.Config{Seed: qemu.Seed(25), PagingFiles: []string{pagefile}, TrimAggressive: true}}, checkPagedOutTables},
-		{memoryCase{"noswizzle", qemu.Config{Seed: qemu.Seed(26), PagingFiles: []string{pagefile}, NoSwizzle: true}}, checkNoSwizzle},
+		{memoryCase{"pagefile", minint.Config{Seed: minint.Seed(21), PagingFiles: []string{pagefile}}}, checkDefaultStates},
+		{memoryCase{"two-pagefiles", minint.Config{Seed: minint.Seed(22), PagingFiles: two}}, checkTwoPagefiles},
+		{memoryCase{"pagefile/MININT-INRAM", minint.Config{Seed: minint.Seed(23), PagingFiles: []string{pagefile}, LoadOptions: "MININT INRAM"}}, checkInRAM},
+		{memoryCase{"no-pagefile", minint.Config{Seed: minint.Seed(24)}}, checkNoPagefile},
+		{memoryCase{"aggressive-trim", minint.Config{Seed: minint.Seed(25), PagingFiles: []string{pagefile}, TrimAggressive: true}}, checkPagedOutTables},
+		{memoryCase{"noswizzle", minint.Config{Seed: minint.Seed(26), PagingFiles: []string{pagefile}, NoSwizzle: true}}, checkNoSwizzle},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,7 +103,7 @@ func TestMemoryStates(t *testing.T) {
 	}
 }
 
-func checkDefaultStates(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64) {
+func checkDefaultStates(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64) {
 	for _, k := range []string{"pagefile", "transition", "demand-zero", "zero-with-vad", "decommitted", "subsection"} {
 		if counts[k] == 0 {
 			t.Errorf("no %s pages in swapper's settled state %v", k, counts)
@@ -113,7 +113,7 @@ func checkDefaultStates(t testing.TB, m *qemu.Machine, rep qemu.Report, counts m
 	checkPagefileContent(t, m, rep)
 }
 
-func checkTwoPagefiles(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64) {
+func checkTwoPagefiles(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64) {
 	per := map[uint64]int{}
 	for _, e := range rep.All("pagedout") {
 		per[uintField(t, e, "pagefile")]++
@@ -124,7 +124,7 @@ func checkTwoPagefiles(t testing.TB, m *qemu.Machine, rep qemu.Report, counts ma
 	checkPagefileContent(t, m, rep)
 }
 
-func checkInRAM(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64) {
+func checkInRAM(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64) {
 	checkEjectable(t, rep, 1)
 	if counts["subsection"] != 0 {
 		t.Errorf("%d subsection PTEs in swapper's image view under MININT INRAM, want 0", counts["subsection"])
@@ -136,7 +136,7 @@ func checkInRAM(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[strin
 	}
 }
 
-func checkNoPagefile(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64) {
+func checkNoPagefile(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64) {
 	if counts["pagefile"] != 0 {
 		t.Errorf("%d pagefile pages with no paging file", counts["pagefile"])
 	}
@@ -148,13 +148,13 @@ func checkNoPagefile(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[
 	}
 }
 
-func checkNoSwizzle(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64) {
+func checkNoSwizzle(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64) {
 	checkSamples(t, m, rep, true)
 }
 
 // checkSamples reads each sample PTE raw through the gdbstub in physical
 // mode and checks it against the guest's report and the swizzle rule.
-func checkSamples(t testing.TB, m *qemu.Machine, rep qemu.Report, noSwizzle bool) {
+func checkSamples(t testing.TB, m *minint.Machine, rep minint.Report, noSwizzle bool) {
 	cpu, ok := rep.First("cpu")
 	if !ok {
 		t.Fatal("the report has no cpu event")
@@ -202,7 +202,7 @@ func checkSamples(t testing.TB, m *qemu.Machine, rep qemu.Report, noSwizzle bool
 
 // checkPagedOutTables checks that aggressive trimming paged out at least
 // one page table, reading the PDE raw through the gdbstub.
-func checkPagedOutTables(t testing.TB, m *qemu.Machine, rep qemu.Report, counts map[string]uint64) {
+func checkPagedOutTables(t testing.TB, m *minint.Machine, rep minint.Report, counts map[string]uint64) {
 	outs := rep.All("pagetable-out")
 	if len(outs) == 0 {
 		t.Fatal("aggressive trimming paged out no page table (no pagetable-out event)")
@@ -228,7 +228,7 @@ func checkPagedOutTables(t testing.TB, m *qemu.Machine, rep qemu.Report, counts 
 // checkPagefileContent ends QEMU and reads every page the guest reports as
 // paged out from the paging file's extent in the disk image: pattern pages
 // must be there whole, and page 0 of every extent must stay unused.
-func checkPagefileContent(t testing.TB, m *qemu.Machine, rep qemu.Report) {
+func checkPagefileContent(t testing.TB, m *minint.Machine, rep minint.Report) {
 	sw := swapperEvent(t, rep)
 	base, pages := uintField(t, sw, "pattern-base"), uintField(t, sw, "pages")
 	if err := m.Kill(); err != nil {
@@ -299,7 +299,7 @@ func patternPage(i uint64) []byte {
 type stub struct{ c *gdbstub.Client }
 
 // attachStub connects to the machine's gdbstub.
-func attachStub(t testing.TB, m *qemu.Machine) stub {
+func attachStub(t testing.TB, m *minint.Machine) stub {
 	t.Helper()
 	caps, err := gdbstub.CapabilitiesFor(gdbstub.AccelTCG, false)
 	if err != nil {

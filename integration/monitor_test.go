@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/monitor"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // lastWriteCount is the highest `write count=` the guest has printed.
-func lastWriteCount(t testing.TB, rep qemu.Report) uint64 {
+func lastWriteCount(t testing.TB, rep minint.Report) uint64 {
 	t.Helper()
 	var n uint64
 	for _, e := range rep.All("write") {
@@ -38,7 +38,7 @@ func messageNumber(data []byte) (uint64, bool) {
 func TestMonitorNtWriteFile(t *testing.T) {
 	requireGuest(t)
 	const want = 40
-	w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(71), PagingFiles: []string{pagefile}, WriterPeriodMS: 10}, "")
+	w := bootWinboot(t, minint.Config{Seed: minint.Seed(71), PagingFiles: []string{pagefile}, WriterPeriodMS: 10}, "")
 	waitEvent(t, w.m, "ready")
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -138,7 +138,7 @@ func TestMonitorNtWriteFile(t *testing.T) {
 // that then goes away without acking: the guest must run on.
 func TestKilledSubscriber(t *testing.T) {
 	requireGuest(t)
-	w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(72), PagingFiles: []string{pagefile}, WriterPeriodMS: 10}, "")
+	w := bootWinboot(t, minint.Config{Seed: minint.Seed(72), PagingFiles: []string{pagefile}, WriterPeriodMS: 10}, "")
 	waitEvent(t, w.m, "ready")
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -181,7 +181,7 @@ func TestKilledSubscriber(t *testing.T) {
 	waitCtx, waitCancel := context.WithTimeout(ctx, hold/2)
 	defer waitCancel()
 	if _, err := w.m.WaitSerial(waitCtx, func(line string) bool {
-		e, ok, err := qemu.ParseLine(line)
+		e, ok, err := minint.ParseLine(line)
 		if !ok || err != nil || e.Name != "write" {
 			return false
 		}

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/translate"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // recovery is how much of swapper's pattern one case recovered through
@@ -78,7 +78,7 @@ func TestRecoveryTable(t *testing.T) {
 	var rows []recovery
 
 	t.Run("A+C", func(t *testing.T) {
-		m, _, _ := bootToReady(t, qemu.Config{Seed: qemu.Seed(61), PagingFiles: []string{pagefile}})
+		m, _, _ := bootToReady(t, minint.Config{Seed: minint.Seed(61), PagingFiles: []string{pagefile}})
 		ka := openKernel(t, m)
 		a := recoverPattern(t, ka, ka.translator(t, false), "A: no winboot")
 		c := recoverPattern(t, ka, ka.translator(t, true), "C: no winboot, paging file + image supplied")
@@ -95,7 +95,7 @@ func TestRecoveryTable(t *testing.T) {
 	})
 
 	t.Run("B", func(t *testing.T) {
-		w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(62), PagingFiles: []string{pagefile}}, "")
+		w := bootWinboot(t, minint.Config{Seed: minint.Seed(62), PagingFiles: []string{pagefile}}, "")
 		waitEvent(t, w.m, "ready")
 		ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 		defer cancel()

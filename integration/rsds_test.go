@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // codeView is a PE's RSDS record: the key of its PDB in a symbol store.
@@ -140,7 +140,7 @@ func TestRSDSMatchesPDBAndGuest(t *testing.T) {
 		t.Errorf("RSDS GUID %s age %d, but the PDB has %s age %d", cv.GUID, cv.Age, pdbGUIDHex, pdbAgeN)
 	}
 
-	m := start(t, qemu.Config{Seed: qemu.Seed(5)})
+	m := start(t, minint.Config{Seed: minint.Seed(5)})
 	kernel := waitEvent(t, m, "kernel")
 	if kernel.Get("guid") != cv.GUID || uintField(t, kernel, "age") != uint64(cv.Age) {
 		t.Errorf("the kernel reports guid=%s age=%s, the image's RSDS has %s age %d", kernel.Get("guid"), kernel.Get("age"), cv.GUID, cv.Age)

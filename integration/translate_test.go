@@ -14,10 +14,10 @@ import (
 	"testing"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/nt"
 	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // The translator's end-to-end checks (issue 6): swapper's pattern region
@@ -30,8 +30,8 @@ const frostimg = disk.SystemDir + "frostimg.dll"
 // kernelAt is a paused mini-NT held through a vmi.Target, with its kernel
 // model and its C: volume (paging-file extents and files).
 type kernelAt struct {
-	m   *qemu.Machine
-	rep qemu.Report
+	m   *minint.Machine
+	rep minint.Report
 	tgt vmi.Target
 	k   *nt.Opened
 	vol *disk.Volume
@@ -39,11 +39,11 @@ type kernelAt struct {
 
 // openKernel takes charge of a machine at ready through a vmi.Target
 // (which stops the guest) and opens its kernel from the guest's symbols.
-func openKernel(t testing.TB, m *qemu.Machine) *kernelAt {
+func openKernel(t testing.TB, m *minint.Machine) *kernelAt {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	tgt, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tgt, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		t.Fatalf("taking charge of the guest: %v", err)
 	}
@@ -64,7 +64,7 @@ func openKernel(t testing.TB, m *qemu.Machine) *kernelAt {
 // openKernelAt opens the kernel of a stopped guest held through tgt, with
 // symbols from symDir (the guest's build output when empty), scanning from
 // from (RIP when 0).
-func openKernelAt(t testing.TB, m *qemu.Machine, tgt vmi.Target, stop *vmi.Stop, symDir string, from uint64) *kernelAt {
+func openKernelAt(t testing.TB, m *minint.Machine, tgt vmi.Target, stop *vmi.Stop, symDir string, from uint64) *kernelAt {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
@@ -138,7 +138,7 @@ func (ka *kernelAt) translator(t testing.TB, withFiles bool) *translate.Translat
 
 // swapper finds swapper.exe through the kernel model and checks it against
 // the guest's report.
-func (ka *kernelAt) swapper(t testing.TB) (nt.Process, qemu.Event) {
+func (ka *kernelAt) swapper(t testing.TB) (nt.Process, minint.Event) {
 	t.Helper()
 	sw := swapperEvent(t, ka.rep)
 	p, err := ka.k.ProcessByPID(uintField(t, sw, "pid"))
@@ -165,8 +165,8 @@ func stateCounts(r translate.ReadResult) map[string]int {
 func TestTranslateEndToEnd(t *testing.T) {
 	requireGuest(t)
 	for _, tc := range []memoryCase{
-		{"pagefile", qemu.Config{Seed: qemu.Seed(41), PagingFiles: []string{pagefile}}},
-		{"aggressive-trim", qemu.Config{Seed: qemu.Seed(42), PagingFiles: []string{pagefile}, TrimAggressive: true}},
+		{"pagefile", minint.Config{Seed: minint.Seed(41), PagingFiles: []string{pagefile}}},
+		{"aggressive-trim", minint.Config{Seed: minint.Seed(42), PagingFiles: []string{pagefile}, TrimAggressive: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _, _ := bootToReady(t, tc.cfg)

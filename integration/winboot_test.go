@@ -13,8 +13,8 @@ import (
 
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/winboot"
 )
 
@@ -24,7 +24,7 @@ import (
 
 // winbooted is a mini-NT booted under winboot.
 type winbooted struct {
-	m      *qemu.Machine
+	m      *minint.Machine
 	tgt    vmi.Target
 	mgr    *breakpoints.Manager
 	rep    *winboot.Report
@@ -35,7 +35,7 @@ type winbooted struct {
 // bootWinboot starts cfg held before its first instruction, takes charge of
 // it, and runs winboot with symbols from symDir (the guest's build output
 // when empty).
-func bootWinboot(t testing.TB, cfg qemu.Config, symDir string) *winbooted {
+func bootWinboot(t testing.TB, cfg minint.Config, symDir string) *winbooted {
 	t.Helper()
 	cfg.Paused = true
 	m := start(t, cfg)
@@ -82,7 +82,7 @@ func (w *winbooted) stepLog() string {
 // checkCaseB checks a boot under winboot against the guest's own report:
 // no paging file, WinPE in RAM from the start, ejectable, csrss and writer
 // running, the disk's paging-file extent untouched.
-func checkCaseB(t testing.TB, w *winbooted, rep qemu.Report) {
+func checkCaseB(t testing.TB, w *winbooted, rep minint.Report) {
 	t.Helper()
 	if !w.rep.Success() {
 		t.Errorf("winboot did not report success:\n%v\nsteps:\n%s", w.rep, w.stepLog())
@@ -155,7 +155,7 @@ func checkExtentUntouched(t testing.TB, w *winbooted) {
 // winboot and checks everything the guest and its disk say.
 func TestWinbootCaseB(t *testing.T) {
 	requireGuest(t)
-	w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(51), PagingFiles: []string{pagefile}}, "")
+	w := bootWinboot(t, minint.Config{Seed: minint.Seed(51), PagingFiles: []string{pagefile}}, "")
 	waitEvent(t, w.m, "ready")
 	checkCaseB(t, w, report(t, w.m))
 	checkExtentUntouched(t, w)
@@ -169,7 +169,7 @@ func TestWinbootArming(t *testing.T) {
 	var found []time.Duration
 	for seed := uint64(100); seed < 120; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(seed), PagingFiles: []string{pagefile}}, "")
+			w := bootWinboot(t, minint.Config{Seed: minint.Seed(seed), PagingFiles: []string{pagefile}}, "")
 			ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 			defer cancel()
 			enter, err := w.m.WaitEvent(ctx, "phase1-discard-enter")
@@ -191,7 +191,7 @@ func TestWinbootArming(t *testing.T) {
 // globals all moved: nothing in Frost may notice.
 func TestWinbootReorder(t *testing.T) {
 	out := requireGuest(t)
-	w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(52), PagingFiles: []string{pagefile}, Kernel: filepath.Join(out, "reorder", "ntoskrnl.exe")}, filepath.Join(out, "reorder"))
+	w := bootWinboot(t, minint.Config{Seed: minint.Seed(52), PagingFiles: []string{pagefile}, Kernel: filepath.Join(out, "reorder", "ntoskrnl.exe")}, filepath.Join(out, "reorder"))
 	waitEvent(t, w.m, "ready")
 	checkCaseB(t, w, report(t, w.m))
 }
@@ -201,7 +201,7 @@ func TestWinbootReorder(t *testing.T) {
 // winboot's check at the return must catch it and set the bit again.
 func TestWinbootOverwrite(t *testing.T) {
 	out := requireGuest(t)
-	w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(53), PagingFiles: []string{pagefile}, Kernel: filepath.Join(out, "assign", "ntoskrnl.exe")}, filepath.Join(out, "assign"))
+	w := bootWinboot(t, minint.Config{Seed: minint.Seed(53), PagingFiles: []string{pagefile}, Kernel: filepath.Join(out, "assign", "ntoskrnl.exe")}, filepath.Join(out, "assign"))
 	waitEvent(t, w.m, "ready")
 	rep := report(t, w.m)
 	leave, ok := rep.First("phase1-discard-leave")
@@ -228,7 +228,7 @@ func TestWinbootOverwrite(t *testing.T) {
 // resets during phase 1 and winboot must start over and still succeed.
 func TestWinbootReset(t *testing.T) {
 	requireGuest(t)
-	w := bootWinboot(t, qemu.Config{Seed: qemu.Seed(54), PagingFiles: []string{pagefile}, ResetOnce: true}, "")
+	w := bootWinboot(t, minint.Config{Seed: minint.Seed(54), PagingFiles: []string{pagefile}, ResetOnce: true}, "")
 	waitEvent(t, w.m, "ready")
 	rep := report(t, w.m)
 	if w.rep.Boots != 2 {
@@ -238,7 +238,7 @@ func TestWinbootReset(t *testing.T) {
 		t.Errorf("the guest reported %d resets, want 1", len(rep.All("reset")))
 	}
 	// The report after the reset is the second boot's: cut the first.
-	var second qemu.Report
+	var second minint.Report
 	for i, e := range rep {
 		if e.Name == "loader" && uintField(t, e, "boot") == 2 {
 			second = rep[i:]

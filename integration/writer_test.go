@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // writerMessage is what writer.exe writes on its n-th NtWriteFile.
@@ -19,11 +19,11 @@ func writerMessage(n uint64) string {
 // \frost\log.txt on the disk image, in order, one message per write event.
 func TestWriterLog(t *testing.T) {
 	const writes = 5
-	m := start(t, qemu.Config{Seed: qemu.Seed(11), WriterPeriodMS: 50})
+	m := start(t, minint.Config{Seed: minint.Seed(11), WriterPeriodMS: 50})
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
 	if _, err := m.WaitSerial(ctx, func(line string) bool {
-		e, ok, err := qemu.ParseLine(line)
+		e, ok, err := minint.ParseLine(line)
 		return ok && err == nil && e.Name == "write" && e.Get("count") == fmt.Sprint(writes)
 	}); err != nil {
 		t.Fatalf("waiting for write %d: %v\n%s", writes, err, serialTail(m.SerialPath()))

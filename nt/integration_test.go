@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -48,8 +48,8 @@ func guestOut(tb testing.TB) string {
 
 // live is a paused mini-NT with everything nt needs to read it.
 type live struct {
-	m    *qemu.Machine
-	rep  qemu.Report
+	m    *minint.Machine
+	rep  minint.Report
 	regs *gdbstub.Registers
 	gdb  *gdbstub.Client
 	mon  *qmp.Client
@@ -61,14 +61,14 @@ type live struct {
 // bootLive boots cfg, waits for ready, pauses the guest, attaches the
 // gdbstub (registers) and physmem (RAM), and opens the kernel from the
 // symbol directory symDir.
-func bootLive(t *testing.T, cfg qemu.Config, symDir string) *live {
+func bootLive(t *testing.T, cfg minint.Config, symDir string) *live {
 	t.Helper()
 	// Start waits for the machine-wide TCG lock while other packages'
 	// guests run, which can take long; the boot itself then has
 	// guestDeadline.
 	lockCtx, cancelLock := context.WithTimeout(context.Background(), lockDeadline)
 	defer cancelLock()
-	m, err := qemu.Start(lockCtx, cfg)
+	m, err := minint.Start(lockCtx, cfg)
 	if err != nil {
 		t.Fatalf("starting mini-NT: %v", err)
 	}
@@ -153,7 +153,7 @@ func (l *live) pagefiles(pf PagingFile) (io.ReaderAt, error) {
 	return l.vol.ReadExtent(name)
 }
 
-func (l *live) uintField(t *testing.T, e qemu.Event, key string) uint64 {
+func (l *live) uintField(t *testing.T, e minint.Event, key string) uint64 {
 	t.Helper()
 	v, err := e.Uint(key)
 	if err != nil {
@@ -176,7 +176,7 @@ func TestIntegration(t *testing.T) {
 		{"reorder", filepath.Join(out, "reorder", "ntoskrnl.exe"), filepath.Join(out, "reorder"), 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := bootLive(t, qemu.Config{GuestDir: out, Kernel: tc.kernel, Seed: qemu.Seed(tc.seed), PagingFiles: []string{pagefileName}}, tc.symDir)
+			l := bootLive(t, minint.Config{GuestDir: out, Kernel: tc.kernel, Seed: minint.Seed(tc.seed), PagingFiles: []string{pagefileName}}, tc.symDir)
 			t.Run("kernel", l.checkKernel)
 			t.Run("processes", l.checkProcesses)
 			t.Run("vads", l.checkVADs)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // BenchmarkTargetCycle is one breakpoint hit handled end to end through
@@ -26,7 +26,7 @@ import (
 // are not. Metrics as in vmi/gdbstub's BenchmarkBreakpointCycle.
 func BenchmarkTargetCycle(b *testing.B) {
 	fn := kernelBase(b, testSeed) + firstInstruction(b, "KdWrite", "outb")
-	m := boot(b, qemu.Config{Seed: qemu.Seed(testSeed), WriterPeriodMS: qemu.WriterTightLoop, Paused: true})
+	m := boot(b, minint.Config{Seed: minint.Seed(testSeed), WriterPeriodMS: minint.WriterTightLoop, Paused: true})
 	targetCycles(b, m, fn, 1) // the boot up to the first hit is no cycle
 	b.ResetTimer()
 	var tgt, client []time.Duration
@@ -48,10 +48,10 @@ func BenchmarkTargetCycle(b *testing.B) {
 // targetBlock is how many cycles one side runs before handing over.
 const targetBlock = 10
 
-func targetCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func targetCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	ctx := testCtx(b)
-	tg, err := OpenQEMU(ctx, m, Options{})
+	tg, err := OpenQEMU(ctx, m.Machine, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func targetCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Durati
 }
 
 // clientCycles is targetCycles on a bare gdbstub.Client.
-func clientCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func clientCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	ctx := testCtx(b)
 	caps, _ := gdbstub.CapabilitiesFor(gdbstub.AccelTCG, false)

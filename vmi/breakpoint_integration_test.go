@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // TestQEMUTargetBreakpoint: through the Target of a QEMU we launched, a Z0
@@ -16,7 +16,7 @@ import (
 // arrives on Events. Close leaves the guest running.
 func TestQEMUTargetBreakpoint(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), Paused: true})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed), Paused: true})
 	tg := openTarget(t, m)
 	ctx := testCtx(t)
 	if caps := tg.Capabilities(); caps.Accel != gdbstub.AccelTCG || !caps.Software || caps.SoftwareVisible {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/physmem"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
@@ -14,7 +15,7 @@ import (
 // backends returns the target's memory and the other two data-plane
 // backends over the same map: /proc/<pid>/mem verified against the
 // gdbstub, and the gdbstub in physical mode itself.
-func backends(tb testing.TB, m *qemu.Machine, g *guest) (proc, stub *physmem.Memory) {
+func backends(tb testing.TB, m *minint.Machine, g *guest) (proc, stub *physmem.Memory) {
 	tb.Helper()
 	ref := stubReference{g.gdb}
 	proc, err := physmem.OpenProcess(testCtx(tb), m.PID(), g.mem.Map(), ref)
@@ -76,7 +77,7 @@ func checkPastRAM(ctx context.Context, tb testing.TB, tg Target, mems ...*physme
 // /proc/<pid>/mem and the gdbstub's physical mode; a read past RAM is an
 // error through each.
 func TestDataPlaneBackendsAgree(t *testing.T) {
-	m := bootReady(t, qemu.Config{})
+	m := bootReady(t, minint.Config{})
 	g := openTarget(t, m) // the attach stops the guest
 	ctx := testCtx(t)
 	if g.mem.Kind() != physmem.KindSharedFile {
@@ -95,7 +96,7 @@ func TestDataPlaneBackendsAgree(t *testing.T) {
 // identically through all three backends, lies at RAM block offset
 // 0xc0000000+x of the RAM file, and Target writes are refused past RAM.
 func TestHighRAMMarker(t *testing.T) {
-	m := bootReady(t, qemu.Config{MemoryMB: 5120})
+	m := bootReady(t, minint.Config{MemoryMB: 5120})
 	g := openTarget(t, m)
 	ctx := testCtx(t)
 	const x = 0x12345678
@@ -128,7 +129,7 @@ func TestHighRAMMarker(t *testing.T) {
 // guest RAM through /proc/<pid>/mem, at the mapping verified against the
 // gdbstub, and agrees with the gdbstub.
 func TestPrivateRAMTarget(t *testing.T) {
-	m := bootReady(t, qemu.Config{RAM: qemu.RAMPrivate})
+	m := bootReady(t, minint.Config{RAM: qemu.RAMPrivate})
 	g := openTarget(t, m)
 	ctx := testCtx(t)
 	if g.mem.Kind() != physmem.KindProcMem {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -36,7 +36,7 @@ const (
 // stop.
 func TestAbruptClientDeath(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), Paused: true})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed), Paused: true})
 	ctx := testCtx(t)
 	network, address := m.GDBAddr()
 	if network != "unix" {
@@ -159,7 +159,7 @@ func TestAbruptDeathChild(t *testing.T) {
 // running, through a new connection, and it reaches ready.
 func TestCloseAfterLostConnection(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), Paused: true})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed), Paused: true})
 	g := openTarget(t, m)
 	ctx := testCtx(t)
 	if err := g.InsertBreakpoint(ctx, Breakpoint{Kind: gdbstub.Software, Addr: fn}); err != nil {

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/libvirt"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // testDomainPrefix is the prefix integration/ and vmi/libvirt use too: a
@@ -64,9 +64,9 @@ func removeDomain(ctx context.Context, d *libvirt.Domain) error {
 
 // startDomain boots mini-NT as a libvirt domain (holding the TCG lock,
 // after removing test domains a crashed run left) and waits for ready.
-func startDomain(ctx context.Context, t *testing.T, c *libvirt.Conn) (*libvirt.Domain, *qemu.Domain) {
+func startDomain(ctx context.Context, t *testing.T, c *libvirt.Conn) (*libvirt.Domain, *minint.Domain) {
 	t.Helper()
-	lock, err := qemu.LockTCG(ctx)
+	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func startDomain(ctx context.Context, t *testing.T, c *libvirt.Conn) (*libvirt.D
 		}
 	}
 	name := fmt.Sprintf("%svmi-target-%d", testDomainPrefix, os.Getpid())
-	spec, err := qemu.NewDomain(name, qemu.Config{GuestDir: guestDir(t)})
+	spec, err := minint.NewDomain(name, minint.Config{GuestDir: guestDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +110,11 @@ func startDomain(ctx context.Context, t *testing.T, c *libvirt.Conn) (*libvirt.D
 	if err := dom.Start(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	waitDomainSerial(ctx, t, dom, spec, qemu.MatchEvent("ready"))
+	waitDomainSerial(ctx, t, dom, spec, minint.MatchEvent("ready"))
 	return dom, spec
 }
 
-func waitDomainSerial(ctx context.Context, t *testing.T, dom *libvirt.Domain, spec *qemu.Domain, match qemu.Matcher) {
+func waitDomainSerial(ctx context.Context, t *testing.T, dom *libvirt.Domain, spec *minint.Domain, match minint.Matcher) {
 	t.Helper()
 	alive := func() error {
 		if st, err := dom.State(ctx); err != nil || (st != libvirt.StateRunning && st != libvirt.StatePaused) {
@@ -122,19 +122,19 @@ func waitDomainSerial(ctx context.Context, t *testing.T, dom *libvirt.Domain, sp
 		}
 		return nil
 	}
-	if _, err := qemu.WaitSerialFile(ctx, spec.SerialPath(), match, alive); err != nil {
+	if _, err := minint.WaitSerialFile(ctx, spec.SerialPath(), match, alive); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // domainReport is the domain's serial report so far, complete lines only.
-func domainReport(t *testing.T, spec *qemu.Domain) qemu.Report {
+func domainReport(t *testing.T, spec *minint.Domain) minint.Report {
 	t.Helper()
 	data, err := os.ReadFile(spec.SerialPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := qemu.ParseReport(bytes.NewReader(data[:bytes.LastIndexByte(data, '\n')+1]))
+	rep, err := minint.ParseReport(bytes.NewReader(data[:bytes.LastIndexByte(data, '\n')+1]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +142,11 @@ func domainReport(t *testing.T, spec *qemu.Domain) qemu.Report {
 }
 
 // waitMoreWrites waits until writer.exe has printed more than n lines.
-func waitMoreWrites(ctx context.Context, t *testing.T, dom *libvirt.Domain, spec *qemu.Domain, n int) {
+func waitMoreWrites(ctx context.Context, t *testing.T, dom *libvirt.Domain, spec *minint.Domain, n int) {
 	t.Helper()
 	seen := 0
 	waitDomainSerial(ctx, t, dom, spec, func(line string) bool {
-		if e, ok, err := qemu.ParseLine(line); ok && err == nil && e.Name == "write" {
+		if e, ok, err := minint.ParseLine(line); ok && err == nil && e.Name == "write" {
 			seen++
 		}
 		return seen > n

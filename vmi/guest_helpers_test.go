@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // Integration tests boot the bundled mini-NT under QEMU (TCG). They skip
@@ -33,12 +33,12 @@ func guestDir(tb testing.TB) string {
 func testCtx(tb testing.TB) context.Context { return guesttest.Context(tb) }
 
 // boot starts mini-NT and stops it when the test ends.
-func boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
+func boot(tb testing.TB, cfg minint.Config) *minint.Machine {
 	tb.Helper()
 	if cfg.GuestDir == "" {
 		cfg.GuestDir = guestDir(tb)
 	}
-	m, err := qemu.Start(testCtx(tb), cfg)
+	m, err := minint.Start(testCtx(tb), cfg)
 	if err != nil {
 		tb.Fatalf("starting mini-NT: %v", err)
 	}
@@ -51,7 +51,7 @@ func boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
 }
 
 // bootReady boots mini-NT running and waits for its ready line.
-func bootReady(tb testing.TB, cfg qemu.Config) *qemu.Machine {
+func bootReady(tb testing.TB, cfg minint.Config) *minint.Machine {
 	tb.Helper()
 	m := boot(tb, cfg)
 	if _, err := m.WaitEvent(testCtx(tb), "ready"); err != nil {
@@ -62,9 +62,9 @@ func bootReady(tb testing.TB, cfg qemu.Config) *qemu.Machine {
 
 // openTarget opens m through OpenQEMU and closes it when the test ends
 // (unless the test closed it itself).
-func openTarget(tb testing.TB, m *qemu.Machine) *guest {
+func openTarget(tb testing.TB, m *minint.Machine) *guest {
 	tb.Helper()
-	tg, err := OpenQEMU(testCtx(tb), m, Options{})
+	tg, err := OpenQEMU(testCtx(tb), m.Machine, Options{})
 	if err != nil {
 		tb.Fatalf("OpenQEMU: %v", err)
 	}
@@ -142,7 +142,7 @@ func kernelBase(tb testing.TB, seed uint64) uint64 {
 	if b, ok := bases[seed]; ok {
 		return b
 	}
-	m, err := qemu.Start(testCtx(tb), qemu.Config{GuestDir: guestDir(tb), Seed: qemu.Seed(seed)})
+	m, err := minint.Start(testCtx(tb), minint.Config{GuestDir: guestDir(tb), Seed: minint.Seed(seed)})
 	if err != nil {
 		tb.Fatalf("starting mini-NT: %v", err)
 	}
@@ -160,7 +160,7 @@ func kernelBase(tb testing.TB, seed uint64) uint64 {
 }
 
 // report is the serial report so far (complete lines only).
-func report(tb testing.TB, m *qemu.Machine) qemu.Report {
+func report(tb testing.TB, m *minint.Machine) minint.Report {
 	tb.Helper()
 	rep, err := m.Report()
 	if err != nil {
@@ -170,11 +170,11 @@ func report(tb testing.TB, m *qemu.Machine) qemu.Report {
 }
 
 // waitCount waits until the guest has printed n `name` lines.
-func waitCount(ctx context.Context, tb testing.TB, m *qemu.Machine, name string, n int) {
+func waitCount(ctx context.Context, tb testing.TB, m *minint.Machine, name string, n int) {
 	tb.Helper()
 	seen := 0
 	_, err := m.WaitSerial(ctx, func(line string) bool {
-		if e, ok, err := qemu.ParseLine(line); ok && err == nil && e.Name == name {
+		if e, ok, err := minint.ParseLine(line); ok && err == nil && e.Name == name {
 			seen++
 		}
 		return seen >= n
@@ -191,7 +191,7 @@ var guestRegisters = map[string]string{
 
 // checkCall compares a breakpoint hit's registers with the guest's own
 // view of the same call.
-func checkCall(tb testing.TB, regs *Registers, call qemu.Event) {
+func checkCall(tb testing.TB, regs *Registers, call minint.Event) {
 	tb.Helper()
 	for key, name := range guestRegisters {
 		want, err := call.Uint(key)

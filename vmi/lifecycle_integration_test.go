@@ -3,8 +3,8 @@ package vmi
 import (
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // TestQEMUTargetLifecycle: a guest that resets itself (resetonce) yields
@@ -13,7 +13,7 @@ import (
 // the keyboard controller in a loop until the reset lands, and under TCG
 // the second poke gets in first: QEMU reports two RESETs for one reboot.)
 func TestQEMUTargetLifecycle(t *testing.T) {
-	m := boot(t, qemu.Config{ResetOnce: true, Paused: true})
+	m := boot(t, minint.Config{ResetOnce: true, Paused: true})
 	tg := openTarget(t, m)
 	ctx := testCtx(t)
 	if err := tg.Resume(ctx); err != nil {
@@ -61,7 +61,7 @@ func TestQEMUTargetLifecycle(t *testing.T) {
 // same. An operator's QMP stop arrives as a stop too (T02, Outside).
 func TestBehindOurBack(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), Paused: true})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed), Paused: true})
 	tg := openTarget(t, m)
 	ctx := testCtx(t)
 	bp := Breakpoint{Kind: gdbstub.Software, Addr: fn}

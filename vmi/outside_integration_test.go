@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // TestOutsidePauseResume: an operator pauses and resumes the guest behind
@@ -16,7 +16,7 @@ import (
 // resume, and none of its calls leaves the guest stopped: the guest's
 // serial advances after each one.
 func TestOutsidePauseResume(t *testing.T) {
-	m := bootReady(t, qemu.Config{Seed: qemu.Seed(testSeed)})
+	m := bootReady(t, minint.Config{Seed: minint.Seed(testSeed)})
 	tg := openTarget(t, m)
 	ctx := testCtx(t)
 	if err := tg.Resume(ctx); err != nil {
@@ -114,7 +114,7 @@ func waitResumed(ctx context.Context, t *testing.T, tg Target) {
 }
 
 // advances waits until writer.exe has written again: the guest runs.
-func advances(ctx context.Context, t *testing.T, m *qemu.Machine, when string) {
+func advances(ctx context.Context, t *testing.T, m *minint.Machine, when string) {
 	t.Helper()
 	rep, err := m.Report()
 	if err != nil {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // TestQEMUTargetTwoVCPUs: under -smp 2 the Target lists two vCPUs, reads
@@ -13,7 +13,7 @@ import (
 // vCPU that hit; the guest then reaches ready.
 func TestQEMUTargetTwoVCPUs(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), CPUs: 2, Paused: true})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed), CPUs: 2, Paused: true})
 	tg := openTarget(t, m)
 	ctx := testCtx(t)
 	cpus, err := tg.CPUs(ctx)

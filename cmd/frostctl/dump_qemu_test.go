@@ -15,11 +15,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -33,12 +33,12 @@ func TestDumpMatchesQEMU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots mini-NT under QEMU")
 	}
-	m := guesttest.Boot(t, qemu.Config{CPUs: 2})
+	m := guesttest.Boot(t, minint.Config{CPUs: 2})
 	ctx := guesttest.Context(t)
 	if _, err := m.WaitEvent(ctx, "ready"); err != nil {
 		t.Fatal(err)
 	}
-	tg, err := vmi.OpenQEMU(ctx, m, vmi.Options{})
+	tg, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/libvirt"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // The end-to-end test drives a real frostd binary against a real libvirtd
@@ -87,7 +87,7 @@ func setupLibvirt(ctx context.Context, t *testing.T) *libvirt.Conn {
 type testDomain struct {
 	name string
 	dom  *libvirt.Domain
-	spec *qemu.Domain
+	spec *minint.Domain
 }
 
 // defineDomain takes the machine-wide TCG lock for the test's life (libvirt
@@ -96,7 +96,7 @@ type testDomain struct {
 // file configured, so winboot has one to refuse.
 func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir string) *testDomain {
 	t.Helper()
-	lock, err := qemu.LockTCG(ctx)
+	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir s
 		}
 	}
 	name := fmt.Sprintf("%sfrostd-%d", testDomainPrefix, os.Getpid())
-	spec, err := qemu.NewDomain(name, qemu.Config{
+	spec, err := minint.NewDomain(name, minint.Config{
 		GuestDir: guestDir, PagingFiles: []string{`C:\pagefile.sys`}, WriterPeriodMS: 250,
 	})
 	if err != nil {
@@ -154,13 +154,13 @@ func removeDomain(ctx context.Context, d *libvirt.Domain) error {
 }
 
 // report is the serial report so far, complete lines only.
-func (d *testDomain) report(t *testing.T) qemu.Report {
+func (d *testDomain) report(t *testing.T) minint.Report {
 	t.Helper()
 	data, err := os.ReadFile(d.spec.SerialPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := qemu.ParseReport(bytes.NewReader(data[:bytes.LastIndexByte(data, '\n')+1]))
+	rep, err := minint.ParseReport(bytes.NewReader(data[:bytes.LastIndexByte(data, '\n')+1]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func (d *testDomain) report(t *testing.T) qemu.Report {
 func (d *testDomain) writes(t *testing.T) int { return len(d.report(t).All("write")) }
 
 // waitSerial waits for a serial line matching match while the domain lives.
-func (d *testDomain) waitSerial(t *testing.T, what string, match qemu.Matcher) {
+func (d *testDomain) waitSerial(t *testing.T, what string, match minint.Matcher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guestWait)
 	defer cancel()
@@ -181,7 +181,7 @@ func (d *testDomain) waitSerial(t *testing.T, what string, match qemu.Matcher) {
 		}
 		return nil
 	}
-	if _, err := qemu.WaitSerialFile(ctx, d.spec.SerialPath(), match, alive); err != nil {
+	if _, err := minint.WaitSerialFile(ctx, d.spec.SerialPath(), match, alive); err != nil {
 		t.Fatalf("waiting for %s: %v\nserial log:\n%s", what, err, d.serialTail())
 	}
 }
@@ -192,7 +192,7 @@ func (d *testDomain) waitMoreWrites(t *testing.T, n int) {
 	t.Helper()
 	seen := 0
 	d.waitSerial(t, fmt.Sprintf("more than %d write lines", n), func(line string) bool {
-		if e, ok, err := qemu.ParseLine(line); ok && err == nil && e.Name == "write" {
+		if e, ok, err := minint.ParseLine(line); ok && err == nil && e.Name == "write" {
 			seen++
 		}
 		return seen > n

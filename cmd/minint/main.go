@@ -1,10 +1,15 @@
-// Command minint boots the bundled mini-NT guest under QEMU and shows its
-// boot report: what `make demo` runs until Frost's daemon exists.
+// Command minint is the demo tool of Frost's bundled mini-NT guest. The
+// product (frostd) never links the test guest; this tool does.
 //
-// It starts mini-NT with one paging file and writer.exe writing every
-// 500 ms, prints each frost-guest line from COM1 as the guest prints it,
-// stops once the guest is ready and writer.exe has written a few times,
-// prints \frost\log.txt from the guest's C: disk image, and cleans up.
+//   - minint [flags] boots mini-NT under a QEMU it launches itself and
+//     shows its boot report: it starts mini-NT with one paging file and
+//     writer.exe writing every 500 ms, prints each frost-guest line from
+//     COM1 as the guest prints it, stops once the guest is ready and
+//     writer.exe has written a few times, prints \frost\log.txt from the
+//     guest's C: disk image, and cleans up.
+//   - minint define NAME [flags] defines mini-NT as a libvirt domain and
+//     starts it (paused on request), for frostd to attach to or boot: what
+//     `make demo` runs.
 package main
 
 import (
@@ -12,201 +17,35 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
-	"time"
-
-	"github.com/frostvmi/frost/integration/guest/disk"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
-type options struct {
-	guest        string
-	kernel       string
-	seed         string
-	pagingFiles  string
-	loadOptions  string
-	writerPeriod int
-	writes       int
-	accel        string
-	timeout      time.Duration
-}
-
 func main() {
-	opts := parseFlags(os.Args[1:])
 	// Piped into head, a write to stdout would otherwise kill us by
 	// SIGPIPE before Stop removes the RAM file and the machine directory.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "define" {
+		o, err := parseDefineFlags(args[1:], os.Stderr)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return
+		case err != nil:
+			os.Exit(2) // the flag package or parseDefineFlags said why
+		}
+		if err := define(ctx, o, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "minint define:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	opts := parseFlags(args)
 	if err := run(ctx, opts, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "minint:", err)
 		os.Exit(1)
 	}
-}
-
-func parseFlags(args []string) options {
-	var o options
-	fs := flag.NewFlagSet("minint", flag.ExitOnError)
-	fs.StringVar(&o.guest, "guest", "integration/guest/out", "the guest build output `dir` (make guest fills it)")
-	fs.StringVar(&o.kernel, "kernel", "", "another ntoskrnl.exe `file` to boot, e.g. integration/guest/out/assign/ntoskrnl.exe")
-	fs.StringVar(&o.seed, "seed", "", "KASLR seed, decimal (default: the loader draws one from the TSC)")
-	fs.StringVar(&o.pagingFiles, "pagingfiles", `C:\pagefile.sys`, "the registry's PagingFiles: up to two comma-separated volume paths, or \"\" for none")
-	fs.StringVar(&o.loadOptions, "loadoptions", "", `the loader block's LoadOptions, e.g. "MININT INRAM"`)
-	fs.IntVar(&o.writerPeriod, "writerperiod", 500, "writer.exe's period between writes, in ms (0: no pause)")
-	fs.IntVar(&o.writes, "writes", 3, "stop after ready and this many writer.exe writes")
-	fs.StringVar(&o.accel, "accel", qemu.AccelTCG, "QEMU accelerator: tcg or kvm (kvm is very slow on emulated KVM)")
-	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up if the guest has not got that far by then")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: minint [flags]
-
-Boots mini-NT, Frost's bundled Windows-like test guest, under QEMU, streams
-its frost-guest boot report from the serial port (kernel base, PDB identity,
-WinPE mode, paging files, processes, writer.exe's writes), then prints
-\frost\log.txt from the guest's C: disk and removes everything it made.
-
-Examples:
-  minint
-  minint -seed 7 -loadoptions "MININT INRAM"
-  minint -pagingfiles 'C:\pagefile.sys,C:\pagefile2.sys' -writes 5
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	fs.Parse(args)
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "minint: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
-		os.Exit(2)
-	}
-	return o
-}
-
-func (o options) config() (qemu.Config, error) {
-	cfg := qemu.Config{
-		GuestDir:    o.guest,
-		Kernel:      o.kernel,
-		LoadOptions: o.loadOptions,
-		Accel:       o.accel,
-	}
-	if o.seed != "" {
-		s, err := strconv.ParseUint(o.seed, 10, 64)
-		if err != nil {
-			return cfg, fmt.Errorf("-seed %q: want a decimal 64-bit number", o.seed)
-		}
-		cfg.Seed = qemu.Seed(s)
-	}
-	if o.pagingFiles != "" {
-		cfg.PagingFiles = strings.Split(o.pagingFiles, ",")
-	}
-	switch {
-	case o.writerPeriod < 0:
-		return cfg, fmt.Errorf("-writerperiod %d: want 0 or more", o.writerPeriod)
-	case o.writerPeriod == 0:
-		cfg.WriterPeriodMS = qemu.WriterTightLoop
-	default:
-		cfg.WriterPeriodMS = o.writerPeriod
-	}
-	if o.writes < 0 {
-		return cfg, fmt.Errorf("-writes %d: want 0 or more", o.writes)
-	}
-	return cfg, nil
-}
-
-func run(ctx context.Context, o options, out io.Writer) (err error) {
-	cfg, err := o.config()
-	if err != nil {
-		return err
-	}
-	cmdline, err := cfg.LoaderCmdline()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-
-	m, err := qemu.Start(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if serr := m.Stop(); err == nil {
-			err = serr
-		}
-	}()
-	accel := strings.ToUpper(m.Config().Accel)
-	fmt.Fprintf(out, "== mini-NT under QEMU/%s [%s]: its frost-guest report from COM1 ==\n", accel, cmdline)
-
-	if err := streamReport(ctx, m, o.writes, out); err != nil {
-		return err
-	}
-	return printLog(ctx, m, out)
-}
-
-// streamReport prints report lines as the guest prints them, until ready
-// and then the given number of writes.
-func streamReport(ctx context.Context, m *qemu.Machine, writes int, out io.Writer) error {
-	ready, seen := false, 0
-	// The settling pass lists every paged-out page; a count says as much.
-	pagedOut := 0
-	// The matcher sees every serial line once, in order, so it doubles as
-	// the printer.
-	_, err := m.WaitSerial(ctx, func(line string) bool {
-		e, ok, perr := qemu.ParseLine(line)
-		if !ok {
-			return false
-		}
-		if perr == nil && e.Name == "pagedout" {
-			pagedOut++
-			return false
-		}
-		if pagedOut > 0 {
-			fmt.Fprintf(out, "frost-guest: ... %d pagedout lines (one per page in a paging file) ...\n", pagedOut)
-			pagedOut = 0
-		}
-		fmt.Fprintln(out, line)
-		if perr != nil {
-			return false
-		}
-		switch {
-		case e.Name == "ready":
-			ready = true
-		case e.Name == "write" && ready:
-			seen++
-		}
-		return ready && seen >= writes
-	})
-	var bc *qemu.BugcheckError
-	if errors.As(err, &bc) {
-		fmt.Fprintln(out, bc.Line)
-	}
-	return err
-}
-
-// printLog stops the guest and prints what writer.exe left on C:.
-func printLog(ctx context.Context, m *qemu.Machine, out io.Writer) error {
-	// Pausing first makes QEMU finish the guest's disk writes.
-	if err := m.Pause(ctx); err != nil {
-		return err
-	}
-	if err := m.Kill(); err != nil {
-		return err
-	}
-	vol, err := disk.Open(m.DiskPath())
-	if err != nil {
-		return err
-	}
-	defer vol.Close()
-	log, err := vol.ReadFile(disk.LogName)
-	if err != nil {
-		return fmt.Errorf("reading %s from the C: image: %w", disk.LogName, err)
-	}
-	fmt.Fprintf(out, "== C:%s on the guest's disk image (%d bytes) ==\n", disk.LogName, len(log))
-	_, err = out.Write(log)
-	return err
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 func TestConfigFromFlags(t *testing.T) {
@@ -13,7 +13,7 @@ func TestConfigFromFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Seed == nil || *cfg.Seed != 7 || len(cfg.PagingFiles) != 2 || cfg.LoadOptions != "MININT INRAM" || cfg.WriterPeriodMS != qemu.WriterTightLoop {
+	if cfg.Seed == nil || *cfg.Seed != 7 || len(cfg.PagingFiles) != 2 || cfg.LoadOptions != "MININT INRAM" || cfg.WriterPeriodMS != minint.WriterTightLoop {
 		t.Errorf("config = %+v", cfg)
 	}
 	line, err := cfg.LoaderCmdline()

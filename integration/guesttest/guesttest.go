@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // Deadline bounds each wait on the guest. mini-NT reaches ready in a few
@@ -104,7 +104,7 @@ func Context(tb testing.TB) context.Context {
 
 // Boot starts mini-NT (GuestDir defaults to Dir) and stops it, removing
 // its files, when the test ends.
-func Boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
+func Boot(tb testing.TB, cfg minint.Config) *minint.Machine {
 	tb.Helper()
 	SkipShort(tb)
 	if cfg.GuestDir == "" {
@@ -112,7 +112,7 @@ func Boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
-	m, err := qemu.Start(ctx, cfg)
+	m, err := minint.Start(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("starting mini-NT: %v", err)
 	}

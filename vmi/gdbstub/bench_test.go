@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // Benchmarks against the real QEMU gdbstub and mini-NT (TCG); the guest
@@ -16,9 +16,9 @@ import (
 
 // hitMachine boots mini-NT with writer.exe in a tight NtWriteFile loop;
 // the guest is still paused.
-func hitMachine(b *testing.B) *qemu.Machine {
+func hitMachine(b *testing.B) *minint.Machine {
 	b.Helper()
-	return boot(b, qemu.Config{Seed: qemu.Seed(testSeed), WriterPeriodMS: qemu.WriterTightLoop})
+	return boot(b, minint.Config{Seed: minint.Seed(testSeed), WriterPeriodMS: minint.WriterTightLoop})
 }
 
 // cycleTargets are where the breakpoint of BenchmarkBreakpointCycle goes:
@@ -97,7 +97,7 @@ func median(d []time.Duration) float64 {
 
 // clientCycles connects a client, runs n timed cycles, and hands the
 // guest back stopped with no breakpoint.
-func clientCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func clientCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	c := dial(b, m)
 	defer c.Close()
@@ -143,7 +143,7 @@ func clientCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Durati
 }
 
 // bareCycles is clientCycles by hand.
-func bareCycles(b *testing.B, m *qemu.Machine, fn uint64, n int) []time.Duration {
+func bareCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Duration {
 	b.StopTimer()
 	network, addr := m.GDBAddr()
 	conn, err := net.Dial(network, addr)
@@ -269,7 +269,7 @@ func BenchmarkReadPhysical(b *testing.B) {
 			name = fmt.Sprintf("pipelined-%d", window)
 		}
 		b.Run(name, func(b *testing.B) {
-			m := boot(b, qemu.Config{Seed: qemu.Seed(testSeed)})
+			m := boot(b, minint.Config{Seed: minint.Seed(testSeed)})
 			caps, _ := CapabilitiesFor(AccelTCG, false)
 			network, addr := m.GDBAddr()
 			c, err := Dial(context.Background(), network, addr, Config{Capabilities: caps, Pipeline: window})
@@ -288,7 +288,7 @@ func BenchmarkReadPhysical(b *testing.B) {
 			}
 		})
 		b.Run("bare-"+name, func(b *testing.B) {
-			m := boot(b, qemu.Config{Seed: qemu.Seed(testSeed)})
+			m := boot(b, minint.Config{Seed: minint.Seed(testSeed)})
 			network, addr := m.GDBAddr()
 			conn, err := net.Dial(network, addr)
 			if err != nil {

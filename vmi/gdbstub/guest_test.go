@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/frostvmi/frost/vmi/qemu"
+	"github.com/frostvmi/frost/integration/guest/minint"
 )
 
 // Helpers that read what the bundled guest says about itself: its serial
@@ -58,14 +58,14 @@ func publicRVA(tb testing.TB, name string) uint64 {
 // reportSoFar parses the serial report up to the last complete line:
 // Machine.Report also parses a line the running guest is still printing,
 // and fails on it.
-func reportSoFar(tb testing.TB, m *qemu.Machine) qemu.Report {
+func reportSoFar(tb testing.TB, m *minint.Machine) minint.Report {
 	tb.Helper()
 	data, err := os.ReadFile(m.SerialPath())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	data = data[:bytes.LastIndexByte(data, '\n')+1]
-	rep, err := qemu.ParseReport(bytes.NewReader(data))
+	rep, err := minint.ParseReport(bytes.NewReader(data))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -73,17 +73,17 @@ func reportSoFar(tb testing.TB, m *qemu.Machine) qemu.Report {
 }
 
 // callEvents returns the guest's `call` report lines so far.
-func callEvents(tb testing.TB, m *qemu.Machine) []qemu.Event {
+func callEvents(tb testing.TB, m *minint.Machine) []minint.Event {
 	tb.Helper()
 	return reportSoFar(tb, m).All("call")
 }
 
 // waitCalls waits until the guest has printed n `call` lines.
-func waitCalls(ctx context.Context, tb testing.TB, m *qemu.Machine, n int) []qemu.Event {
+func waitCalls(ctx context.Context, tb testing.TB, m *minint.Machine, n int) []minint.Event {
 	tb.Helper()
 	seen := 0
 	_, err := m.WaitSerial(ctx, func(line string) bool {
-		e, ok, err := qemu.ParseLine(line)
+		e, ok, err := minint.ParseLine(line)
 		if ok && err == nil && e.Name == "call" {
 			seen++
 		}
@@ -112,7 +112,7 @@ func kernelBase(tb testing.TB, seed uint64) uint64 {
 	if b, ok := bases[seed]; ok {
 		return b
 	}
-	m := boot(tb, qemu.Config{Seed: qemu.Seed(seed)})
+	m := boot(tb, minint.Config{Seed: minint.Seed(seed)})
 	ctx := testCtx(tb)
 	if err := m.Resume(ctx); err != nil {
 		tb.Fatal(err)
@@ -133,7 +133,7 @@ func kernelBase(tb testing.TB, seed uint64) uint64 {
 }
 
 // checkBase makes sure the guest put its kernel where kernelBase said.
-func checkBase(ctx context.Context, tb testing.TB, m *qemu.Machine, want uint64) {
+func checkBase(ctx context.Context, tb testing.TB, m *minint.Machine, want uint64) {
 	tb.Helper()
 	ev, err := m.WaitEvent(ctx, "kernel")
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // These tests boot the bundled mini-NT guest under QEMU (TCG) and drive
@@ -32,14 +32,14 @@ func guestDir(tb testing.TB) string {
 }
 
 // boot starts mini-NT paused and stops it when the test ends.
-func boot(tb testing.TB, cfg qemu.Config) *qemu.Machine {
+func boot(tb testing.TB, cfg minint.Config) *minint.Machine {
 	tb.Helper()
 	cfg.Paused = true
 	return guesttest.Boot(tb, cfg)
 }
 
 // dial connects a TCG client to the machine's gdbstub.
-func dial(tb testing.TB, m *qemu.Machine) *Client {
+func dial(tb testing.TB, m *minint.Machine) *Client {
 	tb.Helper()
 	caps, err := CapabilitiesFor(AccelTCG, false)
 	if err != nil {
@@ -59,7 +59,7 @@ func dial(tb testing.TB, m *qemu.Machine) *Client {
 func testCtx(tb testing.TB) context.Context { return guesttest.Context(tb) }
 
 func TestIntegrationHandshake(t *testing.T) {
-	m := boot(t, qemu.Config{Seed: qemu.Seed(7)})
+	m := boot(t, minint.Config{Seed: minint.Seed(7)})
 	c := dial(t, m)
 	ctx := testCtx(t)
 	if c.PacketSize() != 0x1000 {
@@ -97,7 +97,7 @@ var guestRegisters = map[string]string{
 
 // checkCall compares a breakpoint hit's registers with the guest's own
 // view of the same call.
-func checkCall(t *testing.T, regs *Registers, call qemu.Event) {
+func checkCall(t *testing.T, regs *Registers, call minint.Event) {
 	t.Helper()
 	for key, name := range guestRegisters {
 		want, err := call.Uint(key)
@@ -123,7 +123,7 @@ const testSeed = 7
 // breakpoint armed throughout.
 func TestIntegrationBreakpoint(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed)})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed)})
 	c := dial(t, m)
 	ctx := testCtx(t)
 	if _, err := c.Attach(ctx); err != nil {
@@ -214,7 +214,7 @@ func TestIntegrationBreakpoint(t *testing.T) {
 // reads each, and a step-over moves only the vCPU that hit.
 func TestIntegrationTwoVCPUs(t *testing.T) {
 	fn := kernelBase(t, testSeed) + publicRVA(t, "NtQueryValueKey")
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed), CPUs: 2})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed), CPUs: 2})
 	c := dial(t, m)
 	ctx := testCtx(t)
 	if _, err := c.Attach(ctx); err != nil {
@@ -297,7 +297,7 @@ func TestIntegrationTwoVCPUs(t *testing.T) {
 
 // readRAMFile reads guest-physical memory from the shared RAM file (file
 // offset = guest-physical address for low RAM).
-func readRAMFile(t *testing.T, m *qemu.Machine, addr uint64, n int) []byte {
+func readRAMFile(t *testing.T, m *minint.Machine, addr uint64, n int) []byte {
 	t.Helper()
 	f, err := os.Open(m.RAMPath())
 	if err != nil {
@@ -315,7 +315,7 @@ func readRAMFile(t *testing.T, m *qemu.Machine, addr uint64, n int) []byte {
 // the mode is restored afterwards, and writes in "M" chunks cut to the
 // stub's PacketSize all get answered and land.
 func TestIntegrationPhysicalMemory(t *testing.T) {
-	m := boot(t, qemu.Config{Seed: qemu.Seed(testSeed)})
+	m := boot(t, minint.Config{Seed: minint.Seed(testSeed)})
 	c := dial(t, m)
 	ctx := testCtx(t)
 	if _, err := c.Attach(ctx); err != nil {

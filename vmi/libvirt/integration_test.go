@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/libvirt"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -135,7 +135,7 @@ func TestDomainLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
 	c := setupLibvirt(t, ctx)
-	lock, err := qemu.LockTCG(ctx)
+	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestDomainLifecycle(t *testing.T) {
 	clearStale(t, ctx, c)
 
 	name := fmt.Sprintf("%svmi-libvirt-%d", testDomainPrefix, os.Getpid())
-	spec, err := qemu.NewDomain(name, qemu.Config{GuestDir: out})
+	spec, err := minint.NewDomain(name, minint.Config{GuestDir: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestDomainLifecycle(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := qemu.WaitSerialFile(ctx, spec.SerialPath(), qemu.MatchEvent("ready"), alive); err != nil {
+	if _, err := minint.WaitSerialFile(ctx, spec.SerialPath(), minint.MatchEvent("ready"), alive); err != nil {
 		t.Fatalf("waiting for ready: %v", err)
 	}
 

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // benchRAMMB is the guest RAM the read benchmarks run over: large enough
@@ -32,7 +32,7 @@ const benchRAMMB = 512
 //
 // and the same for 1MiB-seq (1 MiB reads walking RAM from 1 MiB up).
 func BenchmarkPhysRead(b *testing.B) {
-	m, c := bootReady(b, qemu.Config{MemoryMB: benchRAMMB})
+	m, c := bootReady(b, minint.Config{MemoryMB: benchRAMMB})
 	ctx := deadline(b)
 	shared, err := physmem.Open(ctx, physmem.Options{Monitor: c.Monitor, PID: m.PID()})
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -38,14 +38,14 @@ func deadline(t testing.TB) context.Context {
 }
 
 // bootReady boots mini-NT, waits for its ready line, connects QMP (our
-// client then owns the QMP socket: qemu.Machine.Pause would wait behind
+// client then owns the QMP socket: minint.Machine.Pause would wait behind
 // it) and stops the vCPUs, so that backends compared one after the other
 // see the same memory.
-func bootReady(t testing.TB, cfg qemu.Config) (*qemu.Machine, *qmp.Client) {
+func bootReady(t testing.TB, cfg minint.Config) (*minint.Machine, *qmp.Client) {
 	t.Helper()
 	cfg.GuestDir = requireGuest(t)
 	ctx := deadline(t)
-	m, err := qemu.Start(ctx, cfg)
+	m, err := minint.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("starting mini-NT: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/physmem"
 	"github.com/frostvmi/frost/vmi/qemu"
 )
@@ -89,7 +90,7 @@ func checkAgainstQEMU(t *testing.T, mem *physmem.Memory, ref *pmemRef, gpas ...u
 // of the RAM file; vmi's TestDataPlaneBackendsAgree does the same with the
 // gdbstub's physical mode as the reference and third backend.
 func TestSharedFileAndProcMemAgree(t *testing.T) {
-	m, c := bootReady(t, qemu.Config{})
+	m, c := bootReady(t, minint.Config{})
 	ctx := deadline(t)
 
 	shared, err := physmem.Open(ctx, physmem.Options{Monitor: c.Monitor, PID: m.PID()})
@@ -128,7 +129,7 @@ func TestSharedFileAndProcMemAgree(t *testing.T) {
 // pmemsave. vmi's TestHighRAMMarker writes the marker with gdbstub M in
 // physical mode instead, as Frost does.
 func TestHighRAM(t *testing.T) {
-	m, c := bootReady(t, qemu.Config{MemoryMB: 5120})
+	m, c := bootReady(t, minint.Config{MemoryMB: 5120})
 	ctx := deadline(t)
 	shared, err := physmem.Open(ctx, physmem.Options{Monitor: c.Monitor, PID: m.PID()})
 	if err != nil {
@@ -197,7 +198,7 @@ func TestHighRAM(t *testing.T) {
 // file backend, find guest RAM in /proc/<pid>/mem verified against QEMU's
 // own reads (pmemsave), and refuse to guess without a reference.
 func TestPrivateRAM(t *testing.T) {
-	m, c := bootReady(t, qemu.Config{RAM: qemu.RAMPrivate})
+	m, c := bootReady(t, minint.Config{RAM: qemu.RAMPrivate})
 	ctx := deadline(t)
 	pm := newPmemRef(t, c.Monitor)
 

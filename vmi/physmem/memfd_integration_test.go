@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/vmi/physmem"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -28,7 +28,7 @@ func TestMemfd(t *testing.T) {
 		unavailable(t, "qemu-system-x86_64 not found (run `make deps`)")
 	}
 	ctx := deadline(t)
-	lock, err := qemu.LockTCG(ctx)
+	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,8 @@ const (
 	AccelKVM = "kvm"
 )
 
-// WriterTightLoop asks writer.exe to write without pause (writerperiod=0).
-const WriterTightLoop = -1
-
-// DefaultMemoryMB is the guest RAM size when Config.MemoryMB is 0.
+// DefaultMemoryMB is the guest RAM size when Config.MemoryMB is 0 (QEMU's
+// own default too).
 const DefaultMemoryMB = 128
 
 // RAMBacking says how QEMU allocates guest RAM.
@@ -33,41 +31,33 @@ const (
 	RAMPrivate
 )
 
-// Config describes one mini-NT boot.
+// Config describes one x86-64 QEMU machine ("pc", i440fx) booted from a
+// multiboot kernel. It says nothing about the guest beyond what QEMU
+// loads: the guest's own conventions are its harness's.
 type Config struct {
-	// GuestDir is the guest's build output (integration/guest/out).
-	GuestDir string
-	// Kernel replaces GuestDir/ntoskrnl.exe, e.g. with the "assign"
-	// variant in GuestDir/assign/ntoskrnl.exe.
+	// Kernel is the -kernel image: a 32-bit multiboot ELF, or a flat
+	// binary with the a.out kludge (QEMU refuses x86-64 ELF files).
 	Kernel string
-
-	// Seed fixes the KASLR seed; nil lets the loader draw one from the TSC.
-	Seed *uint64
-	// PagingFiles is the registry value PagingFiles: zero, one or two
-	// volume paths such as `C:\pagefile.sys`.
-	PagingFiles []string
-	// LoadOptions is the loader block's LoadOptions, e.g. "MININT INRAM".
-	LoadOptions string
-	// WriterPeriodMS is writer.exe's period. 0 keeps the guest's default
-	// (1000 ms); WriterTightLoop makes it write without pause.
-	WriterPeriodMS int
-
-	// SwapperPages is swapper.exe's pattern page count (64..16384); 0
-	// keeps the guest's default (2048).
-	SwapperPages int
-	// TrimAggressive lets the guest trim empty page-table pages too, so
-	// PDEs go to transition and the paging file (trim=aggressive).
-	TrimAggressive bool
-	// NoSwizzle turns the guest's L1TF PTE swizzling off (noswizzle).
-	NoSwizzle bool
-	// ResetOnce makes the guest reset the machine once during phase 1
-	// (resetonce); QEMU then reboots it instead of exiting.
-	ResetOnce bool
+	// Modules are the multiboot modules (-initrd), in order.
+	Modules []string
+	// Append is the kernel command line (-append).
+	Append string
+	// Drives are raw disk images, attached as IDE disks 0, 1, ... in
+	// order. A relative path names a file in the machine's directory,
+	// which Setup can make.
+	Drives []string
+	// Setup, when set, runs once the machine's private directory exists
+	// and before QEMU starts, to make the files the guest needs there
+	// (a disk image). The directory goes with the machine.
+	Setup func(dir string) error
+	// Reboot lets a guest that resets the machine boot again. Without it
+	// QEMU exits instead (-no-reboot): a reset nobody asked for is a
+	// crash, and a crash must not loop.
+	Reboot bool
 
 	// MemoryMB is the guest RAM size; 0 means DefaultMemoryMB.
 	MemoryMB int
-	// CPUs is the vCPU count (-smp); 0 means 1. mini-NT runs on the
-	// first; the others stay in wait-for-SIPI.
+	// CPUs is the vCPU count (-smp); 0 means 1.
 	CPUs int
 	// RAM is how guest RAM is backed: RAMShared (the default) or
 	// RAMPrivate, which only /proc/<pid>/mem or the gdbstub can read.
@@ -85,9 +75,6 @@ type Config struct {
 	QEMU string
 }
 
-// Seed returns a pointer to s, for Config.Seed literals.
-func Seed(s uint64) *uint64 { return &s }
-
 // ConfigError reports a Config that cannot be turned into a QEMU command.
 type ConfigError struct {
 	Field string
@@ -100,8 +87,10 @@ func configErr(field, format string, args ...any) error {
 	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// withDefaults fills the zero fields and checks the rest.
-func (c Config) withDefaults() (Config, error) {
+// WithDefaults returns c with its zero fields filled in, or the first
+// field Start would refuse. A harness calls it to fail before it waits
+// for anything; Start calls it again.
+func (c Config) WithDefaults() (Config, error) {
 	if c.MemoryMB == 0 {
 		c.MemoryMB = DefaultMemoryMB
 	}
@@ -112,132 +101,76 @@ func (c Config) withDefaults() (Config, error) {
 		c.QEMU = "qemu-system-x86_64"
 	}
 	switch {
-	case c.GuestDir == "":
-		return c, configErr("GuestDir", "empty: point it at the guest build output (integration/guest/out)")
-	case c.MemoryMB < 16:
-		return c, configErr("MemoryMB", "%d MiB is too small for mini-NT", c.MemoryMB)
+	case c.Kernel == "":
+		return c, configErr("Kernel", "empty: QEMU needs a multiboot kernel to load")
+	case c.MemoryMB < 0:
+		return c, configErr("MemoryMB", "%d MiB", c.MemoryMB)
 	case c.Accel != AccelTCG && c.Accel != AccelKVM:
 		return c, configErr("Accel", "%q: want %q or %q", c.Accel, AccelTCG, AccelKVM)
 	case c.CPUs < 0 || c.CPUs > 8:
 		return c, configErr("CPUs", "%d: want 1..8", c.CPUs)
 	case c.RAM != RAMShared && c.RAM != RAMPrivate:
 		return c, configErr("RAM", "unknown backing %d", c.RAM)
-	case c.WriterPeriodMS < WriterTightLoop:
-		return c, configErr("WriterPeriodMS", "%d: want a period in ms, 0 (default) or WriterTightLoop", c.WriterPeriodMS)
+	}
+	if strings.ContainsFunc(c.Append, isControl) {
+		return c, configErr("Append", "%q holds a control character", c.Append)
 	}
 	return c, nil
 }
 
-// loaderFiles returns the multiboot kernel and the two modules, in the
-// order winload expects them: the kernel image, then hal.dll.
-func (c Config) loaderFiles() (loader, kernel, hal string) {
-	kernel = c.Kernel
-	if kernel == "" {
-		kernel = filepath.Join(c.GuestDir, "ntoskrnl.exe")
-	}
-	return filepath.Join(c.GuestDir, "winload.elf"), kernel, filepath.Join(c.GuestDir, "hal.dll")
-}
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// checkLoaderFiles makes sure the guest was built and that QEMU can name
-// every module: its -initrd list splits on ',' and ends a file name at the
-// first space (what follows is the module's arguments).
-func (c Config) checkLoaderFiles() error {
-	loader, kernel, hal := c.loaderFiles()
-	for _, p := range []string{loader, kernel, hal} {
-		if strings.ContainsAny(p, ", ") {
-			return configErr("GuestDir", "path %q holds a comma or space, which QEMU's -initrd cannot carry", p)
+// checkBootFiles makes sure QEMU can load the kernel and name every
+// module: its -initrd list splits on ',' and ends a file name at the first
+// space (what follows is the module's arguments).
+func (c Config) checkBootFiles() error {
+	for i, p := range append([]string{c.Kernel}, c.Modules...) {
+		field := "Kernel"
+		if i > 0 {
+			field = "Modules"
+		}
+		if i > 0 && strings.ContainsAny(p, ", ") {
+			return configErr(field, "path %q holds a comma or space, which QEMU's -initrd cannot carry", p)
+		}
+		if strings.Contains(p, ",") {
+			return configErr(field, "path %q holds a comma, which QEMU options cannot carry", p)
 		}
 		st, err := os.Stat(p)
 		if err != nil {
-			return configErr("GuestDir", "%v (run `make guest`)", err)
+			return configErr(field, "%v", err)
 		}
 		if !st.Mode().IsRegular() {
-			return configErr("GuestDir", "%s is not a regular file", p)
+			return configErr(field, "%s is not a regular file", p)
 		}
 	}
 	return nil
 }
 
-// LoaderCmdline is the -append string winload parses: space-separated
-// options whose values may be double-quoted.
-func (c Config) LoaderCmdline() (string, error) {
-	var opts []string
-	if c.Seed != nil {
-		opts = append(opts, "seed="+strconv.FormatUint(*c.Seed, 10))
-	}
-	if len(c.PagingFiles) > 2 {
-		return "", configErr("PagingFiles", "%d paging files; mini-NT takes one or two", len(c.PagingFiles))
-	}
-	for _, p := range c.PagingFiles {
-		if p == "" || strings.ContainsAny(p, `, "`) || strings.ContainsFunc(p, isControl) {
-			return "", configErr("PagingFiles", "%q: want a volume path like C:\\pagefile.sys, without commas, spaces or quotes", p)
-		}
-	}
-	if len(c.PagingFiles) > 0 {
-		opts = append(opts, "pagingfiles="+strings.Join(c.PagingFiles, ","))
-	}
-	if c.LoadOptions != "" {
-		// winload's quoting has no escapes, so a quote cannot be carried.
-		if strings.ContainsRune(c.LoadOptions, '"') || strings.ContainsFunc(c.LoadOptions, isControl) {
-			return "", configErr("LoadOptions", "%q holds a double quote or control character", c.LoadOptions)
-		}
-		opts = append(opts, `loadoptions="`+c.LoadOptions+`"`)
-	}
-	if c.SwapperPages != 0 {
-		if c.SwapperPages < 64 || c.SwapperPages > 16384 {
-			return "", configErr("SwapperPages", "%d: want 64..16384", c.SwapperPages)
-		}
-		opts = append(opts, "swapperpages="+strconv.Itoa(c.SwapperPages))
-	}
-	if c.TrimAggressive {
-		opts = append(opts, "trim=aggressive")
-	}
-	if c.NoSwizzle {
-		opts = append(opts, "noswizzle")
-	}
-	if c.ResetOnce {
-		opts = append(opts, "resetonce")
-	}
-	switch {
-	case c.WriterPeriodMS == WriterTightLoop:
-		opts = append(opts, "writerperiod=0")
-	case c.WriterPeriodMS > 0:
-		opts = append(opts, "writerperiod="+strconv.Itoa(c.WriterPeriodMS))
-	}
-	return strings.Join(opts, " "), nil
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
 // maxSocketPath is what fits sockaddr_un.sun_path with its NUL.
 const maxSocketPath = 107
 
-// prepare fills in defaults and checks everything about cfg that can be
-// checked before anything is created.
-func (c Config) prepare() (Config, error) {
-	c, err := c.withDefaults()
-	if err != nil {
-		return c, err
-	}
-	if _, err := c.LoaderCmdline(); err != nil {
-		return c, err
-	}
-	return c, c.checkLoaderFiles()
-}
-
-// args builds QEMU's command line for a guest in g with RAM in the file ram.
-func (c Config) args(g guestFiles, ram string) ([]string, error) {
-	cmdline, err := c.LoaderCmdline()
+// Args is QEMU's command line (without the binary) for a machine whose
+// run directory is d, with RAM in the file ram (ignored under RAMPrivate).
+// Start runs exactly this.
+func (c Config) Args(d RunDir, ram string) ([]string, error) {
+	c, err := c.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range []string{g.qmp, g.vmiQMP, g.gdb} {
+	for _, s := range []string{d.qmp, d.vmiQMP, d.gdb} {
 		if len(s) > maxSocketPath {
 			return nil, configErr("TMPDIR", "socket path %q is longer than %d bytes", s, maxSocketPath)
 		}
 	}
+	drives := make([]string, len(c.Drives))
+	for i, p := range c.Drives {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(d.dir, p)
+		}
+		drives[i] = p
+	}
 	// QEMU's option syntax uses ',' as its separator.
-	for _, s := range []string{g.dir, ram} {
+	for _, s := range append([]string{d.dir, ram}, drives...) {
 		if strings.Contains(s, ",") {
 			return nil, configErr("TMPDIR", "path %q holds a comma, which QEMU options cannot carry", s)
 		}
@@ -248,7 +181,6 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 		// -cpu host and -cpu max abort (platform-facts.md).
 		cpu = "qemu64,-pni,phys-bits=46"
 	}
-	loader, kernel, hal := c.loaderFiles()
 	mem := strconv.Itoa(c.MemoryMB)
 	a := []string{
 		"-machine", "pc", // i440fx: q35 has no legacy IDE
@@ -268,17 +200,20 @@ func (c Config) args(g guestFiles, ram string) ([]string, error) {
 		"-display", "none",
 		"-monitor", "none",
 		"-nic", "none",
-		"-serial", "file:"+g.serial,
-		"-qmp", "unix:"+g.qmp+",server=on,wait=off",
-		"-qmp", "unix:"+g.vmiQMP+",server=on,wait=off",
-		"-gdb", g.gdbArg(),
-		"-drive", "file="+g.disk+",format=raw,if=ide,index=0",
-		"-kernel", loader,
-		"-initrd", kernel+","+hal,
-		"-append", cmdline,
+		"-serial", "file:"+d.serial,
+		"-qmp", "unix:"+d.qmp+",server=on,wait=off",
+		"-qmp", "unix:"+d.vmiQMP+",server=on,wait=off",
+		"-gdb", d.GDBArg(),
 	)
-	if !c.ResetOnce {
-		// A guest that resets has crashed: end QEMU rather than loop.
+	for i, p := range drives {
+		a = append(a, "-drive", "file="+p+",format=raw,if=ide,index="+strconv.Itoa(i))
+	}
+	a = append(a, "-kernel", c.Kernel)
+	if len(c.Modules) > 0 {
+		a = append(a, "-initrd", strings.Join(c.Modules, ","))
+	}
+	a = append(a, "-append", c.Append)
+	if !c.Reboot {
 		a = append(a, "-no-reboot")
 	}
 	if c.Paused {

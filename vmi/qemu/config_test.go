@@ -9,77 +9,29 @@ import (
 	"testing"
 )
 
-func TestLoaderCmdline(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  Config
-		want string
-	}{
-		{"defaults", Config{}, ""},
-		{"everything", Config{Seed: Seed(7), PagingFiles: []string{`C:\pagefile.sys`}, LoadOptions: "MININT INRAM", WriterPeriodMS: 200},
-			`seed=7 pagingfiles=C:\pagefile.sys loadoptions="MININT INRAM" writerperiod=200`},
-		{"two paging files", Config{PagingFiles: []string{`C:\pagefile.sys`, `C:\pagefile2.sys`}},
-			`pagingfiles=C:\pagefile.sys,C:\pagefile2.sys`},
-		{"seed zero is a seed", Config{Seed: Seed(0)}, "seed=0"},
-		{"max seed", Config{Seed: Seed(^uint64(0))}, "seed=18446744073709551615"},
-		{"tight loop", Config{WriterPeriodMS: WriterTightLoop}, "writerperiod=0"},
-		{"single option", Config{LoadOptions: "MININT"}, `loadoptions="MININT"`},
-		{"memory workload", Config{SwapperPages: 64, TrimAggressive: true, NoSwizzle: true},
-			"swapperpages=64 trim=aggressive noswizzle"},
-		{"reset once", Config{ResetOnce: true}, "resetonce"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.cfg.LoaderCmdline()
-			if err != nil || got != tt.want {
-				t.Errorf("LoaderCmdline() = %q, %v; want %q", got, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestLoaderCmdlineRejects(t *testing.T) {
-	tests := []struct {
-		name  string
-		cfg   Config
-		field string
-	}{
-		{"three paging files", Config{PagingFiles: []string{`C:\a`, `C:\b`, `C:\c`}}, "PagingFiles"},
-		{"comma in paging file", Config{PagingFiles: []string{`C:\a,b`}}, "PagingFiles"},
-		{"space in paging file", Config{PagingFiles: []string{`C:\page file.sys`}}, "PagingFiles"},
-		{"empty paging file", Config{PagingFiles: []string{""}}, "PagingFiles"},
-		{"quote in options", Config{LoadOptions: `MININT "x"`}, "LoadOptions"},
-		{"newline in options", Config{LoadOptions: "MININT\nx"}, "LoadOptions"},
-		{"too few swapper pages", Config{SwapperPages: 63}, "SwapperPages"},
-		{"too many swapper pages", Config{SwapperPages: 16385}, "SwapperPages"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.cfg.LoaderCmdline()
-			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Field != tt.field {
-				t.Errorf("error = %v, want a ConfigError on %s", err, tt.field)
-			}
-		})
-	}
-}
-
 func TestWithDefaults(t *testing.T) {
-	c, err := Config{GuestDir: "out"}.withDefaults()
+	c, err := Config{Kernel: "k"}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.MemoryMB != 128 || c.Accel != AccelTCG || c.QEMU != "qemu-system-x86_64" {
 		t.Errorf("defaults = %+v", c)
 	}
-	for _, bad := range []Config{
-		{},
-		{GuestDir: "out", Accel: "hvf"},
-		{GuestDir: "out", MemoryMB: 4},
-		{GuestDir: "out", WriterPeriodMS: -2},
+	for _, tc := range []struct {
+		cfg   Config
+		field string
+	}{
+		{Config{}, "Kernel"},
+		{Config{Kernel: "k", Accel: "hvf"}, "Accel"},
+		{Config{Kernel: "k", CPUs: 9}, "CPUs"},
+		{Config{Kernel: "k", MemoryMB: -1}, "MemoryMB"},
+		{Config{Kernel: "k", RAM: 7}, "RAM"},
+		{Config{Kernel: "k", Append: "a\nb"}, "Append"},
 	} {
-		if _, err := bad.withDefaults(); err == nil {
-			t.Errorf("withDefaults accepted %+v", bad)
+		_, err := tc.cfg.WithDefaults()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("WithDefaults(%+v) = %v, want a ConfigError on %s", tc.cfg, err, tc.field)
 		}
 	}
 }
@@ -101,8 +53,9 @@ func argAfter(t *testing.T, args []string, flag string, n int) string {
 }
 
 func TestArgs(t *testing.T) {
-	cfg, _ := Config{GuestDir: "/g/out", Seed: Seed(7), LoadOptions: "MININT INRAM"}.withDefaults()
-	args, err := cfg.args(filesIn("/tmp/frost-qemu-1"), "/dev/shm/frost-1-ab")
+	cfg := Config{Kernel: "/g/loader.elf", Modules: []string{"/g/a.exe", "/g/b.dll"}, Append: `x=7 y="a b"`,
+		Drives: []string{"c.img", "/images/d.img"}}
+	args, err := cfg.Args(RunDirAt("/tmp/frost-qemu-1"), "/dev/shm/frost-1-ab")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +68,17 @@ func TestArgs(t *testing.T) {
 		"-qmp":    "unix:/tmp/frost-qemu-1/qmp.sock,server=on,wait=off",
 		"-serial": "file:/tmp/frost-qemu-1/serial.log",
 		"-drive":  "file=/tmp/frost-qemu-1/c.img,format=raw,if=ide,index=0",
-		"-kernel": "/g/out/winload.elf",
-		"-initrd": "/g/out/ntoskrnl.exe,/g/out/hal.dll",
-		"-append": `seed=7 loadoptions="MININT INRAM"`,
+		"-kernel": "/g/loader.elf",
+		"-initrd": "/g/a.exe,/g/b.dll",
+		"-append": `x=7 y="a b"`,
 	}
 	for flag, want := range checks {
 		if got := argAfter(t, args, flag, 0); got != want {
 			t.Errorf("%s %q, want %q", flag, got, want)
 		}
+	}
+	if got := argAfter(t, args, "-drive", 1); got != "file=/images/d.img,format=raw,if=ide,index=1" {
+		t.Errorf("second -drive %q", got)
 	}
 	if got := argAfter(t, args, "-qmp", 1); got != "unix:/tmp/frost-qemu-1/vmi-qmp.sock,server=on,wait=off" {
 		t.Errorf("second -qmp (the Target's) %q", got)
@@ -141,11 +97,10 @@ func TestArgs(t *testing.T) {
 }
 
 func TestArgsVariants(t *testing.T) {
-	cfg, _ := Config{GuestDir: "/g/out", Accel: AccelKVM, Paused: true, GDBTCP: true, MemoryMB: 256,
-		Kernel: "/g/out/assign/ntoskrnl.exe"}.withDefaults()
-	g := filesIn("/tmp/d")
-	g.gdb, g.gdbTCP = "", "127.0.0.1:4567"
-	args, err := cfg.args(g, "/dev/shm/r")
+	cfg := Config{Kernel: "/g/k", Accel: AccelKVM, Paused: true, GDBTCP: true, MemoryMB: 256, Reboot: true}
+	d := RunDirAt("/tmp/d")
+	d.gdb, d.gdbTCP = "", "127.0.0.1:4567"
+	args, err := cfg.Args(d, "/dev/shm/r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,23 +110,22 @@ func TestArgsVariants(t *testing.T) {
 	if got := argAfter(t, args, "-gdb", 0); got != "tcp:127.0.0.1:4567" {
 		t.Errorf("-gdb %q", got)
 	}
-	if got := argAfter(t, args, "-initrd", 0); got != "/g/out/assign/ntoskrnl.exe,/g/out/hal.dll" {
-		t.Errorf("-initrd %q", got)
-	}
 	if !strings.Contains(argAfter(t, args, "-object", 0), "size=256M") || argAfter(t, args, "-m", 0) != "256" {
 		t.Errorf("memory size not applied: %q", args)
 	}
 	if !slices.Contains(args, "-S") {
 		t.Error("Paused without -S")
 	}
+	if slices.Contains(args, "-no-reboot") {
+		t.Error("Reboot still passes -no-reboot")
+	}
+	if slices.Contains(args, "-initrd") || slices.Contains(args, "-drive") {
+		t.Errorf("no modules or drives, yet %q", args)
+	}
 }
 
 func TestArgsPrivateRAMAndSMP(t *testing.T) {
-	cfg, err := Config{GuestDir: "/g/out", RAM: RAMPrivate, CPUs: 2}.withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	args, err := cfg.args(filesIn("/tmp/d"), "")
+	args, err := Config{Kernel: "/g/k", RAM: RAMPrivate, CPUs: 2}.Args(RunDirAt("/tmp/d"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,41 +138,48 @@ func TestArgsPrivateRAMAndSMP(t *testing.T) {
 	if got := argAfter(t, args, "-smp", 0); got != "2" {
 		t.Errorf("-smp %q, want 2", got)
 	}
-	if _, err := (Config{GuestDir: "/g", CPUs: 9}).withDefaults(); err == nil {
-		t.Error("CPUs: 9 accepted")
-	}
 }
 
 func TestArgsRejectUnsafePaths(t *testing.T) {
-	cfg, _ := Config{GuestDir: "/g/out"}.withDefaults()
-	if _, err := cfg.args(filesIn("/tmp/a,b"), "/dev/shm/r"); err == nil {
+	cfg := Config{Kernel: "/g/k"}
+	if _, err := cfg.Args(RunDirAt("/tmp/a,b"), "/dev/shm/r"); err == nil {
 		t.Error("accepted a comma in the machine directory")
 	}
-	if _, err := cfg.args(filesIn("/tmp/d"), "/dev/shm/a,b"); err == nil {
+	if _, err := cfg.Args(RunDirAt("/tmp/d"), "/dev/shm/a,b"); err == nil {
 		t.Error("accepted a comma in the RAM file")
 	}
 	long := "/tmp/" + strings.Repeat("x", 110)
-	if _, err := cfg.args(filesIn(long), "/dev/shm/r"); err == nil {
+	if _, err := cfg.Args(RunDirAt(long), "/dev/shm/r"); err == nil {
 		t.Error("accepted a socket path longer than sun_path")
+	}
+	cfg.Drives = []string{"a,b.img"}
+	if _, err := cfg.Args(RunDirAt("/tmp/d"), "/dev/shm/r"); err == nil {
+		t.Error("accepted a comma in a drive")
 	}
 }
 
-func TestCheckLoaderFiles(t *testing.T) {
+func TestCheckBootFiles(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{GuestDir: dir}
-	err := cfg.checkLoaderFiles()
-	if err == nil || !strings.Contains(err.Error(), "make guest") {
-		t.Errorf("missing guest: error %v, want a hint to run make guest", err)
+	kernel, module := filepath.Join(dir, "k.elf"), filepath.Join(dir, "m.exe")
+	if err := (Config{Kernel: kernel}).checkBootFiles(); err == nil {
+		t.Error("accepted a kernel that does not exist")
 	}
-	for _, f := range []string{"winload.elf", "ntoskrnl.exe", "hal.dll"} {
-		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
+	for _, f := range []string{kernel, module} {
+		os.WriteFile(f, []byte("x"), 0o644)
 	}
-	if err := cfg.checkLoaderFiles(); err != nil {
-		t.Errorf("complete guest dir: %v", err)
+	if err := (Config{Kernel: kernel, Modules: []string{module}}).checkBootFiles(); err != nil {
+		t.Errorf("complete boot files: %v", err)
 	}
-	comma := filepath.Join(t.TempDir(), "a,b")
-	os.Mkdir(comma, 0o755)
-	if err := (Config{GuestDir: comma}).checkLoaderFiles(); err == nil || !strings.Contains(err.Error(), "comma") {
-		t.Errorf("comma in GuestDir: error %v, want it to explain the comma", err)
+	if err := (Config{Kernel: dir}).checkBootFiles(); err == nil {
+		t.Error("accepted a directory as the kernel")
+	}
+	for _, name := range []string{"a,b", "a b"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("x"), 0o644)
+		err := (Config{Kernel: kernel, Modules: []string{p}}).checkBootFiles()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "Modules" || !strings.Contains(err.Error(), "-initrd") {
+			t.Errorf("module %q: error %v, want a ConfigError on Modules naming -initrd", name, err)
+		}
 	}
 }

@@ -1,11 +1,11 @@
-// Package qemu launches QEMU directly, for tests and the demo.
+// Package qemu launches QEMU directly: a generic x86-64 launcher for any
+// guest QEMU can boot from a multiboot kernel, the way Frost expects to
+// find a VM. The gdbstub and QMP listen on unix sockets in a private 0700
+// directory, guest RAM sits in a shared file under /dev/shm (mode 0600),
+// and the serial console goes to a file beside the sockets. Stop removes
+// all of it, whatever state Start or the guest reached.
 //
-// Today it boots the bundled mini-NT guest (integration/guest) the way the
-// daemon will later expect to find a VM: the gdbstub and QMP on unix sockets
-// in a private 0700 directory, guest RAM in a shared file under /dev/shm,
-// the serial console in a file, and the guest's C: disk beside them. Stop
-// removes all of it, whatever state Start or the guest reached.
-//
-// The machine has two cores, and a TCG guest eats one, so every TCG launch
-// holds a machine-wide lock (LockTCG) for its whole life.
+// It knows nothing of any particular guest: a guest's own conventions (its
+// boot options, disk images, what it prints on the serial port) belong to
+// that guest's harness, which builds a Config and reads the files.
 package qemu

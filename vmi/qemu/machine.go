@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,15 +15,14 @@ import (
 	"time"
 )
 
-// Machine is a running (or exited) QEMU with mini-NT.
+// Machine is a running (or exited) QEMU.
 type Machine struct {
-	guestFiles
+	RunDir
 	cfg     Config
 	ram     string // the guest RAM file in shmDir
 	args    []string
 	cmd     *exec.Cmd
 	stderr  *tailBuffer
-	lock    *TCGLock
 	exited  chan struct{} // closed once QEMU has been reaped
 	waitErr error         // QEMU's exit status; valid after exited closes
 
@@ -35,11 +33,14 @@ type Machine struct {
 // shmDir holds guest RAM files: a tmpfs, so mapping them is mapping RAM.
 const shmDir = "/dev/shm"
 
-// Start boots mini-NT as cfg says. It returns once QEMU has opened its QMP
+// Start runs QEMU as cfg says. It returns once QEMU has opened its QMP
 // and gdbstub sockets, so both are ready to dial. On error everything
 // already made is removed again.
 func Start(ctx context.Context, cfg Config) (_ *Machine, err error) {
-	if cfg, err = cfg.prepare(); err != nil {
+	if cfg, err = cfg.WithDefaults(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkBootFiles(); err != nil {
 		return nil, err
 	}
 	qemuPath, err := exec.LookPath(cfg.QEMU)
@@ -53,20 +54,20 @@ func Start(ctx context.Context, cfg Config) (_ *Machine, err error) {
 			m.Stop()
 		}
 	}()
-	if cfg.Accel == AccelTCG {
-		if m.lock, err = LockTCG(ctx); err != nil {
+	if m.RunDir, err = NewRunDir("frost-qemu-", cfg.GDBTCP); err != nil {
+		return nil, err
+	}
+	if cfg.Setup != nil {
+		if err := cfg.Setup(m.Dir()); err != nil {
 			return nil, err
 		}
-	}
-	if m.guestFiles, err = makeGuestFiles("frost-qemu-", cfg); err != nil {
-		return nil, err
 	}
 	if cfg.RAM == RAMShared {
 		if m.ram, err = createRAMFile(); err != nil {
 			return nil, err
 		}
 	}
-	if m.args, err = cfg.args(m.guestFiles, m.ram); err != nil {
+	if m.args, err = cfg.Args(m.RunDir, m.ram); err != nil {
 		return nil, err
 	}
 
@@ -105,17 +106,6 @@ func createRAMFile() (string, error) {
 	return path, f.Close()
 }
 
-// freeLoopbackPort picks a port for the TCP gdbstub. Another process may
-// take it before QEMU binds it; QEMU then fails to start and says so.
-func freeLoopbackPort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("qemu: picking a gdbstub port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // waitSockets waits for QEMU to create its listening sockets, which it does
 // before running the guest, so callers can dial them as soon as Start
 // returns.
@@ -138,7 +128,7 @@ func (m *Machine) waitSockets(ctx context.Context) error {
 		}
 		select {
 		case <-m.exited:
-			return m.exitError("before opening its sockets")
+			return m.ExitErr("before opening its sockets")
 		case <-ctx.Done():
 			return fmt.Errorf("qemu: waiting for QEMU's sockets: %w", context.Cause(ctx))
 		case <-tick.C:
@@ -163,7 +153,11 @@ func (e *ExitError) Error() string {
 
 func (e *ExitError) Unwrap() error { return e.Err }
 
-func (m *Machine) exitError(when string) error {
+// ExitErr waits until QEMU has exited and returns an *ExitError that says
+// it exited when (e.g. "before the guest was ready"), with its status and
+// the tail of its output. A caller that watches Exited uses it to say why
+// the wait it was in ended.
+func (m *Machine) ExitErr(when string) error {
 	<-m.exited
 	err := m.waitErr
 	if err == nil {
@@ -227,8 +221,8 @@ func (m *Machine) Kill() error {
 }
 
 // Stop kills QEMU and removes everything Start made: the directory with the
-// sockets, serial log and disk, the RAM file, and the TCG lock. It is safe
-// to call more than once and on a half-started machine.
+// sockets, the serial log and what Setup made, and the RAM file. It is
+// safe to call more than once and on a half-started machine.
 func (m *Machine) Stop() error {
 	m.stopOnce.Do(func() {
 		var errs []error
@@ -240,13 +234,12 @@ func (m *Machine) Stop() error {
 				<-m.exited
 			}
 		}
-		errs = append(errs, m.guestFiles.remove())
+		errs = append(errs, m.RunDir.Remove())
 		if m.ram != "" {
 			if err := os.Remove(m.ram); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 		}
-		errs = append(errs, m.lock.Unlock())
 		m.stopErr = errors.Join(errs...)
 	})
 	return m.stopErr

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
-	"github.com/frostvmi/frost/vmi/qemu"
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -52,7 +52,7 @@ func nextEvent(t *testing.T, ctx context.Context, c *qmp.Client, want string) qm
 func TestAgainstQEMU(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	m, err := qemu.Start(ctx, qemu.Config{GuestDir: requireGuest(t)})
+	m, err := minint.Start(ctx, minint.Config{GuestDir: requireGuest(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestAgainstQEMU(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(bs) != 1 || bs[0].ID != "mem" || bs[0].Type != "memory-backend-file" || !bs[0].Share ||
-			bs[0].MemPath != m.RAMPath() || bs[0].Size != qemu.DefaultMemoryMB<<20 {
+			bs[0].MemPath != m.RAMPath() || bs[0].Size != minint.DefaultMemoryMB<<20 {
 			t.Errorf("backends %+v", bs)
 		}
 	})
@@ -115,7 +115,7 @@ func TestAgainstQEMU(t *testing.T) {
 			t.Errorf("1 MiB maps to %+v", r)
 		}
 		blocks, err := c.RAMBlocks(ctx)
-		if err != nil || blocks[0].Name != "mem" || blocks[0].Used != qemu.DefaultMemoryMB<<20 {
+		if err != nil || blocks[0].Name != "mem" || blocks[0].Used != minint.DefaultMemoryMB<<20 {
 			t.Errorf("ramblocks %+v, %v", blocks, err)
 		}
 	})
@@ -218,7 +218,7 @@ func TestResetAndQuit(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
 	defer cancel()
-	lock, err := qemu.LockTCG(ctx)
+	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

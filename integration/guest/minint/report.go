@@ -1,4 +1,4 @@
-package qemu
+package minint
 
 import (
 	"bufio"
@@ -27,7 +27,7 @@ func (e Event) Get(key string) string { return e.Fields[key] }
 func (e Event) Uint(key string) (uint64, error) {
 	v, ok := e.Fields[key]
 	if !ok {
-		return 0, fmt.Errorf("qemu: event %s has no %s: %q", e.Name, key, e.Line)
+		return 0, fmt.Errorf("minint: event %s has no %s: %q", e.Name, key, e.Line)
 	}
 	var n uint64
 	var err error
@@ -37,7 +37,7 @@ func (e Event) Uint(key string) (uint64, error) {
 		n, err = strconv.ParseUint(v, 10, 64)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("qemu: event %s: %s=%q is not a number: %q", e.Name, key, v, e.Line)
+		return 0, fmt.Errorf("minint: event %s: %s=%q is not a number: %q", e.Name, key, v, e.Line)
 	}
 	return n, nil
 }
@@ -74,7 +74,7 @@ type ReportError struct {
 }
 
 func (e *ReportError) Error() string {
-	return fmt.Sprintf("qemu: serial line %d: %s: %q", e.LineNo, e.Msg, e.Line)
+	return fmt.Sprintf("minint: serial line %d: %s: %q", e.LineNo, e.Msg, e.Line)
 }
 
 // ParseReport reads the frost-guest lines of a serial log and skips all

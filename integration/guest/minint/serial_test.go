@@ -1,4 +1,4 @@
-package qemu
+package minint
 
 import (
 	"context"
@@ -8,24 +8,44 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"github.com/frostvmi/frost/vmi/qemu"
 )
 
-// fakeMachine is a Machine without QEMU: the test writes the serial log and
-// closes exited itself.
-func fakeMachine(t *testing.T) (*Machine, *os.File) {
+// fakeQEMU stands in for QEMU's side of a Machine: the test closes exited
+// and says how QEMU ended.
+type fakeQEMU struct {
+	exited  chan struct{}
+	stderr  string
+	waitErr error
+}
+
+func (q *fakeQEMU) died(when string) error {
+	<-q.exited
+	return &qemu.ExitError{When: when, Err: q.waitErr, Stderr: q.stderr}
+}
+
+// fakeMachineIn is a Machine without QEMU whose serial log is dir's
+// serial.log, which the test writes.
+func fakeMachineIn(dir string) (*Machine, *fakeQEMU) {
+	q := &fakeQEMU{exited: make(chan struct{})}
+	return &Machine{serial: filepath.Join(dir, "serial.log"), exited: q.exited, died: q.died}, q
+}
+
+// fakeMachine is fakeMachineIn with the log created.
+func fakeMachine(t *testing.T) (*Machine, *os.File, *fakeQEMU) {
 	t.Helper()
-	dir := t.TempDir()
-	m := &Machine{guestFiles: filesIn(dir), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
+	m, q := fakeMachineIn(t.TempDir())
 	f, err := os.Create(m.serial)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return m, f
+	return m, f, q
 }
 
 func TestWaitSerialFollowsTheLog(t *testing.T) {
-	m, f := fakeMachine(t)
+	m, f, _ := fakeMachine(t)
 	f.WriteString("frost-guest: loader seed=1\r\nfrost-guest: kernel base=0x1\r\nfrost-guest: rea")
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -45,7 +65,7 @@ func TestWaitSerialFollowsTheLog(t *testing.T) {
 }
 
 func TestWaitSerialFailsFastOnBugcheck(t *testing.T) {
-	m, f := fakeMachine(t)
+	m, f, _ := fakeMachine(t)
 	f.WriteString("frost-guest: kernel base=0x1\nfrost-guest: bugcheck code=0x50 p1=0x0 p2=0x0 p3=0x0 p4=0x0\n")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -57,15 +77,15 @@ func TestWaitSerialFailsFastOnBugcheck(t *testing.T) {
 }
 
 func TestWaitSerialFailsFastWhenQEMUExits(t *testing.T) {
-	m, f := fakeMachine(t)
+	m, f, q := fakeMachine(t)
 	f.WriteString("frost-guest: kernel base=0x1\nlast words")
-	m.stderr.Write([]byte("qemu-system-x86_64: something broke\n"))
-	m.waitErr = errors.New("exit status 1")
-	close(m.exited)
+	q.stderr = "qemu-system-x86_64: something broke\n"
+	q.waitErr = errors.New("exit status 1")
+	close(q.exited)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := m.WaitEvent(ctx, "ready")
-	var ee *ExitError
+	var ee *qemu.ExitError
 	if !errors.As(err, &ee) {
 		t.Fatalf("error = %v, want an *ExitError", err)
 	}
@@ -77,7 +97,7 @@ func TestWaitSerialFailsFastWhenQEMUExits(t *testing.T) {
 }
 
 func TestWaitSerialHonoursDeadline(t *testing.T) {
-	m, f := fakeMachine(t)
+	m, f, _ := fakeMachine(t)
 	f.WriteString("frost-guest: kernel base=0x1\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -89,7 +109,7 @@ func TestWaitSerialHonoursDeadline(t *testing.T) {
 
 func TestWaitSerialBeforeTheLogExists(t *testing.T) {
 	dir := t.TempDir()
-	m := &Machine{guestFiles: filesIn(dir), exited: make(chan struct{}), stderr: &tailBuffer{max: 1024}}
+	m, _ := fakeMachineIn(dir)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		os.WriteFile(filepath.Join(dir, "serial.log"), []byte("frost-guest: ready\n"), 0o644)
@@ -101,20 +121,11 @@ func TestWaitSerialBeforeTheLogExists(t *testing.T) {
 	}
 }
 
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	b := &tailBuffer{max: 8}
-	b.Write([]byte("0123456789"))
-	b.Write([]byte("ab"))
-	if got := b.String(); got != "456789ab" {
-		t.Errorf("tail = %q", got)
-	}
-}
-
 // TestReportSkipsPartialLine: a report read while the guest prints stops at
 // the last complete line; once QEMU has exited, a final unterminated line
 // counts if it is whole.
 func TestReportSkipsPartialLine(t *testing.T) {
-	m, f := fakeMachine(t)
+	m, f, q := fakeMachine(t)
 	// Half a quoted value: as a line of its own it would not parse.
 	f.WriteString("frost-guest: kernel base=0x1\r\nfrost-guest: process pid=4 name=\"Sys")
 	rep, err := m.Report()
@@ -129,7 +140,7 @@ func TestReportSkipsPartialLine(t *testing.T) {
 		t.Fatalf("Report after the line completed = %+v, %v", rep, err)
 	}
 	f.WriteString("dy")
-	close(m.exited)
+	close(q.exited)
 	rep, err = m.Report()
 	if err != nil || len(rep) != 3 || rep[2].Name != "ready" {
 		t.Fatalf("Report after exit = %+v, %v; want the unterminated ready line too", rep, err)

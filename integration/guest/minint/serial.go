@@ -1,4 +1,4 @@
-package qemu
+package minint
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ type BugcheckError struct {
 	Line string
 }
 
-func (e *BugcheckError) Error() string { return "qemu: the guest bugchecked: " + e.Line }
+func (e *BugcheckError) Error() string { return "minint: the guest bugchecked: " + e.Line }
 
 // serialPoll is how often WaitSerial looks for new output. QEMU writes the
 // file as the guest prints, and inotify buys nothing at this rate.
@@ -40,15 +40,15 @@ func MatchEvent(name string) Matcher {
 // WaitSerial returns the first serial line, from the start of the log, that
 // match accepts, waiting for the guest to print it. It fails at once with a
 // *BugcheckError if the guest bugchecks first (so a caller that expects a
-// bugcheck gets its line from the error), and with an *ExitError if QEMU
-// exits first; a ctx deadline fails with the last line the guest printed, to
-// show how far it got.
+// bugcheck gets its line from the error), and with a *qemu.ExitError if
+// QEMU exits first; a ctx deadline fails with the last line the guest
+// printed, to show how far it got.
 func (m *Machine) WaitSerial(ctx context.Context, match Matcher) (string, error) {
 	var last string
 	alive := func() error {
 		select {
 		case <-m.exited:
-			return m.exitError(fmt.Sprintf("before the awaited serial line (last line: %q)", last))
+			return m.died(fmt.Sprintf("before the awaited serial line (last line: %q)", last))
 		default:
 			return nil
 		}
@@ -56,8 +56,8 @@ func (m *Machine) WaitSerial(ctx context.Context, match Matcher) (string, error)
 	return waitSerial(ctx, m.serial, match, alive, &last)
 }
 
-// WaitSerialFile is WaitSerial for a guest whose QEMU this package did not
-// start (libvirt's): alive is polled, and once it returns an error the wait
+// WaitSerialFile is WaitSerial for a guest whose QEMU Start did not start
+// (libvirt's): alive is polled, and once it returns an error the wait
 // ends with that error after the last output has been checked.
 func WaitSerialFile(ctx context.Context, path string, match Matcher, alive func() error) (string, error) {
 	return waitSerial(ctx, path, match, alive, new(string))
@@ -92,7 +92,7 @@ func waitSerial(ctx context.Context, path string, match Matcher, alive func() er
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("qemu: waiting for a serial line (last line: %q): %w", t.last, context.Cause(ctx))
+			return "", fmt.Errorf("minint: waiting for a serial line (last line: %q): %w", t.last, context.Cause(ctx))
 		case <-tick.C:
 		}
 	}
@@ -114,7 +114,7 @@ func (m *Machine) WaitEvent(ctx context.Context, name string) (Event, error) {
 func (m *Machine) Report() (Report, error) {
 	data, err := os.ReadFile(m.serial)
 	if err != nil {
-		return nil, fmt.Errorf("qemu: %w", err)
+		return nil, fmt.Errorf("minint: %w", err)
 	}
 	complete := data[:bytes.LastIndexByte(data, '\n')+1]
 	rep, err := ParseReport(bytes.NewReader(complete))
@@ -142,14 +142,14 @@ func openWhenCreated(ctx context.Context, path string, alive func() error) (*os.
 			return f, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("qemu: %w", err)
+			return nil, fmt.Errorf("minint: %w", err)
 		}
 		if err := alive(); err != nil {
-			return nil, fmt.Errorf("qemu: %s never appeared: %w", path, err)
+			return nil, fmt.Errorf("minint: %s never appeared: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("qemu: waiting for %s: %w", path, context.Cause(ctx))
+			return nil, fmt.Errorf("minint: waiting for %s: %w", path, context.Cause(ctx))
 		case <-time.After(serialPoll):
 		}
 	}
@@ -214,7 +214,7 @@ func (t *tailer) scan(match Matcher) (string, bool, error) {
 		if n == 0 || err != nil {
 			// io.EOF just means "nothing more yet" on a growing file.
 			if err != nil && !errors.Is(err, io.EOF) {
-				return "", false, fmt.Errorf("qemu: reading serial log: %w", err)
+				return "", false, fmt.Errorf("minint: reading serial log: %w", err)
 			}
 			return "", false, nil
 		}

@@ -1,19 +1,23 @@
-package qemu
+package minint
 
 import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/frostvmi/frost/vmi/qemu"
 )
 
-// Domain is mini-NT prepared for libvirt: a private 0700 directory with the
-// C: image, where the serial log and gdbstub socket will appear, and the
-// domain XML that boots it. Defining and starting it is the caller's
-// (vmi/libvirt's, later); Remove deletes the directory.
+// Domain is mini-NT prepared for libvirt: a private 0700 directory
+// (vmi/qemu's run directory) with the C: image, where the serial log and
+// gdbstub socket will appear, and the domain XML that boots it. Defining
+// and starting it is the caller's (vmi/libvirt's); Remove deletes the
+// directory.
 type Domain struct {
-	guestFiles
+	qemu.RunDir
 	Name   string
 	Config Config
 }
@@ -26,17 +30,25 @@ func NewDomain(name string, cfg Config) (*Domain, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := makeGuestFiles("frost-domain-", cfg)
+	dir, err := qemu.NewRunDir("frost-domain-", cfg.GDBTCP)
 	if err != nil {
 		return nil, err
 	}
-	return &Domain{guestFiles: files, Name: name, Config: cfg}, nil
+	if err := makeDisk(dir.Dir(), cfg.GuestDir); err != nil {
+		dir.Remove()
+		return nil, err
+	}
+	return &Domain{RunDir: dir, Name: name, Config: cfg}, nil
 }
 
 // Remove deletes the domain's directory. Undefine the domain first.
-func (d *Domain) Remove() error { return d.guestFiles.remove() }
+func (d *Domain) Remove() error { return d.RunDir.Remove() }
 
-// domainTemplate is the libvirt twin of Config.args: same machine, CPU,
+// DiskPath is the C: image.
+func (d *Domain) DiskPath() string { return filepath.Join(d.Dir(), diskName) }
+
+// domainTemplate is the libvirt twin of vmi/qemu's command line for
+// Config.machine (qemu.Config.Args): same machine, CPU,
 // disk, serial and gdbstub. Every value goes through xml, because the
 // loader command line carries double quotes and paths may carry '&'.
 var domainTemplate = template.Must(template.New("domain").Funcs(template.FuncMap{"xml": xmlEscape}).Parse(
@@ -105,7 +117,7 @@ func (d *Domain) XML() (string, error) {
 	}
 	loader, kernel, hal := d.Config.loaderFiles()
 	typ := "qemu" // TCG
-	if d.Config.Accel == AccelKVM {
+	if d.Config.Accel == qemu.AccelKVM {
 		typ = "kvm"
 	}
 	var b bytes.Buffer
@@ -116,13 +128,13 @@ func (d *Domain) XML() (string, error) {
 		"Loader":   loader,
 		"Initrd":   kernel + "," + hal,
 		"Cmdline":  cmdline,
-		"NoPNI":    d.Config.Accel == AccelKVM,
-		"Disk":     d.disk,
-		"Serial":   d.serial,
-		"GDB":      d.gdbArg(),
+		"NoPNI":    d.Config.Accel == qemu.AccelKVM,
+		"Disk":     d.DiskPath(),
+		"Serial":   d.SerialPath(),
+		"GDB":      d.GDBArg(),
 	})
 	if err != nil {
-		return "", fmt.Errorf("qemu: domain XML: %w", err)
+		return "", fmt.Errorf("minint: domain XML: %w", err)
 	}
 	return b.String(), nil
 }

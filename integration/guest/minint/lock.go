@@ -1,4 +1,4 @@
-package qemu
+package minint
 
 import (
 	"context"
@@ -32,12 +32,16 @@ const lockPoll = 100 * time.Millisecond
 // ends. The lock is an flock, so the kernel drops it if the process dies.
 // Locks taken twice in one process exclude each other too.
 func LockTCG(ctx context.Context) (*TCGLock, error) {
-	path := TCGLockPath()
+	return lockFile(ctx, TCGLockPath())
+}
+
+// lockFile takes the flock on path, waiting for it until ctx ends.
+func lockFile(ctx context.Context, path string) (*TCGLock, error) {
 	// Read-only is enough for flock, so a lock file made by another user
 	// with mode 0644 still serves.
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("qemu: TCG lock: %w", err)
+		return nil, fmt.Errorf("minint: TCG lock: %w", err)
 	}
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -46,12 +50,12 @@ func LockTCG(ctx context.Context) (*TCGLock, error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
-			return nil, fmt.Errorf("qemu: TCG lock %s: %w", path, err)
+			return nil, fmt.Errorf("minint: TCG lock %s: %w", path, err)
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("qemu: waiting for the TCG lock %s (another TCG guest runs): %w", path, context.Cause(ctx))
+			return nil, fmt.Errorf("minint: waiting for the TCG lock %s (another TCG guest runs): %w", path, context.Cause(ctx))
 		case <-time.After(lockPoll):
 		}
 	}

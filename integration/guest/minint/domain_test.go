@@ -1,4 +1,4 @@
-package qemu
+package minint
 
 import (
 	"encoding/xml"
@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/frostvmi/frost/integration/guest/disk"
+	"github.com/frostvmi/frost/vmi/qemu"
 )
 
 // fakeGuestDir holds stand-ins for every file a boot needs.
@@ -127,7 +128,7 @@ func TestDomainXML(t *testing.T) {
 }
 
 func TestDomainXMLKVMAndTCPGDB(t *testing.T) {
-	d, err := NewDomain("frost-kvm", Config{GuestDir: fakeGuestDir(t), Accel: AccelKVM, GDBTCP: true})
+	d, err := NewDomain("frost-kvm", Config{GuestDir: fakeGuestDir(t), Accel: qemu.AccelKVM, GDBTCP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
