@@ -16,6 +16,7 @@ import (
 	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 )
@@ -36,7 +37,7 @@ const benchVM = "mini-nt"
 // registry and Detach as each measurement needs.
 type benchGuest struct {
 	m        *minint.Machine
-	reg      *api.Registry
+	reg      *session.Registry
 	cc       *grpc.ClientConn
 	sock     string
 	symbols  *store.Store
@@ -96,7 +97,7 @@ func (g *benchGuest) readReport(b *testing.B) {
 
 // serve registers the API on a unix socket, the transport frostd uses.
 func (g *benchGuest) serve(b *testing.B) {
-	g.reg = api.NewRegistry(nil)
+	g.reg = session.NewRegistry(nil, nil)
 	g.sock = filepath.Join(b.TempDir(), "api.sock")
 	lis, err := net.Listen("unix", g.sock)
 	if err != nil {
@@ -129,8 +130,13 @@ func (g *benchGuest) attach(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := g.reg.Add(&api.VM{Name: benchVM, Target: t, Since: time.Now()}); err != nil {
+	vm, err := session.New(&session.Config{Symbols: g.symbols}, benchVM, "", t)
+	if err != nil {
 		t.Close(ctx)
+		b.Fatal(err)
+	}
+	if err := g.reg.Add(vm); err != nil {
+		vm.Close(ctx)
 		b.Fatal(err)
 	}
 	if _, err := pb.NewCPUServiceClient(g.cc).Resume(ctx, &pb.ResumeRequest{Vm: benchVM}); err != nil {

@@ -3,13 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/frostvmi/frost/breakpoints"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi/libvirt"
 	"github.com/frostvmi/frost/winboot"
 )
@@ -36,7 +35,7 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SYMBOLS_NOT_FOUND,
 			"winboot needs the kernel's symbols: start frostd with --symbol-path or _NT_SYMBOL_PATH")
 	}
-	d, err := findDomain(ctx, s.c.Hypervisor, req.GetName())
+	d, err := session.FindDomain(ctx, s.c.Hypervisor, req.GetName())
 	if err != nil {
 		return targetError(req.GetName(), "looking up", err)
 	}
@@ -76,7 +75,7 @@ func (s *bootService) WatchBoot(req *pb.WatchBootRequest, stream pb.BootService_
 	job := s.jobs.get(req.GetName())
 	if job == nil && s.c.Hypervisor != nil {
 		// The request may name the domain by UUID.
-		if d, err := findDomain(ctx, s.c.Hypervisor, req.GetName()); err == nil {
+		if d, err := session.FindDomain(ctx, s.c.Hypervisor, req.GetName()); err == nil {
 			job = s.jobs.get(d.Name)
 		}
 	}
@@ -120,38 +119,29 @@ func (s *bootService) run(job *bootJob, req *pb.BootRequest, name, uuid string) 
 		}
 		return failed("attaching to %s (the domain was let run unconfigured): %v", name, err)
 	}
-	vm := &VM{Name: name, UUID: uuid, Target: t, Since: time.Now()}
-	if err := s.c.Registry.Add(vm); err != nil {
+	vm, err := s.c.newSession(name, uuid, t)
+	if err != nil {
+		// Without a session nobody holds the guest: the target's Close
+		// lets it run (detach, or QMP cont).
 		_ = t.Close(ctx)
+		return failed("taking charge of %s (the guest was let run unconfigured): %v", name, err)
+	}
+	if err := s.c.Registry.Add(vm); err != nil {
+		_ = vm.Close(ctx)
 		return failed("%v", err)
 	}
 	job.progress(pb.BootPhase_BOOT_PHASE_ATTACHED, "attached before the first instruction")
+	mgr := vm.Manager()
 	if !req.GetWinboot() {
-		if err := t.Resume(ctx); err != nil {
+		if err := mgr.Resume(ctx); err != nil {
 			return failed("resuming %s: %v", name, err)
 		}
 		job.progress(pb.BootPhase_BOOT_PHASE_DONE, "running")
 		return &pb.BootStatus{Started: started, Success: true, Actions: []string{"started paused", "attached", "resumed"}}
 	}
-	// winboot drives the guest through a manager of its own making: no
-	// kernel exists yet for the API's (it is found on first use later).
-	// It stays the VM's manager after winboot, so it names threads and
-	// translates frames through the kernel once the API has found it.
-	late := lateKernel{vm}
-	mgr, err := breakpoints.New(t, breakpoints.Options{Logger: s.c.Log.With("vm", name), Threads: late, Translate: late.translate})
-	if err != nil {
-		// Without a manager winboot cannot run; the guest must not stay
-		// stopped for it.
-		if rerr := t.Resume(ctx); rerr != nil {
-			s.c.Log.Warn("resuming after the breakpoint manager failed", "vm", name, "error", rerr)
-		}
-		return failed("starting the breakpoint manager of %s (the guest was let run unconfigured): %v", name, err)
-	}
-	vm.bp.mu.Lock()
-	vm.bp.mgr = mgr
-	vm.bp.set = map[breakpoints.ID]*apiBreakpoint{}
-	vm.bp.subs = map[uint64]*subscription{}
-	vm.bp.mu.Unlock()
+	// winboot drives the guest through the session's manager, which
+	// stays the VM's: it names threads and translates frames through the
+	// kernel once the session has found it.
 	r, err := winboot.Run(ctx, vm.Target, mgr, winboot.Options{
 		Symbols: s.c.Symbols, FinishTimeout: req.GetDeadline().AsDuration(), Logger: s.c.Log.With("vm", name),
 		Progress: func(st winboot.Step) { job.add(stepResponse(st)) },

@@ -41,7 +41,6 @@ func TestBootLetsTheGuestRunWhenAttachFails(t *testing.T) {
 	var started, resumed []string
 	c := &Config{
 		Log:        slog.Default(),
-		Registry:   NewRegistry(nil),
 		Hypervisor: oneDomain{libvirt.DomainInfo{Name: "g", UUID: "00000000-0000-0000-0000-000000000001", State: libvirt.StateShutoff}},
 		Start: func(_ context.Context, name string, paused bool) error {
 			if !paused {
@@ -56,7 +55,7 @@ func TestBootLetsTheGuestRunWhenAttachFails(t *testing.T) {
 			return nil
 		},
 	}
-	s := &bootService{c: c}
+	s := &bootService{c: testConfig(c)}
 	stream := &bootStream{ctx: context.Background()}
 	if err := s.Boot(&pb.BootRequest{Name: "g"}, stream); err != nil {
 		t.Fatal(err)
@@ -75,7 +74,7 @@ func TestBootLetsTheGuestRunWhenAttachFails(t *testing.T) {
 
 // resumable is a target that records its resume.
 type resumable struct {
-	vmi.Target
+	fakeBase
 	resumed chan struct{}
 }
 
@@ -116,7 +115,6 @@ func TestBootOutlivesItsClient(t *testing.T) {
 		tg := &resumable{resumed: make(chan struct{})}
 		c := &Config{
 			Log:        slog.Default(),
-			Registry:   NewRegistry(nil),
 			Hypervisor: oneDomain{libvirt.DomainInfo{Name: "g", UUID: "00000000-0000-0000-0000-000000000001", State: libvirt.StateShutoff}},
 			Start: func(ctx context.Context, name string, paused bool) error {
 				<-release // libvirt is slow to create the domain
@@ -124,7 +122,7 @@ func TestBootOutlivesItsClient(t *testing.T) {
 			},
 			Attach: func(ctx context.Context, _ string) (vmi.Target, error) { return tg, ctx.Err() },
 		}
-		s := &bootService{c: c}
+		s := &bootService{c: testConfig(c)}
 		ctx, cancel := context.WithCancel(context.Background())
 		stream := &leavingStream{ctx: ctx, cancel: cancel, n: leaveAfter}
 		done := make(chan error, 1)
@@ -165,7 +163,7 @@ func TestBootOutlivesItsClient(t *testing.T) {
 
 // TestWatchBootUnknown: a domain never booted by this frostd is NotFound.
 func TestWatchBootUnknown(t *testing.T) {
-	s := &bootService{c: &Config{Registry: NewRegistry(nil)}}
+	s := &bootService{c: testConfig(&Config{})}
 	err := s.WatchBoot(&pb.WatchBootRequest{Name: "nope"}, &bootStream{ctx: context.Background()})
 	if status.Code(err) != codes.NotFound {
 		t.Errorf("WatchBoot of an unknown boot: %v, want NotFound", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/frostvmi/frost/monitor"
 	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 )
 
@@ -82,7 +83,7 @@ func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (b
 }
 
 // arm adds one breakpoint and records it.
-func arm(ctx context.Context, vm *VM, mgr *breakpoints.Manager, spec breakpoints.Spec, out *pb.Breakpoint, sub uint64) (*pb.Breakpoint, error) {
+func arm(ctx context.Context, vm *session.Session, st *bpState, mgr *breakpoints.Manager, spec breakpoints.Spec, out *pb.Breakpoint, sub uint64) (*pb.Breakpoint, error) {
 	a, err := mgr.Add(ctx, spec)
 	if err != nil {
 		return nil, bpError(vm.Name, err)
@@ -90,10 +91,10 @@ func arm(ctx context.Context, vm *VM, mgr *breakpoints.Manager, spec breakpoints
 	out.Id = uint64(a.ID)
 	out.Kind = placementKind(a.Placement)
 	out.SubscriptionOwned = sub != 0
-	vm.bp.mu.Lock()
-	vm.bp.set[a.ID] = &apiBreakpoint{pb: out, sub: sub}
+	st.mu.Lock()
+	st.set[a.ID] = &apiBreakpoint{pb: out, sub: sub}
 	reply := proto.Clone(out).(*pb.Breakpoint)
-	vm.bp.mu.Unlock()
+	st.mu.Unlock()
 	return reply, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 )
 
 // Hold bounds: a client may hold the guest at a hit only this long, so a
@@ -36,19 +37,20 @@ type subscription struct {
 }
 
 func (s *breakpointService) SetBreakpoint(ctx context.Context, req *pb.SetBreakpointRequest) (*pb.SetBreakpointResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
-	mgr, k, err := s.c.manager(ctx, vm)
+	k, err := s.c.kernel(ctx, vm)
 	if err != nil {
 		return nil, err
 	}
+	mgr := vm.Manager()
 	spec, out, err := managerSpec(vm.Name, k, req.GetSpec(), "api")
 	if err != nil {
 		return nil, err
 	}
-	bp, err := arm(ctx, vm, mgr, spec, out, 0)
+	bp, err := arm(ctx, vm, s.c.bps.state(vm), mgr, spec, out, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -56,42 +58,44 @@ func (s *breakpointService) SetBreakpoint(ctx context.Context, req *pb.SetBreakp
 }
 
 func (s *breakpointService) ClearBreakpoint(ctx context.Context, req *pb.ClearBreakpointRequest) (*pb.ClearBreakpointResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
 	id := breakpoints.ID(req.GetId())
-	vm.bp.mu.Lock()
-	bp := vm.bp.set[id]
-	mgr := vm.bp.mgr
-	vm.bp.mu.Unlock()
+	st := s.c.bps.state(vm)
+	st.mu.Lock()
+	bp := st.set[id]
+	st.mu.Unlock()
+	mgr := vm.Manager()
 	// Only breakpoints the API armed are the client's to clear: winboot's
 	// and the monitors' are not.
-	if bp == nil || mgr == nil {
+	if bp == nil {
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_BREAKPOINT_NOT_FOUND,
 			"no breakpoint "+uitoa(req.GetId())+" set through the API in "+vm.Name, "vm", vm.Name)
 	}
 	if err := mgr.Remove(ctx, id); err != nil {
 		return nil, targetError(vm.Name, "removing a breakpoint from", err)
 	}
-	vm.bp.mu.Lock()
-	delete(vm.bp.set, id)
-	vm.bp.mu.Unlock()
+	st.mu.Lock()
+	delete(st.set, id)
+	st.mu.Unlock()
 	return &pb.ClearBreakpointResponse{}, nil
 }
 
 func (s *breakpointService) ListBreakpoints(ctx context.Context, req *pb.ListBreakpointsRequest) (*pb.ListBreakpointsResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
 	resp := &pb.ListBreakpointsResponse{}
-	vm.bp.mu.Lock()
-	for _, b := range vm.bp.set {
+	st := s.c.bps.state(vm)
+	st.mu.Lock()
+	for _, b := range st.set {
 		// A copy: hit counts change under the lock while this is sent.
 		resp.Breakpoints = append(resp.Breakpoints, proto.Clone(b.pb).(*pb.Breakpoint))
 	}
-	vm.bp.mu.Unlock()
+	st.mu.Unlock()
 	sort.Slice(resp.Breakpoints, func(i, j int) bool { return resp.Breakpoints[i].GetId() < resp.Breakpoints[j].GetId() })
 	return resp, nil
 }
@@ -109,18 +113,20 @@ func holdFor(req *pb.SubscribeRequest) time.Duration {
 
 func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.BreakpointService_SubscribeServer) error {
 	ctx := stream.Context()
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return err
 	}
-	mgr, k, err := s.c.manager(ctx, vm)
+	k, err := s.c.kernel(ctx, vm)
 	if err != nil {
 		return err
 	}
-	vm.bp.mu.Lock()
-	vm.bp.next++
-	id := vm.bp.next
-	vm.bp.mu.Unlock()
+	mgr := vm.Manager()
+	st := s.c.bps.state(vm)
+	st.mu.Lock()
+	st.next++
+	id := st.next
+	st.mu.Unlock()
 
 	// The stream's own breakpoints go when it does, however it ends.
 	var owned []breakpoints.ID
@@ -129,9 +135,9 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		defer cancel()
 		for _, bid := range owned {
 			_ = mgr.Remove(rctx, bid)
-			vm.bp.mu.Lock()
-			delete(vm.bp.set, bid)
-			vm.bp.mu.Unlock()
+			st.mu.Lock()
+			delete(st.set, bid)
+			st.mu.Unlock()
 		}
 	}()
 	first := &pb.Subscribed{SubscriptionId: id}
@@ -144,7 +150,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		if err != nil {
 			return err
 		}
-		bp, err := arm(ctx, vm, mgr, ms, out, id)
+		bp, err := arm(ctx, vm, st, mgr, ms, out, id)
 		if err != nil {
 			return err
 		}
@@ -160,13 +166,13 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		Hold:      holdFor(req),
 	})
 	defer sub.sub.Close() // releases whatever it still holds
-	vm.bp.mu.Lock()
-	vm.bp.subs[id] = sub
-	vm.bp.mu.Unlock()
+	st.mu.Lock()
+	st.subs[id] = sub
+	st.mu.Unlock()
 	defer func() {
-		vm.bp.mu.Lock()
-		delete(vm.bp.subs, id)
-		vm.bp.mu.Unlock()
+		st.mu.Lock()
+		delete(st.subs, id)
+		st.mu.Unlock()
 	}()
 
 	if err := stream.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Subscribed{Subscribed: first}}); err != nil {
@@ -195,16 +201,17 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 }
 
 func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.AckResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
 	if len(req.GetSetRegisters()) > 0 && !s.c.AllowWrite {
 		return nil, writesDisabled("Ack with register edits")
 	}
-	vm.bp.mu.Lock()
-	sub := vm.bp.subs[req.GetSubscriptionId()]
-	vm.bp.mu.Unlock()
+	st := s.c.bps.state(vm)
+	st.mu.Lock()
+	sub := st.subs[req.GetSubscriptionId()]
+	st.mu.Unlock()
 	if sub == nil {
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 			"no subscription "+uitoa(req.GetSubscriptionId())+" in "+vm.Name, "field", "subscription_id")
@@ -238,7 +245,7 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 }
 
 // event maps a manager event onto the stream; nil skips it.
-func (s *breakpointService) event(ctx context.Context, vm *VM, k *nt.Opened, sub *subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
+func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
 	switch ev.Kind {
 	case breakpoints.EventHit:
 		h := ev.Hit
@@ -249,13 +256,14 @@ func (s *breakpointService) event(ctx context.Context, vm *VM, k *nt.Opened, sub
 		if len(ev.Observers) > 0 {
 			hit.BreakpointId = uint64(ev.Observers[0])
 		}
-		vm.bp.mu.Lock()
+		st := s.c.bps.state(vm)
+		st.mu.Lock()
 		for _, id := range ev.Observers {
-			if b := vm.bp.set[id]; b != nil {
+			if b := st.set[id]; b != nil {
 				b.pb.Hits++
 			}
 		}
-		vm.bp.mu.Unlock()
+		st.mu.Unlock()
 		hit.Symbol = describeKernel(k, h.Addr)
 		s.identify(ctx, vm, h, ev.Held, hit)
 		if ev.Held {
@@ -305,7 +313,7 @@ func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
 // worth delivering even when the kernel's structures cannot be read. The
 // thread the manager named at the stop stays valid after the guest runs
 // on; "who runs now" (KPCR) does not, so it is asked only while held.
-func (s *breakpointService) identify(ctx context.Context, vm *VM, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) {
+func (s *breakpointService) identify(ctx context.Context, vm *session.Session, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) {
 	k, err := s.c.kernel(ctx, vm)
 	if err != nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
 )
 
@@ -14,39 +15,31 @@ type cpuService struct {
 }
 
 func (s *cpuService) Pause(ctx context.Context, req *pb.PauseRequest) (*pb.PauseResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
-	pause := vm.Target.Pause
-	if mgr := vm.existingManager(); mgr != nil {
-		pause = mgr.Pause
-	}
 	running, before := vm.Target.Running()
-	stop, err := pause(ctx)
+	stop, err := vm.Manager().Pause(ctx)
 	if err != nil {
 		return nil, targetError(vm.Name, "pausing", err)
 	}
-	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: stoppedARunningGuest(running, before, stop)}, nil
+	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: session.StoppedARunningGuest(running, before, stop)}, nil
 }
 
 func (s *cpuService) Resume(ctx context.Context, req *pb.ResumeRequest) (*pb.ResumeResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
-	resume := vm.Target.Resume
-	if mgr := vm.existingManager(); mgr != nil {
-		resume = mgr.Resume
-	}
-	if err := resume(ctx); err != nil {
+	if err := vm.Manager().Resume(ctx); err != nil {
 		return nil, targetError(vm.Name, "resuming", err)
 	}
 	return &pb.ResumeResponse{}, nil
 }
 
 func (s *cpuService) Step(ctx context.Context, req *pb.StepRequest) (*pb.StepResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +47,7 @@ func (s *cpuService) Step(ctx context.Context, req *pb.StepRequest) (*pb.StepRes
 	if err != nil {
 		return nil, err
 	}
-	stop, err := vm.Target.Step(ctx, cpu)
+	stop, err := vm.Step(ctx, cpu)
 	if err != nil {
 		return nil, targetError(vm.Name, "stepping", err)
 	}
@@ -64,7 +57,7 @@ func (s *cpuService) Step(ctx context.Context, req *pb.StepRequest) (*pb.StepRes
 }
 
 func (s *cpuService) GetRegisters(ctx context.Context, req *pb.GetRegistersRequest) (*pb.GetRegistersResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +90,7 @@ func (s *cpuService) SetRegisters(ctx context.Context, req *pb.SetRegistersReque
 	if !s.c.AllowWrite {
 		return nil, writesDisabled("SetRegisters")
 	}
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}

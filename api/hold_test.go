@@ -22,7 +22,7 @@ import (
 // (as the real one does, a newer stop when it stopped a running guest, or
 // the current one), Resume counts.
 type stoppable struct {
-	vmi.Target
+	fakeBase
 	mu      sync.Mutex
 	running bool
 	cur     *vmi.Stop // what Running reports when stopped
@@ -63,7 +63,7 @@ func (s *stoppable) Resume(context.Context) error {
 // been resumed from outside a moment before: it ran, so it runs again.
 func TestHoldLeavesTheGuestAsItWas(t *testing.T) {
 	old, newer := &vmi.Stop{Seq: 5, Signal: 2}, &vmi.Stop{Seq: 6, Signal: 2}
-	for _, c := range []struct {
+	for _, tc := range []struct {
 		name     string
 		tg       *stoppable
 		wantRan  bool
@@ -75,20 +75,20 @@ func TestHoldLeavesTheGuestAsItWas(t *testing.T) {
 		{"resumed from outside unseen", &stoppable{cur: old, next: newer}, true, 1, true},
 		{"stopped, stop not read yet", &stoppable{cur: nil, next: old}, false, 0, true},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			vm := &VM{Name: "g", Target: c.tg}
-			h, err := vm.hold(context.Background())
+		t.Run(tc.name, func(t *testing.T) {
+			vm := addVM(t, testConfig(&Config{}), "g", tc.tg)
+			h, err := vm.Hold(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.wasRunning != c.wantRan {
-				t.Errorf("wasRunning %v, want %v", h.wasRunning, c.wantRan)
+			if h.WasRunning != tc.wantRan {
+				t.Errorf("wasRunning %v, want %v", h.WasRunning, tc.wantRan)
 			}
-			if err := h.release(context.Background()); err != nil {
+			if err := h.Release(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			if c.tg.resumes != c.resumes {
-				t.Errorf("%d resumes, want %d", c.tg.resumes, c.resumes)
+			if tc.tg.resumes != tc.resumes {
+				t.Errorf("%d resumes, want %d", tc.tg.resumes, tc.resumes)
 			}
 		})
 	}
@@ -97,17 +97,15 @@ func TestHoldLeavesTheGuestAsItWas(t *testing.T) {
 // holdServer serves the CPU service over a unix socket.
 func holdServer(t *testing.T, tg vmi.Target) *grpc.ClientConn {
 	t.Helper()
-	reg := NewRegistry(nil)
-	if err := reg.Add(&VM{Name: "g", Target: tg}); err != nil {
-		t.Fatal(err)
-	}
+	c := testConfig(&Config{Log: slog.Default()})
+	addVM(t, c, "g", tg)
 	sock := filepath.Join(t.TempDir(), "s")
 	lis, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	Register(srv, Config{Registry: reg, Log: slog.Default()})
+	Register(srv, Config{Registry: c.Registry, Log: slog.Default()})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -212,8 +210,8 @@ func TestKernelWithoutRegistersFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := &noThreadStop{stoppable{running: true, next: &vmi.Stop{Seq: 1, Signal: 2}}}
-	c := &Config{Symbols: st, Log: slog.Default()}
-	vm := &VM{Name: "g", Target: tg}
+	c := testConfig(&Config{Symbols: st, Log: slog.Default()})
+	vm := addVM(t, c, "g", tg)
 	if _, err := c.kernel(context.Background(), vm); err == nil {
 		t.Fatal("found a kernel without registers")
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/frostvmi/frost/api"
 	"github.com/frostvmi/frost/integration/guest/minint"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 )
@@ -76,8 +77,12 @@ func TestAPIOnMiniNT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := api.NewRegistry(nil)
-	if err := reg.Add(&api.VM{Name: "mini-nt", Target: tg}); err != nil {
+	reg := session.NewRegistry(nil, nil)
+	vm, err := session.New(&session.Config{Symbols: st}, "mini-nt", "", tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Add(vm); err != nil {
 		t.Fatal(err)
 	}
 	// As frostd's shutdown does: the manager goes first, then the target.

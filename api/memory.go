@@ -46,7 +46,7 @@ func checkRange(address, length uint64) error {
 }
 
 func (s *memoryService) ReadPhysical(ctx context.Context, req *pb.ReadPhysicalRequest) (*pb.ReadPhysicalResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func chunkSize(req uint32) (int, error) {
 }
 
 func (s *memoryService) StreamPhysical(req *pb.StreamPhysicalRequest, stream pb.MemoryService_StreamPhysicalServer) error {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *memoryService) WritePhysical(ctx context.Context, req *pb.WritePhysical
 	if !s.c.AllowWrite {
 		return nil, writesDisabled("WritePhysical")
 	}
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}

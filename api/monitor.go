@@ -18,7 +18,7 @@ type monitorService struct {
 
 func (s *monitorService) MonitorNtWriteFile(req *pb.MonitorNtWriteFileRequest, stream pb.MonitorService_MonitorNtWriteFileServer) error {
 	ctx := stream.Context()
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return err
 	}
@@ -29,10 +29,11 @@ func (s *monitorService) MonitorNtWriteFile(req *pb.MonitorNtWriteFileRequest, s
 	if maxBytes > monitor.MaxData {
 		return tooLarge("max_bytes", monitor.MaxData, "")
 	}
-	mgr, k, err := s.c.manager(ctx, vm)
+	k, err := s.c.kernel(ctx, vm)
 	if err != nil {
 		return err
 	}
+	mgr := vm.Manager()
 	f := req.GetFilter()
 	filter := monitor.Filter{Processes: f.GetProcessNames()}
 	for _, p := range f.GetPids() {

@@ -18,7 +18,7 @@ import (
 // cannot say where RAM is answers Unimplemented rather than a guessed
 // range (0 to the RAM size would walk into the PCI hole).
 func (s *memoryService) GetPhysicalMap(ctx context.Context, req *pb.GetPhysicalMapRequest) (*pb.GetPhysicalMapResponse, error) {
-	vm, err := s.c.Registry.Get(req.GetVm())
+	vm, err := s.c.get(req.GetVm())
 	if err != nil {
 		return nil, err
 	}

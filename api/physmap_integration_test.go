@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/api"
-	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/integration/guest/minint"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/qmp"
@@ -47,19 +47,17 @@ func TestDumpMatchesQEMUAfterWinboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := breakpoints.New(tg, breakpoints.Options{})
+	vm, err := session.New(&session.Config{}, "mini-nt", "", tg)
 	if err != nil {
 		tg.Close(ctx)
 		t.Fatal(err)
 	}
+	mgr := vm.Manager()
 	defer func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
 		defer ccancel()
-		if err := mgr.Close(cctx); err != nil {
-			t.Errorf("closing the breakpoint manager: %v", err)
-		}
-		if err := tg.Close(cctx); err != nil {
-			t.Errorf("closing the target: %v", err)
+		if err := vm.Close(cctx); err != nil {
+			t.Errorf("letting the guest go: %v", err)
 		}
 	}()
 	st, err := store.New(dir, "")
@@ -76,8 +74,8 @@ func TestDumpMatchesQEMUAfterWinboot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	reg := api.NewRegistry(nil)
-	if err := reg.Add(&api.VM{Name: "mini-nt", Target: tg}); err != nil {
+	reg := session.NewRegistry(nil, nil)
+	if err := reg.Add(vm); err != nil {
 		t.Fatal(err)
 	}
 	cc, _ := serve(t, api.Config{Registry: reg})

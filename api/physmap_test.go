@@ -9,13 +9,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
-	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/physmem"
 )
 
 // bareTarget is a Target that cannot say where RAM is; only its name is
 // ever called here.
-type bareTarget struct{ vmi.Target }
+type bareTarget struct{ fakeBase }
 
 func (bareTarget) Name() string { return "bare" }
 
@@ -31,13 +30,10 @@ func (mappedTarget) PhysicalMap() []physmem.Range {
 }
 
 func TestGetPhysicalMap(t *testing.T) {
-	reg := NewRegistry(nil)
-	for _, vm := range []*VM{{Name: "mapped", Target: mappedTarget{}}, {Name: "bare", Target: bareTarget{}}} {
-		if err := reg.Add(vm); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := &memoryService{c: &Config{Registry: reg}}
+	c := testConfig(&Config{})
+	addVM(t, c, "mapped", mappedTarget{})
+	addVM(t, c, "bare", bareTarget{})
+	s := &memoryService{c: c}
 	ctx := context.Background()
 
 	got, err := s.GetPhysicalMap(ctx, &pb.GetPhysicalMapRequest{Vm: "mapped"})
@@ -95,11 +91,9 @@ func (t *rereadTarget) RereadPhysicalMap(context.Context) error {
 // and lists ranges that touch as one.
 func TestGetPhysicalMapRereads(t *testing.T) {
 	tg := &rereadTarget{}
-	reg := NewRegistry(nil)
-	if err := reg.Add(&VM{Name: "vm", Target: tg}); err != nil {
-		t.Fatal(err)
-	}
-	s := &memoryService{c: &Config{Registry: reg}}
+	c := testConfig(&Config{})
+	addVM(t, c, "vm", tg)
+	s := &memoryService{c: c}
 	got, err := s.GetPhysicalMap(context.Background(), &pb.GetPhysicalMapRequest{Vm: "vm"})
 	if err != nil {
 		t.Fatal(err)

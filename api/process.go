@@ -6,6 +6,7 @@ import (
 
 	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/translate"
 )
@@ -30,8 +31,8 @@ func walked(vm string, err error) (truncated bool, _ error) {
 	return false, kernelError(vm, err)
 }
 
-func (s *processService) open(ctx context.Context, name string) (*VM, *nt.Opened, error) {
-	vm, err := s.c.Registry.Get(name)
+func (s *processService) open(ctx context.Context, name string) (*session.Session, *nt.Opened, error) {
+	vm, err := s.c.get(name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/qmp"
@@ -25,7 +26,7 @@ func cpuIndex(c vmi.CPU) uint32 {
 }
 
 // cpuByIndex finds the vCPU a request names.
-func cpuByIndex(ctx context.Context, vm *VM, idx uint32) (vmi.CPU, error) {
+func cpuByIndex(ctx context.Context, vm *session.Session, idx uint32) (vmi.CPU, error) {
 	cpus, err := vm.Target.CPUs(ctx)
 	if err != nil {
 		return vmi.CPU{}, targetError(vm.Name, "listing vCPUs of", err)
@@ -125,7 +126,7 @@ type systemRegisterReader interface {
 // systemRegisters returns the system state of cpus, in their order, or
 // why there is none: a caller filling a QEMU CPU-state note must know
 // which fields it has rather than get zeros.
-func systemRegisters(ctx context.Context, vm *VM, cpus []vmi.CPU) ([]*pb.SystemRegisters, string) {
+func systemRegisters(ctx context.Context, vm *session.Session, cpus []vmi.CPU) ([]*pb.SystemRegisters, string) {
 	sr, ok := vm.Target.(systemRegisterReader)
 	if !ok {
 		return nil, "the target of " + vm.Name + " cannot read segment descriptors and descriptor tables (no QEMU monitor)"

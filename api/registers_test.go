@@ -13,7 +13,7 @@ import (
 // pausable is a Target that runs until paused; only what Pause and the
 // system-register path call is implemented.
 type pausable struct {
-	vmi.Target
+	fakeBase
 	running bool
 	monitor []qmp.CPURegisters
 }
@@ -39,11 +39,9 @@ func (w withMonitor) SystemRegisters(context.Context) ([]qmp.CPURegisters, error
 // guest it stopped and leaves one already stopped as it was.
 func TestPauseSaysWhetherTheGuestRan(t *testing.T) {
 	tg := &pausable{running: true}
-	reg := NewRegistry(nil)
-	if err := reg.Add(&VM{Name: "g", Target: tg}); err != nil {
-		t.Fatal(err)
-	}
-	s := &cpuService{c: &Config{Registry: reg}}
+	c := testConfig(&Config{})
+	addVM(t, c, "g", tg)
+	s := &cpuService{c: c}
 	for _, want := range []bool{true, false} {
 		resp, err := s.Pause(context.Background(), &pb.PauseRequest{Vm: "g"})
 		if err != nil {
@@ -65,7 +63,8 @@ func TestSystemRegisters(t *testing.T) {
 			GDT: qmp.DescriptorTable{Base: 0xfffff80000002000, Limit: 0x57}, IDT: qmp.DescriptorTable{Base: 0xfffff80000003000, Limit: 0xfff}},
 		{CPU: 1, Segments: map[string]qmp.Segment{"CS": {Selector: 0x10}}},
 	}
-	vm := &VM{Name: "g", Target: withMonitor{&pausable{monitor: mon}}}
+	c := testConfig(&Config{})
+	vm := addVM(t, c, "g", withMonitor{&pausable{monitor: mon}})
 	got, why := systemRegisters(context.Background(), vm, cpus)
 	if why != "" || len(got) != 2 {
 		t.Fatalf("got %v, %q", got, why)
@@ -86,7 +85,7 @@ func TestSystemRegisters(t *testing.T) {
 		"monitor fails":  withMonitor{&pausable{}},
 		"a vCPU missing": withMonitor{&pausable{monitor: mon[:1]}},
 	} {
-		got, why := systemRegisters(context.Background(), &VM{Name: "g", Target: tg}, cpus)
+		got, why := systemRegisters(context.Background(), addVM(t, c, name, tg), cpus)
 		if got != nil || why == "" {
 			t.Errorf("%s: got %v, %q; want none and a reason", name, got, why)
 		}

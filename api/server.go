@@ -7,21 +7,20 @@ import (
 	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 )
 
-// AttachFunc takes hold of a running domain by name or UUID and returns its
-// Target, stopped (vmi.AttachDomain in frostd). Nil when frostd has no
-// libvirt connection.
-type AttachFunc func(ctx context.Context, name string) (vmi.Target, error)
-
 // Config is what the services are built from. Every field but Registry may
 // be nil or zero: the calls that need a missing part say so.
 type Config struct {
-	Registry   *Registry
-	Hypervisor Hypervisor
-	Attach     AttachFunc
+	// Registry holds the sessions of the attached VMs.
+	Registry *session.Registry
+	// Hypervisor lists libvirt's domains; Attach takes hold of one (nil
+	// when frostd has no libvirt connection).
+	Hypervisor session.Hypervisor
+	Attach     session.AttachFunc
 	// Start boots a defined, shut-off domain, with its vCPUs stopped when
 	// paused (libvirt's start-paused), for Boot.
 	Start func(ctx context.Context, name string, paused bool) error
@@ -36,18 +35,20 @@ type Config struct {
 	// files (DataDir/<vm>/pagefiles, DataDir/<vm>/files).
 	DataDir string
 	Log     *slog.Logger
+
+	sessions *session.Config // what every session shares, from the above
+	bps      *bookkeeping
+}
+
+// newSession makes the session of a target just attached.
+func (c *Config) newSession(name, uuid string, t vmi.Target) (*session.Session, error) {
+	return session.New(c.sessions, name, uuid, t)
 }
 
 // Register adds every Frost service to s.
 func Register(s grpc.ServiceRegistrar, cfg Config) {
-	if cfg.Registry == nil {
-		cfg.Registry = NewRegistry(nil)
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	cfg.Registry.useHypervisor(cfg.Hypervisor)
 	c := &cfg
+	c.init()
 	pb.RegisterVMServiceServer(s, &vmService{c: c})
 	pb.RegisterBootServiceServer(s, &bootService{c: c})
 	pb.RegisterCPUServiceServer(s, &cpuService{c: c})
@@ -56,6 +57,19 @@ func Register(s grpc.ServiceRegistrar, cfg Config) {
 	pb.RegisterSymbolServiceServer(s, &symbolService{c: c})
 	pb.RegisterBreakpointServiceServer(s, &breakpointService{c: c})
 	pb.RegisterMonitorServiceServer(s, &monitorService{c: c})
+}
+
+// init fills what the services derive from the fields.
+func (c *Config) init() {
+	if c.Registry == nil {
+		c.Registry = session.NewRegistry(c.Hypervisor, nil)
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	c.Registry.UseHypervisor(c.Hypervisor)
+	c.sessions = &session.Config{Symbols: c.Symbols, DataDir: c.DataDir, Log: c.Log}
+	c.bps = &bookkeeping{}
 }
 
 // ServiceNames lists the fully qualified names of Frost's services, for

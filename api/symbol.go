@@ -26,7 +26,7 @@ type symbolService struct {
 func (s *symbolService) scopeTable(ctx context.Context, scope *pb.SymbolScope, module string) (*symbols.Table, uint64, error) {
 	switch sc := scope.GetScope().(type) {
 	case *pb.SymbolScope_Vm:
-		vm, err := s.c.Registry.Get(sc.Vm)
+		vm, err := s.c.get(sc.Vm)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -41,7 +41,7 @@ const (
 // any other address is not RAM. Only what the memory calls use is
 // implemented.
 type pageTarget struct {
-	vmi.Target
+	fakeBase
 	mu    sync.Mutex
 	pages map[uint64][]byte
 }
@@ -127,13 +127,10 @@ func topServer(t *testing.T) (pb.MemoryServiceClient, *pageTarget) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := &VM{Name: "top", Target: g}
-	vm.k.opened = &nt.Opened{Translator: tr}
-	vm.k.found.Store(vm.k.opened)
-	reg := NewRegistry(nil)
-	if err := reg.Add(vm); err != nil {
-		t.Fatal(err)
-	}
+	c := testConfig(&Config{})
+	vm := addVM(t, c, "top", g)
+	vm.UseKernel(&nt.Opened{Translator: tr})
+	reg := c.Registry
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
 	Register(srv, Config{Registry: reg, AllowWrite: true})

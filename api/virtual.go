@@ -7,12 +7,13 @@ import (
 
 	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/translate"
 )
 
 // space resolves a request's address space to a DTB.
-func (s *memoryService) space(ctx context.Context, name string, sp *pb.AddressSpace) (*VM, *nt.Opened, uint64, error) {
-	vm, err := s.c.Registry.Get(name)
+func (s *memoryService) space(ctx context.Context, name string, sp *pb.AddressSpace) (*session.Session, *nt.Opened, uint64, error) {
+	vm, err := s.c.get(name)
 	if err != nil {
 		return nil, nil, 0, err
 	}

@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"time"
 
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi/libvirt"
 )
 
@@ -15,7 +15,7 @@ type vmService struct {
 	c *Config
 }
 
-func (s *vmService) hypervisor() (Hypervisor, error) {
+func (s *vmService) hypervisor() (session.Hypervisor, error) {
 	if s.c.Hypervisor == nil {
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
 			"frostd has no libvirt connection (see --libvirt)")
@@ -55,7 +55,7 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	if err != nil {
 		return nil, err
 	}
-	d, err := findDomain(ctx, h, req.GetName())
+	d, err := session.FindDomain(ctx, h, req.GetName())
 	if err != nil {
 		return nil, targetError(req.GetName(), "looking up", err)
 	}
@@ -70,26 +70,30 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	if err != nil {
 		return nil, targetError(d.Name, "attaching", err)
 	}
+	vm, err := s.c.newSession(d.Name, d.UUID, t)
+	if err != nil {
+		_ = t.Close(context.WithoutCancel(ctx))
+		return nil, targetError(d.Name, "attaching", err)
+	}
 	// Connecting to the stub stops the guest; attaching must not change
 	// whether it runs, so a guest that ran before runs again.
 	if d.State == libvirt.StateRunning {
-		if err := t.Resume(ctx); err != nil {
-			_ = t.Close(context.WithoutCancel(ctx))
+		if err := vm.Manager().Resume(ctx); err != nil {
+			_ = vm.Close(context.WithoutCancel(ctx))
 			return nil, targetError(d.Name, "resuming after attach", err)
 		}
 	}
-	vm := &VM{Name: d.Name, UUID: d.UUID, Target: t, Since: time.Now()}
 	if err := s.c.Registry.Add(vm); err != nil {
 		// Lost a race with another Attach: let this hold go cleanly.
-		_ = t.Close(context.WithoutCancel(ctx))
-		return nil, err
+		_ = vm.Close(context.WithoutCancel(ctx))
+		return nil, sessionError(d.Name, err)
 	}
 	s.c.Log.Info("attached", "vm", d.Name, "uuid", d.UUID)
 	return &pb.AttachResponse{Vm: vmInfo(vm, s.domain(d))}, nil
 }
 
 func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.DetachResponse, error) {
-	if _, err := s.c.Registry.Get(req.GetVm()); err != nil {
+	if _, err := s.c.get(req.GetVm()); err != nil {
 		return nil, err
 	}
 	vm := s.c.Registry.Remove(req.GetVm())
@@ -97,8 +101,9 @@ func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.Deta
 		// Detached by a concurrent call: the outcome asked for holds.
 		return &pb.DetachResponse{}, nil
 	}
+	s.c.bps.forget(vm)
 	// The guest must be let go even if the client gives up waiting.
-	if err := vm.release(context.WithoutCancel(ctx)); err != nil {
+	if err := vm.Close(context.WithoutCancel(ctx)); err != nil {
 		return nil, targetError(vm.Name, "detaching", err)
 	}
 	s.c.Log.Info("detached", "vm", vm.Name)
@@ -113,7 +118,7 @@ func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMR
 	if err != nil {
 		return nil, err
 	}
-	d, err := findDomain(ctx, h, req.GetVm())
+	d, err := session.FindDomain(ctx, h, req.GetVm())
 	if err != nil {
 		return nil, targetError(req.GetVm(), "looking up", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/gdbstub"
 	"github.com/frostvmi/frost/vmi/physmem"
@@ -13,7 +14,7 @@ import (
 // vmInfo describes a held VM from its Target. It asks only what the Target
 // knows without a round trip to the stub, so GetVM stays cheap and never
 // disturbs a running guest.
-func vmInfo(vm *VM, d *pb.Domain) *pb.VM {
+func vmInfo(vm *session.Session, d *pb.Domain) *pb.VM {
 	t := vm.Target
 	running, stop := t.Running()
 	caps := t.Capabilities()
@@ -27,14 +28,12 @@ func vmInfo(vm *VM, d *pb.Domain) *pb.VM {
 	if mb, ok := t.(vmi.MemoryBackender); ok {
 		out.MemoryBackend = memoryBackend(mb.MemoryBackend())
 	}
-	vm.k.mu.Lock()
-	if k := vm.k.opened; k != nil {
+	if k := vm.FoundKernel(); k != nil {
 		out.Kernel = &pb.Kernel{
 			Base: k.Image.Base, Size: uint64(k.Image.Image.SizeOfImage), Pdb: identityPB(k.Image.Image.ID),
 			SymbolsFile: k.SymbolFile, Dtb: k.DTB(),
 		}
 	}
-	vm.k.mu.Unlock()
 	if !running && stop != nil {
 		out.Stop = stopInfo(stop, time.Time{})
 		// CPUs needs the stub, which only answers a stopped guest.

@@ -23,6 +23,7 @@ func (m *Manager) handleStop(at time.Time, stop *vmi.Stop) {
 		return // already handled: Pause returned it before Events did
 	}
 	m.lastSeq = stop.Seq
+	m.runState(false)
 	regs, regsErr := stop.Registers, stop.RegistersErr
 	if regs == nil && !stop.Thread.IsZero() {
 		ctx, cancel := m.opCtx()
@@ -121,8 +122,10 @@ func (m *Manager) stepAndResume(h *Hit, regs *vmi.Registers) {
 	rip, _ := regs.Uint("rip")
 	if s := m.slots[rip]; s != nil && rip == h.Addr {
 		ctx, cancel := m.opCtx()
+		m.runState(true)
 		step, err := m.t.StepOver(ctx, h.CPU, s.bp)
 		cancel()
+		m.runState(false)
 		if err != nil {
 			m.log.Error("step-over failed", "addr", hexAddr(rip), "cpu", h.CPU.String(), "err", err)
 		} else {

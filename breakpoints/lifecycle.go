@@ -72,6 +72,9 @@ func (m *Manager) reset(ev vmi.Event) {
 	}
 	ids := m.dropAll(ErrReset)
 	m.log.Info("guest reset: breakpoints removed", "observers", len(ids), "reason", ev.Reason)
+	if m.opts.Reset != nil {
+		m.opts.Reset()
+	}
 	m.publish(Event{Kind: EventReset, Time: ev.Time, Removed: ids, Reason: ev.Reason, Err: ev.Err})
 }
 
@@ -93,6 +96,7 @@ func (m *Manager) resumedOutside(ev vmi.Event) {
 	m.log.Info("the guest was resumed from outside Frost", "held", m.held, "reason", ev.Reason)
 	m.held = false
 	m.pending = nil
+	m.runState(true)
 	m.publish(Event{Kind: EventResumed, Time: ev.Time, Reason: ev.Reason})
 }
 
@@ -174,6 +178,7 @@ func (m *Manager) PauseHeld(ctx context.Context) (*vmi.Stop, bool, error) {
 			m.held = was
 			return
 		}
+		m.runState(false)
 		if stop != nil && stop.Seq > m.lastSeq && stop.Signal != sigInt {
 			m.handleStop(time.Now(), stop) // a hit raced the pause: deliver it, stay stopped
 		}

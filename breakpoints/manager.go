@@ -34,6 +34,17 @@ type Options struct {
 	// thread" (break-on-return, re-hit suppression) means the same vCPU
 	// and address space.
 	Threads ThreadResolver
+	// RunState, if set, hears every change of the guest's run state the
+	// manager sees or makes, in order, on the manager's loop: true just
+	// before it resumes or steps the guest, and when someone outside
+	// Frost resumed it; false at every stop it handles or makes (a hit,
+	// a pause, the end of a step). The owner of a translator keeps it
+	// coherent with it. It must not call back into the manager.
+	RunState func(running bool)
+	// Reset, if set, hears a guest reset (after the breakpoints were
+	// dropped, before EventReset is published): the old boot's kernel is
+	// gone. It must not call back into the manager.
+	Reset func()
 	// SuppressWindow is how long after an interrupted step-over a re-hit
 	// at the same RIP, RSP and thread counts as the same call; 0 means
 	// 1 s.
@@ -153,6 +164,13 @@ func (m *Manager) run(r *request) {
 	r.fn()
 }
 
+// runState tells the owner's RunState hook, if any.
+func (m *Manager) runState(running bool) {
+	if m.opts.RunState != nil {
+		m.opts.RunState(running)
+	}
+}
+
 func (m *Manager) kickLoop() {
 	select {
 	case m.kick <- struct{}{}:
@@ -223,6 +241,7 @@ func (m *Manager) withStopped(fn func(ctx context.Context) error) error {
 	if err != nil {
 		return fmt.Errorf("breakpoints: pausing %s: %w", m.t.Name(), err)
 	}
+	m.runState(false)
 	ferr := fn(ctx)
 	if stop != nil && stop.Seq > m.lastSeq && stop.Signal != sigInt {
 		m.handleStop(time.Now(), stop)
@@ -239,6 +258,7 @@ func (m *Manager) resume() {
 	}
 	ctx, cancel := m.opCtx()
 	defer cancel()
+	m.runState(true)
 	if err := m.t.Resume(ctx); err != nil {
 		m.log.Error("resuming the guest failed", "err", err)
 	}

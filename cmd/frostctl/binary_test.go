@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/libvirt"
@@ -211,10 +212,9 @@ func startFrostd(t *testing.T) *frostd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := api.NewRegistry(nil)
-	if err := reg.Add(&api.VM{Name: "win10", Target: newCLITarget()}); err != nil {
-		t.Fatal(err)
-	}
+	symbols := symbolStore(t)
+	reg := session.NewRegistry(nil, nil)
+	addSession(t, reg, &session.Config{Symbols: symbols}, "win10", newCLITarget())
 	hv := fakeHypervisor{domains: []libvirt.DomainInfo{
 		{Name: "win10", UUID: "6f0b0bb6-1a2e-4c3f-9d1e-2a9f5d1c0e11", ID: 3, State: libvirt.StateRunning},
 		{Name: "mini-nt", UUID: "0c7d4b9e-5f60-4a8b-b1c2-d3e4f5a6b7c8", ID: -1, State: libvirt.StateShutoff},
@@ -228,7 +228,7 @@ func startFrostd(t *testing.T) *frostd {
 		Attach:     func(context.Context, string) (vmi.Target, error) { return newCLITarget(), nil },
 		Start:      func(context.Context, string, bool) error { return nil },
 		Resume:     noop,
-		Symbols:    symbolStore(t),
+		Symbols:    symbols,
 		Log:        slog.New(slog.DiscardHandler),
 	})
 	go f.srv.Serve(lis)

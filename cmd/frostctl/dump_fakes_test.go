@@ -15,6 +15,7 @@ import (
 
 	"github.com/frostvmi/frost/api"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 )
 
 // dumpCPU is a CPUService that records what a dump asks of it, in order
@@ -148,10 +149,8 @@ func startDumpServer(t *testing.T, cpu *dumpCPU, onChunk func()) string {
 		cpu.record("stream")
 		return h(srv, chunkHook{ServerStream: ss, before: onChunk})
 	}))
-	reg := api.NewRegistry(nil)
-	if err := reg.Add(&api.VM{Name: "win10", Target: &fakeTarget{ram: dumpRAM(), holeStart: 0x2000, holeEnd: 0x3000}}); err != nil {
-		t.Fatal(err)
-	}
+	reg := session.NewRegistry(nil, nil)
+	addSession(t, reg, &session.Config{}, "win10", &fakeTarget{ram: dumpRAM(), holeStart: 0x2000, holeEnd: 0x3000})
 	api.Register(overriding{ServiceRegistrar: srv, skip: map[string]bool{pb.CPUService_ServiceDesc.ServiceName: true}}, api.Config{Registry: reg})
 	pb.RegisterCPUServiceServer(srv, cpu)
 	go srv.Serve(lis)

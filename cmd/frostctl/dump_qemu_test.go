@@ -18,6 +18,7 @@ import (
 	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/integration/guesttest"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/physmem"
 	"github.com/frostvmi/frost/vmi/qmp"
@@ -47,10 +48,8 @@ func TestDumpMatchesQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer qc.Close()
-	reg := api.NewRegistry(nil)
-	if err := reg.Add(&api.VM{Name: "plain", Target: tg}); err != nil {
-		t.Fatal(err)
-	}
+	reg := session.NewRegistry(nil, nil)
+	addSession(t, reg, &session.Config{}, "plain", tg)
 	defer reg.CloseAll(context.Background())
 	sock := filepath.Join(t.TempDir(), "frostd.sock")
 	lis, err := net.Listen("unix", sock)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/frostvmi/frost/api"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/libvirt"
 	"github.com/frostvmi/frost/vmi/physmem"
@@ -133,15 +134,13 @@ func startServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	reg := api.NewRegistry(nil)
+	reg := session.NewRegistry(nil, nil)
 	ram := make([]byte, 0x4000)
 	for i := range ram {
 		ram[i] = byte(i)
 	}
 	copy(ram[0x1000:], "MZ\x90\x00frost guest memory")
-	if err := reg.Add(&api.VM{Name: "win10", Target: &fakeTarget{ram: ram, holeStart: 0x2000, holeEnd: 0x3000}}); err != nil {
-		t.Fatal(err)
-	}
+	addSession(t, reg, &session.Config{}, "win10", &fakeTarget{ram: ram, holeStart: 0x2000, holeEnd: 0x3000})
 	hv := fakeHypervisor{domains: []libvirt.DomainInfo{
 		{Name: "win10", UUID: "6f0b0bb6-1a2e-4c3f-9d1e-2a9f5d1c0e11", ID: 3, State: libvirt.StateRunning},
 		{Name: "mini-nt", UUID: "0c7d4b9e-5f60-4a8b-b1c2-d3e4f5a6b7c8", ID: -1, State: libvirt.StateShutoff},
@@ -156,4 +155,19 @@ func startServer(t *testing.T) string {
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return path
+}
+
+// addSession attaches tg to reg as frostd's Attach does: a session (and
+// its breakpoint manager) per VM.
+func addSession(t *testing.T, reg *session.Registry, cfg *session.Config, name string, tg vmi.Target) *session.Session {
+	t.Helper()
+	s, err := session.New(cfg, name, "", tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Add(s); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Manager().Close(context.Background()) })
+	return s
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/frostvmi/frost/api"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/libvirt"
@@ -49,8 +50,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 		defer os.Remove(addr)
 	}
 
-	state := &api.StateFile{Path: c.stateFile}
-	reg := api.NewRegistry(func(names []string) {
+	state := &session.StateFile{Path: c.stateFile}
+	reg := session.NewRegistry(nil, func(names []string) {
 		if err := state.Save(names); err != nil {
 			log.Error("writing the state file", "path", c.stateFile, "error", err)
 		}
@@ -58,7 +59,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	acfg := api.Config{Registry: reg, AllowWrite: c.allowWrite, DataDir: c.dataDir, Log: log}
 	if conn := dialLibvirt(ctx, c, log); conn != nil {
 		defer conn.Close()
-		acfg.Hypervisor = api.LibvirtHypervisor{Conn: conn}
+		acfg.Hypervisor = conn
 		acfg.Attach = func(ctx context.Context, name string) (vmi.Target, error) {
 			return vmi.AttachDomain(ctx, conn, name, vmi.Options{})
 		}
@@ -119,7 +120,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	return err
 }
 
-func letGo(reg *api.Registry, log *slog.Logger) {
+func letGo(reg *session.Registry, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := reg.CloseAll(ctx); err != nil {
@@ -165,8 +166,8 @@ func openStore(c *config, log *slog.Logger) *store.Store {
 	return st
 }
 
-func recoverVMs(ctx context.Context, state *api.StateFile, attach api.AttachFunc, log *slog.Logger) {
-	results, err := api.Recover(ctx, state, attach)
+func recoverVMs(ctx context.Context, state *session.StateFile, attach session.AttachFunc, log *slog.Logger) {
+	results, err := session.Recover(ctx, state, attach)
 	if err != nil {
 		log.Error("crash recovery", "state_file", state.Path, "error", err)
 		return

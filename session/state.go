@@ -1,4 +1,4 @@
-package api
+package session
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package api
+package session
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ import (
 // nothing the guest names can leave the directory.
 
 func (c *Config) vmDir(vm, sub string) (*os.Root, bool) {
-	if c.DataDir == "" || strings.ContainsAny(vm, `/\`) || vm == ".." || vm == "." {
+	if c == nil || c.DataDir == "" || strings.ContainsAny(vm, `/\`) || vm == ".." || vm == "." {
 		return nil, false
 	}
 	r, err := os.OpenRoot(filepath.Join(c.DataDir, vm, sub))
@@ -50,13 +50,13 @@ func pagefiles(root *os.Root) nt.PagefileOpener {
 
 // supplyFiles rebuilds the kernel's translator with the VM's paging files
 // and mapped files, when its directory has them.
-func (c *Config) supplyFiles(vm *VM, k *nt.Opened) error {
-	pf, havePF := c.vmDir(vm.Name, "pagefiles")
-	files, haveFiles := c.vmDir(vm.Name, "files")
+func (s *Session) supplyFiles(k *nt.Opened) error {
+	pf, havePF := s.cfg.vmDir(s.Name, "pagefiles")
+	files, haveFiles := s.cfg.vmDir(s.Name, "files")
 	if !havePF && !haveFiles {
 		return nil
 	}
-	opt := nt.TranslatorOptions{Physical: vmi.ReaderAt(vm.Target)}
+	opt := nt.TranslatorOptions{Physical: vmi.ReaderAt(s.Target)}
 	if havePF {
 		opt.Pagefiles = pagefiles(pf)
 	}

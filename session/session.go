@@ -1,0 +1,118 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/nt"
+	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/vmi"
+)
+
+// Config is what every session of one frostd shares.
+type Config struct {
+	// Symbols is the symbol store (_NT_SYMBOL_PATH); nil: nothing
+	// Windows-specific can be found (ErrNoSymbols).
+	Symbols *store.Store
+	// DataDir holds a directory per VM of its paging files and mapped
+	// files (DataDir/<vm>/pagefiles, DataDir/<vm>/files); "" for none.
+	DataDir string
+	// Log gets what the sessions do on their own (a failed release, a
+	// kernel found again after a reset); nil means slog.Default().
+	Log *slog.Logger
+}
+
+func (c *Config) log() *slog.Logger {
+	if c == nil || c.Log == nil {
+		return slog.Default()
+	}
+	return c.Log
+}
+
+// Session is one attached VM and everything Frost holds of it.
+type Session struct {
+	Name, UUID string
+	// Target is the guest. Run-state changes go through the session's
+	// manager (Manager), never to the Target directly: the manager is
+	// the one consumer of its events and must see every stop.
+	Target vmi.Target
+	Since  time.Time
+
+	cfg *Config
+	mgr *breakpoints.Manager
+	k   kernelState
+}
+
+// kernelState is the VM's Windows kernel model, found on first use and
+// kept until a reset: nt reads the guest afresh on every call, so only
+// the finding is cached. found is the same, for readers that must not
+// take mu (the manager's resolvers run while Kernel may hold mu and wait
+// on the manager, pausing to find the kernel).
+type kernelState struct {
+	mu     sync.Mutex
+	opened *nt.Opened
+	found  atomic.Pointer[nt.Opened]
+	// running is the run state the manager last told (RunState), for a
+	// translator made later.
+	running atomic.Bool
+}
+
+// New makes the session of an attached target and starts its breakpoint
+// manager, which from now on is the only reader of the target's events
+// and the one that pauses and resumes it. The guest is left as the
+// target left it (an attach leaves it stopped).
+func New(cfg *Config, name, uuid string, t vmi.Target) (*Session, error) {
+	if t == nil {
+		return nil, errors.New("session: nil target")
+	}
+	s := &Session{Name: name, UUID: uuid, Target: t, Since: time.Now(), cfg: cfg}
+	running, _ := t.Running()
+	s.k.running.Store(running)
+	mgr, err := breakpoints.New(t, breakpoints.Options{
+		Logger:    cfg.log().With("vm", name),
+		Threads:   lateThreads{s},
+		Translate: s.translatePhysical,
+		RunState:  s.runState,
+		Reset:     s.reset,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: starting the breakpoint manager of %s: %w", name, err)
+	}
+	s.mgr = mgr
+	return s, nil
+}
+
+// Manager is the session's breakpoint manager: the owner of the guest's
+// run state (Pause, Resume, Release), its breakpoints and subscriptions.
+func (s *Session) Manager() *breakpoints.Manager { return s.mgr }
+
+// Log is the session's logger.
+func (s *Session) Log() *slog.Logger { return s.cfg.log().With("vm", s.Name) }
+
+// Close lets the VM go: the manager removes every breakpoint and resumes
+// the guest, then the target detaches (D;1). A guest is never left
+// stopped by a failure here: the target's own Close falls back as far as
+// QMP's cont.
+func (s *Session) Close(ctx context.Context) error {
+	if err := s.mgr.Close(ctx); err != nil {
+		return errors.Join(err, s.Target.Close(ctx))
+	}
+	return s.Target.Close(ctx)
+}
+
+// Step executes one instruction on cpu. It goes through the session so
+// the translator hears that the guest moved.
+func (s *Session) Step(ctx context.Context, cpu vmi.CPU) (*vmi.Stop, error) {
+	s.runState(true)
+	stop, err := s.Target.Step(ctx, cpu)
+	if running, _ := s.Target.Running(); !running {
+		s.runState(false)
+	}
+	return stop, err
+}
