@@ -36,6 +36,14 @@ run() {
   echo "\$ frostctl ${line% }"
   "$repo/bin/frostctl" "$@"
 }
+# run_minint does the same for the demo tool, which owns the bundled guest
+# (frostd never links it).
+run_minint() {
+  local line
+  line=$(printf '%q ' "$@")
+  echo "\$ minint ${line% }"
+  "$repo/bin/minint" "$@"
+}
 
 [ "$(id -u)" -eq 0 ] || die "run as root: the demo installs packages, starts libvirtd and reads guest RAM"
 
@@ -58,7 +66,7 @@ cleanup() {
     virsh -c "$uri" destroy "$vm" >/dev/null 2>&1 || true
     virsh -c "$uri" undefine "$vm" >/dev/null 2>&1 || true
   fi
-  # LaunchDemoGuest's directory (disk image, serial log) outlives the
+  # minint define's directory (disk image, serial log) outlives the
   # domain; only a frost-domain-* directory is ours to remove.
   case "$domain_dir" in
   */frost-domain-*) rm -rf -- "$domain_dir" ;;
@@ -98,7 +106,7 @@ fi
 section "build: mini-NT and the Go programs"
 make --no-print-directory guest >/dev/null || die "make guest failed: run it alone to see why"
 make --no-print-directory build >/dev/null || die "make build failed: run it alone to see why"
-echo "built $guest_out and bin/frostd, bin/frostctl"
+echo "built $guest_out and bin/frostd, bin/frostctl, bin/minint"
 
 section "start libvirtd and frostd"
 scripts/setup-libvirt.sh || die "libvirtd is not answering"
@@ -108,7 +116,7 @@ chmod 0700 "$work"
 export FROSTD=$work/frostd.sock FROST_VM=$vm
 
 # One TCG guest at a time on this machine: tests and benchmarks take the
-# same flock around their boots (vmi/qemu.LockTCG).
+# same flock around their boots (integration/guest/minint.LockTCG).
 lock=/run/lock/frost-tcg.lock
 [ -d /run/lock ] || lock=${TMPDIR:-/tmp}/frost-tcg.lock
 [ -e "$lock" ] || : >"$lock"
@@ -124,7 +132,7 @@ fi
 
 # fd 9 is closed for frostd, so the lock is ours alone and dies with us.
 bin/frostd --listen "$FROSTD" --state-file "$work/state.json" \
-  --libvirt "$uri" --guest-dir "$guest_out" --symbol-path "$guest_out" \
+  --libvirt "$uri" --symbol-path "$guest_out" \
   --data-dir "$work/vms" >"$work/frostd.log" 2>&1 9<&- &
 frostd_pid=$!
 for _ in $(seq 100); do
@@ -136,15 +144,13 @@ done
 echo "frostd (pid $frostd_pid) listening on $FROSTD"
 
 section "define the bundled guest (paging file C:\\pagefile.sys) and boot it with winboot"
-# LaunchDemoGuest defines and starts the domain. Booting with winboot
-# needs it shut off, so that Boot can start it paused and attach before
-# its first instruction: launch it paused (no guest instruction runs),
-# then power it off, keeping the definition.
-run launch "$vm" --paging-file 'C:\pagefile.sys' --paused || die "LaunchDemoGuest failed"
+# The demo tool defines the domain (frostd does not launch test guests).
+# Booting with winboot needs it shut off, so that Boot can start it paused
+# and attach before its first instruction: define it without starting it.
+run_minint define "$vm" --guest "$guest_out" --paging-file 'C:\pagefile.sys' --no-start || die "minint define failed"
 defined=1
 domain_dir=$(virsh -c "$uri" dumpxml "$vm" | sed -n "s|.*<source path='\([^']*\)/serial.log'.*|\1|p" | head -n 1)
 serial=$domain_dir/serial.log
-virsh -c "$uri" destroy "$vm" >/dev/null || die "could not power off $vm before booting it"
 run boot "$vm" --winboot >"$work/boot.txt" 2>&1 || {
   cat "$work/boot.txt"
   die "boot --winboot did not succeed"
