@@ -9,7 +9,7 @@ import (
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
-	"github.com/frostvmi/frost/vmi/libvirt"
+	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/winboot"
 )
 
@@ -39,7 +39,7 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 	if err != nil {
 		return targetError(req.GetName(), "looking up", err)
 	}
-	if d.State != libvirt.StateShutoff {
+	if d.State != vmi.DomainShutoff {
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_RUNNING,
 			"domain "+d.Name+" is "+d.State.String()+": Boot starts a shut-off domain", "vm", d.Name)
 	}

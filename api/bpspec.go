@@ -11,7 +11,7 @@ import (
 	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
-	"github.com/frostvmi/frost/vmi/gdbstub"
+	"github.com/frostvmi/frost/vmi"
 )
 
 // apiBreakpoint is a breakpoint the API armed, as the client asked for it.
@@ -99,7 +99,7 @@ func arm(ctx context.Context, vm *session.Session, st *bpState, mgr *breakpoints
 }
 
 func placementKind(p breakpoints.Placement) pb.BreakpointKind {
-	if p.Kind == gdbstub.Hardware {
+	if p.Kind == vmi.HardwareBreakpoint {
 		return pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE
 	}
 	return pb.BreakpointKind_BREAKPOINT_KIND_SOFTWARE

@@ -10,8 +10,7 @@ import (
 
 	"github.com/frostvmi/frost/breakpoints"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
-	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/libvirt"
+	"github.com/frostvmi/frost/vmi"
 )
 
 // apiError builds a status with an ErrorDetail. kv are metadata pairs.
@@ -69,16 +68,16 @@ func targetError(vm, op string, err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
-	case errors.Is(err, gdbstub.ErrRunning):
+	case errors.Is(err, vmi.ErrRunning):
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_RUNNING,
 			msg+" (pause the guest first)", "vm", vm)
-	case errors.Is(err, gdbstub.ErrSlotsExhausted):
+	case errors.Is(err, vmi.ErrSlotsExhausted):
 		return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BREAKPOINT_SLOT, msg, "vm", vm)
-	case errors.Is(err, gdbstub.ErrUnknownRegister):
+	case errors.Is(err, vmi.ErrUnknownRegister):
 		return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg, "field", "registers")
-	case errors.Is(err, libvirt.ErrNoDomain):
+	case errors.Is(err, vmi.ErrNoDomain):
 		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_VM_NOT_FOUND, msg, "vm", vm)
-	case errors.Is(err, gdbstub.ErrClosed), errors.Is(err, gdbstub.ErrExited):
+	case errors.Is(err, vmi.ErrClosed), errors.Is(err, vmi.ErrExited):
 		return apiError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_HYPERVISOR, msg, "vm", vm)
 	}
 	return apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_HYPERVISOR, msg, "vm", vm)

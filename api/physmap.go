@@ -7,7 +7,6 @@ import (
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/physmem"
 )
 
 // GetPhysicalMap lists guest RAM as the data plane sees it, so a dump
@@ -38,7 +37,7 @@ func (s *memoryService) GetPhysicalMap(ctx context.Context, req *pb.GetPhysicalM
 // physicalRanges lists ranges as [start, end), one entry per stretch of
 // addresses: ranges that touch are one, as a client dumping them reads
 // them in one go (the target keeps apart what is apart in its RAM block).
-func physicalRanges(ranges []physmem.Range) []*pb.PhysicalRange {
+func physicalRanges(ranges []vmi.PhysicalRange) []*pb.PhysicalRange {
 	out := make([]*pb.PhysicalRange, 0, len(ranges))
 	for _, r := range ranges {
 		if n := len(out); n > 0 && out[n-1].End == r.GPA && r.GPA != 0 {

@@ -9,7 +9,6 @@ import (
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/physmem"
 )
 
 const pageSize = 4096
@@ -62,7 +61,7 @@ func appendPiece(pages []*pb.PageStatus, addr, off, n uint64, err error) []*pb.P
 }
 
 func physicalState(err error) pb.PageState {
-	var nr *physmem.NotRAMError
+	var nr *vmi.NotRAMError
 	if errors.As(err, &nr) {
 		return pb.PageState_PAGE_STATE_NOT_RAM
 	}

@@ -12,8 +12,6 @@ import (
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/qmp"
 )
 
 // cpuIndex numbers vCPUs from 0, as WinDbg does; QEMU's gdbstub numbers
@@ -104,9 +102,9 @@ func stopReason(s *vmi.Stop) pb.StopReason {
 		return pb.StopReason_STOP_REASON_WATCHPOINT
 	case s.SWBreak || s.HWBreak:
 		return pb.StopReason_STOP_REASON_BREAKPOINT
-	case s.Signal == gdbstub.SignalInt && s.Outside:
+	case s.Signal == vmi.SignalInt && s.Outside:
 		return pb.StopReason_STOP_REASON_OUTSIDE_PAUSE
-	case s.Signal == gdbstub.SignalInt:
+	case s.Signal == vmi.SignalInt:
 		return pb.StopReason_STOP_REASON_PAUSE
 	}
 	// QEMU 7.2 reports breakpoints and steps alike as a bare T05: only the
@@ -120,7 +118,7 @@ func stopReason(s *vmi.Stop) pb.StopReason {
 // GDT, IDT) from QEMU's monitor (HMP `info registers -a`). It is optional:
 // a target without a monitor answers GetRegisters without it.
 type systemRegisterReader interface {
-	SystemRegisters(ctx context.Context) ([]qmp.CPURegisters, error)
+	SystemRegisters(ctx context.Context) ([]vmi.CPURegisters, error)
 }
 
 // systemRegisters returns the system state of cpus, in their order, or
@@ -135,7 +133,7 @@ func systemRegisters(ctx context.Context, vm *session.Session, cpus []vmi.CPU) (
 	if err != nil {
 		return nil, "reading segment descriptors of " + vm.Name + ": " + err.Error()
 	}
-	byIndex := map[uint32]*qmp.CPURegisters{}
+	byIndex := map[uint32]*vmi.CPURegisters{}
 	for i := range all {
 		if all[i].CPU >= 0 {
 			byIndex[uint32(all[i].CPU)] = &all[i]
@@ -156,7 +154,7 @@ func systemRegisters(ctx context.Context, vm *session.Session, cpus []vmi.CPU) (
 // order.
 var systemSegments = []string{"ES", "CS", "SS", "DS", "FS", "GS", "LDT", "TR"}
 
-func systemRegistersPB(idx uint32, r *qmp.CPURegisters) *pb.SystemRegisters {
+func systemRegistersPB(idx uint32, r *vmi.CPURegisters) *pb.SystemRegisters {
 	out := &pb.SystemRegisters{
 		Cpu: idx,
 		Gdt: &pb.DescriptorTable{Base: r.GDT.Base, Limit: r.GDT.Limit},

@@ -7,7 +7,7 @@ import (
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
-	"github.com/frostvmi/frost/vmi/libvirt"
+	"github.com/frostvmi/frost/vmi"
 )
 
 type vmService struct {
@@ -39,7 +39,7 @@ func (s *vmService) ListDomains(ctx context.Context, _ *pb.ListDomainsRequest) (
 	return resp, nil
 }
 
-func (s *vmService) domain(d libvirt.DomainInfo) *pb.Domain {
+func (s *vmService) domain(d vmi.DomainInfo) *pb.Domain {
 	return &pb.Domain{
 		Name: d.Name, Uuid: d.UUID, Id: d.ID,
 		State:    domainState(d.State),
@@ -77,7 +77,7 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	}
 	// Connecting to the stub stops the guest; attaching must not change
 	// whether it runs, so a guest that ran before runs again.
-	if d.State == libvirt.StateRunning {
+	if d.State == vmi.DomainRunning {
 		if err := vm.Manager().Resume(ctx); err != nil {
 			_ = vm.Close(context.WithoutCancel(ctx))
 			return nil, targetError(d.Name, "resuming after attach", err)
@@ -139,21 +139,21 @@ func (s *vmService) LaunchDemoGuest(context.Context, *pb.LaunchDemoGuestRequest)
 		"replacement", "minint define")
 }
 
-func domainState(s libvirt.State) pb.DomainState {
+func domainState(s vmi.DomainState) pb.DomainState {
 	switch s {
-	case libvirt.StateRunning:
+	case vmi.DomainRunning:
 		return pb.DomainState_DOMAIN_STATE_RUNNING
-	case libvirt.StateBlocked:
+	case vmi.DomainBlocked:
 		return pb.DomainState_DOMAIN_STATE_BLOCKED
-	case libvirt.StatePaused:
+	case vmi.DomainPaused:
 		return pb.DomainState_DOMAIN_STATE_PAUSED
-	case libvirt.StateShutdown:
+	case vmi.DomainShutdown:
 		return pb.DomainState_DOMAIN_STATE_SHUTDOWN
-	case libvirt.StateShutoff:
+	case vmi.DomainShutoff:
 		return pb.DomainState_DOMAIN_STATE_SHUTOFF
-	case libvirt.StateCrashed:
+	case vmi.DomainCrashed:
 		return pb.DomainState_DOMAIN_STATE_CRASHED
-	case libvirt.StatePMSuspended:
+	case vmi.DomainPMSuspended:
 		return pb.DomainState_DOMAIN_STATE_PM_SUSPENDED
 	}
 	return pb.DomainState_DOMAIN_STATE_UNSPECIFIED

@@ -7,8 +7,6 @@ import (
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/gdbstub"
-	"github.com/frostvmi/frost/vmi/physmem"
 )
 
 // vmInfo describes a held VM from its Target. It asks only what the Target
@@ -49,25 +47,25 @@ func vmInfo(vm *session.Session, d *pb.Domain) *pb.VM {
 }
 
 // memoryBackend names a data plane as the proto documents its values.
-func memoryBackend(k physmem.Kind) string {
+func memoryBackend(k vmi.MemoryKind) string {
 	switch k {
-	case physmem.KindSharedFile:
+	case vmi.MemorySharedFile:
 		return "shared-file"
-	case physmem.KindMemfd:
+	case vmi.MemoryMemfd:
 		return "memfd"
-	case physmem.KindProcMem:
+	case vmi.MemoryProcMem:
 		return "procmem"
-	case physmem.KindReference:
+	case vmi.MemoryGDBStub:
 		return "gdbstub"
 	}
 	return ""
 }
 
-func accelerator(a gdbstub.Accelerator) pb.Accelerator {
+func accelerator(a vmi.Accelerator) pb.Accelerator {
 	switch a {
-	case gdbstub.AccelTCG:
+	case vmi.AccelTCG:
 		return pb.Accelerator_ACCELERATOR_TCG
-	case gdbstub.AccelKVM, gdbstub.AccelKVMNoVirt:
+	case vmi.AccelKVM, vmi.AccelKVMNoVirt:
 		return pb.Accelerator_ACCELERATOR_KVM
 	}
 	return pb.Accelerator_ACCELERATOR_UNSPECIFIED

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/frostvmi/frost/vmi/libvirt"
+	"github.com/frostvmi/frost/vmi"
 )
 
 // RecoveryResult is what happened to one VM a previous frostd held.
@@ -39,7 +38,7 @@ func Recover(ctx context.Context, f *StateFile, attach AttachFunc) ([]RecoveryRe
 	var left []string
 	for _, name := range names {
 		err := recoverOne(ctx, name, attach)
-		if errors.Is(err, libvirt.ErrNoDomain) {
+		if errors.Is(err, vmi.ErrNoDomain) {
 			// The domain is gone, and no guest is left to free.
 			out = append(out, RecoveryResult{VM: name, Gone: true})
 			continue

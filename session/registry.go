@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/frostvmi/frost/vmi"
-	"github.com/frostvmi/frost/vmi/libvirt"
 )
 
-// Hypervisor lists libvirt's domains (a *libvirt.Conn is one); tests use
+// Hypervisor lists libvirt's domains (a *vmi.LibvirtConn is one); tests use
 // fakes.
 type Hypervisor interface {
-	Domains(ctx context.Context) ([]libvirt.DomainInfo, error)
+	Domains(ctx context.Context) ([]vmi.DomainInfo, error)
 }
 
 // AttachFunc takes hold of a running domain by name or UUID and returns
@@ -102,17 +101,17 @@ func (r *Registry) Get(name string) (*Session, error) {
 // FindDomain picks a domain by name, or by UUID in any case. It goes
 // through the listing rather than a lookup because the listing alone
 // carries libvirt's domain id.
-func FindDomain(ctx context.Context, h Hypervisor, name string) (libvirt.DomainInfo, error) {
+func FindDomain(ctx context.Context, h Hypervisor, name string) (vmi.DomainInfo, error) {
 	ds, err := h.Domains(ctx)
 	if err != nil {
-		return libvirt.DomainInfo{}, err
+		return vmi.DomainInfo{}, err
 	}
 	for _, d := range ds {
 		if d.Name == name || strings.EqualFold(d.UUID, name) {
 			return d, nil
 		}
 	}
-	return libvirt.DomainInfo{}, libvirt.ErrNoDomain
+	return vmi.DomainInfo{}, vmi.ErrNoDomain
 }
 
 // Lookup returns an attached VM's session or nil, without an error.
