@@ -137,3 +137,66 @@ func TestTranslatorFollowsTheManager(t *testing.T) {
 		t.Errorf("second read %#x, want the new frame's 0x22: the translator kept the old translation", got)
 	}
 }
+
+// A write through Frost invalidates what the translator cached (issue 13,
+// item 2): WritePhysical rewrites a page-table entry of a stopped guest,
+// and the next read follows the new entry.
+func TestTranslatorFollowsAWrite(t *testing.T) {
+	layout, err := realLayout()
+	if err != nil {
+		t.Skip(err)
+	}
+	const (
+		dtb      = 0x1000
+		va       = 0x10000
+		oldFrame = 0x8000
+		newFrame = 0x9000
+		ptPage   = 0x4000
+	)
+	g := &pageTarget{pages: map[uint64][]byte{}}
+	for _, pa := range []uint64{dtb, 0x2000, 0x3000, ptPage} {
+		g.pages[pa] = make([]byte, 4096)
+	}
+	g.pages[oldFrame] = bytes.Repeat([]byte{0x11}, 4096)
+	g.pages[newFrame] = bytes.Repeat([]byte{0x22}, 4096)
+	entry := func(pa uint64) []byte {
+		v := layout.Valid.Mask() | 0x2 | (pa>>12)<<layout.PageFrameNumber.Pos
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = byte(v >> (8 * i))
+		}
+		return b
+	}
+	copy(g.pages[dtb], entry(0x2000))
+	copy(g.pages[0x2000], entry(0x3000))
+	copy(g.pages[0x3000], entry(ptPage))
+	pte := uint64(ptPage + (va>>12&511)*8)
+	copy(g.pages[ptPage][pte-ptPage:], entry(oldFrame))
+	tr, err := translate.New(translate.Config{Layout: layout, Physical: vmi.ReaderAt(g)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig(&Config{AllowWrite: true})
+	vm := addVM(t, c, "top", g)
+	vm.UseKernel(&nt.Opened{Translator: tr})
+	tr.Stopped()
+	s := &memoryService{c: c}
+	read := func() byte {
+		t.Helper()
+		r, err := s.ReadVirtual(context.Background(), &pb.ReadVirtualRequest{
+			Vm: "top", Space: &pb.AddressSpace{Space: &pb.AddressSpace_Dtb{Dtb: dtb}}, Address: va, Length: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetData()[0]
+	}
+	if got := read(); got != 0x11 {
+		t.Fatalf("first read %#x, want 0x11", got)
+	}
+	if _, err := s.WritePhysical(context.Background(), &pb.WritePhysicalRequest{Vm: "top", Address: pte, Data: entry(newFrame)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != 0x22 {
+		t.Errorf("read after rewriting the PTE %#x, want 0x22: the translator kept the old translation", got)
+	}
+}

@@ -128,7 +128,7 @@ func (s *memoryService) WritePhysical(ctx context.Context, req *pb.WritePhysical
 	if len(req.GetData()) > maxWrite {
 		return nil, tooLarge("data", maxWrite, "")
 	}
-	if err := vm.Target.WritePhysical(ctx, req.GetAddress(), req.GetData()); err != nil {
+	if err := vm.WritePhysical(ctx, req.GetAddress(), req.GetData()); err != nil {
 		return nil, targetError(vm.Name, "writing physical memory of", err)
 	}
 	return &pb.WritePhysicalResponse{}, nil

@@ -149,36 +149,25 @@ func (s *memoryService) WriteVirtual(ctx context.Context, req *pb.WriteVirtualRe
 	if err != nil {
 		return nil, err
 	}
-	data := req.GetData()
+	pages, err := vm.WriteVirtual(ctx, k.Translator, dtb, req.GetAddress(), req.GetData())
+	if err != nil {
+		return nil, targetError(vm.Name, "writing memory of", err)
+	}
 	resp := &pb.WriteVirtualResponse{}
 	wrote := false
-	for off := 0; off < len(data); {
-		va := req.GetAddress() + uint64(off)
-		n := min(pageSize-int(va%pageSize), len(data)-off)
-		loc, terr := k.Translator.Translate(dtb, va)
-		st := &pb.PageStatus{Address: va, Offset: uint64(off), Length: uint64(n), Location: locationPB(loc)}
+	for _, p := range pages {
+		st := &pb.PageStatus{Address: p.VA, Offset: uint64(p.Offset), Length: uint64(p.Len), Location: locationPB(p.Loc), Served: p.Written}
 		switch {
-		case terr != nil:
-			st.Reason = terr.Error()
+		case p.Err != nil:
+			st.Reason = p.Err.Error()
 			st.Location.State = pb.PageState_PAGE_STATE_TRANSLATION_FAILED
-		case loc.State == translate.StateValid || loc.State == translate.StateTransition:
-			if err := vm.Target.WritePhysical(ctx, loc.Addr, data[off:off+n]); err != nil {
-				return nil, targetError(vm.Name, "writing memory of", err)
-			}
-			st.Served, wrote = true, true
-		default:
+		case !p.Written:
 			st.Reason = errNoRAM.Error()
 		}
+		wrote = wrote || p.Written
 		resp.Pages = append(resp.Pages, st)
-		off += n
 	}
 	if wrote {
-		// The cached translations may now be stale if page tables were
-		// written.
-		k.Translator.Resumed()
-		if running, _ := vm.Target.Running(); !running {
-			k.Translator.Stopped()
-		}
 		return resp, nil
 	}
 	return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_NOTHING_READABLE,
