@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -15,13 +15,13 @@ import (
 
 type bootService struct {
 	pb.UnimplementedBootServiceServer
-	c    *Config
-	jobs bootJobs
+	c *Config
 }
 
-// Boot checks the request, then hands the boot to a job that runs in
-// frostd to its end (see bootjob.go) and streams the job's record: from
-// BOOT_PHASE_ACCEPTED on, a client that leaves only stops watching.
+// Boot checks the request, then hands the boot to the session layer's
+// Booter, which runs it in frostd to its end, and streams the job's
+// record: from BOOT_PHASE_ACCEPTED on, a client that leaves only stops
+// watching.
 func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer) error {
 	ctx := stream.Context()
 	if req.GetName() == "" {
@@ -47,23 +47,15 @@ func (s *bootService) Boot(req *pb.BootRequest, stream pb.BootService_BootServer
 		return apiError(codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_VM_ALREADY_ATTACHED,
 			"VM "+d.Name+" is already attached: detach it first", "vm", d.Name)
 	}
-	job, err := s.jobs.start(d.Name)
-	if err != nil {
-		return err
+	job, err := s.c.booter.Boot(session.BootRequest{Name: d.Name, UUID: d.UUID, Winboot: req.GetWinboot(), Deadline: req.GetDeadline().AsDuration()})
+	if errors.Is(err, session.ErrBootInProgress) {
+		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_VM_RUNNING,
+			"a boot of "+d.Name+" is in progress: `frostctl boot --status "+d.Name+"` follows it", "vm", d.Name)
 	}
-	job.progress(pb.BootPhase_BOOT_PHASE_ACCEPTED, "frostd runs this boot to its end, whatever the client does")
-	go func() {
-		st := s.run(job, req, d.Name, d.UUID)
-		st.Name, st.Winboot = d.Name, req.GetWinboot()
-		st.Finished = timestamppb.Now()
-		job.finish(st)
-		if st.GetError() != "" {
-			s.c.Log.Warn("boot ended with an error", "vm", d.Name, "error", st.GetError())
-		} else {
-			s.c.Log.Info("boot ended", "vm", d.Name, "success", st.GetSuccess())
-		}
-	}()
-	return watchErr(job.watch(ctx, true, stream.Send), ctx)
+	if err != nil {
+		return targetError(d.Name, "booting", err)
+	}
+	return watchErr(watchBoot(ctx, job, true, stream.Send), ctx)
 }
 
 // WatchBoot streams the record of a domain's latest boot.
@@ -72,18 +64,27 @@ func (s *bootService) WatchBoot(req *pb.WatchBootRequest, stream pb.BootService_
 	if req.GetName() == "" {
 		return invalid("name", "a domain name or UUID is required")
 	}
-	job := s.jobs.get(req.GetName())
+	job := s.c.booter.Latest(req.GetName())
 	if job == nil && s.c.Hypervisor != nil {
 		// The request may name the domain by UUID.
 		if d, err := session.FindDomain(ctx, s.c.Hypervisor, req.GetName()); err == nil {
-			job = s.jobs.get(d.Name)
+			job = s.c.booter.Latest(d.Name)
 		}
 	}
 	if job == nil {
 		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_VM_NOT_FOUND,
 			"no boot of "+req.GetName()+" since this frostd started", "vm", req.GetName())
 	}
-	return watchErr(job.watch(ctx, req.GetFollow(), stream.Send), ctx)
+	return watchErr(watchBoot(ctx, job, req.GetFollow(), stream.Send), ctx)
+}
+
+// watchBoot maps a boot job's record onto the stream.
+func watchBoot(ctx context.Context, job *session.BootJob, follow bool, send func(*pb.BootResponse) error) error {
+	return job.Watch(ctx, follow,
+		func(st session.BootStep) error { return send(stepResponse(st)) },
+		func(r *session.BootResult) error {
+			return send(&pb.BootResponse{Event: &pb.BootResponse_Status{Status: resultStatus(r)}})
+		})
 }
 
 // watchErr is what a watching RPC returns: nothing when its client left
@@ -95,76 +96,38 @@ func watchErr(err error, ctx context.Context) error {
 	return err
 }
 
-// run is the boot itself: start paused, attach, then resume or winboot. It
-// never returns with the domain started paused and nobody holding it, and
-// it owns its context: no client can cut it short.
-func (s *bootService) run(job *bootJob, req *pb.BootRequest, name, uuid string) *pb.BootStatus {
-	ctx := context.Background()
-	started := timestamppb.Now()
-	failed := func(format string, args ...any) *pb.BootStatus {
-		return &pb.BootStatus{Started: started, Error: fmt.Sprintf(format, args...)}
-	}
-	if err := s.c.Start(ctx, name, true); err != nil {
-		return failed("starting %s: %v", name, err)
-	}
-	job.progress(pb.BootPhase_BOOT_PHASE_STARTING, "started paused")
-	t, err := s.c.Attach(ctx, name)
-	if err != nil {
-		// Nobody holds the domain: let it run rather than leave it
-		// paused in libvirt, unconfigured, and say so.
-		if s.c.Resume != nil {
-			if rerr := s.c.Resume(ctx, name); rerr != nil {
-				s.c.Log.Error("resuming a domain Boot could not attach to", "vm", name, "error", rerr)
-			}
-		}
-		return failed("attaching to %s (the domain was let run unconfigured): %v", name, err)
-	}
-	vm, err := s.c.newSession(name, uuid, t)
-	if err != nil {
-		// Without a session nobody holds the guest: the target's Close
-		// lets it run (detach, or QMP cont).
-		_ = t.Close(ctx)
-		return failed("taking charge of %s (the guest was let run unconfigured): %v", name, err)
-	}
-	if err := s.c.Registry.Add(vm); err != nil {
-		_ = vm.Close(ctx)
-		return failed("%v", err)
-	}
-	job.progress(pb.BootPhase_BOOT_PHASE_ATTACHED, "attached before the first instruction")
-	mgr := vm.Manager()
-	if !req.GetWinboot() {
-		if err := mgr.Resume(ctx); err != nil {
-			return failed("resuming %s: %v", name, err)
-		}
-		job.progress(pb.BootPhase_BOOT_PHASE_DONE, "running")
-		return &pb.BootStatus{Started: started, Success: true, Actions: []string{"started paused", "attached", "resumed"}}
-	}
-	// winboot drives the guest through the session's manager, which
-	// stays the VM's: it names threads and translates frames through the
-	// kernel once the session has found it.
-	r, err := winboot.Run(ctx, vm.Target, mgr, winboot.Options{
-		Symbols: s.c.Symbols, FinishTimeout: req.GetDeadline().AsDuration(), Logger: s.c.Log.With("vm", name),
-		Progress: func(st winboot.Step) { job.add(stepResponse(st)) },
-	})
-	out := bootStatus(r, err)
-	out.Started = started
-	return out
-}
-
-// stepResponse is one winboot step as a progress message.
-func stepResponse(st winboot.Step) *pb.BootResponse {
+// stepResponse is one step as a progress message.
+func stepResponse(st session.BootStep) *pb.BootResponse {
 	phase, msg := bootPhase(st.Stage), st.Message
 	if phase == pb.BootPhase_BOOT_PHASE_UNSPECIFIED {
 		// The phase cannot say what happened (phase1-enter, reset,
-		// late): the message leads with winboot's stage.
+		// late): the message leads with the stage.
 		msg = st.Stage + ": " + msg
 	}
 	return &pb.BootResponse{Event: &pb.BootResponse_Progress{Progress: &pb.BootProgress{
 		Time: timestamppb.New(st.Time), Phase: phase, Message: msg}}}
 }
 
+// resultStatus is a boot's end as its BootStatus.
+func resultStatus(r *session.BootResult) *pb.BootStatus {
+	out := bootStatus(r.Report, r.Err)
+	out.Name, out.Winboot = r.Name, r.Winboot
+	out.Started, out.Finished = timestamppb.New(r.Started), timestamppb.New(r.Finished)
+	out.Success = r.Success
+	if !r.Winboot && r.Err == nil {
+		out.Actions = []string{"started paused", "attached", "resumed"}
+	}
+	return out
+}
+
 func bootPhase(stage string) pb.BootPhase {
 	switch stage {
+	case session.StageAccepted:
+		return pb.BootPhase_BOOT_PHASE_ACCEPTED
+	case session.StageStarting:
+		return pb.BootPhase_BOOT_PHASE_STARTING
+	case session.StageAttached:
+		return pb.BootPhase_BOOT_PHASE_ATTACHED
 	case "waiting":
 		return pb.BootPhase_BOOT_PHASE_WAITING_FOR_KERNEL
 	case "kernel":

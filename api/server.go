@@ -38,6 +38,7 @@ type Config struct {
 
 	sessions *session.Config // what every session shares, from the above
 	bps      *bookkeeping
+	booter   *session.Booter
 }
 
 // newSession makes the session of a target just attached.
@@ -70,6 +71,7 @@ func (c *Config) init() {
 	c.Registry.UseHypervisor(c.Hypervisor)
 	c.sessions = &session.Config{Symbols: c.Symbols, DataDir: c.DataDir, Log: c.Log}
 	c.bps = &bookkeeping{}
+	c.booter = &session.Booter{Config: c.sessions, Registry: c.Registry, Start: c.Start, Attach: c.Attach, Resume: c.Resume}
 }
 
 // ServiceNames lists the fully qualified names of Frost's services, for
