@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -15,10 +13,6 @@ import (
 )
 
 // apiBreakpoint is a breakpoint the API armed, as the client asked for it.
-type apiBreakpoint struct {
-	pb  *pb.Breakpoint
-	sub uint64 // the subscription that owns it, 0 for SetBreakpoint's
-}
 
 // managerSpec turns a client's spec into the manager's: the address (a
 // kernel symbol is resolved through the VM's kernel), the address space a
@@ -82,20 +76,19 @@ func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (b
 	return spec, out, nil
 }
 
-// arm adds one breakpoint and records it.
-func arm(ctx context.Context, vm *session.Session, st *bpState, mgr *breakpoints.Manager, spec breakpoints.Spec, out *pb.Breakpoint, sub uint64) (*pb.Breakpoint, error) {
-	a, err := mgr.Add(ctx, spec)
-	if err != nil {
-		return nil, bpError(vm.Name, err)
+// armedPB is an armed breakpoint as the API describes it: the client's
+// spec and the resolved address (kept as its label when it was armed),
+// with what the session counts.
+func armedPB(a session.Armed) *pb.Breakpoint {
+	out := &pb.Breakpoint{}
+	if l, ok := a.Label.(*pb.Breakpoint); ok {
+		out = proto.Clone(l).(*pb.Breakpoint)
 	}
 	out.Id = uint64(a.ID)
 	out.Kind = placementKind(a.Placement)
-	out.SubscriptionOwned = sub != 0
-	st.mu.Lock()
-	st.set[a.ID] = &apiBreakpoint{pb: out, sub: sub}
-	reply := proto.Clone(out).(*pb.Breakpoint)
-	st.mu.Unlock()
-	return reply, nil
+	out.SubscriptionOwned = a.Sub != 0
+	out.Hits = a.Hits
+	return out
 }
 
 func placementKind(p breakpoints.Placement) pb.BreakpointKind {

@@ -2,12 +2,10 @@ package api
 
 import (
 	"context"
-	"sort"
-	"sync"
+	"errors"
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frostvmi/frost/breakpoints"
@@ -28,14 +26,6 @@ type breakpointService struct {
 	c *Config
 }
 
-// subscription is one Subscribe stream: its manager subscription, and the
-// held hits' staged edits until their ack.
-type subscription struct {
-	sub   *breakpoints.Subscription
-	mu    sync.Mutex
-	edits map[uint64]*breakpoints.Edits
-}
-
 func (s *breakpointService) SetBreakpoint(ctx context.Context, req *pb.SetBreakpointRequest) (*pb.SetBreakpointResponse, error) {
 	vm, err := s.c.get(req.GetVm())
 	if err != nil {
@@ -45,16 +35,15 @@ func (s *breakpointService) SetBreakpoint(ctx context.Context, req *pb.SetBreakp
 	if err != nil {
 		return nil, err
 	}
-	mgr := vm.Manager()
 	spec, out, err := managerSpec(vm.Name, k, req.GetSpec(), "api")
 	if err != nil {
 		return nil, err
 	}
-	bp, err := arm(ctx, vm, s.c.bps.state(vm), mgr, spec, out, 0)
+	a, err := vm.Arm(ctx, spec, 0, out)
 	if err != nil {
-		return nil, err
+		return nil, bpError(vm.Name, err)
 	}
-	return &pb.SetBreakpointResponse{Breakpoint: bp}, nil
+	return &pb.SetBreakpointResponse{Breakpoint: armedPB(a)}, nil
 }
 
 func (s *breakpointService) ClearBreakpoint(ctx context.Context, req *pb.ClearBreakpointRequest) (*pb.ClearBreakpointResponse, error) {
@@ -62,24 +51,16 @@ func (s *breakpointService) ClearBreakpoint(ctx context.Context, req *pb.ClearBr
 	if err != nil {
 		return nil, err
 	}
-	id := breakpoints.ID(req.GetId())
-	st := s.c.bps.state(vm)
-	st.mu.Lock()
-	bp := st.set[id]
-	st.mu.Unlock()
-	mgr := vm.Manager()
 	// Only breakpoints the API armed are the client's to clear: winboot's
 	// and the monitors' are not.
-	if bp == nil {
+	err = vm.Disarm(ctx, breakpoints.ID(req.GetId()))
+	if errors.Is(err, session.ErrNotArmed) {
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_BREAKPOINT_NOT_FOUND,
 			"no breakpoint "+uitoa(req.GetId())+" set through the API in "+vm.Name, "vm", vm.Name)
 	}
-	if err := mgr.Remove(ctx, id); err != nil {
+	if err != nil {
 		return nil, targetError(vm.Name, "removing a breakpoint from", err)
 	}
-	st.mu.Lock()
-	delete(st.set, id)
-	st.mu.Unlock()
 	return &pb.ClearBreakpointResponse{}, nil
 }
 
@@ -89,14 +70,9 @@ func (s *breakpointService) ListBreakpoints(ctx context.Context, req *pb.ListBre
 		return nil, err
 	}
 	resp := &pb.ListBreakpointsResponse{}
-	st := s.c.bps.state(vm)
-	st.mu.Lock()
-	for _, b := range st.set {
-		// A copy: hit counts change under the lock while this is sent.
-		resp.Breakpoints = append(resp.Breakpoints, proto.Clone(b.pb).(*pb.Breakpoint))
+	for _, a := range vm.ArmedList() {
+		resp.Breakpoints = append(resp.Breakpoints, armedPB(a))
 	}
-	st.mu.Unlock()
-	sort.Slice(resp.Breakpoints, func(i, j int) bool { return resp.Breakpoints[i].GetId() < resp.Breakpoints[j].GetId() })
 	return resp, nil
 }
 
@@ -121,25 +97,11 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	if err != nil {
 		return err
 	}
-	mgr := vm.Manager()
-	st := s.c.bps.state(vm)
-	st.mu.Lock()
-	st.next++
-	id := st.next
-	st.mu.Unlock()
-
-	// The stream's own breakpoints go when it does, however it ends.
-	var owned []breakpoints.ID
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		for _, bid := range owned {
-			_ = mgr.Remove(rctx, bid)
-			st.mu.Lock()
-			delete(st.set, bid)
-			st.mu.Unlock()
-		}
-	}()
+	// The stream's own breakpoints go when it does, however it ends, and
+	// whatever it holds is released.
+	sub := vm.NewSubscription()
+	defer sub.Close()
+	id := sub.ID
 	first := &pb.Subscribed{SubscriptionId: id}
 	observers := make([]breakpoints.ID, 0, len(req.GetBreakpointIds()))
 	for _, b := range req.GetBreakpointIds() {
@@ -150,30 +112,19 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		if err != nil {
 			return err
 		}
-		bp, err := arm(ctx, vm, st, mgr, ms, out, id)
+		a, err := sub.Arm(ctx, ms, out)
 		if err != nil {
-			return err
+			return bpError(vm.Name, err)
 		}
-		owned = append(owned, breakpoints.ID(bp.GetId()))
-		observers = append(observers, breakpoints.ID(bp.GetId()))
-		first.Breakpoints = append(first.Breakpoints, bp)
+		observers = append(observers, a.ID)
+		first.Breakpoints = append(first.Breakpoints, armedPB(a))
 	}
-	sub := &subscription{edits: map[uint64]*breakpoints.Edits{}}
-	sub.sub = mgr.Subscribe(breakpoints.SubscribeOptions{
+	events := sub.Start(breakpoints.SubscribeOptions{
 		Kinds: []breakpoints.EventKind{breakpoints.EventHit, breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone,
 			breakpoints.EventStop, breakpoints.EventResumed},
 		Observers: observers,
 		Hold:      holdFor(req),
 	})
-	defer sub.sub.Close() // releases whatever it still holds
-	st.mu.Lock()
-	st.subs[id] = sub
-	st.mu.Unlock()
-	defer func() {
-		st.mu.Lock()
-		delete(st.subs, id)
-		st.mu.Unlock()
-	}()
 
 	if err := stream.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Subscribed{Subscribed: first}}); err != nil {
 		return err
@@ -182,7 +133,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev, ok := <-sub.sub.Events():
+		case ev, ok := <-events:
 			if !ok {
 				return nil
 			}
@@ -208,44 +159,42 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 	if len(req.GetSetRegisters()) > 0 && !s.c.AllowWrite {
 		return nil, writesDisabled("Ack with register edits")
 	}
-	st := s.c.bps.state(vm)
-	st.mu.Lock()
-	sub := st.subs[req.GetSubscriptionId()]
-	st.mu.Unlock()
-	if sub == nil {
+	sub, err := vm.Subscription(req.GetSubscriptionId())
+	if err != nil {
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 			"no subscription "+uitoa(req.GetSubscriptionId())+" in "+vm.Name, "field", "subscription_id")
 	}
-	sub.mu.Lock()
-	edits := sub.edits[req.GetSequence()]
-	sub.mu.Unlock()
-	if edits == nil {
+	var badEdit error
+	err = sub.Ack(req.GetSequence(), func(edits *breakpoints.Edits) error {
+		for _, r := range req.GetSetRegisters() {
+			var err error
+			if len(r.GetRaw()) > 0 {
+				err = edits.SetRegisterBytes(r.GetName(), r.GetRaw())
+			} else {
+				err = edits.SetRegister(r.GetName(), r.GetValue())
+			}
+			if err != nil {
+				badEdit = invalid("set_registers", "%s: %v", r.GetName(), err)
+				return badEdit
+			}
+		}
+		return nil
+	})
+	switch {
+	case badEdit != nil:
+		// The hit stays held: the client may ack it again, corrected.
+		return nil, badEdit
+	case errors.Is(err, breakpoints.ErrNotHeld):
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HOLD_EXPIRED,
 			"hit "+uitoa(req.GetSequence())+" is not held (never, already acked, or its deadline passed)")
-	}
-	for _, r := range req.GetSetRegisters() {
-		var err error
-		if len(r.GetRaw()) > 0 {
-			err = edits.SetRegisterBytes(r.GetName(), r.GetRaw())
-		} else {
-			err = edits.SetRegister(r.GetName(), r.GetValue())
-		}
-		if err != nil {
-			// The hit stays held: the client may ack it again, corrected.
-			return nil, invalid("set_registers", "%s: %v", r.GetName(), err)
-		}
-	}
-	sub.mu.Lock()
-	delete(sub.edits, req.GetSequence())
-	sub.mu.Unlock()
-	if err := sub.sub.Ack(req.GetSequence()); err != nil {
+	case err != nil:
 		return nil, apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HOLD_EXPIRED, err.Error())
 	}
 	return &pb.AckResponse{}, nil
 }
 
 // event maps a manager event onto the stream; nil skips it.
-func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
+func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
 	switch ev.Kind {
 	case breakpoints.EventHit:
 		h := ev.Hit
@@ -256,21 +205,12 @@ func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *n
 		if len(ev.Observers) > 0 {
 			hit.BreakpointId = uint64(ev.Observers[0])
 		}
-		st := s.c.bps.state(vm)
-		st.mu.Lock()
-		for _, id := range ev.Observers {
-			if b := st.set[id]; b != nil {
-				b.pb.Hits++
-			}
-		}
-		st.mu.Unlock()
+		vm.CountHit(ev.Observers)
 		hit.Symbol = describeKernel(k, h.Addr)
 		s.identify(ctx, vm, h, ev.Held, hit)
 		if ev.Held {
 			hit.HoldUntil = timestamppb.New(ev.Time.Add(hold))
-			sub.mu.Lock()
-			sub.edits[ev.Seq] = ev.Edits
-			sub.mu.Unlock()
+			sub.Held(ev.Seq, ev.Edits)
 		}
 		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Hit{Hit: hit}}
 	case breakpoints.EventStop:

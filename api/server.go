@@ -37,7 +37,6 @@ type Config struct {
 	Log     *slog.Logger
 
 	sessions *session.Config // what every session shares, from the above
-	bps      *bookkeeping
 	booter   *session.Booter
 }
 
@@ -70,7 +69,6 @@ func (c *Config) init() {
 	}
 	c.Registry.UseHypervisor(c.Hypervisor)
 	c.sessions = &session.Config{Symbols: c.Symbols, DataDir: c.DataDir, Log: c.Log}
-	c.bps = &bookkeeping{}
 	c.booter = &session.Booter{Config: c.sessions, Registry: c.Registry, Start: c.Start, Attach: c.Attach, Resume: c.Resume}
 }
 

@@ -101,7 +101,6 @@ func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.Deta
 		// Detached by a concurrent call: the outcome asked for holds.
 		return &pb.DetachResponse{}, nil
 	}
-	s.c.bps.forget(vm)
 	// The guest must be let go even if the client gives up waiting.
 	if err := vm.Close(context.WithoutCancel(ctx)); err != nil {
 		return nil, targetError(vm.Name, "detaching", err)

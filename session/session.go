@@ -47,6 +47,7 @@ type Session struct {
 	cfg *Config
 	mgr *breakpoints.Manager
 	k   kernelState
+	cl  clients
 }
 
 // kernelState is the VM's Windows kernel model, found on first use and
