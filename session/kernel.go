@@ -87,7 +87,7 @@ func (s *Session) openKernel(ctx context.Context) (*nt.Opened, error) {
 func (s *Session) runState(running bool) {
 	s.k.running.Store(running)
 	k := s.k.found.Load()
-	if k == nil {
+	if k == nil || k.Translator == nil {
 		return
 	}
 	if running {
@@ -100,7 +100,7 @@ func (s *Session) runState(running bool) {
 // Written tells the session that guest memory changed under a stopped
 // guest (a write through Frost): nothing cached may be trusted.
 func (s *Session) Written() {
-	if k := s.k.found.Load(); k != nil {
+	if k := s.k.found.Load(); k != nil && k.Translator != nil {
 		k.Translator.Resumed()
 		if !s.k.running.Load() {
 			k.Translator.Stopped()
