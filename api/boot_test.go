@@ -84,6 +84,16 @@ func (r *resumable) Resume(context.Context) error {
 	return nil
 }
 
+// Running: stopped, as a target just attached is, until resumed.
+func (r *resumable) Running() (bool, *vmi.Stop) {
+	select {
+	case <-r.resumed:
+		return true, nil
+	default:
+		return false, &vmi.Stop{Seq: 1, Signal: 2}
+	}
+}
+
 // leavingStream is a client that leaves (^C) once it has seen n messages.
 type leavingStream struct {
 	grpc.ServerStream

@@ -201,7 +201,8 @@ func (m *Manager) Resume(ctx context.Context) error {
 // before the hold (an outside pause, a hit still being handled) is left
 // as it was.
 func (m *Manager) Release(ctx context.Context, resume bool) error {
-	return m.do(ctx, func() {
+	var err error
+	derr := m.do(ctx, func() {
 		m.held = false
 		if m.inHit {
 			return // the hit being handled resumes the guest when it is done
@@ -218,7 +219,11 @@ func (m *Manager) Release(ctx context.Context, resume bool) error {
 			m.log.Error("reading registers before resuming", "err", err)
 		}
 		if resume {
-			m.resume()
+			err = m.resume()
 		}
 	})
+	if derr != nil {
+		return derr
+	}
+	return err
 }

@@ -251,15 +251,25 @@ func (m *Manager) withStopped(fn func(ctx context.Context) error) error {
 	return ferr
 }
 
-// resume runs the guest unless its operator holds it.
-func (m *Manager) resume() {
+// resume runs the guest unless its operator holds it. A failure is
+// logged, and returned for callers that answer someone (Resume); the run
+// state told to the owner goes back to stopped.
+func (m *Manager) resume() error {
 	if m.held {
-		return
+		return nil
+	}
+	if running, _ := m.t.Running(); running {
+		return nil // someone else resumed it (an operator, a race): nothing to do
 	}
 	ctx, cancel := m.opCtx()
 	defer cancel()
 	m.runState(true)
 	if err := m.t.Resume(ctx); err != nil {
 		m.log.Error("resuming the guest failed", "err", err)
+		if running, _ := m.t.Running(); !running {
+			m.runState(false)
+		}
+		return fmt.Errorf("breakpoints: resuming %s: %w", m.t.Name(), err)
 	}
+	return nil
 }

@@ -114,10 +114,14 @@ func TestHoldUnderAPause(t *testing.T) {
 // reset drops the kernel, to be found again for the new boot.
 func TestRunStateAndReset(t *testing.T) {
 	ctx := ctxT(t)
-	s, tg := fakeSession(t, vmitest.Config{})
+	tg, err := vmitest.New(vmitest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// New's manager, with a RunState that records what it tells.
+	s := &Session{Name: "fake", Target: tg, cfg: quiet}
 	var mu sync.Mutex
 	var seen []bool
-	s.mgr.Close(ctx) // replace the manager with one that records
 	mgr, err := breakpoints.New(tg, breakpoints.Options{
 		Logger:   quiet.Log,
 		RunState: func(r bool) { mu.Lock(); seen = append(seen, r); mu.Unlock(); s.runState(r) },
@@ -127,6 +131,7 @@ func TestRunStateAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.mgr = mgr
+	t.Cleanup(func() { s.Close(context.Background()) })
 	s.UseKernel(&nt.Opened{})
 	if err := mgr.Resume(ctx); err != nil {
 		t.Fatal(err)

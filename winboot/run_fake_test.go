@@ -183,10 +183,6 @@ func TestRunReportsAGuestThatIsGone(t *testing.T) {
 // A resume that fails after the find is Run's error, with the guest's
 // breakpoints removed.
 func TestRunResumeFailure(t *testing.T) {
-	// breakpoints.Manager.Resume logs the target's failure and returns
-	// nil, so Run goes on watching a stopped guest until FinishTimeout.
-	// Un-skip once the manager returns the error.
-	t.Skip("known defect: breakpoints.Manager.Resume swallows the target's resume error")
 	ctx := testCtx(t)
 	b := newFakeBoot(t)
 	boom := errors.New("stub broke")
