@@ -41,6 +41,9 @@ func (s *monitorService) MonitorNtWriteFile(req *pb.MonitorNtWriteFileRequest, s
 	}
 	w, err := monitor.WatchNtWriteFile(ctx, mgr, k.Kernel, monitor.Options{
 		Filter: filter, MaxData: maxBytes, Physical: vmi.ReaderAt(vm.Target),
+		// The session tells its kernel's translator of every stop and
+		// resume: the monitor shares it.
+		Coherent: true,
 	})
 	if err != nil {
 		return bpError(vm.Name, err)

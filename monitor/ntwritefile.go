@@ -92,8 +92,13 @@ type Options struct {
 	Timeout time.Duration
 	// Physical is guest-physical memory (vmi.ReaderAt of the target). The
 	// monitor reads through a translator of its own over it, uncached,
-	// since the guest runs between two hits.
+	// since the guest runs between two hits, unless Coherent.
 	Physical translate.Physical
+	// Coherent says the kernel's own translator is told of every stop and
+	// resume of the manager (a session's is: its manager's RunState), so
+	// the monitor reads through it, cache and all, instead of a translator
+	// of its own.
+	Coherent bool
 }
 
 // NtWriteFile monitors nt!NtWriteFile.
@@ -124,9 +129,12 @@ func WatchNtWriteFile(ctx context.Context, mgr *breakpoints.Manager, k *nt.Kerne
 	if opt.Queue <= 0 {
 		opt.Queue = 1024
 	}
-	own, err := uncached(k, opt.Physical)
-	if err != nil {
-		return nil, err
+	own := k
+	if !opt.Coherent {
+		var err error
+		if own, err = uncached(k, opt.Physical); err != nil {
+			return nil, err
+		}
 	}
 	va, err := own.Address("NtWriteFile")
 	if err != nil {
