@@ -91,6 +91,11 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 		bar.w = nil
 	}
 	unread, err := writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
+	if err == nil && ctx.Err() != nil {
+		// ^C as the last bytes came in: the user asked to stop, and gets
+		// no file rather than one made after they did.
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		bar.end()
 		if aerr := sink.abort(); aerr != nil {
