@@ -40,7 +40,10 @@ type BootRequest struct {
 	Name, UUID string
 	// Winboot runs winboot: no paging file, WinPE's in-RAM mode.
 	Winboot bool
-	// Deadline bounds winboot's wait for csrss.exe; 0: winboot's default.
+	// Deadline bounds each of winboot's waits: for the kernel to be
+	// mapped, then for csrss.exe; 0: winboot's defaults (10 and 30
+	// minutes). A guest that is not Windows ends the boot with an error
+	// once the first passes, and is left running.
 	Deadline time.Duration
 }
 
@@ -175,7 +178,7 @@ func (b *Booter) run(j *BootJob, req BootRequest, r *BootResult) {
 	// stays the VM's: it names threads and translates frames through the
 	// kernel once the session has found it.
 	rep, err := winboot.Run(ctx, s.Target, mgr, winboot.Options{
-		Symbols: b.Config.Symbols, FinishTimeout: req.Deadline, Logger: s.Log(),
+		Symbols: b.Config.Symbols, FindTimeout: req.Deadline, FinishTimeout: req.Deadline, Logger: s.Log(),
 		Progress: func(st winboot.Step) { j.step(st.Stage, st.Message, st.Time) },
 	})
 	r.Report, r.Err = rep, err

@@ -3,8 +3,11 @@ package session
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/vmitest"
 )
@@ -93,5 +96,42 @@ func TestBootLetsGoWhenAttachFails(t *testing.T) {
 	// A failed boot may be tried again.
 	if _, err := b.Boot(BootRequest{Name: "g"}); err != nil {
 		t.Errorf("a boot after a failed one: %v", err)
+	}
+}
+
+// A guest that never maps a Windows kernel (here: never in long mode)
+// fails a winboot boot once the deadline passes, and runs on.
+func TestWinbootBootOfAGuestThatIsNotWindows(t *testing.T) {
+	tg, err := vmitest.New(vmitest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := *quiet
+	cfg.Symbols = st
+	reg := NewRegistry(nil, nil)
+	b := &Booter{Config: &cfg, Registry: reg,
+		Start:  func(context.Context, string, bool) error { return nil },
+		Attach: func(context.Context, string) (vmi.Target, error) { return tg, nil },
+	}
+	j, err := b.Boot(BootRequest{Name: "linux", Winboot: true, Deadline: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res := watchAll(t, j)
+	if res.Err == nil || res.Success || !(strings.Contains(res.Err.Error(), "ntoskrnl") || strings.Contains(res.Err.Error(), "kernel")) {
+		t.Fatalf("result err %v, success %v: want the kernel not found", res.Err, res.Success)
+	}
+	if testing.Verbose() {
+		t.Logf("the boot ended: %v", res.Err)
+	}
+	if err := tg.WaitRunning(ctxT(t)); err != nil {
+		t.Errorf("the guest was left stopped: %v", err)
+	}
+	if s := reg.Lookup("linux"); s != nil {
+		s.Close(context.Background())
 	}
 }

@@ -21,7 +21,7 @@ func init() {
 func cmdBoot(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("boot", false)
 	winboot := fs.Bool("winboot", false, "refuse paging files and force WinPE in-RAM mode")
-	deadline := fs.Duration("deadline", 0, "how long winboot may wait for csrss.exe (default: frostd's)")
+	deadline := fs.Duration("deadline", 0, "how long winboot may wait for the kernel to appear, then for csrss.exe (default: frostd's, 10m and 30m); a guest that is not Windows fails the boot after it and runs on")
 	status := fs.Bool("status", false, "show the latest boot of NAME (since frostd started) instead of booting")
 	follow := fs.Bool("follow", false, "with --status: follow a boot in progress to its end")
 	pos, err := c.parse(fs, args, 1, 1)

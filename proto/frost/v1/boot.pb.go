@@ -167,8 +167,10 @@ type BootRequest struct {
 	// Run winboot (refuse paging files, force WinPE mode). Without it, the
 	// domain is started paused, attached and resumed.
 	Winboot bool `protobuf:"varint,2,opt,name=winboot,proto3" json:"winboot,omitempty"`
-	// How long winboot may wait for csrss.exe before it gives up and reports
-	// what it did; 0 means frostd's default.
+	// How long winboot may wait for each of its two waits before it gives
+	// up and reports what it did: for ntoskrnl to be mapped (a guest that is
+	// not Windows never maps it: the boot fails and the guest runs on), then
+	// for csrss.exe. 0 means frostd's defaults (10 and 30 minutes).
 	Deadline      *durationpb.Duration `protobuf:"bytes,3,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
