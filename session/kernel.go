@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/monitor"
@@ -15,6 +16,11 @@ import (
 // ErrNoKernelYet: the guest's Windows kernel has not been found (yet).
 var ErrNoKernelYet = errors.New("the guest's kernel has not been found yet")
 
+// kernelRetry is how long a search that found no Windows kernel is
+// remembered: the guest may still be booting, but a call a second must
+// not stop a guest that is not Windows every second. A reset forgets it.
+const kernelRetry = 10 * time.Second
+
 // Kernel returns the VM's Windows kernel, finding it if need be. Finding
 // it needs a stopped vCPU's registers, so a running guest is held still
 // for that moment and then left as it was.
@@ -24,10 +30,17 @@ func (s *Session) Kernel(ctx context.Context) (*nt.Opened, error) {
 	if s.k.opened != nil {
 		return s.k.opened, nil
 	}
+	if s.k.missedErr != nil && time.Since(s.k.missed) < kernelRetry {
+		return nil, fmt.Errorf("%w (looked %v ago; looking again after %v)", s.k.missedErr, time.Since(s.k.missed).Round(time.Second), kernelRetry)
+	}
 	k, err := s.openKernel(ctx)
+	if errors.Is(err, nt.ErrKernelNotFound) {
+		s.k.missed, s.k.missedErr = time.Now(), err
+	}
 	if err != nil {
 		return nil, err
 	}
+	s.k.missedErr = nil
 	// The translator starts in the run state the manager last told;
 	// every later change reaches it through runState.
 	if s.k.running.Load() {
@@ -120,6 +133,7 @@ func (s *Session) reset() {
 		if s.k.found.Load() == nil {
 			s.k.opened = nil
 		}
+		s.k.missedErr = nil
 	}()
 	s.Log().Info("guest reset: its kernel will be found again")
 }

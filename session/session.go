@@ -62,6 +62,11 @@ type kernelState struct {
 	// running is the run state the manager last told (RunState), for a
 	// translator made later.
 	running atomic.Bool
+	// missed is when a search found no Windows kernel, and why: calls
+	// within kernelRetry get that answer without stopping the guest again
+	// (a guest that is not Windows would be paused on every refused call).
+	missed    time.Time
+	missedErr error
 }
 
 // New makes the session of an attached target and starts its breakpoint

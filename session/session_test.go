@@ -11,6 +11,7 @@ import (
 
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/nt"
+	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/vmitest"
 )
@@ -309,5 +310,55 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// A search that finds no Windows kernel is remembered for a while: a
+// guest that is not Windows is not stopped again at every refused call.
+// A reset forgets it.
+func TestKernelMissIsRemembered(t *testing.T) {
+	ctx := ctxT(t)
+	tg, err := vmitest.New(vmitest.Config{Running: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := *quiet
+	cfg.Symbols = st
+	s, err := New(&cfg, "linux", "", tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if _, err := s.Kernel(ctx); !errors.Is(err, nt.ErrKernelNotFound) {
+		t.Fatalf("first search: %v, want ErrKernelNotFound", err)
+	}
+	pauses := tg.Count(vmitest.OpPause)
+	if pauses == 0 {
+		t.Fatal("the search did not stop the guest to look")
+	}
+	if err := tg.WaitRunning(ctx); err != nil {
+		t.Fatalf("the guest was left stopped after the search: %v", err)
+	}
+	if _, err := s.Kernel(ctx); !errors.Is(err, nt.ErrKernelNotFound) {
+		t.Fatalf("second search: %v", err)
+	}
+	if n := tg.Count(vmitest.OpPause); n != pauses {
+		t.Errorf("the second call stopped the guest again (%d pauses, had %d)", n, pauses)
+	}
+	tg.Reset("guest-reset")
+	waitFor(t, "the reset to forget the miss", func() bool {
+		s.k.mu.Lock()
+		defer s.k.mu.Unlock()
+		return s.k.missedErr == nil
+	})
+	if _, err := s.Kernel(ctx); !errors.Is(err, nt.ErrKernelNotFound) {
+		t.Fatalf("search after the reset: %v", err)
+	}
+	if n := tg.Count(vmitest.OpPause); n == pauses {
+		t.Error("after a reset the kernel was not looked for again")
 	}
 }
