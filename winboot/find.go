@@ -30,6 +30,9 @@ func (b *boot) find(ctx context.Context) error {
 		}
 		stop, err := b.mgr.Pause(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return b.findFailed(ctx, polls, b.notFound(ctx))
+			}
 			return b.findFailed(ctx, polls, fmt.Errorf("winboot: stopping the guest to look for the kernel: %w", err))
 		}
 		polls++
@@ -42,15 +45,27 @@ func (b *boot) find(ctx context.Context) error {
 			return b.findFailed(ctx, polls, err)
 		}
 		if err := b.mgr.Resume(ctx); err != nil {
+			if ctx.Err() != nil {
+				// The search's time ran out as the guest was let go:
+				// findFailed resumes it on a context of its own.
+				return b.findFailed(ctx, polls, b.notFound(ctx))
+			}
 			return b.findFailed(ctx, polls, fmt.Errorf("winboot: resuming the guest: %w", err))
 		}
 		if err := b.sleep(ctx, b.opt.PollInterval); err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("winboot: ntoskrnl not found after %d polls in %v: %w", polls, time.Since(b.began).Round(time.Millisecond), ctx.Err())
+				return fmt.Errorf("%w (after %d polls)", b.notFound(ctx), polls)
 			}
 			return err
 		}
 	}
+}
+
+// notFound is the search running out of time: however the deadline
+// caught it (stopping the guest, letting it go, or waiting), the answer
+// is that no kernel appeared.
+func (b *boot) notFound(ctx context.Context) error {
+	return fmt.Errorf("winboot: ntoskrnl not found in %v: %w", time.Since(b.began).Round(time.Millisecond), ctx.Err())
 }
 
 // findFailed leaves the guest running and says how far the search got.
