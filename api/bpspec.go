@@ -61,11 +61,15 @@ func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (b
 	for _, d := range f.GetDtbs() {
 		spec.Filter.AddressSpaces = append(spec.Filter.AddressSpaces, breakpoints.AddressSpace{DirectoryTableBase: d})
 	}
-	if out.Address < userTop {
+	if out.Address < userTop && len(pids) == 0 && len(f.GetDtbs()) == 1 {
+		// The stub stops every address space at a user VA: one DTB
+		// names the one meant, on any guest.
+		spec.AddressSpace = &breakpoints.AddressSpace{DirectoryTableBase: f.GetDtbs()[0]}
+	} else if out.Address < userTop {
 		// The stub stops every address space at a user VA: the manager
 		// needs the one meant, which one pid names.
 		if len(pids) != 1 {
-			return breakpoints.Spec{}, nil, invalid("spec.filter.pids", "a user-mode address needs exactly one pid to name its address space")
+			return breakpoints.Spec{}, nil, invalid("spec.filter.pids", "a user-mode address needs exactly one pid (or one DTB) to name its address space")
 		}
 		p, err := k.ProcessByPID(pids[0])
 		if err != nil {

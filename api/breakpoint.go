@@ -31,7 +31,7 @@ func (s *breakpointService) SetBreakpoint(ctx context.Context, req *pb.SetBreakp
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.c.kernel(ctx, vm)
+	k, err := s.kernelFor(ctx, vm, req.GetSpec())
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +76,36 @@ func (s *breakpointService) ListBreakpoints(ctx context.Context, req *pb.ListBre
 	return resp, nil
 }
 
+// kernelFor finds the VM's Windows kernel when one of specs needs it (a
+// symbol, a process or thread filter, a user address named by a pid).
+// A breakpoint at a raw address, filtered by DTB at most, needs none: it
+// works on any guest. Otherwise the kernel is the one already found, or
+// nil.
+func (s *breakpointService) kernelFor(ctx context.Context, vm *session.Session, specs ...*pb.BreakpointSpec) (*nt.Opened, error) {
+	for _, sp := range specs {
+		if needsKernel(sp) {
+			return s.c.kernel(ctx, vm)
+		}
+	}
+	return vm.FoundKernel(), nil
+}
+
+func needsKernel(s *pb.BreakpointSpec) bool {
+	f := s.GetFilter()
+	if len(f.GetPids()) > 0 || len(f.GetProcessNames()) > 0 || len(f.GetTids()) > 0 {
+		return true
+	}
+	switch loc := s.GetLocation().(type) {
+	case *pb.BreakpointSpec_Symbol:
+		return true
+	case *pb.BreakpointSpec_Address:
+		// A user address needs its address space: one DTB names it
+		// without a kernel.
+		return loc.Address < userTop && len(f.GetDtbs()) != 1
+	}
+	return false
+}
+
 func holdFor(req *pb.SubscribeRequest) time.Duration {
 	if !req.GetHold() {
 		return 0
@@ -93,7 +123,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	if err != nil {
 		return err
 	}
-	k, err := s.c.kernel(ctx, vm)
+	k, err := s.kernelFor(ctx, vm, req.GetBreakpoints()...)
 	if err != nil {
 		return err
 	}
@@ -254,10 +284,13 @@ func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
 // thread the manager named at the stop stays valid after the guest runs
 // on; "who runs now" (KPCR) does not, so it is asked only while held.
 func (s *breakpointService) identify(ctx context.Context, vm *session.Session, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) {
-	k, err := s.c.kernel(ctx, vm)
-	if err != nil {
+	// Only a kernel already found: a hit must never wait on (or stop the
+	// guest for) a search, and a guest that is not Windows has none.
+	k := vm.FoundKernel()
+	if k == nil {
 		return
 	}
+	var err error
 	var th nt.Thread
 	switch {
 	case h.ThreadKnown:

@@ -106,7 +106,7 @@ func (s *processService) ListThreads(ctx context.Context, req *pb.ListThreadsReq
 // describeKernel names a kernel address ("nt!Foo+0x10"); user addresses
 // and addresses outside any known symbol stay numbers.
 func describeKernel(k *nt.Opened, va uint64) string {
-	if va < userTop {
+	if va < userTop || k == nil {
 		return ""
 	}
 	return k.Describe(va)
