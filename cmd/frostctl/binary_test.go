@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -49,7 +50,16 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (stdout, 
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	// A command that never ends (a stream that should have failed) must
+	// fail the test, not hang the suite until its timeout.
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("frostctl %v did not end within 2 minutes (killed)\nstdout:\n%s\nstderr:\n%s", args, out.String(), errb.String())
+	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -61,11 +71,59 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (stdout, 
 	return out.String(), errb.String(), code
 }
 
+// runUntilServed runs a command that streams until ^C: once the server
+// has the call (d.active), it sends SIGINT, and waits for the exit and
+// for the server to record the call's end.
+func runUntilServed(t *testing.T, bin string, env []string, d *frostd, rpc string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !d.calls.active(rpc) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("frostctl %v never reached %s\nstderr:\n%s", args, rpc, errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("running %s: %v", bin, err)
+	}
+	for served, _ := d.calls.get(rpc); !served; served, _ = d.calls.get(rpc) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server never ended %s after frostctl left", rpc)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return out.String(), errb.String(), code
+}
+
 // calls records which RPCs the server served and how each ended, so a test
 // can tell an error frostd returned from one frostctl made up.
 type calls struct {
-	mu   sync.Mutex
-	seen map[string]error
+	mu     sync.Mutex
+	seen   map[string]error
+	inside map[string]bool // streams being served now
+}
+
+// active says whether a stream of method is being served.
+func (c *calls) active(method string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inside[method]
 }
 
 func (c *calls) record(method string, err error) {
@@ -78,6 +136,7 @@ func (c *calls) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seen = map[string]error{}
+	c.inside = map[string]bool{}
 }
 
 // get returns whether method was served and its status.
@@ -106,6 +165,9 @@ func (c *calls) options() []grpc.ServerOption {
 			return resp, err
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			c.mu.Lock()
+			c.inside[info.FullMethod] = true
+			c.mu.Unlock()
 			err := h(srv, ss)
 			c.record(info.FullMethod, err)
 			return err

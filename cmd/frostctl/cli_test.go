@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,28 @@ func TestEndAddrAtTheTop(t *testing.T) {
 		if got := endAddr(v); got != want {
 			t.Errorf("endAddr(%#x) = %q, want %q", v, got, want)
 		}
+	}
+}
+
+// --dtb reaches the breakpoint's filter as a hex page-table base, the way
+// a user address names its address space without a Windows kernel.
+func TestBreakDTBFilter(t *testing.T) {
+	fs := flag.NewFlagSet("break", flag.ContinueOnError)
+	f := addFilterFlags(fs)
+	if err := fs.Parse([]string{"--dtb", "1aa000", "--dtb", "0x2b3000"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.filter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.GetDtbs(); len(d) != 2 || d[0] != 0x1aa000 || d[1] != 0x2b3000 {
+		t.Errorf("dtbs %#x", d)
+	}
+	fs = flag.NewFlagSet("break", flag.ContinueOnError)
+	f = addFilterFlags(fs)
+	fs.Parse([]string{"--dtb", "nope"})
+	if _, err := f.filter(); err == nil {
+		t.Error("--dtb nope was taken")
 	}
 }

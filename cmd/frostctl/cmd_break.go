@@ -27,14 +27,17 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
 
-// filterFlags are a breakpoint's process and thread filters.
-type filterFlags struct{ procs, pids, tids multi }
+// filterFlags are a breakpoint's process, thread and address-space
+// filters.
+type filterFlags struct{ procs, pids, tids, dtbs multi }
 
 func addFilterFlags(fs *flag.FlagSet) *filterFlags {
 	f := &filterFlags{}
 	fs.Var(&f.procs, "process", "only hits in the process with this image `name` (repeatable)")
 	fs.Var(&f.pids, "pid", "only hits in this process `id` (repeatable)")
 	fs.Var(&f.tids, "tid", "only hits on this thread `id` (repeatable)")
+	fs.Var(&f.dtbs, "dtb", "only hits in the address space of this page-table base (CR3, hex; repeatable). "+
+		"One --dtb names a user address's address space on any guest, Windows or not")
 	return f
 }
 
@@ -53,6 +56,13 @@ func (f *filterFlags) filter() (*pb.BreakpointFilter, error) {
 			return nil, err
 		}
 		out.Tids = append(out.Tids, uint32(v))
+	}
+	for _, s := range f.dtbs {
+		v, err := parseAddr("--dtb", s)
+		if err != nil {
+			return nil, err
+		}
+		out.Dtbs = append(out.Dtbs, v)
 	}
 	return out, nil
 }
