@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/translate"
 )
@@ -101,5 +99,3 @@ func pieces(pages []translate.PageRead, vtop func(va uint64) *translate.Provenan
 	}
 	return out
 }
-
-var errNoRAM = errors.New("the page is not in RAM")

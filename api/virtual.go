@@ -162,7 +162,7 @@ func (s *memoryService) WriteVirtual(ctx context.Context, req *pb.WriteVirtualRe
 			st.Reason = p.Err.Error()
 			st.Location.State = pb.PageState_PAGE_STATE_TRANSLATION_FAILED
 		case !p.Written:
-			st.Reason = errNoRAM.Error()
+			st.Reason = session.ErrNotInRAM.Error()
 		}
 		wrote = wrote || p.Written
 		resp.Pages = append(resp.Pages, st)

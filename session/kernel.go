@@ -163,12 +163,14 @@ func (s *Session) translatePhysical(ctx context.Context, cr3, va uint64) (uint64
 		return 0, err
 	}
 	if loc.State != translate.StateValid && loc.State != translate.StateTransition {
-		return 0, &translate.ReadError{What: "page", Err: errNoRAM}
+		return 0, &translate.ReadError{What: "page", Err: ErrNotInRAM}
 	}
 	return loc.Addr, nil
 }
 
-var errNoRAM = errors.New("the page is not in RAM")
+// ErrNotInRAM: a page translates somewhere other than guest RAM (a paging
+// file, a file, demand-zero), which a frame read or a write cannot reach.
+var ErrNotInRAM = errors.New("the page is not in RAM")
 
 // UseKernel gives the session a kernel found another way (a test's laid
 // out memory, a kernel handed over), in place of finding one.

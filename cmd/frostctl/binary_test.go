@@ -313,3 +313,13 @@ func hasAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// The binary tests' guest is TCG's: breakpoints at raw addresses arm (in
+// the fake, nowhere), as on the test guest.
+func (cliTarget) Capabilities() vmi.Capabilities {
+	c, _ := vmi.CapabilitiesFor(vmi.AccelTCG, false)
+	return c
+}
+
+func (cliTarget) InsertBreakpoint(context.Context, vmi.Breakpoint) error { return nil }
+func (cliTarget) RemoveBreakpoint(context.Context, vmi.Breakpoint) error { return nil }

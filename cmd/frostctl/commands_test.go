@@ -58,6 +58,7 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 			want: []string{"removed", `minint define demo --paging-file 'C:\pagefile.sys' --paused`}},
 		{name: "boot", args: []string{"boot", "mini-nt"}, rpc: "BootService/Boot", want: []string{"started paused", "attached before the first instruction", "running"}},
 		{name: "boot", args: []string{"boot", "--status", "mini-nt"}, rpc: "BootService/WatchBoot", want: []string{"attached before the first instruction"}},
+		{name: "boot", args: []string{"boot", "--status", "--follow", "mini-nt"}, rpc: "BootService/WatchBoot", want: []string{"attached before the first instruction", "Success:"}},
 		{name: "pause", args: []string{"pause", "--vm", "win10"}, rpc: "CPUService/Pause", want: []string{"stopped: cpu 0, pause"}},
 		{name: "resume", args: []string{"resume", "--vm", "win10"}, rpc: "CPUService/Resume", want: []string{"win10 running"}},
 		{name: "step", args: []string{"step", "--vm", "win10"}, rpc: "CPUService/Step", want: []string{"stopped: cpu 0, step"}},
@@ -71,7 +72,11 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "vtop", args: []string{"vtop", "--vm", "win10", "--kernel", "fffff800`12345678"}, rpc: "MemoryService/Translate", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "vadmap", args: []string{"vadmap", "--vm", "win10", "--kernel", "fffff800`00000000", "fffff800`00010000"}, rpc: "MemoryService/VadMap", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "dump", args: []string{"dump", "--vm", "win10", "-o", filepath.Join(dir, "guest.elf")}, rpc: "MemoryService/GetPhysicalMap", want: []string{"guest.elf"}},
+		{name: "dump", args: []string{"dump", "--vm", "win10", "--live", "-o", filepath.Join(dir, "live.elf")}, rpc: "MemoryService/GetPhysicalMap", want: []string{"live.elf", "smear"}},
 		{name: "break", args: []string{"break", "--vm", "win10", "nt!NtWriteFile"}, rpc: "BreakpointService/Subscribe", code: 1, serverCode: codes.Internal, want: noKernel},
+		// A raw user address in one address space needs no kernel: it
+		// arms and streams until ^C.
+		{name: "break", args: []string{"break", "--vm", "win10", "--dtb", "1aa000", "0x401000"}, rpc: "BreakpointService/Subscribe", interrupt: true, want: []string{"subscribed"}},
 		// events needs no Windows kernel (issue 14): it streams until ^C.
 		{name: "events", args: []string{"events"}, env: vm, rpc: "BreakpointService/Subscribe", interrupt: true},
 		{name: "breakpoints", args: []string{"breakpoints", "--vm", "win10"}, rpc: "BreakpointService/ListBreakpoints", want: []string{"Id", "Address", "Symbol"}},
