@@ -34,8 +34,9 @@ func kernelError(vm string, err error) error {
 		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_PROCESS_NOT_FOUND, err.Error(), "vm", vm)
 	case errors.Is(err, nt.ErrKernelNotFound):
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_MODULE_NOT_FOUND,
-			vm+": no Windows kernel found: its kernel may not have started yet, or the guest is not Windows "+
-				"(physical reads, registers, pause and step, and dumps work on any guest): "+err.Error(), "vm", vm, "module", "nt")
+			vm+": no Windows kernel found in this guest: "+err.Error()+". Processes, modules, handles, symbols and "+
+				"the monitors need one; physical memory, registers, pause/step/resume, dumps, breakpoints at raw "+
+				"addresses and virtual memory through a page-table base (--dtb) work on any guest", "vm", vm, "module", "nt")
 	}
 	if isSymbolsMiss(err) {
 		return symbolError("nt", err)

@@ -47,7 +47,10 @@ func locationPB(l translate.Location) *pb.Location {
 }
 
 func provenancePB(p *translate.Provenance) *pb.Provenance {
-	out := &pb.Provenance{Va: p.VA, Dtb: p.DTB, Location: locationPB(p.Location), Smear: p.Smear, Text: p.String()}
+	out := &pb.Provenance{Va: p.VA, Dtb: p.DTB, Location: locationPB(p.Location), Smear: p.Smear, Text: p.String(), Model: pb.TranslationModel_TRANSLATION_MODEL_WINDOWS}
+	if p.Model == translate.ModelX86 {
+		out.Model = pb.TranslationModel_TRANSLATION_MODEL_X86_64
+	}
 	if p.Err != nil {
 		out.Error = p.Err.Error()
 	}

@@ -5,14 +5,15 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/translate"
 )
 
-// space resolves a request's address space to a DTB.
-func (s *memoryService) space(ctx context.Context, name string, sp *pb.AddressSpace) (*session.Session, *nt.Opened, uint64, error) {
+// space resolves a request's address space to a DTB and the translator
+// that walks it. A DTB needs no Windows kernel: without one, the walk is
+// the processor's (translate.ModelX86). A pid or the kernel's space does.
+func (s *memoryService) space(ctx context.Context, name string, sp *pb.AddressSpace) (*session.Session, *translate.Translator, uint64, error) {
 	vm, err := s.c.get(name)
 	if err != nil {
 		return nil, nil, 0, err
@@ -20,21 +21,33 @@ func (s *memoryService) space(ctx context.Context, name string, sp *pb.AddressSp
 	if sp.GetSpace() == nil {
 		return nil, nil, 0, invalid("space", "name a pid, a DTB or the kernel")
 	}
+	if v, ok := sp.GetSpace().(*pb.AddressSpace_Dtb); ok {
+		tr, err := vm.Translator(ctx)
+		if err != nil {
+			return nil, nil, 0, kernelError(vm.Name, err)
+		}
+		return vm, tr, v.Dtb, nil
+	}
 	k, err := s.c.kernel(ctx, vm)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	switch v := sp.GetSpace().(type) {
-	case *pb.AddressSpace_Pid:
+	if v, ok := sp.GetSpace().(*pb.AddressSpace_Pid); ok {
 		p, err := k.ProcessByPID(uint64(v.Pid))
 		if err != nil {
 			return nil, nil, 0, kernelError(vm.Name, err)
 		}
-		return vm, k, p.DTB, nil
-	case *pb.AddressSpace_Dtb:
-		return vm, k, v.Dtb, nil
+		return vm, k.Translator, p.DTB, nil
 	}
-	return vm, k, k.DTB(), nil
+	return vm, k.Translator, k.DTB(), nil
+}
+
+// modelPB names the model a translator reads entries by.
+func modelPB(tr *translate.Translator) pb.TranslationModel {
+	if tr.Model() == translate.ModelX86 {
+		return pb.TranslationModel_TRANSLATION_MODEL_X86_64
+	}
+	return pb.TranslationModel_TRANSLATION_MODEL_WINDOWS
 }
 
 func (s *memoryService) ReadVirtual(ctx context.Context, req *pb.ReadVirtualRequest) (*pb.ReadVirtualResponse, error) {
@@ -44,21 +57,21 @@ func (s *memoryService) ReadVirtual(ctx context.Context, req *pb.ReadVirtualRequ
 	if req.GetLength() > maxUnaryRead {
 		return nil, tooLarge("length", maxUnaryRead, "; use StreamVirtual")
 	}
-	vm, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	vm, tr, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
 	if err != nil {
 		return nil, err
 	}
 	buf := make([]byte, req.GetLength())
-	res := k.Translator.ReadVirtual(dtb, req.GetAddress(), buf)
+	res := tr.ReadVirtual(dtb, req.GetAddress(), buf)
 	var vtop func(uint64) *translate.Provenance
 	if req.GetProvenance() {
-		vtop = func(va uint64) *translate.Provenance { return k.Translator.Vtop(dtb, va) }
+		vtop = func(va uint64) *translate.Provenance { return tr.Vtop(dtb, va) }
 	}
 	pages := pieces(res.Pages(), vtop)
 	if err := servedAny(vm.Name, "ReadVirtual", pages); err != nil {
 		return nil, err
 	}
-	return &pb.ReadVirtualResponse{Data: buf, Pages: pages, Dtb: dtb, Smear: res.Smear}, nil
+	return &pb.ReadVirtualResponse{Data: buf, Pages: pages, Dtb: dtb, Smear: res.Smear, Model: modelPB(tr)}, nil
 }
 
 func (s *memoryService) StreamVirtual(req *pb.StreamVirtualRequest, stream pb.MemoryService_StreamVirtualServer) error {
@@ -69,7 +82,7 @@ func (s *memoryService) StreamVirtual(req *pb.StreamVirtualRequest, stream pb.Me
 	if err != nil {
 		return err
 	}
-	vm, k, dtb, err := s.space(stream.Context(), req.GetVm(), req.GetSpace())
+	vm, tr, dtb, err := s.space(stream.Context(), req.GetVm(), req.GetSpace())
 	if err != nil {
 		return err
 	}
@@ -81,10 +94,10 @@ func (s *memoryService) StreamVirtual(req *pb.StreamVirtualRequest, stream pb.Me
 		}
 		n := min(uint64(chunk), req.GetLength()-done)
 		at := req.GetAddress() + done
-		res := k.Translator.ReadVirtual(dtb, at, buf[:n])
+		res := tr.ReadVirtual(dtb, at, buf[:n])
 		pages := pieces(res.Pages(), nil)
 		served = served || res.N > 0
-		if err := stream.Send(&pb.StreamVirtualResponse{Address: at, Data: buf[:n], Pages: pages, Smear: res.Smear}); err != nil {
+		if err := stream.Send(&pb.StreamVirtualResponse{Address: at, Data: buf[:n], Pages: pages, Smear: res.Smear, Model: modelPB(tr)}); err != nil {
 			return err
 		}
 		done += n
@@ -96,11 +109,11 @@ func (s *memoryService) StreamVirtual(req *pb.StreamVirtualRequest, stream pb.Me
 }
 
 func (s *memoryService) Translate(ctx context.Context, req *pb.TranslateRequest) (*pb.TranslateResponse, error) {
-	_, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	_, tr, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
 	if err != nil {
 		return nil, err
 	}
-	return &pb.TranslateResponse{Provenance: provenancePB(k.Translator.Vtop(dtb, req.GetAddress()))}, nil
+	return &pb.TranslateResponse{Provenance: provenancePB(tr.Vtop(dtb, req.GetAddress()))}, nil
 }
 
 // VadMap maps [start, end); end 0 stands for 2^64, so the top page of
@@ -113,15 +126,15 @@ func (s *memoryService) VadMap(ctx context.Context, req *pb.VadMapRequest) (*pb.
 	if _, err := translate.VadMapPages(req.GetStart(), req.GetEnd()); err != nil {
 		return nil, tooLarge("end", translate.MaxVadMapPages*pageSize, " of address space per call")
 	}
-	_, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	_, tr, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
 	if err != nil {
 		return nil, err
 	}
-	runs, err := k.Translator.VadMap(dtb, req.GetStart(), req.GetEnd())
+	runs, err := tr.VadMap(dtb, req.GetStart(), req.GetEnd())
 	if err != nil {
 		return nil, invalid("start", "%v", err)
 	}
-	resp := &pb.VadMapResponse{Dtb: dtb}
+	resp := &pb.VadMapResponse{Dtb: dtb, Model: modelPB(tr)}
 	for _, r := range runs {
 		out := &pb.VadRun{Start: r.Start, End: r.End, Location: locationPB(r.Location)}
 		if r.Err != nil {
@@ -145,15 +158,15 @@ func (s *memoryService) WriteVirtual(ctx context.Context, req *pb.WriteVirtualRe
 	if len(req.GetData()) > maxWrite {
 		return nil, tooLarge("data", maxWrite, "")
 	}
-	vm, k, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
+	vm, tr, dtb, err := s.space(ctx, req.GetVm(), req.GetSpace())
 	if err != nil {
 		return nil, err
 	}
-	pages, err := vm.WriteVirtual(ctx, k.Translator, dtb, req.GetAddress(), req.GetData())
+	pages, err := vm.WriteVirtual(ctx, tr, dtb, req.GetAddress(), req.GetData())
 	if err != nil {
 		return nil, targetError(vm.Name, "writing memory of", err)
 	}
-	resp := &pb.WriteVirtualResponse{}
+	resp := &pb.WriteVirtualResponse{Model: modelPB(tr)}
 	wrote := false
 	for _, p := range pages {
 		st := &pb.PageStatus{Address: p.VA, Offset: uint64(p.Offset), Length: uint64(p.Len), Location: locationPB(p.Loc), Served: p.Written}

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
@@ -122,7 +124,19 @@ func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMR
 		return nil, targetError(req.GetVm(), "looking up", err)
 	}
 	resp := &pb.GetVMResponse{Domain: s.domain(d)}
-	if vm := s.c.Registry.Lookup(d.Name); vm != nil {
+	vm := s.c.Registry.Lookup(d.Name)
+	if req.GetFindKernel() {
+		if vm == nil {
+			_, err := s.c.get(d.Name) // the registry's own "not attached" error
+			return nil, err
+		}
+		// A guest with no Windows kernel is an answer (kernel_search), not
+		// a failure; being unable to look is.
+		if _, err := vm.RetryKernel(ctx); err != nil && !errors.Is(err, nt.ErrKernelNotFound) {
+			return nil, kernelError(vm.Name, err)
+		}
+	}
+	if vm != nil {
 		resp.Vm = vmInfo(vm, resp.Domain)
 	}
 	return resp, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
@@ -31,6 +33,15 @@ func vmInfo(vm *session.Session, d *pb.Domain) *pb.VM {
 			Base: k.Image.Base, Size: uint64(k.Image.Image.SizeOfImage), Pdb: identityPB(k.Image.Image.ID),
 			SymbolsFile: k.SymbolFile, Dtb: k.DTB(),
 		}
+	} else if ks := vm.LastKernelSearch(); ks.Searched {
+		out.KernelSearch = &pb.KernelSearch{
+			Searched: true, Error: ks.Err.Error(), At: timestamppb.New(ks.At), UntilReset: ks.UntilReset,
+		}
+		if !ks.RetryAfter.IsZero() {
+			out.KernelSearch.RetryAfter = timestamppb.New(ks.RetryAfter)
+		}
+	} else {
+		out.KernelSearch = &pb.KernelSearch{}
 	}
 	if !running && stop != nil {
 		out.Stop = stopInfo(stop, time.Time{})

@@ -1,7 +1,6 @@
 package nt
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -72,7 +71,7 @@ func FindKernel(mem pe.Memory, from uint64) (KernelImage, error) {
 	if len(others) > 0 {
 		msg += " (passed over: " + strings.Join(others, ", ") + ")"
 	}
-	return KernelImage{}, errors.Join(ErrKernelNotFound, errors.New(msg))
+	return KernelImage{}, fmt.Errorf("%w: %s", ErrKernelNotFound, msg)
 }
 
 // IDTHandler returns the handler address of an IDT vector, from the

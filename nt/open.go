@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/translate"
@@ -132,22 +133,23 @@ func startAddresses(hw HardwareMemory, cfg Config) ([]uint64, error) {
 	return starts, nil
 }
 
-// findFrom scans from each start in turn.
+// findFrom scans from each start in turn. When none leads to the kernel,
+// the error names every address tried: on a guest that is not Windows,
+// that is the whole answer.
 func findFrom(hw HardwareMemory, starts []uint64) (KernelImage, error) {
-	var err error
+	var tried []string
 	for _, from := range starts {
-		var img KernelImage
-		if img, err = FindKernel(hw, from); err == nil {
+		img, err := FindKernel(hw, from)
+		if err == nil {
 			return img, nil
 		}
-		if !errors.Is(err, ErrKernelNotFound) {
-			return img, err
+		if !errors.Is(err, ErrKernelNotFound) || len(starts) == 1 {
+			return img, err // one start: its own error says what it passed over
 		}
+		tried = append(tried, fmt.Sprintf("%#x", from))
 	}
-	if len(starts) > 1 {
-		err = fmt.Errorf("%w (from %d addresses)", err, len(starts))
-	}
-	return KernelImage{}, err
+	return KernelImage{}, fmt.Errorf("%w: no PE image naming %s within %d MiB below %s (the stopped vCPU's kernel RIP, RSP and GS bases, or the IDT)",
+		ErrKernelNotFound, strings.Join(KernelPDBNames, "/"), ScanLimit>>20, strings.Join(tried, ", "))
 }
 
 // kernelHalf is where x86-64's canonical upper half begins, where Windows

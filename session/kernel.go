@@ -16,9 +16,11 @@ import (
 // ErrNoKernelYet: the guest's Windows kernel has not been found (yet).
 var ErrNoKernelYet = errors.New("the guest's kernel has not been found yet")
 
-// kernelRetry is how long a search that found no Windows kernel is
-// remembered: the guest may still be booting, but a call a second must
-// not stop a guest that is not Windows every second. A reset forgets it.
+// kernelRetry is how long a search that found no Windows kernel early in
+// a boot is remembered: the guest may still be on its way to one, but a
+// call a second must not stop it every second. A search in a guest
+// already running 64-bit code with paging is remembered until a reset or
+// RetryKernel instead.
 const kernelRetry = 10 * time.Second
 
 // Kernel returns the VM's Windows kernel, finding it if need be. Finding
@@ -30,12 +32,44 @@ func (s *Session) Kernel(ctx context.Context) (*nt.Opened, error) {
 	if s.k.opened != nil {
 		return s.k.opened, nil
 	}
-	if s.k.missedErr != nil && time.Since(s.k.missed) < kernelRetry {
-		return nil, fmt.Errorf("%w (looked %v ago; looking again after %v)", s.k.missedErr, time.Since(s.k.missed).Round(time.Second), kernelRetry)
+	if err := s.missedLocked(); err != nil {
+		return nil, err
 	}
-	k, err := s.openKernel(ctx)
+	return s.findLocked(ctx)
+}
+
+// RetryKernel searches for the Windows kernel now, whatever an earlier
+// search found: a client that knows the guest has booted since.
+func (s *Session) RetryKernel(ctx context.Context) (*nt.Opened, error) {
+	s.k.mu.Lock()
+	defer s.k.mu.Unlock()
+	if s.k.opened != nil {
+		return s.k.opened, nil
+	}
+	s.k.missedErr = nil
+	return s.findLocked(ctx)
+}
+
+// missedLocked is the remembered miss, while it stands.
+func (s *Session) missedLocked() error {
+	if s.k.missedErr == nil {
+		return nil
+	}
+	ago := time.Since(s.k.missed).Round(time.Second)
+	if s.k.missedSettled {
+		return fmt.Errorf("%w (searched %v ago in 64-bit code; not searched again until the guest resets or a client asks: frostctl state --find-kernel)", s.k.missedErr, ago)
+	}
+	if time.Since(s.k.missed) < kernelRetry {
+		return fmt.Errorf("%w (searched %v ago, before the guest ran 64-bit code; searching again after %v)", s.k.missedErr, ago, kernelRetry)
+	}
+	return nil
+}
+
+func (s *Session) findLocked(ctx context.Context) (*nt.Opened, error) {
+	k, settled, err := s.openKernel(ctx)
 	if errors.Is(err, nt.ErrKernelNotFound) {
-		s.k.missed, s.k.missedErr = time.Now(), err
+		s.k.missed, s.k.missedErr, s.k.missedSettled = time.Now(), err, settled
+		s.Log().Info("no Windows kernel found", "error", err, "until_reset", settled)
 	}
 	if err != nil {
 		return nil, err
@@ -53,18 +87,46 @@ func (s *Session) Kernel(ctx context.Context) (*nt.Opened, error) {
 	return k, nil
 }
 
+// KernelSearch is the outcome of the last search for a Windows kernel
+// while none is known.
+type KernelSearch struct {
+	Searched   bool
+	Err        error // what was not found
+	At         time.Time
+	UntilReset bool      // stands until a reset or RetryKernel
+	RetryAfter time.Time // otherwise: when a call searches again
+}
+
+// LastKernelSearch reports the remembered miss; the zero KernelSearch
+// when none stands (no search yet, or a kernel was found).
+func (s *Session) LastKernelSearch() KernelSearch {
+	s.k.mu.Lock()
+	defer s.k.mu.Unlock()
+	if s.k.missedErr == nil {
+		return KernelSearch{}
+	}
+	ks := KernelSearch{Searched: true, Err: s.k.missedErr, At: s.k.missed, UntilReset: s.k.missedSettled}
+	if !ks.UntilReset {
+		ks.RetryAfter = s.k.missed.Add(kernelRetry)
+	}
+	return ks
+}
+
 // FoundKernel is the kernel if it has been found, without finding it.
 func (s *Session) FoundKernel() *nt.Opened { return s.k.found.Load() }
 
-func (s *Session) openKernel(ctx context.Context) (*nt.Opened, error) {
+// openKernel finds and opens the kernel. settled says the stop it looked
+// from was in 64-bit mode with paging, where a kernel that is not found
+// will not appear without a reset.
+func (s *Session) openKernel(ctx context.Context) (k *nt.Opened, settled bool, err error) {
 	if s.cfg == nil || s.cfg.Symbols == nil {
-		return nil, ErrNoSymbols
+		return nil, false, ErrNoSymbols
 	}
 	running, stop := s.Target.Running()
 	if running || stop == nil || stop.Registers == nil {
 		h, err := s.Hold(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("pausing to find the kernel: %w", err)
+			return nil, false, fmt.Errorf("pausing to find the kernel: %w", err)
 		}
 		defer func() {
 			if err := h.Release(context.WithoutCancel(ctx)); err != nil {
@@ -78,19 +140,30 @@ func (s *Session) openKernel(ctx context.Context) (*nt.Opened, error) {
 		if stop != nil && stop.RegistersErr != nil {
 			why = stop.RegistersErr
 		}
-		return nil, fmt.Errorf("reading registers to find the kernel: %w", why)
+		return nil, false, fmt.Errorf("reading registers to find the kernel: %w", why)
 	}
+	settled = longModePaging(stop.Registers)
 	// nt tries every kernel address the stop holds (a kernel RIP, RSP, the
 	// KPCR in a GS base), so a vCPU stopped in user mode does too.
 	cfg := nt.Config{Physical: vmi.ReaderAt(s.Target), Registers: stop.Registers, Symbols: s.cfg.Symbols}
-	k, err := nt.Open(ctx, cfg)
+	k, err = nt.Open(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, settled, err
 	}
 	if err := s.supplyFiles(k); err != nil {
 		s.Log().Warn("the VM's paging and mapped files could not be used", "error", err)
 	}
-	return k, nil
+	return k, settled, nil
+}
+
+// longModePaging says the vCPU runs with long mode active (EFER.LMA) and
+// paging on (CR0.PG): an OS kernel, or a 64-bit loader, is in charge.
+// Architectural bits, the same for every OS.
+func longModePaging(regs *vmi.Registers) bool {
+	const eferLMA, cr0PG = 1 << 10, 1 << 31
+	efer, err1 := regs.Uint("efer")
+	cr0, err2 := regs.Uint("cr0")
+	return err1 == nil && err2 == nil && efer&eferLMA != 0 && cr0&cr0PG != 0
 }
 
 // runState is the manager's RunState hook: coherence is an event. The
@@ -99,6 +172,11 @@ func (s *Session) openKernel(ctx context.Context) (*nt.Opened, error) {
 // translations are cached again, for this stop only.
 func (s *Session) runState(running bool) {
 	s.k.running.Store(running)
+	if running {
+		s.k.hw.Resumed()
+	} else {
+		s.k.hw.Stopped()
+	}
 	k := s.k.found.Load()
 	if k == nil || k.Translator == nil {
 		return
@@ -113,12 +191,22 @@ func (s *Session) runState(running bool) {
 // Written tells the session that guest memory changed under a stopped
 // guest (a write through Frost): nothing cached may be trusted.
 func (s *Session) Written() {
-	if k := s.k.found.Load(); k != nil && k.Translator != nil {
-		k.Translator.Resumed()
+	for _, tr := range []*translate.Translator{s.k.hw, s.foundTranslator()} {
+		if tr == nil {
+			continue
+		}
+		tr.Resumed()
 		if !s.k.running.Load() {
-			k.Translator.Stopped()
+			tr.Stopped()
 		}
 	}
+}
+
+func (s *Session) foundTranslator() *translate.Translator {
+	if k := s.k.found.Load(); k != nil {
+		return k.Translator
+	}
+	return nil
 }
 
 // reset is the manager's Reset hook: the old boot's kernel is gone; the
@@ -152,13 +240,14 @@ func (l lateThreads) CurrentThread(ctx context.Context, h *breakpoints.Hit) (uin
 }
 
 // translatePhysical gives the manager a VA → PA resolution for its
-// frames through the kernel's translator once found.
+// frames: through the kernel's translator once found, the processor's
+// walk until then (the same answer for every page in RAM).
 func (s *Session) translatePhysical(ctx context.Context, cr3, va uint64) (uint64, error) {
-	k := s.k.found.Load()
-	if k == nil {
-		return 0, ErrNoKernelYet
+	tr := s.foundTranslator()
+	if tr == nil {
+		tr = s.k.hw
 	}
-	loc, err := k.Translator.Translate(cr3, va)
+	loc, err := tr.Translate(cr3, va)
 	if err != nil {
 		return 0, err
 	}
@@ -179,4 +268,20 @@ func (s *Session) UseKernel(k *nt.Opened) {
 	defer s.k.mu.Unlock()
 	s.k.opened = k
 	s.k.found.Store(k)
+}
+
+// Translator is the translator for an address space a DTB names: the
+// Windows kernel's when there is one (searching if none was looked for
+// yet), otherwise the processor's walk (translate.ModelX86), which any
+// x86-64 guest answers. Errors are the target's: a guest that is not
+// Windows is not one.
+func (s *Session) Translator(ctx context.Context) (*translate.Translator, error) {
+	k, err := s.Kernel(ctx)
+	switch {
+	case err == nil:
+		return k.Translator, nil
+	case errors.Is(err, nt.ErrKernelNotFound), errors.Is(err, ErrNoSymbols):
+		return s.k.hw, nil
+	}
+	return nil, err
 }

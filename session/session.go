@@ -12,6 +12,7 @@ import (
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/nt"
 	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi"
 )
 
@@ -62,11 +63,19 @@ type kernelState struct {
 	// running is the run state the manager last told (RunState), for a
 	// translator made later.
 	running atomic.Bool
-	// missed is when a search found no Windows kernel, and why: calls
-	// within kernelRetry get that answer without stopping the guest again
-	// (a guest that is not Windows would be paused on every refused call).
-	missed    time.Time
-	missedErr error
+	// missed is when a search found no Windows kernel, and why: later
+	// calls get that answer without stopping the guest again (a guest
+	// that is not Windows would be paused on every refused call). A miss
+	// in a vCPU that ran 64-bit code with paging is settled: it stands
+	// until a reset or RetryKernel; an earlier one (firmware, a loader
+	// not yet in long mode) stands for kernelRetry.
+	missed        time.Time
+	missedErr     error
+	missedSettled bool
+
+	// hw walks page tables as the processor does, for address spaces
+	// named by a DTB while no Windows kernel is known.
+	hw *translate.Translator
 }
 
 // New makes the session of an attached target and starts its breakpoint
@@ -80,6 +89,14 @@ func New(cfg *Config, name, uuid string, t vmi.Target) (*Session, error) {
 	s := &Session{Name: name, UUID: uuid, Target: t, Since: time.Now(), cfg: cfg}
 	running, _ := t.Running()
 	s.k.running.Store(running)
+	hw, err := translate.NewHardware(translate.HardwareConfig{Physical: vmi.ReaderAt(t)})
+	if err != nil {
+		return nil, fmt.Errorf("session: %s: %w", name, err)
+	}
+	s.k.hw = hw
+	if running {
+		hw.Resumed()
+	}
 	mgr, err := breakpoints.New(t, breakpoints.Options{
 		Logger:    cfg.log().With("vm", name),
 		Threads:   lateThreads{s},

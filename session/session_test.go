@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/nt"
 	"github.com/frostvmi/frost/symbols/store"
+	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/vmitest"
 )
@@ -121,6 +123,9 @@ func TestRunStateAndReset(t *testing.T) {
 	}
 	// New's manager, with a RunState that records what it tells.
 	s := &Session{Name: "fake", Target: tg, cfg: quiet}
+	if s.k.hw, err = translate.NewHardware(translate.HardwareConfig{Physical: vmi.ReaderAt(tg)}); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	var seen []bool
 	mgr, err := breakpoints.New(tg, breakpoints.Options{
@@ -360,5 +365,68 @@ func TestKernelMissIsRemembered(t *testing.T) {
 	}
 	if n := tg.Count(vmitest.OpPause); n == pauses {
 		t.Error("after a reset the kernel was not looked for again")
+	}
+}
+
+// A search from a vCPU in 64-bit mode with paging that finds no Windows
+// kernel stands until a reset or an explicit retry, however long ago it
+// was; one from earlier in a boot is retried after kernelRetry.
+func TestKernelMissInLongModeStands(t *testing.T) {
+	ctx := ctxT(t)
+	for _, c := range []struct {
+		name    string
+		regs    map[string]uint64
+		settled bool
+	}{
+		{"long mode", map[string]uint64{"efer": 0x500, "cr0": 0x80050033, "cs": 0x10, "rip": 0xffffffff81000000}, true},
+		{"real mode", map[string]uint64{"cr0": 0x10, "rip": 0xfff0}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg, err := vmitest.New(vmitest.Config{Running: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.SetRegs(vmi.CPU{Pid: 1, Tid: 1}, c.regs); err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.New(t.TempDir(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := *quiet
+			cfg.Symbols = st
+			s, err := New(&cfg, "other-os", "", tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			if ks := s.LastKernelSearch(); ks.Searched {
+				t.Fatalf("before any call: %+v", ks)
+			}
+			if _, err := s.Kernel(ctx); !errors.Is(err, nt.ErrKernelNotFound) {
+				t.Fatalf("search: %v, want ErrKernelNotFound", err)
+			}
+			ks := s.LastKernelSearch()
+			if !ks.Searched || ks.UntilReset != c.settled || ks.Err == nil {
+				t.Fatalf("after the search: %+v, want settled %v", ks, c.settled)
+			}
+			// As if the search had been long ago.
+			s.k.mu.Lock()
+			s.k.missed = s.k.missed.Add(-time.Hour)
+			s.k.mu.Unlock()
+			pauses := tg.Count(vmitest.OpPause)
+			_, err = s.Kernel(ctx)
+			searched := tg.Count(vmitest.OpPause) != pauses
+			if !errors.Is(err, nt.ErrKernelNotFound) || searched == c.settled {
+				t.Errorf("an hour later: %v, searched again %v; want a search only when not settled", err, searched)
+			}
+			if c.settled && !strings.Contains(err.Error(), "--find-kernel") {
+				t.Errorf("the settled miss does not say how to retry: %v", err)
+			}
+			pauses = tg.Count(vmitest.OpPause)
+			if _, err := s.RetryKernel(ctx); !errors.Is(err, nt.ErrKernelNotFound) || tg.Count(vmitest.OpPause) == pauses {
+				t.Errorf("RetryKernel: %v, searched %v; want a new search", err, tg.Count(vmitest.OpPause) != pauses)
+			}
+		})
 	}
 }

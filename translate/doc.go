@@ -9,6 +9,13 @@
 // through the VAD, subsection (file-backed) PTEs, and page tables that are
 // themselves in transition or paged out.
 //
+// That is ModelWindows. NewHardware makes a Translator of ModelX86, the
+// processor's own walk (present entries, 2M and 1G pages, PCID bits in a
+// CR3 ignored), for guests whose Windows kernel is not known: Linux, a
+// loader, a Windows whose symbols are missing. It decodes nothing an OS
+// keeps in a non-present entry, and says which model answered in every
+// Provenance.
+//
 // The package is pure. It imports nothing of Frost and does no I/O of its
 // own: it reads physical memory, paging files and mapped files through
 // io.ReaderAt values the caller supplies, and it learns bit layouts

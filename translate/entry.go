@@ -19,12 +19,14 @@ const (
 	KindPrototype                    // points at a prototype PTE (page-table entries only)
 	KindVADPrototype                 // prototype PTE known only to the VAD (page-table entries only)
 	KindSubsection                   // prototype PTEs only: the page is only in its file
+	KindNotPresent                   // ModelX86: P clear, and nothing more is read from it
 )
 
 var kindNames = [...]string{
 	KindValid: "Valid", KindTransition: "Transition", KindPagefile: "Pagefile",
 	KindDemandZero: "Demand Zero", KindDecommitted: "Decommitted", KindZero: "Zero",
 	KindPrototype: "Prototype", KindVADPrototype: "VAD Prototype", KindSubsection: "Subsection",
+	KindNotPresent: "Not Present",
 }
 
 func (k Kind) String() string {
@@ -83,6 +85,9 @@ type entry struct {
 	pagefile   uint64 // PageFileLow
 	pageOffset uint64 // PageFileHigh: offset in pages
 	pointer    uint64 // prototype: the prototype PTE's VA; subsection: the _SUBSECTION's VA
+	hardware   bool   // decoded by ModelX86
+	leaf       bool   // a PTE: bits 6 and 8 are D and G whatever PS says
+	reserved   uint64 // ModelX86: address bits above MAXPHYADDR set in a present entry
 }
 
 // decoder holds a Layout's masks, ready for the hot path.
@@ -91,6 +96,8 @@ type decoder struct {
 	mask                                   uint64 // swizzle mask, 0 if none
 	valid, large, proto, trans, swizzleBit uint64
 	physMask                               uint64 // bits of a physical address a PFN can reach
+	hardware                               bool   // ModelX86: present or not, nothing else
+	reserved                               uint64 // ModelX86: bits MAXPHYADDR..51, which must be clear
 }
 
 func newDecoder(l *Layout, mask uint64) decoder {
@@ -113,6 +120,9 @@ func newDecoder(l *Layout, mask uint64) decoder {
 // Transition, software. inProto selects the prototype-PTE rules, under which
 // the Prototype bit means "subsection" and there is no VAD marker.
 func (d *decoder) decode(raw uint64, inProto bool) entry {
+	if d.hardware {
+		return d.decodeHardware(raw)
+	}
 	e := entry{raw: raw}
 	e.value, e.cleared = d.unswizzle(raw)
 	v := e.value
@@ -158,6 +168,28 @@ func (d *decoder) decode(raw uint64, inProto bool) entry {
 	return e
 }
 
+// newHardwareDecoder reads entries as the processor does: no swizzle, no
+// software states.
+func newHardwareDecoder(l *Layout) decoder {
+	d := newDecoder(l, 0)
+	d.hardware = true
+	d.reserved = (uint64(1)<<maxPhysicalBits - 1) &^ (d.physMask | pageMask)
+	return d
+}
+
+// decodeHardware is the processor's reading: P, then PS and the address.
+// inProto never applies: a hardware walk meets no prototype PTEs.
+func (d *decoder) decodeHardware(raw uint64) entry {
+	e := entry{raw: raw, value: raw, hardware: true, kind: KindNotPresent}
+	if raw&d.valid != 0 {
+		e.kind = KindValid
+		e.pfn = d.l.PageFrameNumber.Get(raw)
+		e.large = raw&d.large != 0
+		e.reserved = raw & d.reserved
+	}
+	return e
+}
+
 // signExtend48 turns a 48-bit pointer field into a canonical VA.
 func signExtend48(v uint64) uint64 {
 	return uint64(int64(v<<16) >> 16)
@@ -171,6 +203,9 @@ func (e *entry) fields() string {
 		fmt.Fprintf(&b, "PFN 0x%x", e.pfn)
 		if e.large {
 			b.WriteString(" LargePage")
+		}
+		if e.hardware {
+			b.WriteString(" " + hardwareFlags(e.raw, e.large, e.leaf))
 		}
 	case KindTransition:
 		fmt.Fprintf(&b, "PFN 0x%x Protection %d (%s)", e.pfn, e.protection, ProtectionString(e.protection))

@@ -100,6 +100,7 @@ type Provenance struct {
 	Location Location
 	Err      error
 	Smear    bool // the guest was running: the steps may be from different moments
+	Model    Model
 }
 
 // String renders the steps like Rekall's vtop: "pte@ 0x… = 0x…" per entry,
@@ -107,7 +108,7 @@ type Provenance struct {
 func (p *Provenance) String() string {
 	var b strings.Builder
 	for i := range p.Steps {
-		p.Steps[i].render(&b)
+		p.Steps[i].render(&b, p.Model)
 	}
 	return b.String()
 }
@@ -118,7 +119,7 @@ var kindStructs = [...]string{
 	KindPrototype: "_MMPTE_PROTOTYPE", KindVADPrototype: "_MMPTE_PROTOTYPE", KindSubsection: "_MMPTE_SUBSECTION",
 }
 
-func (s *Step) render(b *strings.Builder) {
+func (s *Step) render(b *strings.Builder, m Model) {
 	indent := strings.Repeat("    ", s.Depth)
 	switch s.Level {
 	case LevelPML4E, LevelPDPTE, LevelPDE, LevelPTE, LevelPrototype:
@@ -137,8 +138,8 @@ func (s *Step) render(b *strings.Builder) {
 	case s.SwizzleKept:
 		fmt.Fprintf(b, "%s  SwizzleBit set: mask bits kept\n", indent)
 	}
-	st := ""
-	if int(s.Kind) < len(kindStructs) {
+	st := m.String() // a hardware entry has no Windows structure
+	if m == ModelWindows && int(s.Kind) < len(kindStructs) {
 		st = kindStructs[s.Kind]
 	}
 	fmt.Fprintf(b, "%s  [%s] %s", indent, st, s.Kind)

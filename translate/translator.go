@@ -40,6 +40,7 @@ const DefaultTLBEntries = 1024
 // Translator translates and reads virtual memory of one guest. It is safe
 // for concurrent use.
 type Translator struct {
+	model     Model
 	dec       decoder
 	phys      Physical
 	kernelDTB uint64
@@ -56,7 +57,8 @@ type Translator struct {
 	running    atomic.Bool
 }
 
-// New checks cfg and makes a Translator.
+// New checks cfg and makes a Translator that decodes entries as Windows
+// does (ModelWindows).
 func New(cfg Config) (*Translator, error) {
 	if cfg.Layout == nil {
 		return nil, &ConfigError{Reason: "no Layout"}
@@ -64,16 +66,25 @@ func New(cfg Config) (*Translator, error) {
 	if err := cfg.Layout.Validate(); err != nil {
 		return nil, err
 	}
+	return newTranslator(cfg, ModelWindows)
+}
+
+// newTranslator makes a Translator of either model from a checked cfg.
+func newTranslator(cfg Config, model Model) (*Translator, error) {
 	if cfg.Physical == nil {
 		return nil, &ConfigError{Reason: "no physical-memory reader"}
 	}
 	t := &Translator{
+		model:     model,
 		dec:       newDecoder(cfg.Layout, cfg.SwizzleMask),
 		phys:      cfg.Physical,
 		kernelDTB: cfg.KernelDTB,
 		vads:      cfg.VADs,
 		files:     cfg.Files,
 		pagefiles: make(map[uint64]Pagefile, len(cfg.Pagefiles)),
+	}
+	if model == ModelX86 {
+		t.dec = newHardwareDecoder(cfg.Layout)
 	}
 	// A copy, so a caller that keeps editing its map cannot race the walks.
 	for n, pf := range cfg.Pagefiles {
@@ -94,6 +105,9 @@ func New(cfg Config) (*Translator, error) {
 	t.scratch.New = func() any { return new([pageSize]byte) }
 	return t, nil
 }
+
+// Model says how the Translator decodes entries.
+func (t *Translator) Model() Model { return t.model }
 
 // Resumed tells the Translator the guest is about to run: translations
 // cached so far become stale, and reads bypass the cache (and report a
@@ -127,7 +141,7 @@ func (t *Translator) Translate(dtb, va uint64) (Location, error) {
 // copy of them held.
 func (t *Translator) Vtop(dtb, va uint64) *Provenance {
 	gen, smear := t.state()
-	p := &Provenance{VA: va, DTB: dtb, Smear: smear}
+	p := &Provenance{VA: va, DTB: dtb, Smear: smear, Model: t.model}
 	w := t.newWalker(&p.Steps, gen, smear)
 	p.Location, p.Err = w.translate(dtb, va)
 	return p

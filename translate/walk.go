@@ -90,12 +90,17 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 		e := d.decode(raw, false)
 		if level == LevelPTE {
 			e.large = false // bit 7 of a PTE is PAT
+			e.leaf = true
 		}
 		step := w.entryStep(level, va, at, &e)
 		size := uint64(1) << levelShift[level]
 		leaf := level == LevelPTE
 		switch e.kind {
 		case KindValid:
+			if e.reserved != 0 {
+				// The processor faults on these (PFERR.RSVD): no page.
+				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: fmt.Sprintf("reserved address bits 0x%x set above MAXPHYADDR", e.reserved)}
+			}
 			pa := e.pfn << pageShift
 			if e.large && level == LevelPML4E {
 				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: "PS is reserved in a PML4E"}
@@ -138,6 +143,10 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 			return Location{State: StateDecommitted, PageSize: pageSize, Protection: e.protection}, nil
 		case KindZero:
 			return w.zeroEntry(dtb, va)
+		case KindNotPresent:
+			// The processor would fault here; what the OS keeps in the
+			// entry is not the hardware's to read.
+			return Location{State: StateNotMapped, PageSize: pageSize}, nil
 		case KindPrototype, KindVADPrototype:
 			if !leaf {
 				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: "a prototype PTE above the PTE level"}

@@ -100,7 +100,7 @@ func cmdRead(ctx context.Context, c *cli, args []string) error {
 	defer cancel()
 	var data []byte
 	var pages []*pb.PageStatus
-	smear := false
+	smear, hardware := false, false
 	if *physical {
 		resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n})
 		if err != nil {
@@ -119,9 +119,13 @@ func cmdRead(ctx context.Context, c *cli, args []string) error {
 			return c.emit(resp, nil)
 		}
 		data, pages, smear = resp.GetData(), resp.GetPages(), resp.GetSmear()
+		hardware = resp.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64
 	}
 	hexdump(c.out, at, data, pages)
 	printUnserved(c.out, pages)
+	if hardware && !allServed(pages) {
+		fmt.Fprintln(c.out, hardwareNote)
+	}
 	if smear {
 		fmt.Fprintln(c.out, "the guest ran during the read: its pages come from different moments (pause it for a consistent image)")
 	}
@@ -132,6 +136,19 @@ func cmdRead(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	return nil
+}
+
+// hardwareNote explains unread pages of a hardware-only walk.
+const hardwareNote = "no Windows kernel is known in this guest: its page tables were walked as the processor walks them, " +
+	"so a page whose entry is not present (swapped out, not yet touched, or not mapped) is not read"
+
+func allServed(pages []*pb.PageStatus) bool {
+	for _, p := range pages {
+		if !p.GetServed() {
+			return false
+		}
+	}
+	return true
 }
 
 // printUnserved lists the pieces that are zero-filled in the data, and why.

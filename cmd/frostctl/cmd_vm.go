@@ -15,7 +15,7 @@ func init() {
 		command{"vms", "", "list libvirt domains", cmdVMs},
 		command{"attach", "NAME", "take hold of a running domain", cmdAttach},
 		command{"detach", "[--vm NAME]", "let a VM go: breakpoints removed, guest resumed", cmdDetach},
-		command{"state", "[--vm NAME]", "a VM's state, and Frost's view of it", cmdState},
+		command{"state", "[--vm NAME] [--find-kernel]", "a VM's state, and Frost's view of it", cmdState},
 	)
 }
 
@@ -102,6 +102,7 @@ func cmdDetach(ctx context.Context, c *cli, args []string) error {
 
 func cmdState(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("state", true)
+	find := fs.Bool("find-kernel", false, "look for the guest's Windows kernel now, even if an earlier search found none\n(stops a running guest for a moment)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func cmdState(ctx context.Context, c *cli, args []string) error {
 	}
 	ctx, cancel := unaryCtx(ctx)
 	defer cancel()
-	resp, err := pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: c.vm})
+	resp, err := pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: c.vm, FindKernel: *find})
 	if err != nil {
 		return err
 	}
@@ -149,6 +150,21 @@ func printVM(w io.Writer, d *pb.Domain, vm *pb.VM) {
 	}
 	if k := vm.GetKernel(); k != nil {
 		fmt.Fprintf(t, "Kernel:\t%s (%s %s-%d)\n", addr(k.GetBase()), k.GetPdb().GetPdbName(), k.GetPdb().GetGuid(), k.GetPdb().GetAge())
+	} else if ks := vm.GetKernelSearch(); ks != nil {
+		fmt.Fprintf(t, "Kernel:\t%s\n", kernelSearch(ks))
 	}
 	t.Flush()
+}
+
+// kernelSearch says what Frost knows of a guest's Windows kernel while it
+// has none.
+func kernelSearch(ks *pb.KernelSearch) string {
+	if !ks.GetSearched() {
+		return "not looked for yet (the first call that needs Windows looks)"
+	}
+	s := "no Windows kernel found, " + ks.GetAt().AsTime().Local().Format("15:04:05") + ": " + ks.GetError()
+	if ks.GetUntilReset() {
+		return s + "; not looked for again until the guest resets or `state --find-kernel`"
+	}
+	return s + "; looked for again after " + ks.GetRetryAfter().AsTime().Local().Format("15:04:05")
 }

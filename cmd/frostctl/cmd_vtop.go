@@ -122,5 +122,8 @@ func cmdVadmap(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr(r.GetStart()), endAddr(r.GetEnd()), location(r.GetLocation()), r.GetError())
 		}
 		t.Flush()
+		if resp.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64 {
+			fmt.Fprintln(w, "no Windows kernel is known in this guest: pages were walked as the processor walks them (no VADs; a non-present entry reads as Not Mapped)")
+		}
 	})
 }

@@ -51,6 +51,9 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "attach", args: []string{"attach", "scratch"}, rpc: "VMService/Attach", want: []string{"scratch", "Attached:", "yes"}},
 		{name: "detach", args: []string{"detach", "--vm", "scratch"}, rpc: "VMService/Detach", want: []string{"detached scratch"}},
 		{name: "state", args: []string{"state"}, env: vm, rpc: "VMService/GetVM", want: []string{"win10", "Guest:"}},
+		// --find-kernel looks now; the fake guest has no register file, so
+		// looking fails (a guest merely without Windows is not an error).
+		{name: "state", args: []string{"state", "--find-kernel"}, env: vm, rpc: "VMService/GetVM", code: 1, serverCode: codes.Internal, want: noKernel},
 		// launch is removed (frostd no longer launches the test guest): it
 		// prints the demo tool's command with the same arguments, exit 2,
 		// and never calls frostd (no rpc).

@@ -68,6 +68,7 @@ type readTally struct {
 	unread      []unreadRun
 	unreadBytes uint64
 	smear       bool
+	hardware    bool // the page tables were walked as the processor does
 }
 
 // unreadRun is adjacent unread pieces in one page state. Their reasons may
@@ -80,8 +81,9 @@ type unreadRun struct {
 }
 
 func (t *readTally) add(ch readChunk) {
-	if v, ok := ch.(*pb.StreamVirtualResponse); ok && v.GetSmear() {
-		t.smear = true
+	if v, ok := ch.(*pb.StreamVirtualResponse); ok {
+		t.smear = t.smear || v.GetSmear()
+		t.hardware = t.hardware || v.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64
 	}
 	for _, p := range ch.GetPages() {
 		if p.GetServed() {
@@ -129,6 +131,9 @@ func (t *readTally) print(w io.Writer) {
 			fmt.Fprintf(w, " (the first of %d pieces in this state)", r.pieces)
 		}
 		fmt.Fprintln(w)
+	}
+	if t.hardware && len(t.unread) > 0 {
+		fmt.Fprintln(w, hardwareNote)
 	}
 	if t.smear {
 		fmt.Fprintln(w, "the guest ran during the read: its pages come from different moments (pause it for a consistent image)")

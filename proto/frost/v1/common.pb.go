@@ -228,6 +228,62 @@ func (PageState) EnumDescriptor() ([]byte, []int) {
 	return file_frost_v1_common_proto_rawDescGZIP(), []int{2}
 }
 
+// TranslationModel is how a walk read the page-table entries it met.
+type TranslationModel int32
+
+const (
+	TranslationModel_TRANSLATION_MODEL_UNSPECIFIED TranslationModel = 0
+	// As Windows' memory manager does, from the kernel's symbols: valid
+	// entries, and the software states of invalid ones (transition, paging
+	// file, prototype, demand-zero, subsection).
+	TranslationModel_TRANSLATION_MODEL_WINDOWS TranslationModel = 1
+	// As the processor does, on any x86-64 guest whose Windows kernel Frost
+	// has not found: present entries map (4K, 2M, 1G), a non-present entry
+	// maps nothing, whatever the OS keeps in it.
+	TranslationModel_TRANSLATION_MODEL_X86_64 TranslationModel = 2
+)
+
+// Enum value maps for TranslationModel.
+var (
+	TranslationModel_name = map[int32]string{
+		0: "TRANSLATION_MODEL_UNSPECIFIED",
+		1: "TRANSLATION_MODEL_WINDOWS",
+		2: "TRANSLATION_MODEL_X86_64",
+	}
+	TranslationModel_value = map[string]int32{
+		"TRANSLATION_MODEL_UNSPECIFIED": 0,
+		"TRANSLATION_MODEL_WINDOWS":     1,
+		"TRANSLATION_MODEL_X86_64":      2,
+	}
+)
+
+func (x TranslationModel) Enum() *TranslationModel {
+	p := new(TranslationModel)
+	*p = x
+	return p
+}
+
+func (x TranslationModel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TranslationModel) Descriptor() protoreflect.EnumDescriptor {
+	return file_frost_v1_common_proto_enumTypes[3].Descriptor()
+}
+
+func (TranslationModel) Type() protoreflect.EnumType {
+	return &file_frost_v1_common_proto_enumTypes[3]
+}
+
+func (x TranslationModel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TranslationModel.Descriptor instead.
+func (TranslationModel) EnumDescriptor() ([]byte, []int) {
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{3}
+}
+
 type TranslationLevel int32
 
 const (
@@ -282,11 +338,11 @@ func (x TranslationLevel) String() string {
 }
 
 func (TranslationLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_frost_v1_common_proto_enumTypes[3].Descriptor()
+	return file_frost_v1_common_proto_enumTypes[4].Descriptor()
 }
 
 func (TranslationLevel) Type() protoreflect.EnumType {
-	return &file_frost_v1_common_proto_enumTypes[3]
+	return &file_frost_v1_common_proto_enumTypes[4]
 }
 
 func (x TranslationLevel) Number() protoreflect.EnumNumber {
@@ -295,7 +351,7 @@ func (x TranslationLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TranslationLevel.Descriptor instead.
 func (TranslationLevel) EnumDescriptor() ([]byte, []int) {
-	return file_frost_v1_common_proto_rawDescGZIP(), []int{3}
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{4}
 }
 
 type EntrySpace int32
@@ -340,11 +396,11 @@ func (x EntrySpace) String() string {
 }
 
 func (EntrySpace) Descriptor() protoreflect.EnumDescriptor {
-	return file_frost_v1_common_proto_enumTypes[4].Descriptor()
+	return file_frost_v1_common_proto_enumTypes[5].Descriptor()
 }
 
 func (EntrySpace) Type() protoreflect.EnumType {
-	return &file_frost_v1_common_proto_enumTypes[4]
+	return &file_frost_v1_common_proto_enumTypes[5]
 }
 
 func (x EntrySpace) Number() protoreflect.EnumNumber {
@@ -353,7 +409,7 @@ func (x EntrySpace) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EntrySpace.Descriptor instead.
 func (EntrySpace) EnumDescriptor() ([]byte, []int) {
-	return file_frost_v1_common_proto_rawDescGZIP(), []int{4}
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{5}
 }
 
 // ErrorReason is the machine-readable reason of a failed call, carried in
@@ -466,11 +522,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_frost_v1_common_proto_enumTypes[5].Descriptor()
+	return file_frost_v1_common_proto_enumTypes[6].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_frost_v1_common_proto_enumTypes[5]
+	return &file_frost_v1_common_proto_enumTypes[6]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -479,7 +535,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_frost_v1_common_proto_rawDescGZIP(), []int{5}
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
 // AddressSpace says whose virtual addresses a request means.
@@ -1085,7 +1141,9 @@ type Provenance struct {
 	// The guest was running: the steps may come from different moments.
 	Smear bool `protobuf:"varint,6,opt,name=smear,proto3" json:"smear,omitempty"`
 	// The steps rendered as text, as frostctl vtop prints them.
-	Text          string `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	Text string `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	// How the entries were read.
+	Model         TranslationModel `protobuf:"varint,8,opt,name=model,proto3,enum=frost.v1.TranslationModel" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1167,6 +1225,13 @@ func (x *Provenance) GetText() string {
 		return x.Text
 	}
 	return ""
+}
+
+func (x *Provenance) GetModel() TranslationModel {
+	if x != nil {
+		return x.Model
+	}
+	return TranslationModel_TRANSLATION_MODEL_UNSPECIFIED
 }
 
 // TranslationStep is one step of a walk. Entry steps carry the entry; the
@@ -1438,7 +1503,7 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x124\n" +
 	"\n" +
 	"provenance\x18\a \x01(\v2\x14.frost.v1.ProvenanceR\n" +
-	"provenance\"\xcf\x01\n" +
+	"provenance\"\x81\x02\n" +
 	"\n" +
 	"Provenance\x12\x0e\n" +
 	"\x02va\x18\x01 \x01(\x04R\x02va\x12\x10\n" +
@@ -1447,7 +1512,8 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\blocation\x18\x04 \x01(\v2\x12.frost.v1.LocationR\blocation\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x14\n" +
 	"\x05smear\x18\x06 \x01(\bR\x05smear\x12\x12\n" +
-	"\x04text\x18\a \x01(\tR\x04text\"\x84\x03\n" +
+	"\x04text\x18\a \x01(\tR\x04text\x120\n" +
+	"\x05model\x18\b \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model\"\x84\x03\n" +
 	"\x0fTranslationStep\x12\x14\n" +
 	"\x05depth\x18\x01 \x01(\rR\x05depth\x120\n" +
 	"\x05level\x18\x02 \x01(\x0e2\x1a.frost.v1.TranslationLevelR\x05level\x12\x0e\n" +
@@ -1497,7 +1563,11 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x0fPAGE_STATE_FILE\x10\t\x12!\n" +
 	"\x1dPAGE_STATE_TRANSLATION_FAILED\x10\n" +
 	"\x12\x16\n" +
-	"\x12PAGE_STATE_NOT_RAM\x10\v*\xc0\x02\n" +
+	"\x12PAGE_STATE_NOT_RAM\x10\v*r\n" +
+	"\x10TranslationModel\x12!\n" +
+	"\x1dTRANSLATION_MODEL_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19TRANSLATION_MODEL_WINDOWS\x10\x01\x12\x1c\n" +
+	"\x18TRANSLATION_MODEL_X86_64\x10\x02*\xc0\x02\n" +
 	"\x10TranslationLevel\x12!\n" +
 	"\x1dTRANSLATION_LEVEL_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19TRANSLATION_LEVEL_VIRTUAL\x10\x01\x12\x1b\n" +
@@ -1554,48 +1624,50 @@ func file_frost_v1_common_proto_rawDescGZIP() []byte {
 	return file_frost_v1_common_proto_rawDescData
 }
 
-var file_frost_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_frost_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_frost_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_frost_v1_common_proto_goTypes = []any{
 	(StopReason)(0),               // 0: frost.v1.StopReason
 	(BreakpointKind)(0),           // 1: frost.v1.BreakpointKind
 	(PageState)(0),                // 2: frost.v1.PageState
-	(TranslationLevel)(0),         // 3: frost.v1.TranslationLevel
-	(EntrySpace)(0),               // 4: frost.v1.EntrySpace
-	(ErrorReason)(0),              // 5: frost.v1.ErrorReason
-	(*AddressSpace)(nil),          // 6: frost.v1.AddressSpace
-	(*PdbIdentity)(nil),           // 7: frost.v1.PdbIdentity
-	(*Register)(nil),              // 8: frost.v1.Register
-	(*Registers)(nil),             // 9: frost.v1.Registers
-	(*StopInfo)(nil),              // 10: frost.v1.StopInfo
-	(*Location)(nil),              // 11: frost.v1.Location
-	(*PageStatus)(nil),            // 12: frost.v1.PageStatus
-	(*Provenance)(nil),            // 13: frost.v1.Provenance
-	(*TranslationStep)(nil),       // 14: frost.v1.TranslationStep
-	(*ErrorDetail)(nil),           // 15: frost.v1.ErrorDetail
-	nil,                           // 16: frost.v1.ErrorDetail.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(TranslationModel)(0),         // 3: frost.v1.TranslationModel
+	(TranslationLevel)(0),         // 4: frost.v1.TranslationLevel
+	(EntrySpace)(0),               // 5: frost.v1.EntrySpace
+	(ErrorReason)(0),              // 6: frost.v1.ErrorReason
+	(*AddressSpace)(nil),          // 7: frost.v1.AddressSpace
+	(*PdbIdentity)(nil),           // 8: frost.v1.PdbIdentity
+	(*Register)(nil),              // 9: frost.v1.Register
+	(*Registers)(nil),             // 10: frost.v1.Registers
+	(*StopInfo)(nil),              // 11: frost.v1.StopInfo
+	(*Location)(nil),              // 12: frost.v1.Location
+	(*PageStatus)(nil),            // 13: frost.v1.PageStatus
+	(*Provenance)(nil),            // 14: frost.v1.Provenance
+	(*TranslationStep)(nil),       // 15: frost.v1.TranslationStep
+	(*ErrorDetail)(nil),           // 16: frost.v1.ErrorDetail
+	nil,                           // 17: frost.v1.ErrorDetail.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_frost_v1_common_proto_depIdxs = []int32{
-	8,  // 0: frost.v1.Registers.registers:type_name -> frost.v1.Register
+	9,  // 0: frost.v1.Registers.registers:type_name -> frost.v1.Register
 	0,  // 1: frost.v1.StopInfo.reason:type_name -> frost.v1.StopReason
-	17, // 2: frost.v1.StopInfo.time:type_name -> google.protobuf.Timestamp
-	9,  // 3: frost.v1.StopInfo.registers:type_name -> frost.v1.Registers
+	18, // 2: frost.v1.StopInfo.time:type_name -> google.protobuf.Timestamp
+	10, // 3: frost.v1.StopInfo.registers:type_name -> frost.v1.Registers
 	2,  // 4: frost.v1.Location.state:type_name -> frost.v1.PageState
-	11, // 5: frost.v1.PageStatus.location:type_name -> frost.v1.Location
-	13, // 6: frost.v1.PageStatus.provenance:type_name -> frost.v1.Provenance
-	14, // 7: frost.v1.Provenance.steps:type_name -> frost.v1.TranslationStep
-	11, // 8: frost.v1.Provenance.location:type_name -> frost.v1.Location
-	3,  // 9: frost.v1.TranslationStep.level:type_name -> frost.v1.TranslationLevel
-	4,  // 10: frost.v1.TranslationStep.space:type_name -> frost.v1.EntrySpace
-	5,  // 11: frost.v1.ErrorDetail.reason:type_name -> frost.v1.ErrorReason
-	16, // 12: frost.v1.ErrorDetail.metadata:type_name -> frost.v1.ErrorDetail.MetadataEntry
-	12, // 13: frost.v1.ErrorDetail.pages:type_name -> frost.v1.PageStatus
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	12, // 5: frost.v1.PageStatus.location:type_name -> frost.v1.Location
+	14, // 6: frost.v1.PageStatus.provenance:type_name -> frost.v1.Provenance
+	15, // 7: frost.v1.Provenance.steps:type_name -> frost.v1.TranslationStep
+	12, // 8: frost.v1.Provenance.location:type_name -> frost.v1.Location
+	3,  // 9: frost.v1.Provenance.model:type_name -> frost.v1.TranslationModel
+	4,  // 10: frost.v1.TranslationStep.level:type_name -> frost.v1.TranslationLevel
+	5,  // 11: frost.v1.TranslationStep.space:type_name -> frost.v1.EntrySpace
+	6,  // 12: frost.v1.ErrorDetail.reason:type_name -> frost.v1.ErrorReason
+	17, // 13: frost.v1.ErrorDetail.metadata:type_name -> frost.v1.ErrorDetail.MetadataEntry
+	13, // 14: frost.v1.ErrorDetail.pages:type_name -> frost.v1.PageStatus
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_common_proto_init() }
@@ -1613,7 +1685,7 @@ func file_frost_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_common_proto_rawDesc), len(file_frost_v1_common_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -217,7 +217,9 @@ type ReadVirtualResponse struct {
 	// The DTB the read used.
 	Dtb uint64 `protobuf:"varint,3,opt,name=dtb,proto3" json:"dtb,omitempty"`
 	// The guest was running: pages may come from different moments.
-	Smear         bool `protobuf:"varint,4,opt,name=smear,proto3" json:"smear,omitempty"`
+	Smear bool `protobuf:"varint,4,opt,name=smear,proto3" json:"smear,omitempty"`
+	// How the page tables were read.
+	Model         TranslationModel `protobuf:"varint,5,opt,name=model,proto3,enum=frost.v1.TranslationModel" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +280,13 @@ func (x *ReadVirtualResponse) GetSmear() bool {
 		return x.Smear
 	}
 	return false
+}
+
+func (x *ReadVirtualResponse) GetModel() TranslationModel {
+	if x != nil {
+		return x.Model
+	}
+	return TranslationModel_TRANSLATION_MODEL_UNSPECIFIED
 }
 
 type StreamPhysicalRequest struct {
@@ -489,10 +498,12 @@ func (x *StreamVirtualRequest) GetChunkSize() uint32 {
 type StreamVirtualResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// VA of data[0].
-	Address       uint64        `protobuf:"varint,1,opt,name=address,proto3" json:"address,omitempty"`
-	Data          []byte        `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
-	Pages         []*PageStatus `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
-	Smear         bool          `protobuf:"varint,4,opt,name=smear,proto3" json:"smear,omitempty"`
+	Address uint64        `protobuf:"varint,1,opt,name=address,proto3" json:"address,omitempty"`
+	Data    []byte        `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Pages   []*PageStatus `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	Smear   bool          `protobuf:"varint,4,opt,name=smear,proto3" json:"smear,omitempty"`
+	// How the page tables were read.
+	Model         TranslationModel `protobuf:"varint,5,opt,name=model,proto3,enum=frost.v1.TranslationModel" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -553,6 +564,13 @@ func (x *StreamVirtualResponse) GetSmear() bool {
 		return x.Smear
 	}
 	return false
+}
+
+func (x *StreamVirtualResponse) GetModel() TranslationModel {
+	if x != nil {
+		return x.Model
+	}
+	return TranslationModel_TRANSLATION_MODEL_UNSPECIFIED
 }
 
 type TranslateRequest struct {
@@ -804,9 +822,11 @@ func (x *VadRun) GetError() string {
 }
 
 type VadMapResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Runs          []*VadRun              `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
-	Dtb           uint64                 `protobuf:"varint,2,opt,name=dtb,proto3" json:"dtb,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Runs  []*VadRun              `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	Dtb   uint64                 `protobuf:"varint,2,opt,name=dtb,proto3" json:"dtb,omitempty"`
+	// How the page tables were read.
+	Model         TranslationModel `protobuf:"varint,3,opt,name=model,proto3,enum=frost.v1.TranslationModel" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -853,6 +873,13 @@ func (x *VadMapResponse) GetDtb() uint64 {
 		return x.Dtb
 	}
 	return 0
+}
+
+func (x *VadMapResponse) GetModel() TranslationModel {
+	if x != nil {
+		return x.Model
+	}
+	return TranslationModel_TRANSLATION_MODEL_UNSPECIFIED
 }
 
 type GetPhysicalMapRequest struct {
@@ -1163,7 +1190,9 @@ func (x *WriteVirtualRequest) GetData() []byte {
 type WriteVirtualResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Each piece and whether it was written: only pages in RAM are.
-	Pages         []*PageStatus `protobuf:"bytes,1,rep,name=pages,proto3" json:"pages,omitempty"`
+	Pages []*PageStatus `protobuf:"bytes,1,rep,name=pages,proto3" json:"pages,omitempty"`
+	// How the page tables were read.
+	Model         TranslationModel `protobuf:"varint,2,opt,name=model,proto3,enum=frost.v1.TranslationModel" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1205,6 +1234,13 @@ func (x *WriteVirtualResponse) GetPages() []*PageStatus {
 	return nil
 }
 
+func (x *WriteVirtualResponse) GetModel() TranslationModel {
+	if x != nil {
+		return x.Model
+	}
+	return TranslationModel_TRANSLATION_MODEL_UNSPECIFIED
+}
+
 var File_frost_v1_memory_proto protoreflect.FileDescriptor
 
 const file_frost_v1_memory_proto_rawDesc = "" +
@@ -1224,12 +1260,13 @@ const file_frost_v1_memory_proto_rawDesc = "" +
 	"\x06length\x18\x04 \x01(\x04R\x06length\x12\x1e\n" +
 	"\n" +
 	"provenance\x18\x05 \x01(\bR\n" +
-	"provenance\"}\n" +
+	"provenance\"\xaf\x01\n" +
 	"\x13ReadVirtualResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12*\n" +
 	"\x05pages\x18\x02 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x12\x10\n" +
 	"\x03dtb\x18\x03 \x01(\x04R\x03dtb\x12\x14\n" +
-	"\x05smear\x18\x04 \x01(\bR\x05smear\"x\n" +
+	"\x05smear\x18\x04 \x01(\bR\x05smear\x120\n" +
+	"\x05model\x18\x05 \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model\"x\n" +
 	"\x15StreamPhysicalRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\x04R\aaddress\x12\x16\n" +
@@ -1246,12 +1283,13 @@ const file_frost_v1_memory_proto_rawDesc = "" +
 	"\aaddress\x18\x03 \x01(\x04R\aaddress\x12\x16\n" +
 	"\x06length\x18\x04 \x01(\x04R\x06length\x12\x1d\n" +
 	"\n" +
-	"chunk_size\x18\x05 \x01(\rR\tchunkSize\"\x87\x01\n" +
+	"chunk_size\x18\x05 \x01(\rR\tchunkSize\"\xb9\x01\n" +
 	"\x15StreamVirtualResponse\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\x04R\aaddress\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12*\n" +
 	"\x05pages\x18\x03 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x12\x14\n" +
-	"\x05smear\x18\x04 \x01(\bR\x05smear\"j\n" +
+	"\x05smear\x18\x04 \x01(\bR\x05smear\x120\n" +
+	"\x05model\x18\x05 \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model\"j\n" +
 	"\x10TranslateRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12,\n" +
 	"\x05space\x18\x02 \x01(\v2\x16.frost.v1.AddressSpaceR\x05space\x12\x18\n" +
@@ -1269,10 +1307,11 @@ const file_frost_v1_memory_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x10\n" +
 	"\x03end\x18\x02 \x01(\x04R\x03end\x12.\n" +
 	"\blocation\x18\x03 \x01(\v2\x12.frost.v1.LocationR\blocation\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"H\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"z\n" +
 	"\x0eVadMapResponse\x12$\n" +
 	"\x04runs\x18\x01 \x03(\v2\x10.frost.v1.VadRunR\x04runs\x12\x10\n" +
-	"\x03dtb\x18\x02 \x01(\x04R\x03dtb\"'\n" +
+	"\x03dtb\x18\x02 \x01(\x04R\x03dtb\x120\n" +
+	"\x05model\x18\x03 \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model\"'\n" +
 	"\x15GetPhysicalMapRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"7\n" +
 	"\rPhysicalRange\x12\x14\n" +
@@ -1289,9 +1328,10 @@ const file_frost_v1_memory_proto_rawDesc = "" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12,\n" +
 	"\x05space\x18\x02 \x01(\v2\x16.frost.v1.AddressSpaceR\x05space\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\x04R\aaddress\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"B\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"t\n" +
 	"\x14WriteVirtualResponse\x12*\n" +
-	"\x05pages\x18\x01 \x03(\v2\x14.frost.v1.PageStatusR\x05pages2\xce\x05\n" +
+	"\x05pages\x18\x01 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x120\n" +
+	"\x05model\x18\x02 \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model2\xce\x05\n" +
 	"\rMemoryService\x12M\n" +
 	"\fReadPhysical\x12\x1d.frost.v1.ReadPhysicalRequest\x1a\x1e.frost.v1.ReadPhysicalResponse\x12J\n" +
 	"\vReadVirtual\x12\x1c.frost.v1.ReadVirtualRequest\x1a\x1d.frost.v1.ReadVirtualResponse\x12U\n" +
@@ -1339,47 +1379,52 @@ var file_frost_v1_memory_proto_goTypes = []any{
 	(*WriteVirtualResponse)(nil),   // 19: frost.v1.WriteVirtualResponse
 	(*PageStatus)(nil),             // 20: frost.v1.PageStatus
 	(*AddressSpace)(nil),           // 21: frost.v1.AddressSpace
-	(*Provenance)(nil),             // 22: frost.v1.Provenance
-	(*Location)(nil),               // 23: frost.v1.Location
+	(TranslationModel)(0),          // 22: frost.v1.TranslationModel
+	(*Provenance)(nil),             // 23: frost.v1.Provenance
+	(*Location)(nil),               // 24: frost.v1.Location
 }
 var file_frost_v1_memory_proto_depIdxs = []int32{
 	20, // 0: frost.v1.ReadPhysicalResponse.pages:type_name -> frost.v1.PageStatus
 	21, // 1: frost.v1.ReadVirtualRequest.space:type_name -> frost.v1.AddressSpace
 	20, // 2: frost.v1.ReadVirtualResponse.pages:type_name -> frost.v1.PageStatus
-	20, // 3: frost.v1.StreamPhysicalResponse.pages:type_name -> frost.v1.PageStatus
-	21, // 4: frost.v1.StreamVirtualRequest.space:type_name -> frost.v1.AddressSpace
-	20, // 5: frost.v1.StreamVirtualResponse.pages:type_name -> frost.v1.PageStatus
-	21, // 6: frost.v1.TranslateRequest.space:type_name -> frost.v1.AddressSpace
-	22, // 7: frost.v1.TranslateResponse.provenance:type_name -> frost.v1.Provenance
-	21, // 8: frost.v1.VadMapRequest.space:type_name -> frost.v1.AddressSpace
-	23, // 9: frost.v1.VadRun.location:type_name -> frost.v1.Location
-	11, // 10: frost.v1.VadMapResponse.runs:type_name -> frost.v1.VadRun
-	14, // 11: frost.v1.GetPhysicalMapResponse.ranges:type_name -> frost.v1.PhysicalRange
-	21, // 12: frost.v1.WriteVirtualRequest.space:type_name -> frost.v1.AddressSpace
-	20, // 13: frost.v1.WriteVirtualResponse.pages:type_name -> frost.v1.PageStatus
-	0,  // 14: frost.v1.MemoryService.ReadPhysical:input_type -> frost.v1.ReadPhysicalRequest
-	2,  // 15: frost.v1.MemoryService.ReadVirtual:input_type -> frost.v1.ReadVirtualRequest
-	4,  // 16: frost.v1.MemoryService.StreamPhysical:input_type -> frost.v1.StreamPhysicalRequest
-	6,  // 17: frost.v1.MemoryService.StreamVirtual:input_type -> frost.v1.StreamVirtualRequest
-	8,  // 18: frost.v1.MemoryService.Translate:input_type -> frost.v1.TranslateRequest
-	10, // 19: frost.v1.MemoryService.VadMap:input_type -> frost.v1.VadMapRequest
-	13, // 20: frost.v1.MemoryService.GetPhysicalMap:input_type -> frost.v1.GetPhysicalMapRequest
-	16, // 21: frost.v1.MemoryService.WritePhysical:input_type -> frost.v1.WritePhysicalRequest
-	18, // 22: frost.v1.MemoryService.WriteVirtual:input_type -> frost.v1.WriteVirtualRequest
-	1,  // 23: frost.v1.MemoryService.ReadPhysical:output_type -> frost.v1.ReadPhysicalResponse
-	3,  // 24: frost.v1.MemoryService.ReadVirtual:output_type -> frost.v1.ReadVirtualResponse
-	5,  // 25: frost.v1.MemoryService.StreamPhysical:output_type -> frost.v1.StreamPhysicalResponse
-	7,  // 26: frost.v1.MemoryService.StreamVirtual:output_type -> frost.v1.StreamVirtualResponse
-	9,  // 27: frost.v1.MemoryService.Translate:output_type -> frost.v1.TranslateResponse
-	12, // 28: frost.v1.MemoryService.VadMap:output_type -> frost.v1.VadMapResponse
-	15, // 29: frost.v1.MemoryService.GetPhysicalMap:output_type -> frost.v1.GetPhysicalMapResponse
-	17, // 30: frost.v1.MemoryService.WritePhysical:output_type -> frost.v1.WritePhysicalResponse
-	19, // 31: frost.v1.MemoryService.WriteVirtual:output_type -> frost.v1.WriteVirtualResponse
-	23, // [23:32] is the sub-list for method output_type
-	14, // [14:23] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	22, // 3: frost.v1.ReadVirtualResponse.model:type_name -> frost.v1.TranslationModel
+	20, // 4: frost.v1.StreamPhysicalResponse.pages:type_name -> frost.v1.PageStatus
+	21, // 5: frost.v1.StreamVirtualRequest.space:type_name -> frost.v1.AddressSpace
+	20, // 6: frost.v1.StreamVirtualResponse.pages:type_name -> frost.v1.PageStatus
+	22, // 7: frost.v1.StreamVirtualResponse.model:type_name -> frost.v1.TranslationModel
+	21, // 8: frost.v1.TranslateRequest.space:type_name -> frost.v1.AddressSpace
+	23, // 9: frost.v1.TranslateResponse.provenance:type_name -> frost.v1.Provenance
+	21, // 10: frost.v1.VadMapRequest.space:type_name -> frost.v1.AddressSpace
+	24, // 11: frost.v1.VadRun.location:type_name -> frost.v1.Location
+	11, // 12: frost.v1.VadMapResponse.runs:type_name -> frost.v1.VadRun
+	22, // 13: frost.v1.VadMapResponse.model:type_name -> frost.v1.TranslationModel
+	14, // 14: frost.v1.GetPhysicalMapResponse.ranges:type_name -> frost.v1.PhysicalRange
+	21, // 15: frost.v1.WriteVirtualRequest.space:type_name -> frost.v1.AddressSpace
+	20, // 16: frost.v1.WriteVirtualResponse.pages:type_name -> frost.v1.PageStatus
+	22, // 17: frost.v1.WriteVirtualResponse.model:type_name -> frost.v1.TranslationModel
+	0,  // 18: frost.v1.MemoryService.ReadPhysical:input_type -> frost.v1.ReadPhysicalRequest
+	2,  // 19: frost.v1.MemoryService.ReadVirtual:input_type -> frost.v1.ReadVirtualRequest
+	4,  // 20: frost.v1.MemoryService.StreamPhysical:input_type -> frost.v1.StreamPhysicalRequest
+	6,  // 21: frost.v1.MemoryService.StreamVirtual:input_type -> frost.v1.StreamVirtualRequest
+	8,  // 22: frost.v1.MemoryService.Translate:input_type -> frost.v1.TranslateRequest
+	10, // 23: frost.v1.MemoryService.VadMap:input_type -> frost.v1.VadMapRequest
+	13, // 24: frost.v1.MemoryService.GetPhysicalMap:input_type -> frost.v1.GetPhysicalMapRequest
+	16, // 25: frost.v1.MemoryService.WritePhysical:input_type -> frost.v1.WritePhysicalRequest
+	18, // 26: frost.v1.MemoryService.WriteVirtual:input_type -> frost.v1.WriteVirtualRequest
+	1,  // 27: frost.v1.MemoryService.ReadPhysical:output_type -> frost.v1.ReadPhysicalResponse
+	3,  // 28: frost.v1.MemoryService.ReadVirtual:output_type -> frost.v1.ReadVirtualResponse
+	5,  // 29: frost.v1.MemoryService.StreamPhysical:output_type -> frost.v1.StreamPhysicalResponse
+	7,  // 30: frost.v1.MemoryService.StreamVirtual:output_type -> frost.v1.StreamVirtualResponse
+	9,  // 31: frost.v1.MemoryService.Translate:output_type -> frost.v1.TranslateResponse
+	12, // 32: frost.v1.MemoryService.VadMap:output_type -> frost.v1.VadMapResponse
+	15, // 33: frost.v1.MemoryService.GetPhysicalMap:output_type -> frost.v1.GetPhysicalMapResponse
+	17, // 34: frost.v1.MemoryService.WritePhysical:output_type -> frost.v1.WritePhysicalResponse
+	19, // 35: frost.v1.MemoryService.WriteVirtual:output_type -> frost.v1.WriteVirtualResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_memory_proto_init() }

@@ -9,6 +9,7 @@ package frostv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -230,7 +231,10 @@ type VM struct {
 	// "gdbstub".
 	MemoryBackend string `protobuf:"bytes,8,opt,name=memory_backend,json=memoryBackend,proto3" json:"memory_backend,omitempty"`
 	// The kernel, once found.
-	Kernel        *Kernel `protobuf:"bytes,9,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	Kernel *Kernel `protobuf:"bytes,9,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	// Set while no Windows kernel is known: whether and when Frost looked,
+	// and what it did not find.
+	KernelSearch  *KernelSearch `protobuf:"bytes,10,opt,name=kernel_search,json=kernelSearch,proto3" json:"kernel_search,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,6 +332,99 @@ func (x *VM) GetKernel() *Kernel {
 	return nil
 }
 
+func (x *VM) GetKernelSearch() *KernelSearch {
+	if x != nil {
+		return x.KernelSearch
+	}
+	return nil
+}
+
+// KernelSearch is the outcome of the last search for a Windows kernel.
+// Frost searches on the first call that needs one; a search in a guest
+// whose vCPU ran in 64-bit mode with paging is remembered until the guest
+// resets or a client asks again (GetVMRequest.find_kernel), so calls that
+// need Windows fail fast on a guest that is not Windows without stopping
+// it again. A search made earlier in a boot is retried after 10 s.
+type KernelSearch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False: no call has needed the kernel yet.
+	Searched bool `protobuf:"varint,1,opt,name=searched,proto3" json:"searched,omitempty"`
+	// What was looked for and not found.
+	Error string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	At    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	// True: remembered until a reset or find_kernel; false: retried by the
+	// next call after retry_after.
+	UntilReset    bool                   `protobuf:"varint,4,opt,name=until_reset,json=untilReset,proto3" json:"until_reset,omitempty"`
+	RetryAfter    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KernelSearch) Reset() {
+	*x = KernelSearch{}
+	mi := &file_frost_v1_vm_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KernelSearch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KernelSearch) ProtoMessage() {}
+
+func (x *KernelSearch) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_vm_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KernelSearch.ProtoReflect.Descriptor instead.
+func (*KernelSearch) Descriptor() ([]byte, []int) {
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *KernelSearch) GetSearched() bool {
+	if x != nil {
+		return x.Searched
+	}
+	return false
+}
+
+func (x *KernelSearch) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *KernelSearch) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *KernelSearch) GetUntilReset() bool {
+	if x != nil {
+		return x.UntilReset
+	}
+	return false
+}
+
+func (x *KernelSearch) GetRetryAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetryAfter
+	}
+	return nil
+}
+
 type Kernel struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Base  uint64                 `protobuf:"varint,1,opt,name=base,proto3" json:"base,omitempty"`
@@ -343,7 +440,7 @@ type Kernel struct {
 
 func (x *Kernel) Reset() {
 	*x = Kernel{}
-	mi := &file_frost_v1_vm_proto_msgTypes[2]
+	mi := &file_frost_v1_vm_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +452,7 @@ func (x *Kernel) String() string {
 func (*Kernel) ProtoMessage() {}
 
 func (x *Kernel) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[2]
+	mi := &file_frost_v1_vm_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +465,7 @@ func (x *Kernel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kernel.ProtoReflect.Descriptor instead.
 func (*Kernel) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{2}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Kernel) GetBase() uint64 {
@@ -414,7 +511,7 @@ type ListDomainsRequest struct {
 
 func (x *ListDomainsRequest) Reset() {
 	*x = ListDomainsRequest{}
-	mi := &file_frost_v1_vm_proto_msgTypes[3]
+	mi := &file_frost_v1_vm_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +523,7 @@ func (x *ListDomainsRequest) String() string {
 func (*ListDomainsRequest) ProtoMessage() {}
 
 func (x *ListDomainsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[3]
+	mi := &file_frost_v1_vm_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +536,7 @@ func (x *ListDomainsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDomainsRequest.ProtoReflect.Descriptor instead.
 func (*ListDomainsRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{3}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{4}
 }
 
 type ListDomainsResponse struct {
@@ -451,7 +548,7 @@ type ListDomainsResponse struct {
 
 func (x *ListDomainsResponse) Reset() {
 	*x = ListDomainsResponse{}
-	mi := &file_frost_v1_vm_proto_msgTypes[4]
+	mi := &file_frost_v1_vm_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +560,7 @@ func (x *ListDomainsResponse) String() string {
 func (*ListDomainsResponse) ProtoMessage() {}
 
 func (x *ListDomainsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[4]
+	mi := &file_frost_v1_vm_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +573,7 @@ func (x *ListDomainsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDomainsResponse.ProtoReflect.Descriptor instead.
 func (*ListDomainsResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{4}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListDomainsResponse) GetDomains() []*Domain {
@@ -496,7 +593,7 @@ type AttachRequest struct {
 
 func (x *AttachRequest) Reset() {
 	*x = AttachRequest{}
-	mi := &file_frost_v1_vm_proto_msgTypes[5]
+	mi := &file_frost_v1_vm_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +605,7 @@ func (x *AttachRequest) String() string {
 func (*AttachRequest) ProtoMessage() {}
 
 func (x *AttachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[5]
+	mi := &file_frost_v1_vm_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +618,7 @@ func (x *AttachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
 func (*AttachRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{5}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AttachRequest) GetName() string {
@@ -540,7 +637,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_frost_v1_vm_proto_msgTypes[6]
+	mi := &file_frost_v1_vm_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +649,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[6]
+	mi := &file_frost_v1_vm_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +662,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{6}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AttachResponse) GetVm() *VM {
@@ -584,7 +681,7 @@ type DetachRequest struct {
 
 func (x *DetachRequest) Reset() {
 	*x = DetachRequest{}
-	mi := &file_frost_v1_vm_proto_msgTypes[7]
+	mi := &file_frost_v1_vm_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +693,7 @@ func (x *DetachRequest) String() string {
 func (*DetachRequest) ProtoMessage() {}
 
 func (x *DetachRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[7]
+	mi := &file_frost_v1_vm_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +706,7 @@ func (x *DetachRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachRequest.ProtoReflect.Descriptor instead.
 func (*DetachRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{7}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DetachRequest) GetVm() string {
@@ -627,7 +724,7 @@ type DetachResponse struct {
 
 func (x *DetachResponse) Reset() {
 	*x = DetachResponse{}
-	mi := &file_frost_v1_vm_proto_msgTypes[8]
+	mi := &file_frost_v1_vm_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +736,7 @@ func (x *DetachResponse) String() string {
 func (*DetachResponse) ProtoMessage() {}
 
 func (x *DetachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[8]
+	mi := &file_frost_v1_vm_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,19 +749,22 @@ func (x *DetachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachResponse.ProtoReflect.Descriptor instead.
 func (*DetachResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{8}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{9}
 }
 
 type GetVMRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Vm            string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// Search for the guest's Windows kernel now, even if an earlier search
+	// found none (briefly stopping a running guest to read its registers).
+	FindKernel    bool `protobuf:"varint,2,opt,name=find_kernel,json=findKernel,proto3" json:"find_kernel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetVMRequest) Reset() {
 	*x = GetVMRequest{}
-	mi := &file_frost_v1_vm_proto_msgTypes[9]
+	mi := &file_frost_v1_vm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +776,7 @@ func (x *GetVMRequest) String() string {
 func (*GetVMRequest) ProtoMessage() {}
 
 func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[9]
+	mi := &file_frost_v1_vm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +789,7 @@ func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMRequest.ProtoReflect.Descriptor instead.
 func (*GetVMRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{9}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetVMRequest) GetVm() string {
@@ -697,6 +797,13 @@ func (x *GetVMRequest) GetVm() string {
 		return x.Vm
 	}
 	return ""
+}
+
+func (x *GetVMRequest) GetFindKernel() bool {
+	if x != nil {
+		return x.FindKernel
+	}
+	return false
 }
 
 type GetVMResponse struct {
@@ -710,7 +817,7 @@ type GetVMResponse struct {
 
 func (x *GetVMResponse) Reset() {
 	*x = GetVMResponse{}
-	mi := &file_frost_v1_vm_proto_msgTypes[10]
+	mi := &file_frost_v1_vm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +829,7 @@ func (x *GetVMResponse) String() string {
 func (*GetVMResponse) ProtoMessage() {}
 
 func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[10]
+	mi := &file_frost_v1_vm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +842,7 @@ func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMResponse.ProtoReflect.Descriptor instead.
 func (*GetVMResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{10}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetVMResponse) GetDomain() *Domain {
@@ -771,7 +878,7 @@ type LaunchDemoGuestRequest struct {
 
 func (x *LaunchDemoGuestRequest) Reset() {
 	*x = LaunchDemoGuestRequest{}
-	mi := &file_frost_v1_vm_proto_msgTypes[11]
+	mi := &file_frost_v1_vm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +890,7 @@ func (x *LaunchDemoGuestRequest) String() string {
 func (*LaunchDemoGuestRequest) ProtoMessage() {}
 
 func (x *LaunchDemoGuestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[11]
+	mi := &file_frost_v1_vm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +903,7 @@ func (x *LaunchDemoGuestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaunchDemoGuestRequest.ProtoReflect.Descriptor instead.
 func (*LaunchDemoGuestRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{11}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LaunchDemoGuestRequest) GetName() string {
@@ -844,7 +951,7 @@ type LaunchDemoGuestResponse struct {
 
 func (x *LaunchDemoGuestResponse) Reset() {
 	*x = LaunchDemoGuestResponse{}
-	mi := &file_frost_v1_vm_proto_msgTypes[12]
+	mi := &file_frost_v1_vm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +963,7 @@ func (x *LaunchDemoGuestResponse) String() string {
 func (*LaunchDemoGuestResponse) ProtoMessage() {}
 
 func (x *LaunchDemoGuestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_vm_proto_msgTypes[12]
+	mi := &file_frost_v1_vm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +976,7 @@ func (x *LaunchDemoGuestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaunchDemoGuestResponse.ProtoReflect.Descriptor instead.
 func (*LaunchDemoGuestResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_vm_proto_rawDescGZIP(), []int{12}
+	return file_frost_v1_vm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LaunchDemoGuestResponse) GetDomain() *Domain {
@@ -883,13 +990,13 @@ var File_frost_v1_vm_proto protoreflect.FileDescriptor
 
 const file_frost_v1_vm_proto_rawDesc = "" +
 	"\n" +
-	"\x11frost/v1/vm.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\"\x89\x01\n" +
+	"\x11frost/v1/vm.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
 	"\x06Domain\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x0e\n" +
 	"\x02id\x18\x03 \x01(\x05R\x02id\x12+\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x15.frost.v1.DomainStateR\x05state\x12\x1a\n" +
-	"\battached\x18\x05 \x01(\bR\battached\"\x8c\x03\n" +
+	"\battached\x18\x05 \x01(\bR\battached\"\xc9\x03\n" +
 	"\x02VM\x12(\n" +
 	"\x06domain\x18\x01 \x01(\v2\x10.frost.v1.DomainR\x06domain\x12\x18\n" +
 	"\arunning\x18\x02 \x01(\bR\arunning\x12&\n" +
@@ -899,7 +1006,17 @@ const file_frost_v1_vm_proto_rawDesc = "" +
 	"\x19hardware_breakpoint_slots\x18\x06 \x01(\rR\x17hardwareBreakpointSlots\x12@\n" +
 	"\x1csoftware_breakpoints_visible\x18\a \x01(\bR\x1asoftwareBreakpointsVisible\x12%\n" +
 	"\x0ememory_backend\x18\b \x01(\tR\rmemoryBackend\x12(\n" +
-	"\x06kernel\x18\t \x01(\v2\x10.frost.v1.KernelR\x06kernel\"\x8e\x01\n" +
+	"\x06kernel\x18\t \x01(\v2\x10.frost.v1.KernelR\x06kernel\x12;\n" +
+	"\rkernel_search\x18\n" +
+	" \x01(\v2\x16.frost.v1.KernelSearchR\fkernelSearch\"\xca\x01\n" +
+	"\fKernelSearch\x12\x1a\n" +
+	"\bsearched\x18\x01 \x01(\bR\bsearched\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x1f\n" +
+	"\vuntil_reset\x18\x04 \x01(\bR\n" +
+	"untilReset\x12;\n" +
+	"\vretry_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"retryAfter\"\x8e\x01\n" +
 	"\x06Kernel\x12\x12\n" +
 	"\x04base\x18\x01 \x01(\x04R\x04base\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12'\n" +
@@ -915,9 +1032,11 @@ const file_frost_v1_vm_proto_rawDesc = "" +
 	"\x02vm\x18\x01 \x01(\v2\f.frost.v1.VMR\x02vm\"\x1f\n" +
 	"\rDetachRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"\x10\n" +
-	"\x0eDetachResponse\"\x1e\n" +
+	"\x0eDetachResponse\"?\n" +
 	"\fGetVMRequest\x12\x0e\n" +
-	"\x02vm\x18\x01 \x01(\tR\x02vm\"W\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x1f\n" +
+	"\vfind_kernel\x18\x02 \x01(\bR\n" +
+	"findKernel\"W\n" +
 	"\rGetVMResponse\x12(\n" +
 	"\x06domain\x18\x01 \x01(\v2\x10.frost.v1.DomainR\x06domain\x12\x1c\n" +
 	"\x02vm\x18\x02 \x01(\v2\f.frost.v1.VMR\x02vm\"\xac\x01\n" +
@@ -963,53 +1082,58 @@ func file_frost_v1_vm_proto_rawDescGZIP() []byte {
 }
 
 var file_frost_v1_vm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_frost_v1_vm_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_frost_v1_vm_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_frost_v1_vm_proto_goTypes = []any{
 	(DomainState)(0),                // 0: frost.v1.DomainState
 	(Accelerator)(0),                // 1: frost.v1.Accelerator
 	(*Domain)(nil),                  // 2: frost.v1.Domain
 	(*VM)(nil),                      // 3: frost.v1.VM
-	(*Kernel)(nil),                  // 4: frost.v1.Kernel
-	(*ListDomainsRequest)(nil),      // 5: frost.v1.ListDomainsRequest
-	(*ListDomainsResponse)(nil),     // 6: frost.v1.ListDomainsResponse
-	(*AttachRequest)(nil),           // 7: frost.v1.AttachRequest
-	(*AttachResponse)(nil),          // 8: frost.v1.AttachResponse
-	(*DetachRequest)(nil),           // 9: frost.v1.DetachRequest
-	(*DetachResponse)(nil),          // 10: frost.v1.DetachResponse
-	(*GetVMRequest)(nil),            // 11: frost.v1.GetVMRequest
-	(*GetVMResponse)(nil),           // 12: frost.v1.GetVMResponse
-	(*LaunchDemoGuestRequest)(nil),  // 13: frost.v1.LaunchDemoGuestRequest
-	(*LaunchDemoGuestResponse)(nil), // 14: frost.v1.LaunchDemoGuestResponse
-	(*StopInfo)(nil),                // 15: frost.v1.StopInfo
-	(*PdbIdentity)(nil),             // 16: frost.v1.PdbIdentity
+	(*KernelSearch)(nil),            // 4: frost.v1.KernelSearch
+	(*Kernel)(nil),                  // 5: frost.v1.Kernel
+	(*ListDomainsRequest)(nil),      // 6: frost.v1.ListDomainsRequest
+	(*ListDomainsResponse)(nil),     // 7: frost.v1.ListDomainsResponse
+	(*AttachRequest)(nil),           // 8: frost.v1.AttachRequest
+	(*AttachResponse)(nil),          // 9: frost.v1.AttachResponse
+	(*DetachRequest)(nil),           // 10: frost.v1.DetachRequest
+	(*DetachResponse)(nil),          // 11: frost.v1.DetachResponse
+	(*GetVMRequest)(nil),            // 12: frost.v1.GetVMRequest
+	(*GetVMResponse)(nil),           // 13: frost.v1.GetVMResponse
+	(*LaunchDemoGuestRequest)(nil),  // 14: frost.v1.LaunchDemoGuestRequest
+	(*LaunchDemoGuestResponse)(nil), // 15: frost.v1.LaunchDemoGuestResponse
+	(*StopInfo)(nil),                // 16: frost.v1.StopInfo
+	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
+	(*PdbIdentity)(nil),             // 18: frost.v1.PdbIdentity
 }
 var file_frost_v1_vm_proto_depIdxs = []int32{
 	0,  // 0: frost.v1.Domain.state:type_name -> frost.v1.DomainState
 	2,  // 1: frost.v1.VM.domain:type_name -> frost.v1.Domain
-	15, // 2: frost.v1.VM.stop:type_name -> frost.v1.StopInfo
+	16, // 2: frost.v1.VM.stop:type_name -> frost.v1.StopInfo
 	1,  // 3: frost.v1.VM.accelerator:type_name -> frost.v1.Accelerator
-	4,  // 4: frost.v1.VM.kernel:type_name -> frost.v1.Kernel
-	16, // 5: frost.v1.Kernel.pdb:type_name -> frost.v1.PdbIdentity
-	2,  // 6: frost.v1.ListDomainsResponse.domains:type_name -> frost.v1.Domain
-	3,  // 7: frost.v1.AttachResponse.vm:type_name -> frost.v1.VM
-	2,  // 8: frost.v1.GetVMResponse.domain:type_name -> frost.v1.Domain
-	3,  // 9: frost.v1.GetVMResponse.vm:type_name -> frost.v1.VM
-	2,  // 10: frost.v1.LaunchDemoGuestResponse.domain:type_name -> frost.v1.Domain
-	5,  // 11: frost.v1.VMService.ListDomains:input_type -> frost.v1.ListDomainsRequest
-	7,  // 12: frost.v1.VMService.Attach:input_type -> frost.v1.AttachRequest
-	9,  // 13: frost.v1.VMService.Detach:input_type -> frost.v1.DetachRequest
-	11, // 14: frost.v1.VMService.GetVM:input_type -> frost.v1.GetVMRequest
-	13, // 15: frost.v1.VMService.LaunchDemoGuest:input_type -> frost.v1.LaunchDemoGuestRequest
-	6,  // 16: frost.v1.VMService.ListDomains:output_type -> frost.v1.ListDomainsResponse
-	8,  // 17: frost.v1.VMService.Attach:output_type -> frost.v1.AttachResponse
-	10, // 18: frost.v1.VMService.Detach:output_type -> frost.v1.DetachResponse
-	12, // 19: frost.v1.VMService.GetVM:output_type -> frost.v1.GetVMResponse
-	14, // 20: frost.v1.VMService.LaunchDemoGuest:output_type -> frost.v1.LaunchDemoGuestResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	5,  // 4: frost.v1.VM.kernel:type_name -> frost.v1.Kernel
+	4,  // 5: frost.v1.VM.kernel_search:type_name -> frost.v1.KernelSearch
+	17, // 6: frost.v1.KernelSearch.at:type_name -> google.protobuf.Timestamp
+	17, // 7: frost.v1.KernelSearch.retry_after:type_name -> google.protobuf.Timestamp
+	18, // 8: frost.v1.Kernel.pdb:type_name -> frost.v1.PdbIdentity
+	2,  // 9: frost.v1.ListDomainsResponse.domains:type_name -> frost.v1.Domain
+	3,  // 10: frost.v1.AttachResponse.vm:type_name -> frost.v1.VM
+	2,  // 11: frost.v1.GetVMResponse.domain:type_name -> frost.v1.Domain
+	3,  // 12: frost.v1.GetVMResponse.vm:type_name -> frost.v1.VM
+	2,  // 13: frost.v1.LaunchDemoGuestResponse.domain:type_name -> frost.v1.Domain
+	6,  // 14: frost.v1.VMService.ListDomains:input_type -> frost.v1.ListDomainsRequest
+	8,  // 15: frost.v1.VMService.Attach:input_type -> frost.v1.AttachRequest
+	10, // 16: frost.v1.VMService.Detach:input_type -> frost.v1.DetachRequest
+	12, // 17: frost.v1.VMService.GetVM:input_type -> frost.v1.GetVMRequest
+	14, // 18: frost.v1.VMService.LaunchDemoGuest:input_type -> frost.v1.LaunchDemoGuestRequest
+	7,  // 19: frost.v1.VMService.ListDomains:output_type -> frost.v1.ListDomainsResponse
+	9,  // 20: frost.v1.VMService.Attach:output_type -> frost.v1.AttachResponse
+	11, // 21: frost.v1.VMService.Detach:output_type -> frost.v1.DetachResponse
+	13, // 22: frost.v1.VMService.GetVM:output_type -> frost.v1.GetVMResponse
+	15, // 23: frost.v1.VMService.LaunchDemoGuest:output_type -> frost.v1.LaunchDemoGuestResponse
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_vm_proto_init() }
@@ -1018,14 +1142,14 @@ func file_frost_v1_vm_proto_init() {
 		return
 	}
 	file_frost_v1_common_proto_init()
-	file_frost_v1_vm_proto_msgTypes[11].OneofWrappers = []any{}
+	file_frost_v1_vm_proto_msgTypes[12].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_vm_proto_rawDesc), len(file_frost_v1_vm_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
