@@ -44,6 +44,9 @@ func (b *boot) find(ctx context.Context) error {
 		if !errors.Is(err, nt.ErrKernelNotFound) {
 			return b.findFailed(ctx, polls, err)
 		}
+		if err := b.notWindows(ctx, stop); err != nil {
+			return b.findFailed(ctx, polls, err)
+		}
 		if err := b.mgr.Resume(ctx); err != nil {
 			if ctx.Err() != nil {
 				// The search's time ran out as the guest was let go:
@@ -94,6 +97,46 @@ func (b *boot) open(ctx context.Context, stop *vmi.Stop) (*nt.Opened, error) {
 	}
 	return nt.Open(ctx, nt.Config{Physical: vmi.ReaderAt(b.tgt), Registers: regs, Symbols: b.opt.Symbols})
 }
+
+// ErrNotWindows: the guest's own kernel is running, and it is not Windows.
+var ErrNotWindows = errors.New("winboot: the guest is not Windows")
+
+// notWindows tells a guest whose own kernel runs, and is not Windows,
+// from one still on its way to ntoskrnl. Windows' IDT handlers are
+// ntoskrnl's from the moment its kernel loads the IDT (KiSystemStartup,
+// before anything else runs), and a loader's IDT, if any, lies outside the
+// kernel half. So an IDT whose divide-error handler is a kernel-half
+// address with no ntoskrnl image below it belongs to another kernel. It
+// returns nil while that cannot be told: no monitor to read the IDT, an
+// IDT outside the kernel half, or memory that cannot be read.
+func (b *boot) notWindows(ctx context.Context, stop *vmi.Stop) error {
+	sr, ok := b.tgt.(vmi.SystemRegisterReader)
+	if !ok || stop == nil || stop.Registers == nil {
+		return nil
+	}
+	all, err := sr.SystemRegisters(ctx)
+	if err != nil || len(all) == 0 {
+		return nil
+	}
+	cr3, err := stop.Registers.Uint("cr3")
+	if err != nil {
+		return nil
+	}
+	hw := nt.HardwareMemory{Physical: vmi.ReaderAt(b.tgt), CR3: cr3}
+	idt := all[0].IDT.Base
+	handler, err := nt.IDTHandler(hw, idt, 0)
+	if err != nil || handler < kernelHalf {
+		return nil
+	}
+	_, err = nt.FindKernel(hw, handler)
+	if !errors.Is(err, nt.ErrKernelNotFound) {
+		return nil
+	}
+	return fmt.Errorf("%w: its IDT (at %#x) sends divide errors to %#x, in no Windows kernel image: %v", ErrNotWindows, idt, handler, err)
+}
+
+// kernelHalf is where x86-64's canonical upper half begins.
+const kernelHalf = 0xffff_8000_0000_0000
 
 func (b *boot) found(k *nt.Opened, polls int) {
 	b.k = k
