@@ -158,3 +158,25 @@ func TestVirtualMemoryOnAnyGuest(t *testing.T) {
 		t.Errorf("GetVM's kernel search: %v", ks)
 	}
 }
+
+// A frostd without symbols reads any guest's memory through a DTB too, as
+// the processor walks it, and never stops the guest to look for a kernel
+// it could not open.
+func TestVirtualMemoryWithoutSymbols(t *testing.T) {
+	tg, err := vmitest.New(vmitest.Config{Name: "linux", RAM: 32 << 20, Running: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgd := linuxTables(t, tg)
+	c := testConfig(&Config{})
+	addVM(t, c, "linux", tg)
+	m := &memoryService{c: c}
+	r, err := m.ReadVirtual(context.Background(), &pb.ReadVirtualRequest{Vm: "linux",
+		Space: &pb.AddressSpace{Space: &pb.AddressSpace_Dtb{Dtb: pgd}}, Address: 0x7fff_f000_0010, Length: 14})
+	if err != nil || string(r.GetData()) != "frost-write 1\n" || r.GetModel() != pb.TranslationModel_TRANSLATION_MODEL_X86_64 {
+		t.Fatalf("read: %q model %v, %v", r.GetData(), r.GetModel(), err)
+	}
+	if n := tg.Count(vmitest.OpPause); n != 0 {
+		t.Errorf("the guest was stopped %d times", n)
+	}
+}

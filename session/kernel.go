@@ -9,6 +9,7 @@ import (
 	"github.com/frostvmi/frost/breakpoints"
 	"github.com/frostvmi/frost/monitor"
 	"github.com/frostvmi/frost/nt"
+	"github.com/frostvmi/frost/symbols/store"
 	"github.com/frostvmi/frost/translate"
 	"github.com/frostvmi/frost/vmi"
 )
@@ -273,15 +274,17 @@ func (s *Session) UseKernel(k *nt.Opened) {
 // Translator is the translator for an address space a DTB names: the
 // Windows kernel's when there is one (searching if none was looked for
 // yet), otherwise the processor's walk (translate.ModelX86), which any
-// x86-64 guest answers. Errors are the target's: a guest that is not
-// Windows is not one.
+// x86-64 guest answers: no Windows kernel, or no symbols for it. Errors
+// are the target's.
 func (s *Session) Translator(ctx context.Context) (*translate.Translator, error) {
 	k, err := s.Kernel(ctx)
-	switch {
-	case err == nil:
+	if err == nil {
 		return k.Translator, nil
-	case errors.Is(err, nt.ErrKernelNotFound), errors.Is(err, ErrNoSymbols):
-		return s.k.hw, nil
+	}
+	for _, none := range []error{nt.ErrKernelNotFound, ErrNoSymbols, store.ErrNotFound, store.ErrOffline, store.ErrUnreachable, store.ErrMismatch} {
+		if errors.Is(err, none) {
+			return s.k.hw, nil
+		}
 	}
 	return nil, err
 }
