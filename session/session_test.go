@@ -327,17 +327,7 @@ func TestKernelMissIsRemembered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.New(t.TempDir(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := *quiet
-	cfg.Symbols = st
-	s, err := New(&cfg, "linux", "", tg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(context.Background())
+	s := withSymbols(t, tg)
 	if _, err := s.Kernel(ctx); !errors.Is(err, nt.ErrKernelNotFound) {
 		t.Fatalf("first search: %v, want ErrKernelNotFound", err)
 	}
@@ -389,17 +379,7 @@ func TestKernelMissInLongModeStands(t *testing.T) {
 			if err := tg.SetRegs(vmi.CPU{Pid: 1, Tid: 1}, c.regs); err != nil {
 				t.Fatal(err)
 			}
-			st, err := store.New(t.TempDir(), "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := *quiet
-			cfg.Symbols = st
-			s, err := New(&cfg, "other-os", "", tg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close(context.Background())
+			s := withSymbols(t, tg)
 			if ks := s.LastKernelSearch(); ks.Searched {
 				t.Fatalf("before any call: %+v", ks)
 			}
@@ -429,4 +409,22 @@ func TestKernelMissInLongModeStands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withSymbols is a session of tg with an (empty) symbol store, so it
+// looks for a Windows kernel; it is closed at the test's end.
+func withSymbols(t *testing.T, tg *vmitest.Target) *Session {
+	t.Helper()
+	st, err := store.New(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := *quiet
+	cfg.Symbols = st
+	s, err := New(&cfg, "other-os", "", tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
 }
