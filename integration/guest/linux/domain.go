@@ -94,8 +94,10 @@ var domainTemplate = template.Must(template.New("domain").Funcs(template.FuncMap
   <on_reboot>destroy</on_reboot>
   <on_crash>destroy</on_crash>
   <devices>
+    <!-- append='off': each start of the domain begins the log afresh, so
+         the report of the boot that runs starts at writer line 1. -->
     <serial type='file'>
-      <source path='{{xml .Serial}}'/>
+      <source path='{{xml .Serial}}' append='off'/>
       <target port='0'/>
     </serial>
     <video><model type='none'/></video>

@@ -44,7 +44,8 @@ type domainDoc struct {
 	Serial   struct {
 		Type   string `xml:"type,attr"`
 		Source struct {
-			Path string `xml:"path,attr"`
+			Path   string `xml:"path,attr"`
+			Append string `xml:"append,attr"`
 		} `xml:"source"`
 	} `xml:"devices>serial"`
 }
@@ -94,7 +95,7 @@ func TestDomainXML(t *testing.T) {
 		{"cpu", doc.CPU.Model + "/" + doc.CPU.MaxPhysAddr.Bits, "qemu64/46"},
 		{"memory backing", doc.MemoryBacking.Source.Type + "/" + doc.MemoryBacking.Access.Mode, "file/shared"},
 		{"on_reboot", doc.OnReboot, "destroy"},
-		{"serial", doc.Serial.Type + " " + doc.Serial.Source.Path, "file " + d.SerialPath()},
+		{"serial", doc.Serial.Type + " " + doc.Serial.Source.Path + " append=" + doc.Serial.Source.Append, "file " + d.SerialPath() + " append=off"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

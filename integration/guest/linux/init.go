@@ -11,12 +11,16 @@ import (
 // symbols and the CPU's Meltdown mitigation, then starts two processes
 // and waits on them forever (pid 1 must not exit: the kernel would panic).
 //
-//   - /writer prints WriteLine(n) for n = 1, 2, ... every WriterPeriod.
-//     ash's echo is a builtin that assembles the line in one buffer and
-//     write(2)s it in one call (busybox's coreutils/echo.c; checked with
-//     strace on the packaged binary), so each line is exactly one
+//   - /writer prints WriteLine(n) for n = 1, 2, ... every WriterPeriod,
+//     with ash's printf builtin: it formats into stdio's stdout buffer,
+//     which ash flushes after each builtin, so each line is exactly one
 //     ksys_write whose buffer (RSI) holds the line and whose length (RDX)
-//     is its length, newline included.
+//     is its length, newline included (checked with strace on the
+//     packaged busybox). That buffer is allocated once and holds the line
+//     until the next one overwrites it, so a reader that comes after the
+//     hit, with the guest running on, still finds it. echo would not do:
+//     busybox's echo mallocs its line and frees it right after the write,
+//     and malloc's free list then overwrites the line's first 16 bytes.
 //   - /noise writes "frost-noise N" lines to /dev/null every NoisePeriod,
 //     so that a breakpoint on ksys_write also fires in another address
 //     space than the writer's, and a CR3 filter has something to filter.
@@ -131,7 +135,7 @@ echo "%swriter pid=$$"
 n=1000000
 while [ $n -lt %d ]; do
 	n=$((n+1))
-	echo "frost-write ${n#1} %s"
+	printf 'frost-write %%s %s\n' "${n#1}"
 	usleep %d
 done
 echo "%swriter done"

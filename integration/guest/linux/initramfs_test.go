@@ -72,7 +72,7 @@ func TestInitramfsLayout(t *testing.T) {
 			t.Errorf("/init lacks %q:\n%s", want, init)
 		}
 	}
-	if w := string(fs["writer"].data); !strings.Contains(w, "usleep 250000") || !strings.Contains(w, `echo "frost-write ${n#1} `+WritePayload+`"`) {
+	if w := string(fs["writer"].data); !strings.Contains(w, "usleep 250000") || !strings.Contains(w, `printf 'frost-write %s `+WritePayload+`\n' "${n#1}"`) {
 		t.Errorf("/writer:\n%s", w)
 	}
 	if n := string(fs["noise"].data); !strings.Contains(n, "usleep 75000") || !strings.Contains(n, ">/dev/null") {
