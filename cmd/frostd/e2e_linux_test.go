@@ -34,41 +34,9 @@ func TestLinuxGuest(t *testing.T) {
 	// a cold package cache downloads ~70 MB.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	files := fetchLinuxGuest(ctx, t)
-	conn := setupLibvirt(ctx, t)
-	frostd, frostctl := buildFrostd(t), buildFrostctlBinary(t)
-	// The writer's period leaves a reader of its buffer most of a period
-	// between the hit and the next line overwriting it (see checkHits).
-	d := defineLinuxDomain(ctx, t, conn, files, linuxguest.Config{WriterPeriod: 500 * time.Millisecond})
-
-	start := time.Now()
-	if err := d.dom.Start(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	rep := d.waitReport(t, "the symbols and the first writer line", func(r *linuxguest.Report) bool { return r.Ready && len(r.Writes) > 0 })
-	t.Logf("boot: first writer line %v after libvirt's start (kernel uptime at /init %ss); vCPU pcid=%v, meltdown: %q",
-		time.Since(start).Round(time.Millisecond), rep.BootUptime, rep.PCID, rep.Meltdown)
-	sym := func(name string) uint64 {
-		a, err := rep.Symbol(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	ksysWrite := sym("ksys_write")
-	if text := sym("_text"); ksysWrite <= text || ksysWrite-text > 64<<20 {
-		t.Fatalf("ksys_write %#x is not in the kernel text starting at %#x", ksysWrite, text)
-	}
-
-	dir := t.TempDir()
-	fd := startFrostd(t, frostd, dir, t.TempDir(), "frostd.log")
-	defer func() {
-		if t.Failed() {
-			t.Logf("frostd log:\n%s", fd.output())
-			t.Logf("serial log:\n%s", d.serialTail())
-		}
-	}()
-	c := &ctl{bin: frostctl, sock: fd.sock, vm: d.name, home: t.TempDir()}
+	g := startLinuxGuest(ctx, t, linuxguest.Config{})
+	c, d := g.ctl, g.dom
+	ksysWrite := g.symbol(t, "ksys_write")
 	must := func(ok bool) {
 		if !ok {
 			t.FailNow()
@@ -78,7 +46,7 @@ func TestLinuxGuest(t *testing.T) {
 	must(t.Run("attach, state, regs", func(t *testing.T) { checkLinuxAttach(t, c, d) }))
 	var writerCR3 uint64
 	must(t.Run("break on ksys_write, find the writer", func(t *testing.T) {
-		writerCR3 = findWriterCR3(t, c, d, ksysWrite)
+		writerCR3, _ = findWriterCR3(t, c, d, ksysWrite)
 	}))
 	t.Run("break filtered to the writer's CR3", func(t *testing.T) {
 		checkWriterHits(t, c, d, ksysWrite, writerCR3, 6)
@@ -92,6 +60,63 @@ func TestLinuxGuest(t *testing.T) {
 		d.waitMoreWrites(t, len(d.report(t).Writes))
 	}))
 	t.Run("winboot on a guest that is not Windows", func(t *testing.T) { checkLinuxWinboot(ctx, t, c, d) })
+}
+
+// linuxGuest is the Linux guest booted by libvirt, with a frostd beside
+// it (not attached) and frostctl pointed at both.
+type linuxGuest struct {
+	dom *linuxDomain
+	ctl *ctl
+	// rep is the report once the guest is up: symbols, pids, CPU.
+	rep *linuxguest.Report
+}
+
+// startLinuxGuest fetches the guest, defines and starts it with libvirt
+// (frostd is not involved), waits for its report and first writer line,
+// and starts frostd. The writer's period, unless cfg sets one, leaves a
+// reader of its buffer most of a period after a hit (see checkWriterHits).
+func startLinuxGuest(ctx context.Context, t *testing.T, cfg linuxguest.Config) *linuxGuest {
+	t.Helper()
+	files := fetchLinuxGuest(ctx, t)
+	conn := setupLibvirt(ctx, t)
+	frostd, frostctl := buildFrostd(t), buildFrostctlBinary(t)
+	if cfg.WriterPeriod == 0 {
+		cfg.WriterPeriod = 500 * time.Millisecond
+	}
+	d := defineLinuxDomain(ctx, t, conn, files, cfg)
+	start := time.Now()
+	if err := d.dom.Start(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	rep := d.waitReport(t, "the symbols and the first writer line", func(r *linuxguest.Report) bool { return r.Ready && len(r.Writes) > 0 })
+	t.Logf("boot: first writer line %v after libvirt's start (kernel uptime at /init %ss); vCPU pcid=%v, pti=%v, meltdown: %q",
+		time.Since(start).Round(time.Millisecond), rep.BootUptime, rep.PCID, rep.PTI, rep.Meltdown)
+	fd := startFrostd(t, frostd, t.TempDir(), t.TempDir(), "frostd.log")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("frostd log:\n%s", fd.output())
+			t.Logf("serial log:\n%s", d.serialTail())
+		}
+	})
+	return &linuxGuest{dom: d, ctl: &ctl{bin: frostctl, sock: fd.sock, vm: d.name, home: t.TempDir()}, rep: rep}
+}
+
+// symbol is a kernel symbol's address from the guest's kallsyms, checked
+// to lie in the kernel's text.
+func (g *linuxGuest) symbol(t *testing.T, name string) uint64 {
+	t.Helper()
+	a, err := g.rep.Symbol(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := g.rep.Symbol("_text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a < text || a-text > 64<<20 {
+		t.Fatalf("%s %#x is not in the kernel text starting at %#x", name, a, text)
+	}
+	return a
 }
 
 // checkLinuxAttach: frostd attaches the running domain (starting its
@@ -182,8 +207,8 @@ var writeLen = uint64(len(linuxguest.WriteLine(1)))
 // CR3 until one holds a writer line the guest printed. It goes on until
 // it has also seen another address space write (the noise process), so
 // that the filter checked next has something to filter. It returns the
-// writer's CR3.
-func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) uint64 {
+// writer's CR3 and the address of its write buffer.
+func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) (cr3, buffer uint64) {
 	var set pb.SetBreakpointResponse
 	c.json(t, &set, "break", "--persist", hex(ksysWrite))
 	bp := set.GetBreakpoint()
@@ -193,7 +218,7 @@ func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) uint6
 	defer c.must(t, "clear", strconv.FormatUint(bp.GetId(), 10))
 	ev := c.stream(t, "events", "--json")
 	defer ev.stop(t)
-	var writer uint64
+	var writer, writerBuf uint64
 	others := map[uint64]bool{}
 	deadline := time.Now().Add(guestWait)
 	for hits := 0; writer == 0 || len(others) == 0; {
@@ -227,11 +252,11 @@ func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) uint6
 			continue
 		}
 		d.waitReport(t, fmt.Sprintf("the line %q in the serial log", buf), func(r *linuxguest.Report) bool { return r.Wrote(string(buf)) })
-		writer = cr3
+		writer, writerBuf = cr3, r["rsi"]
 		t.Logf("hit #%d: pid %d's write(%d, %#x, %d) = %q: the writer's CR3 is %#x", h.GetSequence(), d.report(t).WriterPID, r["rdi"], r["rsi"], r["rdx"], buf, cr3)
 	}
 	t.Logf("other address spaces that wrote: %d", len(others))
-	return writer
+	return writer, writerBuf
 }
 
 // checkWriterHits streams a breakpoint on ksys_write filtered to the

@@ -94,6 +94,17 @@ func TestInitramfsSymbols(t *testing.T) {
 	}
 }
 
+func TestConfigPTI(t *testing.T) {
+	c, err := Config{PTI: true}.withDefaults()
+	if err != nil || c.Cmdline != DefaultCmdline+" pti=on" {
+		t.Errorf("PTI: cmdline %q, %v", c.Cmdline, err)
+	}
+	c, err = Config{PTI: true, Cmdline: "console=ttyS0 pti=on"}.withDefaults()
+	if err != nil || c.Cmdline != "console=ttyS0 pti=on" {
+		t.Errorf("PTI with pti=on given: cmdline %q, %v", c.Cmdline, err)
+	}
+}
+
 func TestInitramfsRefuses(t *testing.T) {
 	if err := WriteInitramfs(io.Discard, []byte("#!/bin/sh"), Config{}); err == nil || !strings.Contains(err.Error(), "not an ELF") {
 		t.Errorf("a busybox that is not ELF: %v", err)

@@ -26,11 +26,12 @@ type Report struct {
 	BootUptime string
 	// Ready is set once /init has started both processes.
 	Ready bool
-	// PCID says whether the vCPU offers PCIDs; Meltdown is the kernel's
+	// PCID says whether the vCPU offers PCIDs, PTI whether the kernel
+	// isolates its page tables from user mode; Meltdown is the kernel's
 	// /sys/devices/system/cpu/vulnerabilities/meltdown ("Not affected",
 	// "Mitigation: PTI").
-	PCID     bool
-	Meltdown string
+	PCID, PTI bool
+	Meltdown  string
 	// Writes are the writer's counters in the order printed: 1, 2, ...
 	// (ParseReport checks that none is missing).
 	Writes []uint64
@@ -153,6 +154,7 @@ func (r *Report) add(line string) error {
 		}
 	case "cpu":
 		r.PCID = fields["pcid"] == "yes"
+		r.PTI = fields["pti"] == "yes"
 		r.Meltdown = fields["meltdown"]
 	case "ready":
 		r.Ready = true

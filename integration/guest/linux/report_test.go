@@ -15,7 +15,7 @@ const serialSample = "[    0.412] random: crng init done\r\n" +
 	"frost-linux: sym name=_stext type=T addr=0xffffffff81000000\r\n" +
 	"frost-linux: sym name=_text type=T addr=0xffffffff81000000\r\n" +
 	"frost-linux: sym name=ksys_write type=T addr=0xffffffff81367680\r\n" +
-	"frost-linux: cpu pcid=no meltdown=\"Mitigation: PTI\"\r\n" +
+	"frost-linux: cpu pcid=no pti=yes meltdown=\"Mitigation: PTI\"\r\n" +
 	"frost-linux: ready\r\n" +
 	"frost-linux: writer pid=88\r\n" +
 	"frost-linux: noise pid=87\r\n" +
@@ -38,7 +38,7 @@ func TestParseReport(t *testing.T) {
 	if rep.BootUptime != "1.81" {
 		t.Errorf("boot uptime %q", rep.BootUptime)
 	}
-	if rep.WriterPID != 88 || rep.NoisePID != 87 || !rep.Ready || rep.PCID || rep.Meltdown != "Mitigation: PTI" {
+	if rep.WriterPID != 88 || rep.NoisePID != 87 || !rep.Ready || rep.PCID || !rep.PTI || rep.Meltdown != "Mitigation: PTI" {
 		t.Errorf("report: %+v", rep)
 	}
 	if len(rep.Writes) != 3 || rep.Writes[2] != 3 {
