@@ -30,9 +30,10 @@ const (
 )
 
 // StandardExecutables are the user-mode images NewStandard copies from the
-// guest build directory, in table order: the programs smss starts, and
-// frostimg.dll, the image swapper.exe maps as a section.
-var StandardExecutables = []string{"smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll"}
+// guest build directory, in table order: the programs smss starts,
+// frostimg.dll, the image swapper.exe maps as a section, and the DLLs the
+// programs import (ntdll.dll, frostrt.dll).
+var StandardExecutables = []string{"smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll", "ntdll.dll", "frostrt.dll"}
 
 // SystemDir is where the executables live on the volume.
 const SystemDir = `\Windows\System32\`

@@ -176,6 +176,8 @@ NTSTATUS MiReadFilePage(SUBSECTION *s, MMPTE *proto, PVOID dst);
 
 /* section.c */
 MMPTE *MiVadPrototypePte(MMVAD *vad, ULONG64 va);
+NTSTATUS MmCreateImageSection(FILE_OBJECT *fo, CONTROL_AREA **out);
+NTSTATUS MmMapImageView(EPROCESS *p, CONTROL_AREA *ca, ULONG64 base, ULONG64 *viewSize);
 
 /* pagefile.c */
 NTSTATUS MiReadPagefilePage(ULONG pagefile, ULONG64 offset, PVOID dst);

@@ -941,16 +941,8 @@ typedef struct _ETHREAD {
     LIST_ENTRY ThreadListEntry;)
 } ETHREAD, *PETHREAD;
 
-typedef struct _PEB {
-    BOOLEAN InheritedAddressSpace;
-    BOOLEAN ReadImageFileExecOptions;
-    BOOLEAN BeingDebugged;
-    UCHAR BitField;
-    PVOID Mutant;
-    PVOID ImageBaseAddress;
-    PVOID Ldr;
-    PVOID ProcessParameters;
-} PEB;
+/* The PEB, TEB and the loader's structures. */
+#include "peb.h"
 
 typedef struct _EPROCESS {
     REORDER(

@@ -3,7 +3,7 @@
  * threads, user processes loaded from C: with their own address space, and
  * the loaded module list.
  */
-#include "ke.h"
+#include "ldr.h"
 
 LIST_ENTRY PsActiveProcessHead = {&PsActiveProcessHead, &PsActiveProcessHead};
 EPROCESS *PsInitialSystemProcess;
@@ -16,7 +16,6 @@ static ULONG64 PspNextCid = 0x40;
 
 #define USER_STACK_BASE 0x0000000010000000ull
 #define USER_STACK_SIZE 0x10000ull
-#define USER_PEB_ADDRESS 0x000000007ffdf000ull
 #define MAX_IMAGE_FILE 0x100000ull
 
 #define ProcessObject 3
@@ -103,12 +102,11 @@ static void PspUserThreadStartup(PVOID ctx) {
     KiStartUserThread(s->Entry, s->Stack, s->Peb);
 }
 
-static USHORT Rd16(const UCHAR *p) { return (USHORT)(p[0] | (p[1] << 8)); }
 static ULONG Rd32(const UCHAR *p) { return (ULONG)p[0] | ((ULONG)p[1] << 8) | ((ULONG)p[2] << 16) | ((ULONG)p[3] << 24); }
 
 /* Maps a fresh zeroed user page at va (resident, in the working set) and
    returns its kernel view. */
-static UCHAR *PspMapUserPage(EPROCESS *p, ULONG64 va, ULONG protection) {
+UCHAR *PspMapUserPage(EPROCESS *p, ULONG64 va, ULONG protection) {
     MMPTE *pte = MiGetPteAddressCreate(p->Pcb.DirectoryTableBase, va, 0);
     ULONG64 pa = MiAllocatePhysicalPage();
     MMPFN *pf = MI_PFN(pa >> PAGE_SHIFT);
@@ -128,31 +126,26 @@ static ULONG PspSectionProtection(ULONG ch) {
 }
 
 /* Loads a PE32+ image file into p at its preferred base, as private pages:
-   mini-NT's process loader copies images rather than mapping an image
-   section (swapper's view is where sections are exercised). Images are
-   linked /fixed, so there is nothing to relocate. */
-static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, ULONG64 *entry, ULONG64 *base) {
+   mini-NT's process loader copies the exe rather than mapping an image
+   section (its DLLs and swapper's view are where sections are exercised).
+   Exes are linked /fixed, so there is nothing to relocate; their imports
+   are snapped in the copy first (ldr.c), which maps the DLLs. */
+static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, PSP_PE *pe, PSP_LOADED_DLLS *dlls) {
     if (file->FileSize < 0x200 || file->FileSize > MAX_IMAGE_FILE) return STATUS_INVALID_IMAGE_FORMAT;
     UCHAR *img = ExAllocatePoolWithTag(NonPagedPool, file->FileSize, 'gmIP');
     NTSTATUS st = FsRead(file, 0, img, file->FileSize);
+    if (NT_SUCCESS(st)) st = PspParsePe(img, file->FileSize, pe);
     if (!NT_SUCCESS(st)) return st;
-    ULONG lfanew = Rd32(img + 0x3c);
-    if (img[0] != 'M' || img[1] != 'Z' || lfanew > file->FileSize - 0x108) return STATUS_INVALID_IMAGE_FORMAT;
-    UCHAR *nt = img + lfanew, *opt = nt + 24;
-    if (Rd32(nt) != 0x4550 || Rd16(nt + 4) != 0x8664 || Rd16(opt) != 0x20b) return STATUS_INVALID_IMAGE_FORMAT;
-    ULONG64 imageBase = *(ULONG64 *)(opt + 24);
-    ULONG sizeOfImage = Rd32(opt + 56), sizeOfHeaders = Rd32(opt + 60);
-    USHORT nsec = Rd16(nt + 6);
-    UCHAR *sections = opt + Rd16(nt + 20);
-    if (imageBase & (PAGE_SIZE - 1) || imageBase + sizeOfImage > MM_USER_PROBE_ADDRESS || sizeOfHeaders > PAGE_SIZE ||
-        sizeOfImage > MAX_IMAGE_FILE || (ULONG64)(sections - img) + nsec * 40ull > file->FileSize)
-        return STATUS_INVALID_IMAGE_FORMAT;
+    ULONG64 imageBase = pe->ImageBase;
+    if (pe->SizeOfHeaders > PAGE_SIZE || pe->SizeOfImage > MAX_IMAGE_FILE) return STATUS_INVALID_IMAGE_FORMAT;
+    st = PspSnapImports(p, pe, dlls);
+    if (!NT_SUCCESS(st)) return st;
 
-    memcpy(PspMapUserPage(p, imageBase, MM_READONLY), img, sizeOfHeaders);
-    for (USHORT i = 0; i < nsec; i++) {
-        UCHAR *s = sections + i * 40;
+    memcpy(PspMapUserPage(p, imageBase, MM_READONLY), img, pe->SizeOfHeaders);
+    for (USHORT i = 0; i < pe->NumberOfSections; i++) {
+        UCHAR *s = pe->Sections + i * 40;
         ULONG vsize = Rd32(s + 8), va = Rd32(s + 12), rawsize = Rd32(s + 16), rawptr = Rd32(s + 20), ch = Rd32(s + 36);
-        if (va < PAGE_SIZE || (va & (PAGE_SIZE - 1)) || va + vsize > sizeOfImage ||
+        if (va < PAGE_SIZE || (va & (PAGE_SIZE - 1)) || va + vsize > pe->SizeOfImage ||
             (ULONG64)rawptr + rawsize > file->FileSize)
             return STATUS_INVALID_IMAGE_FORMAT;
         ULONG copy = rawsize < vsize ? rawsize : vsize;
@@ -161,15 +154,20 @@ static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, ULONG64 *entry, UL
             if (off < copy) memcpy(page, img + rawptr + off, copy - off < PAGE_SIZE ? copy - off : PAGE_SIZE);
         }
     }
-    MMVAD *vad = MiAllocateVad(imageBase, imageBase + sizeOfImage, VadNone, MM_EXECUTE_READWRITE, TRUE, TRUE);
+    MMVAD *vad = MiAllocateVad(imageBase, imageBase + pe->SizeOfImage, VadNone, MM_EXECUTE_READWRITE, TRUE, TRUE);
     vad->VadsProcess = p;
     MiInsertVad(p, &vad->Core);
-    *entry = imageBase + Rd32(opt + 16);
-    *base = imageBase;
     return STATUS_SUCCESS;
 }
 
 NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, EPROCESS **out, ETHREAD **thread) {
+    return PspCreateUserProcessEx(ntpath, len, NULL, parent, out, thread);
+}
+
+/* Creates a process running the image at the NT path ntpath (\??\C:\...),
+   with the command line commandLine (NULL: the image's DOS path). */
+NTSTATUS PspCreateUserProcessEx(const char *ntpath, SIZE_T len, const char *commandLine, EPROCESS *parent,
+                                EPROCESS **out, ETHREAD **thread) {
     DEVICE_OBJECT *dev;
     const char *rel;
     SIZE_T rellen;
@@ -183,6 +181,11 @@ NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, 
     while (name > rel && name[-1] != '\\') name--;
     char shortName[16] = {0};
     for (SIZE_T i = 0; i < 15 && name + i < rel + rellen; i++) shortName[i] = name[i];
+    /* The image's DOS path, as the process parameters and loader list name it. */
+    char dosPath[100] = "C:";
+    if (rellen + 3 > sizeof(dosPath)) return STATUS_OBJECT_NAME_INVALID;
+    memcpy(dosPath + 2, rel, rellen);
+    dosPath[rellen + 2] = 0;
 
     EPROCESS *p = PspAllocateProcess(shortName, PspNextCid, MiCreateProcessAddressSpace(), parent);
     PspNextCid += 4;
@@ -193,36 +196,43 @@ NTSTATUS PspCreateUserProcess(const char *ntpath, SIZE_T len, EPROCESS *parent, 
     if (!NT_SUCCESS(st)) return st;
     p->ImageFilePointer = fo;
 
-    ULONG64 entry, base;
-    st = PspMapImage(p, file, &entry, &base);
+    PSP_PE pe;
+    PSP_LOADED_DLLS dlls;
+    st = PspMapImage(p, file, &pe, &dlls);
     if (!NT_SUCCESS(st)) return st;
-    p->SectionBaseAddress = (PVOID)base;
+    p->SectionBaseAddress = (PVOID)pe.ImageBase;
 
     /* The stack is committed memory: its pages appear on first touch. */
     MMVAD *stack = MiAllocateVad(USER_STACK_BASE, USER_STACK_BASE + USER_STACK_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
     MiInsertVad(p, &stack->Core);
 
-    PEB *peb = (PEB *)PspMapUserPage(p, USER_PEB_ADDRESS, MM_READWRITE);
-    peb->ImageBaseAddress = (PVOID)base;
-    p->Peb = (PEB *)USER_PEB_ADDRESS;
-    MMVAD *pebVad = MiAllocateVad(USER_PEB_ADDRESS, USER_PEB_ADDRESS + PAGE_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
-    MiInsertVad(p, &pebVad->Core);
+    if (!commandLine) commandLine = dosPath;
+    st = PspCreatePeb(p, parent, dosPath, commandLine, &pe, &dlls);
+    if (!NT_SUCCESS(st)) return st;
 
     PspInsertProcess(p);
     PSP_USER_START *start = ExAllocatePoolWithTag(NonPagedPool, sizeof(*start), 'rtSP');
-    start->Entry = entry;
+    start->Entry = pe.ImageBase + pe.EntryRva;
     start->Stack = USER_STACK_BASE + USER_STACK_SIZE - 0x28; /* home space, as after a call */
-    start->Peb = USER_PEB_ADDRESS;
+    start->Peb = (ULONG64)p->Peb;
     ETHREAD *t = PspCreateThread(p, PspUserThreadStartup, start);
-    t->Win32StartAddress = (PVOID)entry;
+    t->Win32StartAddress = (PVOID)start->Entry;
+    /* Before the thread first runs: interrupts are off in the kernel. */
+    st = PspCreateTeb(p, t, USER_STACK_BASE + USER_STACK_SIZE, USER_STACK_BASE);
+    if (!NT_SUCCESS(st)) KeBugCheckEx(PROCESS_INITIALIZATION_FAILED, (ULONG64)(ULONG)st, (ULONG64)p, 0, 0);
+    PspReportUserEnvironment(p, t, dosPath, commandLine, &pe, &dlls);
     *out = p;
     *thread = t;
     return STATUS_SUCCESS;
 }
 
 /* mini-NT's NtCreateUserProcess takes only what smss needs: the image's NT
-   path, and it returns process and thread handles. */
-NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName) {
+   path and the command line (Windows passes them in the
+   RTL_USER_PROCESS_PARAMETERS its caller built; here the kernel builds
+   those, with the caller's environment), and it returns process and
+   thread handles. */
+NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName,
+                             PUNICODE_STRING CommandLine) {
     if (!MmProbeUserRange(ProcessHandle, sizeof(HANDLE), TRUE) ||
         !MmProbeUserRange(ThreadHandle, sizeof(HANDLE), TRUE))
         return STATUS_ACCESS_VIOLATION;
@@ -230,9 +240,17 @@ NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICO
     SIZE_T len;
     NTSTATUS st = ExCaptureUnicodeToAscii(ImagePathName, path, sizeof(path), &len);
     if (!NT_SUCCESS(st)) return st;
+    char cmd[260];
+    SIZE_T cmdlen = 0;
+    if (CommandLine) {
+        if (!MmProbeUserRange(CommandLine, sizeof(UNICODE_STRING), FALSE)) return STATUS_ACCESS_VIOLATION;
+        st = ExCaptureUnicodeToAscii(CommandLine, cmd, sizeof(cmd), &cmdlen);
+        if (!NT_SUCCESS(st)) return st;
+    }
+    cmd[cmdlen] = 0;
     EPROCESS *p;
     ETHREAD *t;
-    st = PspCreateUserProcess(path, len, PsGetCurrentProcess(), &p, &t);
+    st = PspCreateUserProcessEx(path, len, CommandLine ? cmd : NULL, PsGetCurrentProcess(), &p, &t);
     if (!NT_SUCCESS(st)) return st;
     HANDLE ph, th;
     st = ObInsertObject(p, 0x1fffff, &ph);

@@ -11,6 +11,8 @@ static LIST_ENTRY KiDelayListHead = {&KiDelayListHead, &KiDelayListHead};
 
 void KiSetKernelStack(KTHREAD *t);
 
+#define MSR_KERNEL_GS_BASE 0xC0000102
+
 static void InsertTail(LIST_ENTRY *head, LIST_ENTRY *e) {
     e->Flink = head;
     e->Blink = head->Blink;
@@ -39,6 +41,9 @@ static void KiSwitchTo(KTHREAD *next) {
     KiInitialPcr.Prcb.CurrentThread = next;
     KiSetKernelStack(next);
     if (next->Process != prev->Process) __writecr3(next->Process->DirectoryTableBase);
+    /* The user GS base waits in KernelGSBase while the kernel runs: the
+       TEB of a user thread (NtCurrentTeb), 0 for a system thread. */
+    __writemsr(MSR_KERNEL_GS_BASE, (ULONG64)next->Teb);
     next->ApcState.Process = next->Process;
     KiSwapContext(&prev->KernelStack, next->KernelStack);
 }

@@ -135,6 +135,17 @@ static NTSTATUS MiCreateNewSection(FILE_OBJECT *fo, CONTROL_AREA **out) {
     return STATUS_SUCCESS;
 }
 
+/* The image section of a file: its existing control area, or a new one. */
+NTSTATUS MmCreateImageSection(FILE_OBJECT *fo, CONTROL_AREA **out) {
+    CONTROL_AREA *ca = fo->SectionObjectPointer ? fo->SectionObjectPointer->ImageSectionObject : NULL;
+    if (ca) {
+        ca->NumberOfSectionReferences++;
+        *out = ca;
+        return STATUS_SUCCESS;
+    }
+    return MiCreateNewSection(fo, out);
+}
+
 NTSTATUS NtCreateSection(PHANDLE SectionHandle, ACCESS_MASK DesiredAccess, POBJECT_ATTRIBUTES ObjectAttributes,
                          PLARGE_INTEGER MaximumSize, ULONG SectionPageProtection, ULONG AllocationAttributes,
                          HANDLE FileHandle) {
@@ -144,13 +155,9 @@ NTSTATUS NtCreateSection(PHANDLE SectionHandle, ACCESS_MASK DesiredAccess, POBJE
     FILE_OBJECT *fo;
     NTSTATUS st = ObReferenceObjectByHandle(FileHandle, IoFileObjectType, (PVOID *)&fo);
     if (!NT_SUCCESS(st)) return st;
-    CONTROL_AREA *ca = fo->SectionObjectPointer ? fo->SectionObjectPointer->ImageSectionObject : NULL;
-    if (ca) {
-        ca->NumberOfSectionReferences++;
-    } else {
-        st = MiCreateNewSection(fo, &ca);
-        if (!NT_SUCCESS(st)) return st;
-    }
+    CONTROL_AREA *ca;
+    st = MmCreateImageSection(fo, &ca);
+    if (!NT_SUCCESS(st)) return st;
     SECTION *section = ObCreateObject(MmSectionObjectType, sizeof(SECTION));
     section->u1.ControlArea = ca;
     section->SizeOfSection = ca->Segment->SizeOfSegment;
@@ -174,11 +181,21 @@ NTSTATUS NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID *B
     SECTION *section;
     NTSTATUS st = ObReferenceObjectByHandle(SectionHandle, MmSectionObjectType, (PVOID *)&section);
     if (!NT_SUCCESS(st)) return st;
-    CONTROL_AREA *ca = section->u1.ControlArea;
-    ULONG64 base = (ULONG64)*BaseAddress, size = ca->Segment->SizeOfSegment;
+    ULONG64 base = (ULONG64)*BaseAddress, size;
+    st = MmMapImageView(PsGetCurrentProcess(), section->u1.ControlArea, base, &size);
+    if (!NT_SUCCESS(st)) return st;
+    *BaseAddress = (PVOID)base;
+    *ViewSize = size;
+    return STATUS_SUCCESS;
+}
+
+/* Maps a whole view of the image section ca into p at base: a long VAD
+   naming the file, no PTE written. p need not be the current process (the
+   process loader maps a new process's DLLs this way). */
+NTSTATUS MmMapImageView(EPROCESS *p, CONTROL_AREA *ca, ULONG64 base, ULONG64 *viewSize) {
+    ULONG64 size = ca->Segment->SizeOfSegment;
     if (!base || (base & 0xffff) || base < MM_LOWEST_USER_ADDRESS || base + size > MM_USER_PROBE_ADDRESS)
         return STATUS_INVALID_PARAMETER;
-    EPROCESS *p = PsGetCurrentProcess();
     for (MMVAD_SHORT *v = MiFirstVad(p); v; v = MiNextVad(v))
         if (base < MiVadEnd(v) && MiVadStart(v) < base + size) return STATUS_CONFLICTING_ADDRESSES;
     MMVAD *vad = MiAllocateVad(base, base + size, VadImageMap, 7 /* EXECUTE_WRITECOPY */, FALSE, TRUE);
@@ -194,7 +211,6 @@ NTSTATUS NtMapViewOfSection(HANDLE SectionHandle, HANDLE ProcessHandle, PVOID *B
     MiInsertVad(p, &vad->Core);
     ca->NumberOfMappedViews++;
     ca->NumberOfUserReferences++;
-    *BaseAddress = (PVOID)base;
-    *ViewSize = size;
+    *viewSize = size;
     return STATUS_SUCCESS;
 }

@@ -1,6 +1,7 @@
 /*
- * The user-mode side of mini-NT's system services: prototypes for the
- * stubs in ntdll.S and the few helpers every program uses.
+ * The user-mode side of mini-NT's system services: prototypes for what
+ * ntdll.dll exports (the stubs in ntdll.S and the runtime in crt.c) and
+ * for frostrt.dll. Programs import both from their DLLs.
  */
 #ifndef MININT_NTDLL_H
 #define MININT_NTDLL_H
@@ -66,7 +67,11 @@ NTSTATUS NtQueryValueKey(HANDLE KeyHandle, PUNICODE_STRING ValueName, ULONG KeyV
                          PVOID KeyValueInformation, ULONG Length, PULONG ResultLength);
 NTSTATUS NtCreatePagingFile(PUNICODE_STRING PageFileName, PLARGE_INTEGER MinimumSize, PLARGE_INTEGER MaximumSize,
                             ULONG Priority);
-NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName);
+/* ImagePathName is the image's NT path; CommandLine (NULL: the image's
+   path) goes into the new process's parameters, with the caller's
+   environment and current directory. */
+NTSTATUS NtCreateUserProcess(PHANDLE ProcessHandle, PHANDLE ThreadHandle, PUNICODE_STRING ImagePathName,
+                             PUNICODE_STRING CommandLine);
 NTSTATUS NtCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, OBJECT_ATTRIBUTES *ObjectAttributes,
                       IO_STATUS_BLOCK *IoStatusBlock, PLARGE_INTEGER AllocationSize, ULONG FileAttributes,
                       ULONG ShareAccess, ULONG CreateDisposition, ULONG CreateOptions, PVOID EaBuffer, ULONG EaLength);
@@ -111,7 +116,7 @@ typedef struct _PROCESS_BASIC_INFORMATION {
 #define FILE_OPEN 1
 #define SystemBalanceSetInformation 0xF0
 
-/* crt.c */
+/* crt.c (in ntdll.dll) */
 void *memset(void *d, int c, SIZE_T n);
 void *memcpy(void *d, const void *s, SIZE_T n);
 SIZE_T strlen(const char *s);
@@ -123,5 +128,9 @@ ULONG RtlFormat(char *buf, ULONG cap, const char *fmt, ...);
 void DbgPrint(const char *fmt, ...);
 void Sleep(ULONG milliseconds);
 __attribute__((noreturn)) void RtlExitUserProcess(NTSTATUS status);
+
+/* frostrt.dll */
+NTSTATUS FrostWriteMessage(PVOID write, HANDLE file, IO_STATUS_BLOCK *iosb, ULONG count);
+ULONG64 FrostSumPages(ULONG64 base, ULONG64 pages, ULONG64 pageSize);
 
 #endif

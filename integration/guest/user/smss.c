@@ -68,12 +68,14 @@ static void CreatePagingFiles(void) {
     }
 }
 
-static void Start(const char *path) {
-    WCHAR wide[128];
-    UNICODE_STRING image;
+/* Starts the image at path (an NT path) with the command line cmd. */
+static void Start(const char *path, const char *cmd) {
+    WCHAR wide[128], wideCmd[160];
+    UNICODE_STRING image, commandLine;
     HANDLE process, thread;
     RtlInitUnicodeFromAscii(&image, wide, 128, path);
-    NTSTATUS st = NtCreateUserProcess(&process, &thread, &image);
+    RtlInitUnicodeFromAscii(&commandLine, wideCmd, 160, cmd);
+    NTSTATUS st = NtCreateUserProcess(&process, &thread, &image, &commandLine);
     if (!NT_SUCCESS(st)) DbgPrint("frost-guest: smss-error what=%s status=0x%08x\n", path, (ULONG)st);
 }
 
@@ -96,9 +98,10 @@ static void WaitForSettledMemory(void) {
 void NtProcessStartup(PVOID Peb) {
     (void)Peb;
     CreatePagingFiles();
-    Start("\\??\\C:\\Windows\\System32\\csrss.exe");
-    Start("\\??\\C:\\Windows\\System32\\writer.exe");
-    Start("\\??\\C:\\Windows\\System32\\swapper.exe");
+    Start("\\??\\C:\\Windows\\System32\\csrss.exe",
+          "C:\\Windows\\System32\\csrss.exe ObjectDirectory=\\Windows SubSystemType=Windows");
+    Start("\\??\\C:\\Windows\\System32\\writer.exe", "C:\\Windows\\System32\\writer.exe C:\\frost\\log.txt");
+    Start("\\??\\C:\\Windows\\System32\\swapper.exe", "C:\\Windows\\System32\\swapper.exe /pattern");
     WaitForSettledMemory();
     DbgPrint("frost-guest: ready\n");
     for (;;) Sleep(1000);

@@ -103,7 +103,7 @@ void NtProcessStartup(PVOID Peb) {
     ULONG64 viewSize;
     ULONG64 view = MapImage(&viewSize);
     ULONG64 sum = 0;
-    for (ULONG i = 0; i < 4 && i * PAGE < viewSize; i++) sum += *(volatile ULONG64 *)(view + i * PAGE);
+    sum = FrostSumPages(view, viewSize / PAGE < 4 ? viewSize / PAGE : 4, PAGE); /* frostrt.dll */
 
 
     /* The pattern. */

@@ -2,19 +2,15 @@
  * writer.exe: opens \??\C:\frost\log.txt and writes a known, counted
  * message with NtWriteFile, every WriterPeriod milliseconds (0: a tight
  * loop). Before that it opens 300 event handles, so the log file's handle
- * lives in a level-1 handle table. Like real callers may, it leaves garbage
- * in the upper half of the Length argument's stack slot.
+ * lives in a level-1 handle table. The write goes through frostrt.dll,
+ * which leaves garbage in the upper half of the Length argument's stack
+ * slot, as real callers may.
  */
 #include "ntdll.h"
 
 #define KeyValuePartialInformation 2
 #define EVENT_ALL_ACCESS 0x1f0003
 #define EXTRA_HANDLES 300
-
-/* NtWriteFile seen with a 64-bit Length, so the caller fills the whole
-   stack slot; the kernel reads the ULONG it declares. */
-typedef NTSTATUS (*NT_WRITE_FILE_WIDE)(HANDLE, HANDLE, PVOID, PVOID, IO_STATUS_BLOCK *, PVOID, ULONG64,
-                                       PLARGE_INTEGER, PULONG);
 
 static ULONG QueryPeriod(void) {
     UCHAR buf[64];
@@ -53,11 +49,9 @@ void NtProcessStartup(PVOID Peb) {
     DbgPrint("frost-guest: writer-open handle=0x%llx status=0x%08x\n", (ULONG64)file, (ULONG)st);
     if (!NT_SUCCESS(st)) RtlExitUserProcess(st);
 
-    NT_WRITE_FILE_WIDE volatile write = (NT_WRITE_FILE_WIDE)NtWriteFile;
     for (ULONG count = 1;; count++) {
-        char msg[96];
-        ULONG len = RtlFormat(msg, sizeof(msg), "frost-writer: message %u from writer.exe\r\n", count);
-        st = write(file, 0, 0, 0, &iosb, msg, 0xA5A5A5A500000000ull | len, 0, 0);
+        /* frostrt.dll formats the message and calls ntdll's NtWriteFile. */
+        st = FrostWriteMessage((PVOID)NtWriteFile, file, &iosb, count);
         DbgPrint("frost-guest: write count=%u status=0x%08x bytes=%llu\n", count, (ULONG)st, iosb.Information);
         if (period) Sleep(period);
     }
