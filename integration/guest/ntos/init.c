@@ -109,6 +109,8 @@ INITCODE void KiSystemStartup(LOADER_PARAMETER_BLOCK *LoaderBlock) {
     KiReportKernelImage();
     DbgPrint("frost-guest: cpu phys-bits=%u invalid-pte-mask=0x%llx\n", KiImplementedPhysicalBits,
              MiState.Hardware.InvalidPteMask);
+    KdInitSystem(LoaderBlock);
+    KiInitializeServiceTable();
     ObInitSystem();
     CmInitSystem(LoaderBlock);
     PsInitSystem(LoaderBlock, Phase1Initialization);

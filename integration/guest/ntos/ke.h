@@ -8,6 +8,7 @@
 
 #include "ntdef.h"
 #include "../include/loaderblock.h"
+#include "kd.h"
 
 #define PAGE_SIZE 4096ull
 #define PAGE_SHIFT 12

@@ -30,7 +30,8 @@ static MMPTE *MiTableAt(ULONG64 tablePa) { return (MMPTE *)MmGetVirtualForPhysic
 
 /* Returns the next level's table for entry, creating it when absent. A
    user page-table page that was trimmed (aggressive trim) is brought back
-   first, so callers always get a resident table. */
+   first, so callers always get a resident table. A user entry is passed
+   as its system alias (MiCurrentEntry), which MMPFN.PteAddress records. */
 static ULONG64 MiNextLevel(MMPTE *entry, BOOLEAN user) {
     if (user && !entry->u.Hard.Valid && MiReadPte(entry) != 0) MiMakePageTableResident(entry);
     if (!entry->u.Hard.Valid) {
@@ -66,24 +67,68 @@ MMPTE MiMakeValidPte(ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute) {
     return pte;
 }
 
+/* ---- finding page-table entries -------------------------------------------
+ * The tables of the address space the processor runs on are found through
+ * the self-map (selfmap.c), as Windows' MiGetPteAddress finds them; a kernel
+ * VA's always are, since the kernel half is shared. A kernel entry is
+ * returned as its self-map address. A user entry is returned as its system
+ * alias, the same entry seen through the physical map: MMPFN.PteAddress
+ * must stay valid in every address space, because mini-NT's modified page
+ * writer and standby-page reuse rewrite PTEs of processes that are not
+ * current (where Windows would attach to the process). The tables of
+ * another process's user space are walked through the physical map, the
+ * counterpart of Windows' hyperspace.
+ */
+
+static BOOLEAN MiIsCurrentSpace(ULONG64 dtb, ULONG64 va) {
+    return va >= MM_SYSTEM_RANGE_START || dtb == (__readcr3() & ~0xfffull);
+}
+
+/* The entry at level for va in the current space, found through the
+   self-map; its parent entries must be valid. */
+static MMPTE *MiCurrentEntry(ULONG64 va, int level) {
+    if (va >= MM_SYSTEM_RANGE_START) return MiSelfMapEntry(va, level);
+    ULONG64 table = level == 3 ? __readcr3() & ~0xfffull
+                               : (ULONG64)MiSelfMapEntry(va, level + 1)->u.Hard.PageFrameNumber << PAGE_SHIFT;
+    return &MiTableAt(table)[MiIndex(va, level)];
+}
+
 /* The entry that maps va at level (0 = PTE), creating the tables above it. */
 MMPTE *MiGetPteAddressCreate(ULONG64 dtb, ULONG64 va, int level) {
     BOOLEAN user = va < MM_USER_PROBE_ADDRESS;
-    ULONG64 table = dtb;
-    for (int l = 3; l > level; l--) table = MiNextLevel(&MiTableAt(table)[MiIndex(va, l)], user);
-    return &MiTableAt(table)[MiIndex(va, level)];
+    if (!MiIsCurrentSpace(dtb, va)) {
+        ULONG64 table = dtb;
+        for (int l = 3; l > level; l--) table = MiNextLevel(&MiTableAt(table)[MiIndex(va, l)], user);
+        return &MiTableAt(table)[MiIndex(va, level)];
+    }
+    for (int l = 3; l > level; l--) {
+        MMPTE *e = MiCurrentEntry(va, l);
+        /* A new kernel top-level entry would reach only this PML4: every
+           one exists before the first process does (MmInitSystem). */
+        if (!user && l == 3 && !e->u.Hard.Valid && PsInitialSystemProcess)
+            KeBugCheckEx(NO_PAGES_AVAILABLE, 2, va, 0, 0);
+        MiNextLevel(e, user);
+    }
+    return MiCurrentEntry(va, level);
 }
 
 /* The entry that maps va at level, or NULL when a table above it is not
    resident. Never creates anything. */
 MMPTE *MiGetPteAddress(ULONG64 dtb, ULONG64 va, int level) {
-    ULONG64 table = dtb;
-    for (int l = 3; l > level; l--) {
-        MMPTE *e = &MiTableAt(table)[MiIndex(va, l)];
-        if (!e->u.Hard.Valid || e->u.Hard.LargePage) return NULL;
-        table = (ULONG64)e->u.Hard.PageFrameNumber << PAGE_SHIFT;
+    if (!MiIsCurrentSpace(dtb, va)) {
+        ULONG64 table = dtb;
+        for (int l = 3; l > level; l--) {
+            MMPTE *e = &MiTableAt(table)[MiIndex(va, l)];
+            if (!e->u.Hard.Valid || e->u.Hard.LargePage) return NULL;
+            table = (ULONG64)e->u.Hard.PageFrameNumber << PAGE_SHIFT;
+        }
+        return &MiTableAt(table)[MiIndex(va, level)];
     }
-    return &MiTableAt(table)[MiIndex(va, level)];
+    for (int l = 3; l > level; l--) {
+        MMPTE *e = MiSelfMapEntry(va, l);
+        if (!e->u.Hard.Valid || e->u.Hard.LargePage) return NULL;
+    }
+    return MiCurrentEntry(va, level);
 }
 
 NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN write, BOOLEAN execute) {
@@ -96,9 +141,10 @@ NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN wr
 /* Walks dtb for va: the leaf entry, or NULL when a level is not present.
    *size receives the page size the leaf maps. */
 static MMPTE *MiWalk(ULONG64 dtb, ULONG64 va, ULONG64 *size) {
+    BOOLEAN current = MiIsCurrentSpace(dtb, va);
     ULONG64 table = dtb;
     for (int level = 3; level >= 0; level--) {
-        MMPTE *e = &MiTableAt(table)[MiIndex(va, level)];
+        MMPTE *e = current ? MiSelfMapEntry(va, level) : &MiTableAt(table)[MiIndex(va, level)];
         if (!e->u.Hard.Valid) return NULL;
         if (level == 0 || ((level == 1 || level == 2) && e->u.Hard.LargePage)) {
             *size = 1ull << (12 + 9 * level);
@@ -148,6 +194,9 @@ ULONG64 MiCreateProcessAddressSpace(void) {
        the first process does (MmInitSystem), so later kernel mappings show
        up in every address space. */
     for (int i = 256; i < 512; i++) dst[i] = src[i];
+    /* ...except the self-map entry, which names this PML4 itself. */
+    dst[MiSelfMapIndex] = MiMakeSelfMapEntry(pml4);
+    KiMapUserSharedData(pml4);
     return pml4;
 }
 
@@ -211,6 +260,7 @@ void MmInitSystem(LOADER_PARAMETER_BLOCK *lb) {
     MmPhysicalMapBase = lb->PhysicalMapBase;
     MmPhysicalMapSize = lb->PhysicalMapSize;
     MmSystemDirectoryTableBase = lb->Pml4Physical;
+    MiInitializeSelfMap(lb);
 
     /* The physical address width and the PTE swizzle mask, as Windows
        computes them for L1TF: the top implemented physical address bit.
@@ -225,12 +275,13 @@ void MmInitSystem(LOADER_PARAMETER_BLOCK *lb) {
     MiInitializePfnDatabase(lb);
 
     /* The identity map was winload's, for the switch to long mode only. */
-    MiTableAt(MmSystemDirectoryTableBase)[0].u.Long = 0;
-    /* The top-level tables of pool exist before any process copies the
-       kernel half. */
-    MiNextLevel(&MiTableAt(MmSystemDirectoryTableBase)[MiIndex(MM_POOL_START, 3)], FALSE);
-    MiNextLevel(&MiTableAt(MmSystemDirectoryTableBase)[MiIndex(MM_PAGED_POOL_START, 3)], FALSE);
+    MiSelfMapEntry(0, 3)->u.Long = 0;
+    /* The top-level tables of pool and of the shared user data page exist
+       before any process copies the kernel half. */
+    MiNextLevel(MiSelfMapEntry(MM_POOL_START, 3), FALSE);
+    MiNextLevel(MiSelfMapEntry(MM_PAGED_POOL_START, 3), FALSE);
     __writecr3(MmSystemDirectoryTableBase);
+    KiInitializeUserSharedData(lb);
 
     MiState.Hardware.TotalPagesAllowed = MiSystemPartition.Vp.NumberOfPhysicalPages;
     MiState.SystemVaStart = MM_POOL_START;

@@ -898,13 +898,19 @@ typedef struct _KAPC_STATE {
     UCHAR UserApcPendingAll;)
 } KAPC_STATE;
 
-/* Thread states, as KTHREAD_STATE. */
-#define Initialized 0
-#define Ready 1
-#define Running 2
-#define Standby 3
-#define Terminated 4
-#define Waiting 5
+/* Thread states: KTHREAD.State holds a _KTHREAD_STATE. */
+typedef enum _KTHREAD_STATE {
+    Initialized = 0,
+    Ready = 1,
+    Running = 2,
+    Standby = 3,
+    Terminated = 4,
+    Waiting = 5,
+    Transition = 6,
+    DeferredReady = 7,
+    GateWaitObsolete = 8,
+    WaitingForProcessInSwap = 9,
+} KTHREAD_STATE;
 
 typedef struct _KTHREAD {
     REORDER(
@@ -936,6 +942,7 @@ typedef struct _ETHREAD {
     LARGE_INTEGER CreateTime;
     PVOID StartAddress;
     , /* the second half */
+    LARGE_INTEGER ExitTime;
     CLIENT_ID Cid;
     PVOID Win32StartAddress;
     LIST_ENTRY ThreadListEntry;)
@@ -955,7 +962,9 @@ typedef struct _EPROCESS {
     HANDLE InheritedFromUniqueProcessId;
     PEB *Peb;
     HANDLE_TABLE *ObjectTable;
+    LARGE_INTEGER CreateTime;
     , /* the second half */
+    LARGE_INTEGER ExitTime;
     FILE_OBJECT *ImageFilePointer;
     UCHAR ImageFileName[15];
     UCHAR PriorityClass;

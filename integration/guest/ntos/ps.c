@@ -46,6 +46,7 @@ static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, 
     InitListHead(&p->ThreadListHead);
     p->UniqueProcessId = (HANDLE)pid;
     p->InheritedFromUniqueProcessId = parent ? parent->UniqueProcessId : 0;
+    p->CreateTime.QuadPart = KeQuerySystemTime();
     SIZE_T n = RtlStringLength(name);
     memcpy(p->ImageFileName, name, n < 14 ? n : 14);
     return p;
@@ -53,14 +54,16 @@ static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, 
 
 static void PspInsertProcess(EPROCESS *p) {
     InsertTailList(&PsActiveProcessHead, &p->ActiveProcessLinks);
-    DbgPrint("frost-guest: process pid=%llu name=%s dtb=0x%llx parent=%llu\n", (ULONG64)p->UniqueProcessId,
-             (const char *)p->ImageFileName, p->Pcb.DirectoryTableBase, (ULONG64)p->InheritedFromUniqueProcessId);
+    DbgPrint("frost-guest: process pid=%llu name=%s dtb=0x%llx parent=%llu create-time=0x%llx\n",
+             (ULONG64)p->UniqueProcessId, (const char *)p->ImageFileName, p->Pcb.DirectoryTableBase,
+             (ULONG64)p->InheritedFromUniqueProcessId, (ULONG64)p->CreateTime.QuadPart);
 }
 
 ETHREAD *PspCreateThread(EPROCESS *p, void (*start)(PVOID), PVOID ctx) {
     ETHREAD *t = ObCreateObject(PsThreadType, sizeof(ETHREAD));
     t->Tcb.Header.Type = ThreadObject;
     t->Tcb.Header.Size = (UCHAR)(sizeof(KTHREAD) / 8);
+    t->CreateTime.QuadPart = KeQuerySystemTime();
     UCHAR *stack = ExAllocatePoolWithTag(NonPagedPool, KERNEL_STACK_SIZE, 'katS');
     t->Tcb.StackLimit = stack;
     t->Tcb.StackBase = stack + KERNEL_STACK_SIZE;
@@ -296,6 +299,7 @@ NTSTATUS NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
     if (ProcessHandle && ProcessHandle != (HANDLE)-1) return STATUS_INVALID_HANDLE;
     EPROCESS *p = PsGetCurrentProcess();
     p->ExitStatus = ExitStatus;
+    p->ExitTime.QuadPart = KeQuerySystemTime();
     KiTerminateCurrentThread();
 }
 

@@ -63,6 +63,7 @@ void KiSwapThread(void) {
 
 void KiClockTick(void) {
     KeTickCount++;
+    KiUpdateSystemTime();
     for (LIST_ENTRY *e = KiDelayListHead.Flink; e != &KiDelayListHead;) {
         KTHREAD *t = CONTAINING_RECORD(e, KTHREAD, WaitListEntry);
         e = e->Flink;
@@ -94,6 +95,7 @@ __attribute__((noreturn)) void KiTerminateCurrentThread(void) {
     _disable();
     KTHREAD *cur = KeGetCurrentThread();
     cur->State = Terminated;
+    CONTAINING_RECORD(cur, ETHREAD, Tcb)->ExitTime.QuadPart = KeQuerySystemTime();
     EPROCESS *p = CONTAINING_RECORD(cur->Process, EPROCESS, Pcb);
     if (p->ActiveThreads) p->ActiveThreads--;
     KiSwapThread();

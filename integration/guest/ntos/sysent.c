@@ -84,8 +84,10 @@ BOOLEAN KiProbeUserStackArguments(const void *p, ULONG64 count) {
     return count == 0 || MmProbeUserRange(p, count * 8, FALSE);
 }
 
-/* The numbering is mini-NT's own; user/ntdll.S uses the same. */
-ULONG64 KiServiceTable[] = {
+/* The numbering is mini-NT's own; user/ntdll.S uses the same. The
+   routines and their stack-argument counts; KiInitializeServiceTable
+   (svctable.c) encodes them into KiServiceTable as x64 Windows stores it. */
+const ULONG64 KiServiceRoutines[] = {
     (ULONG64)NtDisplayString,     /* 0 */
     (ULONG64)NtDelayExecution,    /* 1 */
     (ULONG64)NtQueryValueKey,     /* 2 */
@@ -103,6 +105,8 @@ ULONG64 KiServiceTable[] = {
     (ULONG64)NtQueryInformationProcess, /* 14 */
     (ULONG64)NtQuerySystemInformation, /* 15 */
 };
-UCHAR KiArgumentTable[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0};
-ULONG KiServiceLimit = sizeof(KiServiceTable) / sizeof(KiServiceTable[0]);
-_Static_assert(sizeof(KiArgumentTable) == sizeof(KiServiceTable) / sizeof(KiServiceTable[0]), "one count per service");
+const UCHAR KiServiceArguments[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0};
+ULONG KiServiceLimit = sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0]);
+LONG KiServiceTable[sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0])];
+_Static_assert(sizeof(KiServiceArguments) == sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0]),
+               "one count per service");

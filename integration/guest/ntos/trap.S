@@ -136,8 +136,10 @@ FUNC KiSystemCall64
     mov eax, eax
     cmp eax, dword ptr [rip + KiServiceLimit]
     jae KiInvalidService
-    lea r11, [rip + KiArgumentTable]
-    movzx ecx, byte ptr [r11 + rax]
+    /* KiServiceTable entry: (routine - table) << 4 | stack arguments. */
+    lea r11, [rip + KiServiceTable]
+    mov ecx, dword ptr [r11 + rax*4]
+    and ecx, 15
     lea r11, [rcx*8 + 0x20 + 15]
     and r11, -16
     sub rsp, r11
@@ -163,8 +165,9 @@ FUNC KiSystemCall64
     test r11, r11
     jz KiSystemServiceAccessViolation
     lea rdi, [rsp + 0x20]
-    lea r11, [rip + KiArgumentTable]
-    movzx ecx, byte ptr [r11 + rax]
+    lea r11, [rip + KiServiceTable]
+    mov ecx, dword ptr [r11 + rax*4]
+    and ecx, 15
     cld
     rep movsq
     mov rcx, [rbx + TfR10]
@@ -172,7 +175,10 @@ FUNC KiSystemCall64
     mov r8, [rbx + TfR8]
     mov r9, [rbx + TfR9]
     lea r11, [rip + KiServiceTable]
-    call qword ptr [r11 + rax*8]
+    movsxd r10, dword ptr [r11 + rax*4]
+    sar r10, 4
+    add r10, r11
+    call r10
 KiSystemServiceExit:
     mov [rbx + TfRax], rax
     mov rsp, rbx

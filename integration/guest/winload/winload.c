@@ -132,6 +132,8 @@ static u64 *table_at(u64 *entry) {
 }
 
 static u32 pml4;
+/* See winload.ld: the linker places this page at 0x1AD000. */
+static u64 boot_pml4[512] __attribute__((section(".pml4"), aligned(4096)));
 
 static void map_4k(u64 va, u64 pa, u64 flags) {
     u64 *l4 = (u64 *)pml4;
@@ -408,7 +410,9 @@ void WinloadMain(u32 magic, struct multiboot_info *mbi) {
             fail("bad-trim");
     }
 
-    pml4 = alloc_pages(1);
+    pml4 = (u32)boot_pml4;
+    if (pml4 != 0x1AD000u) fail("pml4-misplaced");
+    memzero(boot_pml4, sizeof(boot_pml4));
     LOADER_PARAMETER_BLOCK *lb = (LOADER_PARAMETER_BLOCK *)alloc_pages(round_page(sizeof(*lb)) / PAGE_SIZE);
     lb->Signature = LOADER_BLOCK_SIGNATURE;
     lb->Size = sizeof(*lb);
