@@ -19,29 +19,39 @@ import (
 // QEMU as for mini-NT, apt and dpkg to fetch the guest, and root (libvirtd's
 // setup, the package cache). The guest is fetched by the test itself, so
 // `make guest` is not needed.
-func requireLinuxE2E(t *testing.T) {
+func requireLinuxE2E(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping: fetches a Debian kernel, starts libvirtd, QEMU and frostd, and -short is set")
 	}
 	for _, tool := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh", "go", "apt-get", "apt-cache", "dpkg-deb"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s not found (run `make deps`; the Linux guest comes from Debian packages)", tool)
+			linuxUnavailable(t, "%s not found (run `make deps`; the Linux guest comes from Debian packages)", tool)
 		}
 	}
 	if os.Geteuid() != 0 {
-		unavailable(t, "setting up libvirtd and the package cache needs root")
+		linuxUnavailable(t, "setting up libvirtd and the package cache needs root")
 	}
+}
+
+// linuxUnavailable is unavailable for tests and benchmarks alike: a skip,
+// or a failure under FROST_REQUIRE_INTEGRATION.
+func linuxUnavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
+		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
+	}
+	t.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
 }
 
 // fetchLinuxGuest fetches (or finds cached) the kernel and busybox. A
 // machine that cannot fetch them (no network, no package lists) skips,
 // or fails under FROST_REQUIRE_INTEGRATION.
-func fetchLinuxGuest(ctx context.Context, t *testing.T) *linuxguest.Files {
+func fetchLinuxGuest(ctx context.Context, t testing.TB) *linuxguest.Files {
 	t.Helper()
 	f, err := linuxguest.Fetch(ctx, "", t.Logf)
 	if err != nil {
-		unavailable(t, "fetching the Linux guest: %v", err)
+		linuxUnavailable(t, "fetching the Linux guest: %v", err)
 	}
 	t.Logf("Linux guest: %s %s (%.1f MB, %s), %s %s (%.1f MB, %s); fetch took %v",
 		f.KernelPackage.Name, f.KernelPackage.Version, float64(f.KernelPackage.Size)/1e6, fetched(f.KernelPackage),
@@ -68,7 +78,7 @@ type linuxDomain struct {
 // defineLinuxDomain takes the machine-wide TCG lock for the test's life,
 // clears stale test domains (as defineDomain does for mini-NT), and
 // defines the guest, shut off.
-func defineLinuxDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, f *linuxguest.Files, cfg linuxguest.Config) *linuxDomain {
+func defineLinuxDomain(ctx context.Context, t testing.TB, c *libvirt.Conn, f *linuxguest.Files, cfg linuxguest.Config) *linuxDomain {
 	t.Helper()
 	lock, err := minint.LockTCG(ctx)
 	if err != nil {
@@ -112,7 +122,7 @@ func defineLinuxDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, f *li
 }
 
 // report is the guest's report so far.
-func (d *linuxDomain) report(t *testing.T) *linuxguest.Report {
+func (d *linuxDomain) report(t testing.TB) *linuxguest.Report {
 	t.Helper()
 	rep, err := d.spec.Report()
 	if err != nil {
@@ -123,7 +133,7 @@ func (d *linuxDomain) report(t *testing.T) *linuxguest.Report {
 
 // waitReport waits, while the domain lives, until the report satisfies
 // ok, and returns it.
-func (d *linuxDomain) waitReport(t *testing.T, what string, ok func(*linuxguest.Report) bool) *linuxguest.Report {
+func (d *linuxDomain) waitReport(t testing.TB, what string, ok func(*linuxguest.Report) bool) *linuxguest.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guestWait)
 	defer cancel()
@@ -152,7 +162,7 @@ func (d *linuxDomain) waitReport(t *testing.T, what string, ok func(*linuxguest.
 
 // waitMoreWrites waits until the writer has printed more than n lines:
 // the guest runs.
-func (d *linuxDomain) waitMoreWrites(t *testing.T, n int) *linuxguest.Report {
+func (d *linuxDomain) waitMoreWrites(t testing.TB, n int) *linuxguest.Report {
 	t.Helper()
 	return d.waitReport(t, fmt.Sprintf("more than %d writer lines", n), func(r *linuxguest.Report) bool { return len(r.Writes) > n })
 }
@@ -172,7 +182,7 @@ func (d *linuxDomain) serialTail() string {
 // memory_backing_dir (scripts/setup-libvirt.sh sets /dev/shm/libvirt-ram)
 // as libvirt/qemu/<id>-<name>/pc.ram, the name cut to its first 20
 // characters (libvirt's "short name").
-func (d *linuxDomain) ramFile(t *testing.T) string {
+func (d *linuxDomain) ramFile(t testing.TB) string {
 	t.Helper()
 	short := d.name[:min(len(d.name), 20)]
 	m, _ := filepath.Glob(filepath.Join("/dev/shm/libvirt-ram/libvirt/qemu", "*-"+short, "pc.ram"))
