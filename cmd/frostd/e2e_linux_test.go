@@ -265,11 +265,12 @@ func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) (cr3,
 // lines in order with none left out (when the stream says it dropped no
 // hit).
 //
-// One line may show at two hits in a row: a write(2) that a signal cut
-// short before it copied a byte is restarted by the kernel, which enters
-// ksys_write again with the same buffer (seen here: two hits 25 ms apart,
-// one line in the serial log, which would otherwise fail to parse). So
-// the counters may stay or rise by one from hit to hit, never more.
+// One line may show at two hits in a row. It was seen once: two hits
+// 25 ms apart, both reading line 10, and the serial log holding line 10
+// once (it would not parse otherwise): one printf, two entries into
+// ksys_write with the same buffer, most likely a write(2) that a signal
+// cut short before it copied a byte, which the kernel restarts. So the
+// counters may stay or rise by one from hit to hit, never more.
 //
 // The buffer is read after the hit, with the guest running on: it is the
 // writer's stdio buffer, which holds the line until the next one
