@@ -1,0 +1,176 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/frostvmi/frost/integration/guest/minint"
+	"github.com/frostvmi/frost/nt"
+	"github.com/frostvmi/frost/vmi"
+)
+
+// TestPEBAgainstReport (issue 15.6): every user process's PEB loader
+// lists, process parameters and TEB, read by nt through the PDB of each
+// kernel build at ready (when much of that user memory has been trimmed
+// and paged out), against what the kernel reported when it built them.
+func TestPEBAgainstReport(t *testing.T) {
+	out := requireGuest(t)
+	for i, build := range []string{"", "reorder", "assign"} {
+		name := build
+		if name == "" {
+			name = "normal"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := minint.Config{Seed: minint.Seed(uint64(61 + i)), PagingFiles: []string{pagefile}}
+			symDir := ""
+			if build != "" {
+				symDir = filepath.Join(out, build)
+				cfg.Kernel = filepath.Join(symDir, "ntoskrnl.exe")
+			}
+			m, _, _ := bootToReady(t, cfg)
+			ka := openKernelWith(t, m, symDir)
+			checkUserProcesses(t, ka)
+		})
+	}
+}
+
+// openKernelWith is openKernel with the symbols of another kernel build.
+func openKernelWith(t testing.TB, m *minint.Machine, symDir string) *kernelAt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+	defer cancel()
+	tgt, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
+	if err != nil {
+		t.Fatalf("taking charge of the guest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
+		defer cancel()
+		if err := tgt.Close(ctx); err != nil {
+			t.Errorf("closing the target: %v", err)
+		}
+	})
+	stop, err := tgt.Pause(ctx)
+	if err != nil {
+		t.Fatalf("pausing: %v", err)
+	}
+	return openKernelAt(t, m, tgt, stop, symDir, 0)
+}
+
+func checkUserProcesses(t *testing.T, ka *kernelAt) {
+	want, err := ka.rep.UserProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 4 {
+		t.Errorf("the report describes %d user processes, want smss, csrss, writer and swapper", len(want))
+	}
+	dlls := map[string][]string{
+		"smss.exe": {"ntdll.dll"}, "csrss.exe": {"ntdll.dll"},
+		"writer.exe": {"ntdll.dll", "frostrt.dll"}, "swapper.exe": {"ntdll.dll", "frostrt.dll"},
+	}
+	for pid, w := range want {
+		p, err := ka.k.ProcessByPID(pid)
+		if err != nil {
+			t.Errorf("pid %d: %v", pid, err)
+			continue
+		}
+		if p.Peb != w.PEB {
+			t.Errorf("%s: EPROCESS.Peb %#x, the guest reported %#x", p.Name, p.Peb, w.PEB)
+		}
+
+		mods, err := ka.k.ProcessModules(p)
+		if err != nil {
+			t.Errorf("%s: ProcessModules: %v", p.Name, err)
+			continue
+		}
+		if len(mods) != len(w.Modules) {
+			t.Errorf("%s: %d modules %v, the guest reported %d", p.Name, len(mods), mods, len(w.Modules))
+			continue
+		}
+		for i, m := range mods {
+			r := w.Modules[i]
+			if m.Base != r.Base || m.Size != r.Size || m.EntryPoint != r.Entry || m.Name != r.Name || m.FullName != r.FullName {
+				t.Errorf("%s: module %d = %+v, the guest reported %+v", p.Name, i, m, r)
+			}
+		}
+		if mods[0].Name != p.Name {
+			t.Errorf("%s: the first module in load order is %s, want the exe", p.Name, mods[0].Name)
+		}
+		var gotDLLs []string
+		for _, m := range mods[1:] {
+			gotDLLs = append(gotDLLs, m.Name)
+		}
+		if !equalStrings(gotDLLs, dlls[p.Name]) {
+			t.Errorf("%s: DLLs %v, want %v", p.Name, gotDLLs, dlls[p.Name])
+		}
+		// The other two lists: the same modules in memory order; the DLLs
+		// alone, ntdll first, in initialization order.
+		if mem, err := ka.k.ProcessModulesIn(p, nt.MemoryOrder); err != nil || len(mem) != len(mods) || mem[0] != mods[0] {
+			t.Errorf("%s: memory order %v, %v", p.Name, mem, err)
+		}
+		if ini, err := ka.k.ProcessModulesIn(p, nt.InitializationOrder); err != nil || len(ini) != len(mods)-1 || ini[0].Name != "ntdll.dll" {
+			t.Errorf("%s: initialization order %v, %v", p.Name, ini, err)
+		}
+		// Each DLL is an image view whose VAD names its file.
+		for _, m := range mods[1:] {
+			v, ok, err := ka.k.FindVADIn(p, m.Base)
+			if err != nil || !ok || v.Start != m.Base || v.Private || v.Subsection == 0 {
+				t.Errorf("%s: the VAD of %s is %+v (found %v, %v), want an image view", p.Name, m.Name, v, ok, err)
+				continue
+			}
+			if file, err := ka.k.SubsectionFileName(v.Subsection); err != nil || file != `\Windows\System32\`+m.Name {
+				t.Errorf("%s: the view of %s maps %q (%v)", p.Name, m.Name, file, err)
+			}
+		}
+
+		pp, err := ka.k.ProcessParameters(p)
+		if err != nil {
+			t.Errorf("%s: ProcessParameters: %v", p.Name, err)
+		} else {
+			if pp.Address != w.Params || pp.ImageBase != w.ImageBase || pp.ImagePath != w.Image ||
+				pp.CommandLine != w.CommandLine || pp.CurrentDirectory != w.CurDir || pp.EnvironmentAddress != w.EnvironmentAddress {
+				t.Errorf("%s: parameters %+v, the guest reported %+v", p.Name, pp, w)
+			}
+			if len(pp.Environment) != len(w.Environment) {
+				t.Errorf("%s: environment %q, the guest reported %+v", p.Name, pp.Environment, w.Environment)
+			}
+			for _, v := range w.Environment {
+				if got, ok := pp.Getenv(v.Name); !ok || got != v.Value {
+					t.Errorf("%s: %s=%q (%v), the guest reported %q", p.Name, v.Name, got, ok, v.Value)
+				}
+			}
+		}
+
+		threads, err := ka.k.Threads(p)
+		if err != nil || len(threads) != len(w.TEBs) {
+			t.Errorf("%s: threads %v, %v; the guest reported %d TEBs", p.Name, threads, err, len(w.TEBs))
+			continue
+		}
+		for i, th := range threads {
+			r := w.TEBs[i]
+			if th.TID != r.TID || th.Teb != r.Address {
+				t.Errorf("%s: thread %d TEB %#x, the guest reported tid %d TEB %#x", p.Name, th.TID, th.Teb, r.TID, r.Address)
+				continue
+			}
+			teb, err := ka.k.TEB(p, th.Teb)
+			wantTEB := nt.TEBInfo{Address: r.Address, Self: r.Address, StackBase: r.StackBase, StackLimit: r.StackLimit, PEB: w.PEB, PID: pid, TID: r.TID}
+			if err != nil || teb != wantTEB {
+				t.Errorf("%s: TEB %+v, %v; want %+v", p.Name, teb, err, wantTEB)
+			}
+		}
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
