@@ -33,8 +33,13 @@ type Report struct {
 	PCID, PTI bool
 	Meltdown  string
 	// Writes are the writer's counters in the order printed: 1, 2, ...
-	// (ParseReport checks that none is missing).
-	Writes []uint64
+	// ParseReport checks that none is missing, except where a garbled
+	// line stands in for it.
+	Writes  []uint64
+	written map[uint64]bool
+	// garbledSince counts garbled lines since the last whole writer line:
+	// each may have been one of its lines.
+	garbledSince int
 	// Garbled are serial lines that hold "frost-write" but are not a
 	// whole writer line: a kernel message printed into the middle of one.
 	Garbled []string
@@ -49,10 +54,19 @@ func (r *Report) Symbol(name string) (uint64, error) {
 	return a, nil
 }
 
+// LastWrite is the counter of the last whole writer line, 0 before the
+// first.
+func (r *Report) LastWrite() uint64 {
+	if len(r.Writes) == 0 {
+		return 0
+	}
+	return r.Writes[len(r.Writes)-1]
+}
+
 // Wrote says whether the writer printed line (as WriteLine gives it).
 func (r *Report) Wrote(line string) bool {
 	n, ok := ParseWrite(line)
-	return ok && line == WriteLine(n) && n <= uint64(len(r.Writes))
+	return ok && line == WriteLine(n) && r.written[n]
 }
 
 // writeRE is one writer line, as printed; the serial port adds "\r".
@@ -95,7 +109,7 @@ func ReadReport(path string) (*Report, error) {
 // skipped; a malformed report line, a symbol reported twice at two
 // addresses, or writer counters that do not follow each other are errors.
 func ParseReport(r io.Reader) (*Report, error) {
-	rep := &Report{Symbols: map[string]uint64{}}
+	rep := &Report{Symbols: map[string]uint64{}, written: map[uint64]bool{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -112,16 +126,22 @@ func ParseReport(r io.Reader) (*Report, error) {
 
 func (r *Report) add(line string) error {
 	if w, ok := ParseWrite(line); ok {
-		if want := uint64(len(r.Writes)) + 1; w != want {
-			return fmt.Errorf("writer line %d where %d was due", w, want)
+		last := r.LastWrite()
+		// A line a kernel message broke is garbled, not lost: it may
+		// stand for one missing counter, no more.
+		if w <= last || w-last-1 > uint64(r.garbledSince) {
+			return fmt.Errorf("writer line %d where %d was due", w, last+1)
 		}
 		r.Writes = append(r.Writes, w)
+		r.written[w] = true
+		r.garbledSince = 0
 		return nil
 	}
 	i := strings.Index(line, ReportPrefix)
 	if i < 0 {
 		if strings.Contains(line, "frost-write") {
 			r.Garbled = append(r.Garbled, line)
+			r.garbledSince++
 		}
 		return nil
 	}

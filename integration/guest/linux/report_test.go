@@ -22,7 +22,8 @@ const serialSample = "[    0.412] random: crng init done\r\n" +
 	"frost-write 000001 " + WritePayload + "\r\n" +
 	"frost-write 000002 " + WritePayload + "\r\n" +
 	"frost-write 00[    3.1] some kernel warning\r\n" +
-	"frost-write 000003 " + WritePayload + "\r\n"
+	"0003 " + WritePayload + "\r\n" +
+	"frost-write 000004 " + WritePayload + "\r\n"
 
 func TestParseReport(t *testing.T) {
 	rep, err := ParseReport(strings.NewReader(serialSample))
@@ -41,13 +42,15 @@ func TestParseReport(t *testing.T) {
 	if rep.WriterPID != 88 || rep.NoisePID != 87 || !rep.Ready || rep.PCID || !rep.PTI || rep.Meltdown != "Mitigation: PTI" {
 		t.Errorf("report: %+v", rep)
 	}
-	if len(rep.Writes) != 3 || rep.Writes[2] != 3 {
+	// Line 3 was broken by a kernel message: garbled, and not written
+	// as far as the report can tell.
+	if len(rep.Writes) != 3 || rep.LastWrite() != 4 {
 		t.Errorf("writes %v", rep.Writes)
 	}
 	if len(rep.Garbled) != 1 || !strings.Contains(rep.Garbled[0], "kernel warning") {
 		t.Errorf("garbled %q", rep.Garbled)
 	}
-	if !rep.Wrote(WriteLine(3)) || rep.Wrote(WriteLine(4)) || rep.Wrote("frost-write 000001 other\n") {
+	if !rep.Wrote(WriteLine(4)) || rep.Wrote(WriteLine(3)) || rep.Wrote(WriteLine(5)) || rep.Wrote("frost-write 000001 other\n") {
 		t.Error("Wrote: wrong answer")
 	}
 	// The buffer's bytes: the line without its newline is not the line.
@@ -60,6 +63,8 @@ func TestParseReportRefuses(t *testing.T) {
 	for _, tc := range []struct{ what, log, want string }{
 		{"skipped write", "frost-write 000001 " + WritePayload + "\nfrost-write 000003 " + WritePayload + "\n", "3 where 2 was due"},
 		{"not from one", "frost-write 000002 " + WritePayload + "\n", "2 where 1 was due"},
+		{"repeated", "frost-write 000001 " + WritePayload + "\nfrost-write 000001 " + WritePayload + "\n", "1 where 2 was due"},
+		{"two lost for one garbled", "frost-write 000001 " + WritePayload + "\nfrost-write 0[ 1.0] x\nfrost-write 000004 " + WritePayload + "\n", "4 where 2 was due"},
 		{"symbol twice", "frost-linux: sym name=x addr=0x1\nfrost-linux: sym name=x addr=0x2\n", "at both"},
 		{"bad address", "frost-linux: sym name=x addr=12\n", "addr=0xHEX"},
 		{"bad pid", "frost-linux: writer pid=abc\n", "pid=N"},
