@@ -13,7 +13,9 @@
 // The pieces, one file each:
 //   - fetch.go: resolve and `apt-get download` the packages into a cache
 //     that outlives checkouts (DefaultCacheDir);
-//   - extract.go: take the kernel image and busybox out of the packages;
+//   - extract.go: take the kernel image and busybox out of the packages,
+//     files.go: Fetch, which does both and keeps the results beside the
+//     packages;
 //   - cpio.go: a newc cpio writer, initramfs.go: the initramfs, init.go:
 //     the guest's /init and its two processes (a writer of counted lines,
 //     and noise);
