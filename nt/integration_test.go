@@ -277,6 +277,52 @@ func (l *live) swapperDTB(t *testing.T) uint64 {
 	return 0
 }
 
+// userVADs checks the VADs of swapper's user-mode environment against
+// the report and returns how many there are.
+func (l *live) userVADs(t *testing.T, vads []VAD) int {
+	t.Helper()
+	users, err := l.rep.UserProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := users[l.swapper(t).PID]
+	if up == nil {
+		t.Fatal("the report has no user-mode environment for swapper")
+	}
+	containing := func(va uint64) (VAD, bool) {
+		for _, v := range vads {
+			if v.Start <= va && va < v.End {
+				return v, true
+			}
+		}
+		return VAD{}, false
+	}
+	seen := map[uint64]bool{}
+	check := func(what string, va uint64, private bool) {
+		v, ok := containing(va)
+		if !ok || v.Private != private {
+			t.Errorf("%s at %#x: VAD %v (found %v), want private %v", what, va, v, ok, private)
+			return
+		}
+		seen[v.Start] = true
+	}
+	check("process parameters", up.Params, true)
+	check("loader data", up.Ldr, true)
+	for _, teb := range up.TEBs {
+		check("TEB", teb.Address, true)
+	}
+	for _, m := range up.Modules {
+		if m.Base == up.ImageBase {
+			continue // the exe: counted by the caller
+		}
+		check(m.Name, m.Base, false)
+		if v, ok := containing(m.Base); ok && (v.Start != m.Base || v.End-v.Start != (m.Size+0xfff)&^0xfff) {
+			t.Errorf("%s: view %#x-%#x, want %#x size %#x", m.Name, v.Start, v.End, m.Base, m.Size)
+		}
+	}
+	return len(seen)
+}
+
 // checkVADs compares swapper's VAD tree with what swapper.exe made
 // (user/swapper.c, bases from its report): its image, stack and PEB, the
 // committed, pattern and decommit regions, 40 one-page regions and the
@@ -311,9 +357,13 @@ func (l *live) checkVADs(t *testing.T) {
 	for _, v := range vads {
 		byStart[v.Start] = v
 	}
+	// The user-mode environment the kernel built (the report's peb,
+	// ldr-module and teb events): process parameters, the loader's heap
+	// and the TEBs, private; a view of each DLL, not private.
+	extra := l.userVADs(t, vads)
 	// One more: the image of swapper.exe itself, wherever it is linked.
-	if len(vads) != len(wants)+1 {
-		t.Errorf("%d VADs, want %d: %v", len(vads), len(wants)+1, vads)
+	if len(vads) != len(wants)+extra+1 {
+		t.Errorf("%d VADs, want %d: %v", len(vads), len(wants)+extra+1, vads)
 	}
 	for _, w := range wants {
 		v, ok := byStart[w.start]
