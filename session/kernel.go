@@ -14,8 +14,9 @@ import (
 	"github.com/frostvmi/frost/vmi"
 )
 
-// ErrNoKernelYet: the guest's Windows kernel has not been found (yet).
-var ErrNoKernelYet = errors.New("the guest's kernel has not been found yet")
+// ErrNoKernelYet: no Windows kernel is known in the guest: none was
+// found, or none was looked for yet. Hits then carry no thread.
+var ErrNoKernelYet = errors.New("no Windows kernel is known in this guest (none found, or none looked for yet)")
 
 // kernelRetry is how long a search that found no Windows kernel early in
 // a boot is remembered: the guest may still be on its way to one, but a

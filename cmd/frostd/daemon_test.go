@@ -75,7 +75,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	return d
 }
 
-func dialUnix(t *testing.T, path string) *grpc.ClientConn {
+func dialUnix(t testing.TB, path string) *grpc.ClientConn {
 	t.Helper()
 	cc, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -27,7 +27,7 @@ type frostdProc struct {
 }
 
 // buildFrostd builds this package's binary, as `make build` does.
-func buildFrostd(t *testing.T) string {
+func buildFrostd(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "frostd")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
@@ -42,7 +42,7 @@ func buildFrostd(t *testing.T) string {
 // for a restart, so the new frostd finds the dead one's state file), the
 // guest's build as the symbol path, and waits until its health service
 // says SERVING.
-func startFrostd(t *testing.T, bin, dir, guestDir, logName string, extra ...string) *frostdProc {
+func startFrostd(t testing.TB, bin, dir, guestDir, logName string, extra ...string) *frostdProc {
 	t.Helper()
 	f := &frostdProc{sock: filepath.Join(dir, "frostd.sock"), log: filepath.Join(dir, logName), done: make(chan struct{})}
 	logf, err := os.Create(f.log)
@@ -107,7 +107,7 @@ func (f *frostdProc) kill(t *testing.T) {
 
 // stop asks frostd to shut down (SIGTERM) and returns its exit error; a
 // frostd that does not end within the deadline is killed and reported.
-func (f *frostdProc) stop(t *testing.T) error {
+func (f *frostdProc) stop(t testing.TB) error {
 	t.Helper()
 	select {
 	case <-f.done:

@@ -29,7 +29,7 @@ const guestWait = 3 * time.Minute
 // a run holding the TCG lock removes every such domain a crashed run left.
 const testDomainPrefix = "frost-test-"
 
-func unavailable(t *testing.T, format string, args ...any) {
+func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
 		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
@@ -65,7 +65,7 @@ func requireE2E(t *testing.T) string {
 }
 
 // setupLibvirt runs the project's idempotent libvirtd setup and connects.
-func setupLibvirt(ctx context.Context, t *testing.T) *libvirt.Conn {
+func setupLibvirt(ctx context.Context, t testing.TB) *libvirt.Conn {
 	t.Helper()
 	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "setup-libvirt.sh"))
 	if err != nil {

@@ -5,17 +5,11 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	linuxguest "github.com/frostvmi/frost/integration/guest/linux"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
@@ -42,8 +36,9 @@ func BenchmarkLinuxBreakpointStream(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	files := fetchLinuxGuest(ctx, b)
-	conn := benchLibvirt(ctx, b)
-	sock := benchFrostd(b)
+	conn := setupLibvirt(ctx, b)
+	// At info level: frostd's debug log has a line per hit.
+	fd := startFrostd(b, buildFrostd(b), b.TempDir(), b.TempDir(), "frostd.log", "--log-level", "info")
 	d := defineLinuxDomain(ctx, b, conn, files, linuxguest.Config{})
 	if err := d.dom.Start(ctx, false); err != nil {
 		b.Fatal(err)
@@ -53,11 +48,7 @@ func BenchmarkLinuxBreakpointStream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
+	cc := fd.cc
 
 	const rounds = 3
 	per := max(b.N/rounds, 1)
@@ -237,83 +228,5 @@ func (p *rspPeer) want(b *testing.B, reply string) {
 func (p *rspPeer) wantStop(b *testing.B) {
 	if got := p.recv(b); got == "" || (got[0] != 'T' && got[0] != 'S') {
 		b.Fatalf("stub replied %q, want a stop", got)
-	}
-}
-
-// benchLibvirt is setupLibvirt for a benchmark.
-func benchLibvirt(ctx context.Context, b *testing.B) *libvirt.Conn {
-	b.Helper()
-	script, err := filepath.Abs(filepath.Join("..", "..", "scripts", "setup-libvirt.sh"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if out, err := exec.CommandContext(ctx, script).CombinedOutput(); err != nil {
-		b.Fatalf("%s: %v\n%s", script, err, out)
-	}
-	c, err := libvirt.Dial(ctx, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	return c
-}
-
-// benchFrostd builds and starts frostd (as buildFrostd and startFrostd do
-// for tests) and returns its socket once it serves; it is stopped with
-// SIGTERM at the end.
-func benchFrostd(b *testing.B) string {
-	b.Helper()
-	dir := b.TempDir()
-	bin := filepath.Join(dir, "frostd")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building frostd: %v\n%s", err, out)
-	}
-	sock := filepath.Join(dir, "frostd.sock")
-	logf, err := os.Create(filepath.Join(dir, "frostd.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(bin, "--listen", sock, "--state-file", filepath.Join(dir, "state.json"),
-		"--data-dir", filepath.Join(dir, "vms"), "--symbol-path", b.TempDir())
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(guestWait):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	cc, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Close()
-	deadline := time.Now().Add(guestWait)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-		cancel()
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return sock
-		}
-		select {
-		case err := <-done:
-			b.Fatalf("frostd exited before serving: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("frostd did not serve: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -26,22 +26,12 @@ func requireLinuxE2E(t testing.TB) {
 	}
 	for _, tool := range []string{"qemu-system-x86_64", "libvirtd", "virtlogd", "virsh", "go", "apt-get", "apt-cache", "dpkg-deb"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			linuxUnavailable(t, "%s not found (run `make deps`; the Linux guest comes from Debian packages)", tool)
+			unavailable(t, "%s not found (run `make deps`; the Linux guest comes from Debian packages)", tool)
 		}
 	}
 	if os.Geteuid() != 0 {
-		linuxUnavailable(t, "setting up libvirtd and the package cache needs root")
+		unavailable(t, "setting up libvirtd and the package cache needs root")
 	}
-}
-
-// linuxUnavailable is unavailable for tests and benchmarks alike: a skip,
-// or a failure under FROST_REQUIRE_INTEGRATION.
-func linuxUnavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("FROST_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("FROST_REQUIRE_INTEGRATION is set, but: "+format, args...)
-	}
-	t.Skipf("skipping: "+format+" (set FROST_REQUIRE_INTEGRATION=1 to make this a failure)", args...)
 }
 
 // fetchLinuxGuest fetches (or finds cached) the kernel and busybox. A
@@ -51,7 +41,7 @@ func fetchLinuxGuest(ctx context.Context, t testing.TB) *linuxguest.Files {
 	t.Helper()
 	f, err := linuxguest.Fetch(ctx, "", t.Logf)
 	if err != nil {
-		linuxUnavailable(t, "fetching the Linux guest: %v", err)
+		unavailable(t, "fetching the Linux guest: %v", err)
 	}
 	t.Logf("Linux guest: %s %s (%.1f MB, %s), %s %s (%.1f MB, %s); fetch took %v",
 		f.KernelPackage.Name, f.KernelPackage.Version, float64(f.KernelPackage.Size)/1e6, fetched(f.KernelPackage),
