@@ -20,6 +20,7 @@ import (
 
 	"github.com/frostvmi/frost/api"
 	"github.com/frostvmi/frost/integration/guest/minint"
+	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/symbols/store"
@@ -103,8 +104,10 @@ func TestAPIOnMiniNT(t *testing.T) {
 		t.Fatal(err)
 	}
 	pids := map[string]uint32{}
+	byPID := map[uint64]*pb.Process{}
 	for _, p := range procs.GetProcesses() {
 		pids[p.GetName()] = p.GetPid()
+		byPID[uint64(p.GetPid())] = p
 	}
 	for _, ev := range report {
 		if ev.Name != "process" {
@@ -114,6 +117,25 @@ func TestAPIOnMiniNT(t *testing.T) {
 		if got, ok := pids[ev.Get("name")]; !ok || uint64(got) != pid {
 			t.Errorf("ListProcesses: %s has pid %d (present %v), the guest says %d", ev.Get("name"), got, ok, pid)
 		}
+		// Its create time, from _EPROCESS.CreateTime, as the guest set it.
+		if ct, err := ev.Uint("create-time"); err != nil || ct == 0 {
+			t.Errorf("the guest reports no create time for %s: %v", ev.Get("name"), err)
+		} else if got := byPID[pid].GetCreateTime().AsTime(); !got.Equal(nt.FileTime(ct)) {
+			t.Errorf("ListProcesses: %s created %v, the guest says %v", ev.Get("name"), got, nt.FileTime(ct))
+		}
+	}
+	// Command lines, from each PEB's process parameters.
+	users, err := report.UserProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pid, up := range users {
+		if got := byPID[pid]; got.GetCommandLine() != up.CommandLine || got.GetImagePath() != up.Image {
+			t.Errorf("ListProcesses: pid %d command line %q image %q, the guest says %q, %q", pid, got.GetCommandLine(), got.GetImagePath(), up.CommandLine, up.Image)
+		}
+	}
+	if len(users) < 3 {
+		t.Errorf("the guest reported the user-mode environment of %d processes", len(users))
 	}
 	for _, name := range []string{"swapper.exe", "writer.exe", "csrss.exe"} {
 		if _, ok := pids[name]; !ok {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
@@ -60,6 +62,17 @@ func (s *processService) ListProcesses(ctx context.Context, req *pb.ListProcesse
 		}
 		resp.Truncated = resp.Truncated || t
 		out := &pb.Process{Pid: uint32(p.PID), ParentPid: uint32(p.ParentPID), Name: p.Name, Eprocess: p.EPROCESS, Dtb: p.DTB, ThreadCount: uint32(len(ths))}
+		if t := nt.FileTime(p.CreateTime); !t.IsZero() {
+			out.CreateTime = timestamppb.New(t)
+		}
+		if t := nt.FileTime(p.ExitTime); !t.IsZero() {
+			out.Exited, out.ExitTime = true, timestamppb.New(t)
+		}
+		// The PEB is user memory: a process without one (System), or one
+		// whose page is out, lists without its command line.
+		if pp, err := k.ProcessParameters(p); err == nil {
+			out.CommandLine, out.ImagePath = pp.CommandLine, pp.ImagePath
+		}
 		resp.Processes = append(resp.Processes, out)
 	}
 	return resp, nil

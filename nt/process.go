@@ -16,6 +16,9 @@ type Process struct {
 	DTB, UserDTB uint64
 	Peb          uint64 // user VA of the PEB, 0 when the build has none
 	ObjectTable  uint64 // _HANDLE_TABLE, 0 for a process without handles
+	// CreateTime and ExitTime are FILETIMEs (see FileTime); 0 when the
+	// build has no such member, or (ExitTime) the process runs.
+	CreateTime, ExitTime uint64
 }
 
 func (p Process) String() string {
@@ -92,6 +95,12 @@ func (k *Kernel) ProcessAt(eprocess uint64) (Process, error) {
 		return p, err
 	}
 	if p.ObjectTable, err = o.uintOr("ObjectTable"); err != nil {
+		return p, err
+	}
+	if p.CreateTime, err = o.uintOr("CreateTime"); err != nil {
+		return p, err
+	}
+	if p.ExitTime, err = o.uintOr("ExitTime"); err != nil {
 		return p, err
 	}
 	name, err := o.bytes("ImageFileName")

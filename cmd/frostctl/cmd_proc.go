@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -34,13 +35,17 @@ func cmdPs(ctx context.Context, c *cli, args []string) error {
 	}
 	return c.emit(resp, func(w io.Writer) {
 		t := table(w)
-		fmt.Fprintln(t, "PID\tPPID\tName\tThreads\tDTB\tEPROCESS")
+		fmt.Fprintln(t, "PID\tPPID\tName\tThreads\tDTB\tEPROCESS\tCreated (UTC)\tCommand line")
 		for _, p := range resp.GetProcesses() {
 			name := p.GetName()
 			if p.GetExited() {
-				name += " (exited)"
+				name += " (exited)" // when: in --json (exit_time)
 			}
-			fmt.Fprintf(t, "%d\t%d\t%s\t%d\t%#x\t%s\n", p.GetPid(), p.GetParentPid(), name, p.GetThreadCount(), p.GetDtb(), addr(p.GetEprocess()))
+			created := "-"
+			if p.GetCreateTime() != nil {
+				created = p.GetCreateTime().AsTime().Format(time.DateTime)
+			}
+			fmt.Fprintf(t, "%d\t%d\t%s\t%d\t%#x\t%s\t%s\t%s\n", p.GetPid(), p.GetParentPid(), name, p.GetThreadCount(), p.GetDtb(), addr(p.GetEprocess()), created, p.GetCommandLine())
 		}
 		t.Flush()
 		truncated(w, resp.GetTruncated())

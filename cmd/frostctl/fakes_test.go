@@ -5,8 +5,10 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frostvmi/frost/api"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
@@ -86,9 +88,15 @@ type fakeProcesses struct {
 
 func (fakeProcesses) ListProcesses(context.Context, *pb.ListProcessesRequest) (*pb.ListProcessesResponse, error) {
 	return &pb.ListProcessesResponse{Processes: []*pb.Process{
-		{Pid: 4, Name: "System", Dtb: 0x1aa000, Eprocess: 0xffffd3017a26e040, ThreadCount: 3},
-		{Pid: 312, ParentPid: 4, Name: "csrss.exe", Dtb: 0x6e3c000, Eprocess: 0xffffd3017c1d4080, ThreadCount: 1},
-		{Pid: 420, ParentPid: 4, Name: "writer.exe", Dtb: 0x7f11000, Eprocess: 0xffffd3017c2e6080, ThreadCount: 1},
+		{Pid: 4, Name: "System", Dtb: 0x1aa000, Eprocess: 0xffffd3017a26e040, ThreadCount: 3,
+			CreateTime: timestamppb.New(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))},
+		{Pid: 312, ParentPid: 4, Name: "csrss.exe", Dtb: 0x6e3c000, Eprocess: 0xffffd3017c1d4080, ThreadCount: 1,
+			CreateTime: timestamppb.New(time.Date(2026, 12, 6, 9, 0, 2, 0, time.UTC)), CommandLine: `\SystemRoot\System32\csrss.exe`},
+		{Pid: 420, ParentPid: 4, Name: "writer.exe", Dtb: 0x7f11000, Eprocess: 0xffffd3017c2e6080, ThreadCount: 1,
+			CreateTime: timestamppb.New(time.Date(2026, 12, 6, 9, 0, 3, 0, time.UTC)), CommandLine: `C:\writer.exe --period 250`},
+		{Pid: 508, ParentPid: 4, Name: "smss.exe", Dtb: 0x7a20000, Eprocess: 0xffffd3017c3f2080,
+			CreateTime: timestamppb.New(time.Date(2026, 12, 6, 9, 0, 1, 0, time.UTC)), Exited: true,
+			ExitTime: timestamppb.New(time.Date(2026, 12, 6, 9, 0, 4, 0, time.UTC))},
 	}}, nil
 }
 

@@ -90,7 +90,8 @@ func TestJSONParses(t *testing.T) {
 	if err := protojson.Unmarshal([]byte(stdout), &ps); err != nil {
 		t.Fatalf("ps --json: %v\n%s", err, stdout)
 	}
-	if len(ps.GetProcesses()) != 3 || ps.GetProcesses()[2].GetName() != "writer.exe" || ps.GetProcesses()[2].GetPid() != 420 {
+	if len(ps.GetProcesses()) != 4 || ps.GetProcesses()[2].GetName() != "writer.exe" || ps.GetProcesses()[2].GetPid() != 420 ||
+		ps.GetProcesses()[2].GetCommandLine() != `C:\writer.exe --period 250` || !ps.GetProcesses()[3].GetExited() {
 		t.Errorf("ps --json: %v", &ps)
 	}
 

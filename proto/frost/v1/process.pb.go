@@ -36,7 +36,13 @@ type Process struct {
 	SessionId   uint32                 `protobuf:"varint,7,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	ThreadCount uint32                 `protobuf:"varint,8,opt,name=thread_count,json=threadCount,proto3" json:"thread_count,omitempty"`
 	// The process has exited but is still referenced.
-	Exited        bool `protobuf:"varint,9,opt,name=exited,proto3" json:"exited,omitempty"`
+	Exited bool `protobuf:"varint,9,opt,name=exited,proto3" json:"exited,omitempty"`
+	// When it exited (set with exited).
+	ExitTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=exit_time,json=exitTime,proto3" json:"exit_time,omitempty"`
+	// From its PEB's ProcessParameters, when readable (empty for a process
+	// without a PEB, such as System, or whose page is not in memory).
+	CommandLine   string `protobuf:"bytes,11,opt,name=command_line,json=commandLine,proto3" json:"command_line,omitempty"`
+	ImagePath     string `protobuf:"bytes,12,opt,name=image_path,json=imagePath,proto3" json:"image_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -132,6 +138,27 @@ func (x *Process) GetExited() bool {
 		return x.Exited
 	}
 	return false
+}
+
+func (x *Process) GetExitTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExitTime
+	}
+	return nil
+}
+
+func (x *Process) GetCommandLine() string {
+	if x != nil {
+		return x.CommandLine
+	}
+	return ""
+}
+
+func (x *Process) GetImagePath() string {
+	if x != nil {
+		return x.ImagePath
+	}
+	return ""
 }
 
 type ListProcessesRequest struct {
@@ -1052,7 +1079,7 @@ var File_frost_v1_process_proto protoreflect.FileDescriptor
 
 const file_frost_v1_process_proto_rawDesc = "" +
 	"\n" +
-	"\x16frost/v1/process.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x02\n" +
+	"\x16frost/v1/process.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x03\n" +
 	"\aProcess\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\rR\x03pid\x12\x1d\n" +
 	"\n" +
@@ -1065,7 +1092,12 @@ const file_frost_v1_process_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\a \x01(\rR\tsessionId\x12!\n" +
 	"\fthread_count\x18\b \x01(\rR\vthreadCount\x12\x16\n" +
-	"\x06exited\x18\t \x01(\bR\x06exited\"&\n" +
+	"\x06exited\x18\t \x01(\bR\x06exited\x127\n" +
+	"\texit_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\bexitTime\x12!\n" +
+	"\fcommand_line\x18\v \x01(\tR\vcommandLine\x12\x1d\n" +
+	"\n" +
+	"image_path\x18\f \x01(\tR\timagePath\"&\n" +
 	"\x14ListProcessesRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"f\n" +
 	"\x15ListProcessesResponse\x12/\n" +
@@ -1172,27 +1204,28 @@ var file_frost_v1_process_proto_goTypes = []any{
 }
 var file_frost_v1_process_proto_depIdxs = []int32{
 	15, // 0: frost.v1.Process.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 1: frost.v1.ListProcessesResponse.processes:type_name -> frost.v1.Process
-	3,  // 2: frost.v1.ListThreadsResponse.threads:type_name -> frost.v1.Thread
-	16, // 3: frost.v1.Module.pdb:type_name -> frost.v1.PdbIdentity
-	6,  // 4: frost.v1.ListModulesResponse.modules:type_name -> frost.v1.Module
-	9,  // 5: frost.v1.ListVadsResponse.vads:type_name -> frost.v1.Vad
-	12, // 6: frost.v1.ListHandlesResponse.handles:type_name -> frost.v1.Handle
-	1,  // 7: frost.v1.ProcessService.ListProcesses:input_type -> frost.v1.ListProcessesRequest
-	4,  // 8: frost.v1.ProcessService.ListThreads:input_type -> frost.v1.ListThreadsRequest
-	7,  // 9: frost.v1.ProcessService.ListModules:input_type -> frost.v1.ListModulesRequest
-	10, // 10: frost.v1.ProcessService.ListVads:input_type -> frost.v1.ListVadsRequest
-	13, // 11: frost.v1.ProcessService.ListHandles:input_type -> frost.v1.ListHandlesRequest
-	2,  // 12: frost.v1.ProcessService.ListProcesses:output_type -> frost.v1.ListProcessesResponse
-	5,  // 13: frost.v1.ProcessService.ListThreads:output_type -> frost.v1.ListThreadsResponse
-	8,  // 14: frost.v1.ProcessService.ListModules:output_type -> frost.v1.ListModulesResponse
-	11, // 15: frost.v1.ProcessService.ListVads:output_type -> frost.v1.ListVadsResponse
-	14, // 16: frost.v1.ProcessService.ListHandles:output_type -> frost.v1.ListHandlesResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	15, // 1: frost.v1.Process.exit_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: frost.v1.ListProcessesResponse.processes:type_name -> frost.v1.Process
+	3,  // 3: frost.v1.ListThreadsResponse.threads:type_name -> frost.v1.Thread
+	16, // 4: frost.v1.Module.pdb:type_name -> frost.v1.PdbIdentity
+	6,  // 5: frost.v1.ListModulesResponse.modules:type_name -> frost.v1.Module
+	9,  // 6: frost.v1.ListVadsResponse.vads:type_name -> frost.v1.Vad
+	12, // 7: frost.v1.ListHandlesResponse.handles:type_name -> frost.v1.Handle
+	1,  // 8: frost.v1.ProcessService.ListProcesses:input_type -> frost.v1.ListProcessesRequest
+	4,  // 9: frost.v1.ProcessService.ListThreads:input_type -> frost.v1.ListThreadsRequest
+	7,  // 10: frost.v1.ProcessService.ListModules:input_type -> frost.v1.ListModulesRequest
+	10, // 11: frost.v1.ProcessService.ListVads:input_type -> frost.v1.ListVadsRequest
+	13, // 12: frost.v1.ProcessService.ListHandles:input_type -> frost.v1.ListHandlesRequest
+	2,  // 13: frost.v1.ProcessService.ListProcesses:output_type -> frost.v1.ListProcessesResponse
+	5,  // 14: frost.v1.ProcessService.ListThreads:output_type -> frost.v1.ListThreadsResponse
+	8,  // 15: frost.v1.ProcessService.ListModules:output_type -> frost.v1.ListModulesResponse
+	11, // 16: frost.v1.ProcessService.ListVads:output_type -> frost.v1.ListVadsResponse
+	14, // 17: frost.v1.ProcessService.ListHandles:output_type -> frost.v1.ListHandlesResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_process_proto_init() }
