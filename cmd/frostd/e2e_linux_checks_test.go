@@ -134,3 +134,26 @@ func checkLinuxWinboot(ctx context.Context, t *testing.T, c *ctl, d *linuxDomain
 		d.waitMoreWrites(t, len(d.report(t).Writes))
 	}
 }
+
+// checkNeedsWindows: by now the reads through a DTB have looked for a
+// Windows kernel once (the guest was running 64-bit code). What needs
+// Windows fails fast with FailedPrecondition naming what was looked for,
+// state shows the search standing until a reset, and frostd never looked
+// again: its log has the miss once.
+func checkNeedsWindows(t *testing.T, c *ctl, fd *frostdProc) {
+	for _, args := range [][]string{{"ps"}, {"modules"}, {"break", "nt!NtWriteFile"}, {"ps"}} {
+		_, errOut, code := c.run(t, args...)
+		if code != 1 || !strings.Contains(errOut, "no Windows kernel found in this guest") ||
+			!strings.Contains(errOut, "[FailedPrecondition") || !strings.Contains(errOut, "ntkrnlmp.pdb") {
+			t.Errorf("frostctl %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+		}
+	}
+	var st pb.GetVMResponse
+	c.json(t, &st, "state")
+	if ks := st.GetVm().GetKernelSearch(); !ks.GetSearched() || !ks.GetUntilReset() || !strings.Contains(ks.GetError(), "ntoskrnl") && !strings.Contains(ks.GetError(), "ntkrnlmp") {
+		t.Errorf("state: kernel search %v", ks)
+	}
+	if n := strings.Count(fd.output(), `msg="no Windows kernel found"`); n != 1 {
+		t.Errorf("frostd looked for a Windows kernel %d times, want once:\n%s", n, fd.output())
+	}
+}

@@ -33,6 +33,10 @@ func checkKernelVtop(t *testing.T, c *ctl, d *linuxDomain, ksysWrite, cr3 uint64
 	pv := tr.GetProvenance()
 	t.Logf("vtop %#x:\n%s", ksysWrite, pv.GetText())
 	loc := pv.GetLocation()
+	// No Windows kernel here: the walk is the processor's, and says so.
+	if pv.GetModel() != pb.TranslationModel_TRANSLATION_MODEL_X86_64 || !strings.Contains(pv.GetText(), "[x86-64] Valid") {
+		t.Errorf("vtop %#x: model %v:\n%s", ksysWrite, pv.GetModel(), pv.GetText())
+	}
 	if loc.GetState() != pb.PageState_PAGE_STATE_VALID || loc.GetPageSize() != 2<<20 || pv.GetError() != "" {
 		t.Fatalf("vtop %#x: %v (error %q), want a valid 2 MiB page", ksysWrite, loc, pv.GetError())
 	}

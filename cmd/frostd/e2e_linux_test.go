@@ -42,6 +42,7 @@ func TestLinuxGuest(t *testing.T) {
 	t.Run("vtop of kernel text: a 2 MiB page", func(t *testing.T) {
 		checkKernelVtop(t, c, d, ksysWrite, writerCR3)
 	})
+	t.Run("what needs Windows says so, once", func(t *testing.T) { checkNeedsWindows(t, c, g.frostd) })
 	t.Run("dump equals the RAM file", func(t *testing.T) { checkLinuxDump(t, c, d) })
 	must(t.Run("detach", func(t *testing.T) {
 		c.must(t, "detach")
@@ -53,8 +54,9 @@ func TestLinuxGuest(t *testing.T) {
 // linuxGuest is the Linux guest booted by libvirt, with a frostd beside
 // it (not attached) and frostctl pointed at both.
 type linuxGuest struct {
-	dom *linuxDomain
-	ctl *ctl
+	dom    *linuxDomain
+	ctl    *ctl
+	frostd *frostdProc
 	// rep is the report once the guest is up: symbols, pids, CPU.
 	rep *linuxguest.Report
 }
@@ -86,7 +88,7 @@ func startLinuxGuest(ctx context.Context, t *testing.T, cfg linuxguest.Config) *
 			t.Logf("serial log:\n%s", d.serialTail())
 		}
 	})
-	return &linuxGuest{dom: d, ctl: &ctl{bin: frostctl, sock: fd.sock, vm: d.name, home: t.TempDir()}, rep: rep}
+	return &linuxGuest{dom: d, ctl: &ctl{bin: frostctl, sock: fd.sock, vm: d.name, home: t.TempDir()}, frostd: fd, rep: rep}
 }
 
 // symbol is a kernel symbol's address from the guest's kallsyms, checked
