@@ -1,7 +1,8 @@
 /*
  * I/O: the C: volume. An ATA PIO driver for the primary master, the volume's
- * file table (integration/guest/README.md), \Device\HarddiskVolume1 and
- * \??\C:, file objects, NtCreateFile, NtWriteFile and IoIsDeviceEjectable.
+ * file table (integration/guest/README.md), \Driver\atapi,
+ * \Device\HarddiskVolume1 and \??\C:, file objects, NtCreateFile,
+ * NtWriteFile and IoIsDeviceEjectable.
  */
 #include "ke.h"
 
@@ -377,12 +378,20 @@ void IoInitSystem(void) {
     FsSectorBuffer = ExAllocatePoolWithTag(NonPagedPool, SECTOR, 'bSsF');
     WRITE_PORT_UCHAR(ATA_CONTROL, 0x02); /* nIEN: polled, no interrupts */
 
-    IopDiskDriver = ExAllocatePoolWithTag(NonPagedPool, sizeof(DRIVER_OBJECT), 'vrDI');
-    IopDiskDriver->Type = 4;
+    /* The driver, its device and the drive letter are named, as Windows
+       names them: \Driver\atapi, \Device\HarddiskVolume1 and the link
+       \GLOBAL??\C: (which \??\C: finds). */
+    NTSTATUS st;
+    IopDiskDriver = ObCreateNamedObject(IoDriverObjectType, sizeof(DRIVER_OBJECT), "\\Driver\\atapi",
+                                        sizeof("\\Driver\\atapi") - 1, &st);
+    if (!IopDiskDriver || !NT_SUCCESS(st)) KeBugCheckEx(PHASE1_INITIALIZATION_FAILED, 0x0d, (ULONG64)(ULONG)st, 0, 0);
+    IopDiskDriver->Type = 4; /* IO_TYPE_DRIVER */
     IopDiskDriver->Size = sizeof(DRIVER_OBJECT);
     RtlInitUnicodeFromAscii(&IopDiskDriver->DriverName, "\\Driver\\atapi");
 
-    DEVICE_OBJECT *dev = ObCreateObject(IoDeviceObjectType, sizeof(DEVICE_OBJECT));
+    DEVICE_OBJECT *dev = ObCreateNamedObject(IoDeviceObjectType, sizeof(DEVICE_OBJECT), "\\Device\\HarddiskVolume1",
+                                             sizeof("\\Device\\HarddiskVolume1") - 1, &st);
+    if (!dev || !NT_SUCCESS(st)) KeBugCheckEx(PHASE1_INITIALIZATION_FAILED, 0x0d, (ULONG64)(ULONG)st, 1, 0);
     dev->Type = IO_TYPE_DEVICE;
     dev->Size = sizeof(DEVICE_OBJECT);
     dev->DriverObject = IopDiskDriver;
@@ -390,15 +399,15 @@ void IoInitSystem(void) {
     dev->Characteristics = 0; /* a fixed disk: not FILE_FLOPPY_DISKETTE */
     dev->SectorSize = SECTOR;
     IopDiskDriver->DeviceObject = dev;
-    ObInsertNamedObject("\\Device\\HarddiskVolume1", dev);
     IoBootVolume = dev;
 
-    OBJECT_SYMBOLIC_LINK *link = ObCreateObject(ObpSymbolicLinkObjectType, sizeof(OBJECT_SYMBOLIC_LINK));
+    OBJECT_SYMBOLIC_LINK *link = ObCreateNamedObject(ObpSymbolicLinkObjectType, sizeof(OBJECT_SYMBOLIC_LINK),
+                                                     "\\GLOBAL??\\C:", sizeof("\\GLOBAL??\\C:") - 1, &st);
+    if (!link || !NT_SUCCESS(st)) KeBugCheckEx(PHASE1_INITIALIZATION_FAILED, 0x0d, (ULONG64)(ULONG)st, 2, 0);
     link->LinkTargetAscii = "\\Device\\HarddiskVolume1";
     RtlInitUnicodeFromAscii(&link->LinkTarget, link->LinkTargetAscii);
     link->CreationTime.QuadPart = (LONGLONG)KeTickCount;
-    ObInsertNamedObject("\\??\\C:", link);
 
-    NTSTATUS st = FsMount();
+    st = FsMount();
     if (!NT_SUCCESS(st)) KeBugCheckEx(INACCESSIBLE_BOOT_DEVICE, (ULONG64)(ULONG)st, 0, 0, 0);
 }

@@ -161,6 +161,7 @@ BOOLEAN MiProtectionExecutable(ULONG protection);
 
 /* vad.c */
 MMVAD *MiAllocateVad(ULONG64 start, ULONG64 end, ULONG type, ULONG protection, BOOLEAN priv, BOOLEAN commit);
+MMVAD_SHORT *MiAllocateShortVad(ULONG64 start, ULONG64 end, ULONG protection, BOOLEAN commit);
 void MiInsertVad(EPROCESS *p, MMVAD_SHORT *vad);
 MMVAD_SHORT *MiLocateAddress(EPROCESS *p, ULONG64 va);
 ULONG64 MiVadStart(MMVAD_SHORT *v);
@@ -200,8 +201,8 @@ NTSTATUS ExCreateHandle(HANDLE_TABLE *ht, PVOID body, ACCESS_MASK access, HANDLE
 NTSTATUS ObInsertObject(PVOID body, ACCESS_MASK access, HANDLE *handle);
 NTSTATUS ObReferenceObjectByHandle(HANDLE h, OBJECT_TYPE *type, PVOID *body);
 NTSTATUS ObCloseHandle(HANDLE h);
-void ObInsertNamedObject(const char *name, PVOID body);
 PVOID ObLookupNamedObject(const char *name, SIZE_T len);
+#include "ob.h" /* optional headers, directories, named objects */
 extern OBJECT_TYPE *ObpTypeObjectType, *PsProcessType, *PsThreadType, *ExEventObjectType, *IoDeviceObjectType,
     *IoFileObjectType, *ObpSymbolicLinkObjectType, *MmSectionObjectType;
 

@@ -244,9 +244,7 @@ static void PspArenaInit(PSP_ARENA *a, EPROCESS *p, ULONG64 base, ULONG pages) {
     a->Process = p;
     a->Base = base;
     a->Pages = pages;
-    MMVAD *vad = MiAllocateVad(base, base + pages * PAGE_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
-    vad->VadsProcess = p;
-    MiInsertVad(p, &vad->Core);
+    MiInsertVad(p, MiAllocateShortVad(base, base + pages * PAGE_SIZE, MM_READWRITE, TRUE));
 }
 
 /* The kernel view of user VA va in the arena. */
@@ -428,9 +426,7 @@ NTSTATUS PspCreatePeb(EPROCESS *p, EPROCESS *parent, const char *imagePath, cons
     if (!NT_SUCCESS(st)) return st;
 
     PEB *peb = (PEB *)PspMapUserPage(p, USER_PEB_ADDRESS, MM_READWRITE);
-    MMVAD *pebVad = MiAllocateVad(USER_PEB_ADDRESS, USER_PEB_ADDRESS + PAGE_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
-    pebVad->VadsProcess = p;
-    MiInsertVad(p, &pebVad->Core);
+    MiInsertVad(p, MiAllocateShortVad(USER_PEB_ADDRESS, USER_PEB_ADDRESS + PAGE_SIZE, MM_READWRITE, TRUE));
     peb->ImageBaseAddress = (PVOID)exe->ImageBase;
     peb->Ldr = (PEB_LDR_DATA *)ldrVa;
     peb->ProcessParameters = (RTL_USER_PROCESS_PARAMETERS *)ppVa;
@@ -456,9 +452,7 @@ NTSTATUS PspCreateTeb(EPROCESS *p, ETHREAD *t, ULONG64 stackBase, ULONG64 stackL
         if (va < USER_PEB_ADDRESS - 64 * PAGE_SIZE) return STATUS_NO_MEMORY;
     }
     TEB *teb = (TEB *)PspMapUserPage(p, va, MM_READWRITE);
-    MMVAD *vad = MiAllocateVad(va, va + PAGE_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
-    vad->VadsProcess = p;
-    MiInsertVad(p, &vad->Core);
+    MiInsertVad(p, MiAllocateShortVad(va, va + PAGE_SIZE, MM_READWRITE, TRUE));
     teb->NtTib.StackBase = (PVOID)stackBase;
     teb->NtTib.StackLimit = (PVOID)stackLimit;
     teb->NtTib.Self = (NT_TIB *)va;

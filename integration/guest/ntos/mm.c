@@ -1,18 +1,20 @@
 /*
- * The memory manager's core: page tables, pool, process address spaces
- * and discarding INIT. Physical pages are in pfn.c, VADs in vad.c, faults
- * in fault.c, sections in section.c, trimming and paging in wsmgr.c.
+ * The memory manager's core: page tables, process address spaces and
+ * discarding INIT. The pool is in pool.c, physical pages in pfn.c, VADs
+ * in vad.c, faults in fault.c, sections in section.c, trimming and paging
+ * in wsmgr.c.
  *
  * Kernel space layout:
  *   0xffff880000000000  every physical page (winload's 2 MiB mappings)
  *   0xffffa00000000000  nonpaged pool, 4 KiB pages mapped on demand; not
  *                       identity-mapped, so a pool VA read as a physical
  *                       address finds nothing
- *   0xffffa00020000000  paged pool (prototype PTEs)
+ *   0xffffa00020000000  paged pool (prototype PTEs, directories, names)
  *   0xffffa00100000000  the PFN database
  *   0xfffff80000000000+ ntoskrnl.exe and hal.dll at their KASLR bases
  */
 #include "ke.h"
+#include "pool.h"
 
 ULONG KiImplementedPhysicalBits;
 MI_SYSTEM_INFORMATION MiState;
@@ -200,59 +202,7 @@ ULONG64 MiCreateProcessAddressSpace(void) {
     return pml4;
 }
 
-/* ---- pool ------------------------------------------------------------------ */
-
-typedef struct _POOL_HEADER {
-    ULONG BlockSize;
-    ULONG PoolTag;
-    ULONG64 ProcessBilled;
-} POOL_HEADER;
-
-/* Two bump regions: nonpaged pool for objects, and "paged" pool for
-   prototype PTE arrays, as Windows places them. mini-NT never pages pool
-   out and never frees it: its workload allocates a bounded amount. Paged
-   pool starts at a VA with bit 29 set, so a prototype PTE pointer into it
-   (ProtoAddress, bits 16..63) has bit 45 set, as real ones often do. */
-typedef struct _MI_POOL {
-    ULONG64 Cursor, MappedEnd, Limit;
-} MI_POOL;
-static MI_POOL MiPools[2] = {
-    {MM_POOL_START, MM_POOL_START, MM_POOL_START + MM_POOL_SIZE},
-    {MM_PAGED_POOL_START, MM_PAGED_POOL_START, MM_PAGED_POOL_START + MM_POOL_SIZE},
-};
-
-static void MiGrowPool(MI_POOL *pool, ULONG64 end) {
-    while (pool->MappedEnd < end) {
-        if (pool->MappedEnd >= pool->Limit) KeBugCheckEx(NO_PAGES_AVAILABLE, 1, end, 0, 0);
-        MiMapPage(MmSystemDirectoryTableBase, pool->MappedEnd, MiAllocatePhysicalPage(), FALSE, TRUE, FALSE);
-        pool->MappedEnd += PAGE_SIZE;
-    }
-}
-
-/* Small blocks carry a POOL_HEADER with their tag; blocks of a page or more
-   are page-aligned (stacks, handle table pages). */
-PVOID ExAllocatePoolWithTag(ULONG poolType, SIZE_T size, ULONG tag) {
-    MI_POOL *pool = &MiPools[poolType == PagedPool];
-    if (size >= PAGE_SIZE - sizeof(POOL_HEADER)) {
-        ULONG64 va = (pool->Cursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-        ULONG64 end = va + ((size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
-        MiGrowPool(pool, end);
-        pool->Cursor = end;
-        memset((PVOID)va, 0, end - va);
-        return (PVOID)va;
-    }
-    ULONG64 need = (sizeof(POOL_HEADER) + size + 15) & ~15ull;
-    if ((pool->Cursor & (PAGE_SIZE - 1)) + need > PAGE_SIZE)
-        pool->Cursor = (pool->Cursor + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-    ULONG64 va = pool->Cursor;
-    MiGrowPool(pool, va + need);
-    pool->Cursor = va + need;
-    memset((PVOID)va, 0, need);
-    POOL_HEADER *h = (POOL_HEADER *)va;
-    h->BlockSize = (ULONG)need;
-    h->PoolTag = tag;
-    return h + 1;
-}
+/* The pool is in pool.c. */
 
 /* ---- initialisation ------------------------------------------------------ */
 
@@ -285,6 +235,7 @@ void MmInitSystem(LOADER_PARAMETER_BLOCK *lb) {
 
     MiState.Hardware.TotalPagesAllowed = MiSystemPartition.Vp.NumberOfPhysicalPages;
     MiState.SystemVaStart = MM_POOL_START;
+    ExInitializePoolBigPageTable();
 }
 
 /* Unmaps ntoskrnl's INIT section when Phase 1 ends, as Windows does, and

@@ -927,6 +927,7 @@ typedef struct _KTHREAD {
     KTRAP_FRAME *TrapFrame;
     KAPC_STATE ApcState;
     PVOID Teb;
+    LIST_ENTRY MutantListHead; /* the mutants it owns (KMUTANT.MutantListEntry) */
     ULONG64 WaitTime; /* tick at which a delayed wait ends */
     UCHAR State;
     UCHAR WaitReason;

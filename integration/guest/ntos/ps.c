@@ -66,6 +66,7 @@ ETHREAD *PspCreateThread(EPROCESS *p, void (*start)(PVOID), PVOID ctx) {
     t->CreateTime.QuadPart = KeQuerySystemTime();
     UCHAR *stack = ExAllocatePoolWithTag(NonPagedPool, KERNEL_STACK_SIZE, 'katS');
     t->Tcb.StackLimit = stack;
+    InitListHead(&t->Tcb.MutantListHead);
     t->Tcb.StackBase = stack + KERNEL_STACK_SIZE;
     t->Tcb.InitialStack = stack + KERNEL_STACK_SIZE;
     /* The first KiSwapContext into this thread pops these and returns to
@@ -157,9 +158,7 @@ static NTSTATUS PspMapImage(EPROCESS *p, FROSTFS_ENTRY *file, PSP_PE *pe, PSP_LO
             if (off < copy) memcpy(page, img + rawptr + off, copy - off < PAGE_SIZE ? copy - off : PAGE_SIZE);
         }
     }
-    MMVAD *vad = MiAllocateVad(imageBase, imageBase + pe->SizeOfImage, VadNone, MM_EXECUTE_READWRITE, TRUE, TRUE);
-    vad->VadsProcess = p;
-    MiInsertVad(p, &vad->Core);
+    MiInsertVad(p, MiAllocateShortVad(imageBase, imageBase + pe->SizeOfImage, MM_EXECUTE_READWRITE, TRUE));
     return STATUS_SUCCESS;
 }
 
@@ -206,8 +205,7 @@ NTSTATUS PspCreateUserProcessEx(const char *ntpath, SIZE_T len, const char *comm
     p->SectionBaseAddress = (PVOID)pe.ImageBase;
 
     /* The stack is committed memory: its pages appear on first touch. */
-    MMVAD *stack = MiAllocateVad(USER_STACK_BASE, USER_STACK_BASE + USER_STACK_SIZE, VadNone, MM_READWRITE, TRUE, TRUE);
-    MiInsertVad(p, &stack->Core);
+    MiInsertVad(p, MiAllocateShortVad(USER_STACK_BASE, USER_STACK_BASE + USER_STACK_SIZE, MM_READWRITE, TRUE));
 
     if (!commandLine) commandLine = dosPath;
     st = PspCreatePeb(p, parent, dosPath, commandLine, &pe, &dlls);
@@ -332,6 +330,7 @@ void PsInitSystem(LOADER_PARAMETER_BLOCK *lb, void (*phase1)(PVOID)) {
     idle->Tcb.Header.Type = ThreadObject;
     idle->Tcb.Process = &PsIdleProcess->Pcb;
     idle->Tcb.ApcState.Process = &PsIdleProcess->Pcb;
+    InitListHead(&idle->Tcb.MutantListHead);
     idle->Tcb.InitialStack = (PVOID)lb->BootStackTop;
     idle->Tcb.StackBase = (PVOID)lb->BootStackTop;
     idle->Tcb.StackLimit = (PVOID)(lb->BootStackTop - 0x4000);

@@ -17,6 +17,7 @@ NTSTATUS NtFreeVirtualMemory(HANDLE, PVOID *, SIZE_T *, ULONG);
 NTSTATUS NtCreateSection(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, PLARGE_INTEGER, ULONG, ULONG, HANDLE);
 NTSTATUS NtMapViewOfSection(HANDLE, HANDLE, PVOID *, ULONG64, SIZE_T, PLARGE_INTEGER, SIZE_T *, ULONG, ULONG, ULONG);
 NTSTATUS NtQueryInformationProcess(HANDLE, ULONG, PVOID, ULONG, PULONG);
+NTSTATUS NtCreateMutant(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, BOOLEAN);
 
 #define SystemBalanceSetInformation 0xF0 /* mini-NT's own class */
 typedef struct _SYSTEM_BALANCE_SET_INFORMATION {
@@ -104,8 +105,9 @@ const ULONG64 KiServiceRoutines[] = {
     (ULONG64)NtMapViewOfSection,       /* 13 */
     (ULONG64)NtQueryInformationProcess, /* 14 */
     (ULONG64)NtQuerySystemInformation, /* 15 */
+    (ULONG64)NtCreateMutant,           /* 16 */
 };
-const UCHAR KiServiceArguments[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0};
+const UCHAR KiServiceArguments[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0, 0};
 ULONG KiServiceLimit = sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0]);
 LONG KiServiceTable[sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0])];
 _Static_assert(sizeof(KiServiceArguments) == sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0]),

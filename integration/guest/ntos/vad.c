@@ -134,18 +134,34 @@ MMVAD_SHORT *MiNextVad(MMVAD_SHORT *v) {
     return p ? VadOf(p) : NULL;
 }
 
-MMVAD *MiAllocateVad(ULONG64 start, ULONG64 end, ULONG type, ULONG protection, BOOLEAN priv, BOOLEAN commit) {
-    MMVAD *vad = ExAllocatePoolWithTag(NonPagedPool, sizeof(MMVAD), 'SdaV');
+/* Fills the _MMVAD_SHORT part every VAD has. */
+static void MiInitializeVadCore(MMVAD_SHORT *core, ULONG64 start, ULONG64 end, ULONG type, ULONG protection,
+                                BOOLEAN priv, BOOLEAN commit) {
     ULONG64 svpn = start >> PAGE_SHIFT, evpn = (end - 1) >> PAGE_SHIFT;
-    vad->Core.StartingVpn = (ULONG)svpn;
-    vad->Core.StartingVpnHigh = (UCHAR)(svpn >> 32);
-    vad->Core.EndingVpn = (ULONG)evpn;
-    vad->Core.EndingVpnHigh = (UCHAR)(evpn >> 32);
-    vad->Core.u.VadFlags.VadType = type;
-    vad->Core.u.VadFlags.Protection = protection;
-    vad->Core.u.VadFlags.PrivateMemory = priv;
-    vad->Core.u1.VadFlags1.MemCommit = commit;
-    vad->Core.u1.VadFlags1.CommitCharge = commit ? (ULONG)(evpn - svpn + 1) : 0;
+    core->StartingVpn = (ULONG)svpn;
+    core->StartingVpnHigh = (UCHAR)(svpn >> 32);
+    core->EndingVpn = (ULONG)evpn;
+    core->EndingVpnHigh = (UCHAR)(evpn >> 32);
+    core->u.VadFlags.VadType = type;
+    core->u.VadFlags.Protection = protection;
+    core->u.VadFlags.PrivateMemory = priv;
+    core->u1.VadFlags1.MemCommit = commit;
+    core->u1.VadFlags1.CommitCharge = commit ? (ULONG)(evpn - svpn + 1) : 0;
+}
+
+/* Private memory needs no more than an _MMVAD_SHORT, and Windows allocates
+   no more: a pool block of that size tagged VadS. */
+MMVAD_SHORT *MiAllocateShortVad(ULONG64 start, ULONG64 end, ULONG protection, BOOLEAN commit) {
+    MMVAD_SHORT *vad = ExAllocatePoolWithTag(NonPagedPool, sizeof(MMVAD_SHORT), 'SdaV');
+    MiInitializeVadCore(vad, start, end, VadNone, protection, TRUE, commit);
+    return vad;
+}
+
+/* A mapped view's VAD: a whole _MMVAD, tagged "Vad ", whose subsection
+   and file object name what it maps. */
+MMVAD *MiAllocateVad(ULONG64 start, ULONG64 end, ULONG type, ULONG protection, BOOLEAN priv, BOOLEAN commit) {
+    MMVAD *vad = ExAllocatePoolWithTag(NonPagedPool, sizeof(MMVAD), ' daV');
+    MiInitializeVadCore(&vad->Core, start, end, type, protection, priv, commit);
     vad->ViewLinks.Flink = vad->ViewLinks.Blink = &vad->ViewLinks;
     return vad;
 }
@@ -211,9 +227,7 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, ULONG
         if (!MiRangeIsFree(p, base, base + size)) return STATUS_CONFLICTING_ADDRESSES;
         /* Reserve and commit in one call: the VAD says committed, and the
            PTEs stay zero until the first touch. */
-        MMVAD *vad = MiAllocateVad(base, base + size, VadNone, prot, TRUE, (AllocationType & MEM_COMMIT) != 0);
-        vad->VadsProcess = p;
-        MiInsertVad(p, &vad->Core);
+        MiInsertVad(p, MiAllocateShortVad(base, base + size, prot, (AllocationType & MEM_COMMIT) != 0));
     } else {
         /* Commit inside a reservation: demand-zero PTEs carry the
            protection. */

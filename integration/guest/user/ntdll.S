@@ -34,3 +34,4 @@
     STUB NtMapViewOfSection, 13
     STUB NtQueryInformationProcess, 14
     STUB NtQuerySystemInformation, 15
+    STUB NtCreateMutant, 16

@@ -2,7 +2,9 @@
  * writer.exe: opens \??\C:\frost\log.txt and writes a known, counted
  * message with NtWriteFile, every WriterPeriod milliseconds (0: a tight
  * loop). Before that it opens 300 event handles, so the log file's handle
- * lives in a level-1 handle table. The write goes through frostrt.dll,
+ * lives in a level-1 handle table. Then it creates and holds a named
+ * mutant, \BaseNamedObjects\FrostWriterMutant, as a program guarding a
+ * single instance does. The write goes through frostrt.dll,
  * which leaves garbage in the upper half of the Length argument's stack
  * slot, as real callers may.
  */
@@ -10,6 +12,7 @@
 
 #define KeyValuePartialInformation 2
 #define EVENT_ALL_ACCESS 0x1f0003
+#define MUTANT_ALL_ACCESS 0x1f0001
 #define EXTRA_HANDLES 300
 
 static ULONG QueryPeriod(void) {
@@ -48,6 +51,11 @@ void NtProcessStartup(PVOID Peb) {
                                FILE_SYNCHRONOUS_IO_NONALERT | FILE_NON_DIRECTORY_FILE, 0, 0);
     DbgPrint("frost-guest: writer-open handle=0x%llx status=0x%08x\n", (ULONG64)file, (ULONG)st);
     if (!NT_SUCCESS(st)) RtlExitUserProcess(st);
+
+    RtlInitUnicodeFromAscii(&name, wide, 64, "\\BaseNamedObjects\\FrostWriterMutant");
+    HANDLE mutant;
+    st = NtCreateMutant(&mutant, MUTANT_ALL_ACCESS, &oa, 1); /* InitialOwner */
+    DbgPrint("frost-guest: writer-mutant handle=0x%llx status=0x%08x\n", (ULONG64)mutant, (ULONG)st);
 
     for (ULONG count = 1;; count++) {
         /* frostrt.dll formats the message and calls ntdll's NtWriteFile. */
