@@ -61,6 +61,7 @@ INITCODE void KdInitSystem(LOADER_PARAMETER_BLOCK *lb) {
     d->KernBase = A(__ImageBase);
     d->PsLoadedModuleList = A(&PsLoadedModuleList);
     d->PsActiveProcessHead = A(&PsActiveProcessHead);
+    d->ExpSystemResourcesList = A(&ExpSystemResourcesList);
     d->KeTimeIncrement = A(&KeTimeIncrement);
     d->ObpTypeObjectType = A(&ObpTypeObjectType);
     d->MmPfnDatabase = A(&MmPfnDatabase);

@@ -10,10 +10,13 @@
  * They are kernel-internal, so the reorder build swaps their halves like
  * every other structure Frost reads; _DISPATCHER_HEADER never moves.
  */
+/* ntdef.h includes this file where _KTHREAD needs _KTIMER; included first,
+   this file brings in ntdef.h, which defines everything through it. */
+#ifndef MININT_KOBJ_H
+#include "ntdef.h"
+#endif
 #ifndef MININT_KOBJ_H
 #define MININT_KOBJ_H
-
-#include "ntdef.h"
 
 typedef union _ULARGE_INTEGER {
     struct {
@@ -65,8 +68,9 @@ typedef struct _KTIMER {
     LIST_ENTRY TimerListEntry;
     , /* the second half */
     KDPC *Dpc;
-    ULONG Processor;
-    ULONG Period;)
+    USHORT Processor;
+    UCHAR TimerType; /* 0: notification, 1: synchronization */
+    ULONG Period;)   /* ms */
 } KTIMER, *PKTIMER;
 
 /* One hand of the timer wheel: timers whose due tick hashes here. */
@@ -77,6 +81,37 @@ typedef struct _KTIMER_TABLE_ENTRY {
     , /* the second half */
     ULARGE_INTEGER Time;) /* the earliest DueTime on Entry */
 } KTIMER_TABLE_ENTRY;
+
+/* A thread's wait on one object: on the object's Header.WaitListHead. */
+typedef struct _KWAIT_BLOCK {
+    LIST_ENTRY WaitListEntry;
+    UCHAR WaitType;
+    volatile UCHAR BlockState;
+    USHORT WaitKey;
+    LONG SpareLong;
+    struct _KTHREAD *Thread;
+    PVOID Object;
+    PVOID SparePtr;
+} KWAIT_BLOCK;
+
+/* KTHREAD.WaitBlock[TIMER_WAIT_BLOCK] waits on the thread's own timer. */
+#define THREAD_WAIT_OBJECTS 3
+#define TIMER_WAIT_BLOCK 3
+
+/* KTHREAD.WaitReason: why a thread waits (Windows' numbering). */
+typedef enum _KWAIT_REASON {
+    Executive = 0,
+    FreePage = 1,
+    PageIn = 2,
+    PoolAllocation = 3,
+    DelayExecution = 4,
+    Suspended = 5,
+    UserRequest = 6,
+    WrExecutive = 7,
+    WrDelayExecution = 11,
+    WrQueue = 15,
+    MaximumWaitReason = 40,
+} KWAIT_REASON;
 
 /* A mutant (Win32: mutex). Header.SignalState is 1 when free, <= 0 while
    owned; OwnerThread is the owner, on whose MutantListHead MutantListEntry
@@ -144,5 +179,29 @@ typedef struct _POOL_TRACKER_BIG_PAGES {
     ULONG64 NumberOfBytes;
     struct _EPROCESS *ProcessBilled;)
 } POOL_TRACKER_BIG_PAGES, *PPOOL_TRACKER_BIG_PAGES;
+
+/* resource.c */
+extern LIST_ENTRY ExpSystemResourcesList;
+NTSTATUS ExInitializeResourceLite(ERESOURCE *r);
+BOOLEAN ExAcquireResourceExclusiveLite(ERESOURCE *r, BOOLEAN wait);
+BOOLEAN ExAcquireResourceSharedLite(ERESOURCE *r, BOOLEAN wait);
+void ExReleaseResourceLite(ERESOURCE *r);
+
+/* timer.c: due times are interrupt times (100 ns since boot) when
+   positive, relative to now when negative, as KeSetTimerEx takes them. */
+#define NotificationTimer 0
+#define SynchronizationTimer 1
+extern KTIMER_TABLE_ENTRY KiTimerTableListHead[];
+void KeInitializeTimerEx(KTIMER *t, ULONG type);
+void KeInitializeDpc(KDPC *d, PKDEFERRED_ROUTINE routine, PVOID context);
+BOOLEAN KeSetTimerEx(KTIMER *t, LONG64 dueTime, ULONG periodMs, KDPC *dpc);
+BOOLEAN KeCancelTimer(KTIMER *t);
+void KeInitializeEvent(KEVENT *e, ULONG type, BOOLEAN state);
+LONG KeSetEvent(KEVENT *e);
+NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason);
+ULONG64 KeQueryInterruptTime(void);
+void KiTimerExpiration(void); /* each clock tick */
+void KeStartBalanceSetManagerPeriod(ULONG periodMs);
+void KeWaitForBalanceSetManagerPeriod(void);
 
 #endif

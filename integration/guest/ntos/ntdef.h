@@ -874,6 +874,10 @@ typedef struct _KTRAP_FRAME {
     ULONG64 SegSs;
 } KTRAP_FRAME, *PKTRAP_FRAME;
 
+/* Timers, wait blocks and the other shared kernel objects (KTHREAD has a
+   timer and wait blocks of its own). */
+#include "kobj.h"
+
 typedef struct _KPROCESS {
     REORDER(
     DISPATCHER_HEADER Header;
@@ -928,7 +932,9 @@ typedef struct _KTHREAD {
     KAPC_STATE ApcState;
     PVOID Teb;
     LIST_ENTRY MutantListHead; /* the mutants it owns (KMUTANT.MutantListEntry) */
-    ULONG64 WaitTime; /* tick at which a delayed wait ends */
+    ULONG64 WaitTime; /* tick at which the current wait began */
+    KTIMER Timer;     /* the thread's own timer: its delays and timeouts */
+    KWAIT_BLOCK WaitBlock[4];
     UCHAR State;
     UCHAR WaitReason;
     KPROCESS *Process;
@@ -963,6 +969,7 @@ typedef struct _EPROCESS {
     HANDLE InheritedFromUniqueProcessId;
     PEB *Peb;
     HANDLE_TABLE *ObjectTable;
+    EX_FAST_REF Token; /* the primary _TOKEN, RefCnt cached references in its low bits */
     LARGE_INTEGER CreateTime;
     , /* the second half */
     LARGE_INTEGER ExitTime;

@@ -4,6 +4,7 @@
  * the loaded module list.
  */
 #include "ldr.h"
+#include "token.h"
 
 LIST_ENTRY PsActiveProcessHead = {&PsActiveProcessHead, &PsActiveProcessHead};
 EPROCESS *PsInitialSystemProcess;
@@ -49,6 +50,7 @@ static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, 
     p->CreateTime.QuadPart = KeQuerySystemTime();
     SIZE_T n = RtlStringLength(name);
     memcpy(p->ImageFileName, name, n < 14 ? n : 14);
+    SeAssignPrimaryToken(p, parent);
     return p;
 }
 

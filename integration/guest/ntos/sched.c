@@ -7,7 +7,6 @@
 #include "ke.h"
 
 static LIST_ENTRY KiReadyListHead = {&KiReadyListHead, &KiReadyListHead};
-static LIST_ENTRY KiDelayListHead = {&KiDelayListHead, &KiDelayListHead};
 
 void KiSetKernelStack(KTHREAD *t);
 
@@ -50,7 +49,7 @@ static void KiSwitchTo(KTHREAD *next) {
 
 /* Gives the processor to the next ready thread, or to the idle thread. The
    caller has already put the current thread where it belongs (ready list,
-   delay list, or nowhere when it terminates). */
+   an object's wait list, or nowhere when it terminates). */
 void KiSwapThread(void) {
     KTHREAD *next = KiInitialPcr.Prcb.IdleThread;
     if (KiReadyListHead.Flink != &KiReadyListHead) {
@@ -64,30 +63,10 @@ void KiSwapThread(void) {
 void KiClockTick(void) {
     KeTickCount++;
     KiUpdateSystemTime();
-    for (LIST_ENTRY *e = KiDelayListHead.Flink; e != &KiDelayListHead;) {
-        KTHREAD *t = CONTAINING_RECORD(e, KTHREAD, WaitListEntry);
-        e = e->Flink;
-        if (t->WaitTime <= KeTickCount) {
-            RemoveEntry(&t->WaitListEntry);
-            KiReadyThread(t);
-        }
-    }
+    KiTimerExpiration();
     KTHREAD *cur = KeGetCurrentThread();
     if (KiReadyListHead.Flink == &KiReadyListHead) return;
     if (cur != KiInitialPcr.Prcb.IdleThread) KiReadyThread(cur);
-    KiSwapThread();
-}
-
-/* Waits ticks clock ticks (0 yields). */
-void KeDelayExecutionThread(ULONG64 ticks) {
-    KTHREAD *cur = KeGetCurrentThread();
-    if (ticks == 0) {
-        KiReadyThread(cur);
-    } else {
-        cur->State = Waiting;
-        cur->WaitTime = KeTickCount + ticks;
-        InsertTail(&KiDelayListHead, &cur->WaitListEntry);
-    }
     KiSwapThread();
 }
 

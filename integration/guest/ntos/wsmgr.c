@@ -254,8 +254,9 @@ static void MiReportProcess(EPROCESS *p, BOOLEAN settled) {
 
 static void KeBalanceSetManager(PVOID Context) {
     (void)Context;
+    KeStartBalanceSetManagerPeriod(MM_BALANCE_TICKS * 1000 / CLOCK_HZ);
     for (;;) {
-        KeDelayExecutionThread(MM_BALANCE_TICKS);
+        KeWaitForBalanceSetManagerPeriod();
         ULONG64 aged = 0, trimmed = 0, tables = 0;
         for (LIST_ENTRY *e = PsActiveProcessHead.Flink; e != &PsActiveProcessHead; e = e->Flink) {
             EPROCESS *p = CONTAINING_RECORD(e, EPROCESS, ActiveProcessLinks);
