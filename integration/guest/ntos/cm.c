@@ -4,7 +4,10 @@
  * and WriterPeriod and SwapperPages (REG_DWORD) for writer and swapper.
  * All come from the loader block, as Windows' SYSTEM hive does.
  */
-#include "ke.h"
+#include "cm.h"
+
+/* The loaded hives (_CMHIVE.HiveList): none, see cm.h. */
+LIST_ENTRY CmpHiveListHead = {&CmpHiveListHead, &CmpHiveListHead};
 
 const char *CmLoadOptions = "";
 static const char *CmPagingFiles; /* ASCII multi-string */

@@ -146,6 +146,12 @@ typedef struct _OWNER_ENTRY {
     };
 } OWNER_ENTRY;
 
+/* A semaphore: signalled while SignalState > 0, up to Limit. */
+typedef struct _KSEMAPHORE {
+    DISPATCHER_HEADER Header;
+    LONG Limit;
+} KSEMAPHORE;
+
 /* An executive resource (shared/exclusive lock), on ExpSystemResourcesList. */
 typedef struct _ERESOURCE {
     REORDER(
@@ -153,7 +159,7 @@ typedef struct _ERESOURCE {
     OWNER_ENTRY *OwnerTable;
     SHORT ActiveCount;
     USHORT Flag;
-    PVOID SharedWaiters;
+    KSEMAPHORE *SharedWaiters;
     KEVENT *ExclusiveWaiters;
     OWNER_ENTRY OwnerEntry;
     , /* the second half */

@@ -384,7 +384,7 @@ typedef struct _SUBSECTION {
 
 typedef struct _SECTION_OBJECT_POINTERS {
     PVOID DataSectionObject;
-    PVOID SharedCacheMap;
+    struct _SHARED_CACHE_MAP *SharedCacheMap; /* NULL: mini-NT has no cache manager (cc.h) */
     PVOID ImageSectionObject;
 } SECTION_OBJECT_POINTERS;
 

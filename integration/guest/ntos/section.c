@@ -14,6 +14,8 @@
  * /filealign:4096), so file and memory layouts agree page for page.
  */
 #include "ke.h"
+#include "pe.h"
+#include "cc.h" /* SECTION_OBJECT_POINTERS.SharedCacheMap: never set */
 
 #define SEC_IMAGE 0x01000000
 #define STATUS_INVALID_FILE_FOR_SECTION ((NTSTATUS)0xC0000020)
@@ -54,15 +56,20 @@ static NTSTATUS MiCreateNewSection(FILE_OBJECT *fo, CONTROL_AREA **out) {
     if (e->FileSize < 0x200) return STATUS_INVALID_FILE_FOR_SECTION;
     NTSTATUS st = FsRead(e, 0, hdr, e->FileSize < PAGE_SIZE ? e->FileSize : PAGE_SIZE);
     if (!NT_SUCCESS(st)) return st;
-    ULONG lfanew = *(ULONG *)(hdr + 0x3c);
-    if (hdr[0] != 'M' || hdr[1] != 'Z' || lfanew > PAGE_SIZE - 0x108) return STATUS_INVALID_IMAGE_FORMAT;
-    UCHAR *nt = hdr + lfanew, *opt = nt + 24;
-    if (*(ULONG *)nt != 0x4550 || *(USHORT *)(opt) != 0x20b) return STATUS_INVALID_IMAGE_FORMAT;
-    ULONG sizeOfImage = *(ULONG *)(opt + 56), fileAlign = *(ULONG *)(opt + 36), sectAlign = *(ULONG *)(opt + 32);
-    USHORT nsec = *(USHORT *)(nt + 6);
-    UCHAR *sec = opt + *(USHORT *)(nt + 20);
-    if (fileAlign != PAGE_SIZE || sectAlign != PAGE_SIZE || sizeOfImage > MAX_IMAGE_SIZE || nsec > MAX_IMAGE_SECTIONS ||
-        (ULONG64)(sec - hdr) + nsec * 40ull > PAGE_SIZE)
+    const IMAGE_DOS_HEADER *dos = (const IMAGE_DOS_HEADER *)hdr;
+    if (dos->e_magic != IMAGE_DOS_SIGNATURE || dos->e_lfanew < (LONG)sizeof(*dos) ||
+        (ULONG64)dos->e_lfanew > PAGE_SIZE - sizeof(IMAGE_NT_HEADERS64))
+        return STATUS_INVALID_IMAGE_FORMAT;
+    const IMAGE_NT_HEADERS64 *nt = (const IMAGE_NT_HEADERS64 *)(hdr + dos->e_lfanew);
+    const IMAGE_OPTIONAL_HEADER64 *opt = &nt->OptionalHeader;
+    if (nt->Signature != IMAGE_NT_SIGNATURE || opt->Magic != IMAGE_NT_OPTIONAL_HDR64_MAGIC)
+        return STATUS_INVALID_IMAGE_FORMAT;
+    ULONG sizeOfImage = opt->SizeOfImage;
+    USHORT nsec = nt->FileHeader.NumberOfSections;
+    const IMAGE_SECTION_HEADER *sec =
+        (const IMAGE_SECTION_HEADER *)((const UCHAR *)opt + nt->FileHeader.SizeOfOptionalHeader);
+    if (opt->FileAlignment != PAGE_SIZE || opt->SectionAlignment != PAGE_SIZE || sizeOfImage > MAX_IMAGE_SIZE ||
+        nsec > MAX_IMAGE_SECTIONS || (ULONG64)((const UCHAR *)sec - hdr) + nsec * sizeof(*sec) > PAGE_SIZE)
         return STATUS_INVALID_IMAGE_FORMAT;
     ULONG64 ptes = (sizeOfImage + PAGE_SIZE - 1) >> PAGE_SHIFT;
 
@@ -93,9 +100,9 @@ static NTSTATUS MiCreateNewSection(FILE_OBJECT *fo, CONTROL_AREA **out) {
     subs[n].NumberOfFullSectors = PAGE_SIZE / 512;
     subs[n].u.SubsectionFlags.Protection = MM_READONLY;
     n++;
-    for (USHORT i = 0; i < nsec; i++, sec += 40) {
-        ULONG vsize = *(ULONG *)(sec + 8), va = *(ULONG *)(sec + 12), rawsize = *(ULONG *)(sec + 16);
-        ULONG rawptr = *(ULONG *)(sec + 20), ch = *(ULONG *)(sec + 36);
+    for (USHORT i = 0; i < nsec; i++, sec++) {
+        ULONG vsize = sec->Misc.VirtualSize, va = sec->VirtualAddress, rawsize = sec->SizeOfRawData;
+        ULONG rawptr = sec->PointerToRawData, ch = sec->Characteristics;
         if ((va & (PAGE_SIZE - 1)) || va + vsize > ptes * PAGE_SIZE || (rawptr & 511) || rawptr + rawsize > e->FileSize)
             return STATUS_INVALID_IMAGE_FORMAT;
         ULONG64 pages = ((ULONG64)(vsize > rawsize ? vsize : rawsize) + PAGE_SIZE - 1) >> PAGE_SHIFT;
