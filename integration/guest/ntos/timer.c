@@ -17,6 +17,7 @@
 
 #define TIMER_TABLE_SIZE 256
 KTIMER_TABLE_ENTRY KiTimerTableListHead[TIMER_TABLE_SIZE];
+ULONG KiTimerTableSize = TIMER_TABLE_SIZE; /* its entries, for debuggers */
 static BOOLEAN KiTimerTableReady;
 static ULONG64 KiTimerLastTick; /* the last tick whose hand was looked at */
 
@@ -50,7 +51,7 @@ static void KiInitializeTimerTable(void) {
     KiTimerLastTick = KeTickCount;
     KiTimerTableReady = TRUE;
     DbgPrint("frost-guest: timer-table address=0x%llx entries=%u increment=%u\n", (ULONG64)KiTimerTableListHead,
-             TIMER_TABLE_SIZE, KeTimeIncrement);
+             KiTimerTableSize, KeTimeIncrement);
 }
 
 void KeInitializeTimerEx(KTIMER *t, ULONG type) {
