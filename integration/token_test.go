@@ -1,0 +1,169 @@
+package integration
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/frostvmi/frost/integration/guest/minint"
+	"github.com/frostvmi/frost/nt"
+)
+
+// TestTokensAndTimersAgainstReport (issue 15.3): on each kernel build,
+// every process's primary token as Frost reads it through the PDB (user,
+// groups, integrity label, privileges, and the _EX_FAST_REF it hangs
+// from) and the armed timers on KiTimerTableListHead, at ready, against
+// what the guest reported when it made them.
+func TestTokensAndTimersAgainstReport(t *testing.T) {
+	out := requireGuest(t)
+	for i, build := range []string{"", "reorder", "assign"} {
+		name := build
+		if name == "" {
+			name = "normal"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := minint.Config{Seed: minint.Seed(uint64(91 + i)), PagingFiles: []string{pagefile}}
+			symDir := ""
+			if build != "" {
+				symDir = filepath.Join(out, build)
+				cfg.Kernel = filepath.Join(symDir, "ntoskrnl.exe")
+			}
+			m, _, _ := bootToReady(t, cfg)
+			ka := openPausedKernel(t, m, symDir)
+			checkTokens(t, ka)
+			checkTimers(t, ka)
+		})
+	}
+}
+
+func checkTokens(t *testing.T, ka *kernelAt) {
+	want, err := ka.rep.Tokens()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := ka.k.Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenField, err := ka.k.Symbols().Field("_EPROCESS.Token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]bool{}
+	for _, p := range procs {
+		w, ok := want[p.PID]
+		if !ok {
+			t.Errorf("%s: the guest reported no token", p)
+			continue
+		}
+		got, err := ka.k.Token(p)
+		if err != nil {
+			t.Errorf("%s: Token: %v", p, err)
+			continue
+		}
+		// The fast reference as it is in memory: the count in its low
+		// bits is not 0, so a reader that kept them would miss the token.
+		if ref := readU64(t, ka, ka.k.DTB(), p.EPROCESS+tokenField.Offset); ref != w.FastRef || ref == got.Address {
+			t.Errorf("%s: _EPROCESS.Token %#x, the guest reported %#x for the token at %#x", p, ref, w.FastRef, got.Address)
+		}
+		if got.Address != w.Address || got.TokenID&0xffffffff != w.TokenID || got.AuthenticationID&0xffffffff != w.AuthenticationID ||
+			got.SessionID != w.Session || got.Type != w.Type {
+			t.Errorf("%s: Frost read token %+v, the guest reported %+v", p, got, w)
+		}
+		if got.Privileges != (nt.Privileges{Present: w.Present, Enabled: w.Enabled, EnabledByDefault: w.EnabledByDefault}) {
+			t.Errorf("%s: privileges %+v, the guest reported present %#x enabled %#x default %#x", p, got.Privileges,
+				w.Present, w.Enabled, w.EnabledByDefault)
+		}
+		var sids []minint.TokenSID
+		for _, s := range append([]nt.SIDAndAttributes{got.User}, got.Groups...) {
+			sids = append(sids, minint.TokenSID{SID: s.SID, Attributes: s.Attributes})
+		}
+		if !slices.Equal(sids, w.SIDs) {
+			t.Errorf("%s: SIDs %+v, the guest reported %+v", p, sids, w.SIDs)
+		}
+		if got.IntegrityLevel != w.SIDs[w.IntegrityIndex].SID {
+			t.Errorf("%s: integrity level %q, the guest reported %q", p, got.IntegrityLevel, w.SIDs[w.IntegrityIndex].SID)
+		}
+		users[got.User.SID] = true
+	}
+	// SYSTEM and the interactive user: both kinds of token were read.
+	if !users["S-1-5-18"] || len(users) != 2 {
+		t.Errorf("token users %v, want SYSTEM and one interactive user", users)
+	}
+}
+
+func checkTimers(t *testing.T, ka *kernelAt) {
+	table, err := ka.rep.TimerTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := ka.k.Address("KiTimerTableListHead"); err != nil || a != table.Address {
+		t.Errorf("KiTimerTableListHead at %#x (%v), the guest reported %#x", a, err, table.Address)
+	}
+	reported, err := ka.rep.Timers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	balance, ok := reported["KiBalanceSetManagerTimer"]
+	if !ok {
+		t.Fatal("the guest reported no balance set manager timer")
+	}
+	timers, err := ka.k.Timers()
+	if err != nil {
+		t.Fatalf("Timers: %v", err)
+	}
+	// Every thread's own timer (KTHREAD.Timer), and whether it waits.
+	timerOff, err := ka.k.Symbols().Field("_ETHREAD.Tcb.Timer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	threadTimers := map[uint64]nt.Thread{}
+	procs, err := ka.k.Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		ths, err := ka.k.Threads(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range ths {
+			threadTimers[th.ETHREAD+timerOff.Offset] = th
+		}
+	}
+	const waiting = 5 // KTHREAD_STATE Waiting
+	foundBalance, sleepers := false, 0
+	for _, tm := range timers {
+		if tm.Hand >= table.Entries {
+			t.Errorf("timer %+v on hand %d of %d", tm, tm.Hand, table.Entries)
+		}
+		// A timer sits on the hand of the tick it falls due at.
+		if due := (tm.DueTime + table.Increment - 1) / table.Increment; due%table.Entries != tm.Hand {
+			t.Errorf("timer at %#x due %#x (tick %d) is on hand %d", tm.Address, tm.DueTime, due, tm.Hand)
+		}
+		if tm.Address == balance.Address {
+			foundBalance = true
+			if tm.Period != balance.Period || tm.Dpc != balance.Dpc || tm.DeferredRoutine != balance.Routine ||
+				tm.DeferredContext != balance.Context || tm.Type != balance.Type || tm.DueTime < balance.DueTime {
+				t.Errorf("balance set manager timer: Frost read %+v, the guest reported %+v", tm, balance)
+			}
+			continue
+		}
+		th, ok := threadTimers[tm.Address]
+		if !ok {
+			t.Errorf("armed timer %+v is neither a thread's nor the balance set manager's", tm)
+			continue
+		}
+		if tm.Period != 0 || tm.Dpc != 0 || th.State != waiting {
+			t.Errorf("%s: its timer %+v; a sleeping thread's is one-shot without a DPC", th, tm)
+		}
+		sleepers++
+	}
+	if !foundBalance {
+		t.Errorf("the balance set manager's timer at %#x is not on the table (%d timers)", balance.Address, len(timers))
+	}
+	// Phase 1's thread sleeps for good, and so does swapper.
+	if sleepers < 2 {
+		t.Errorf("%d sleeping threads' timers on the table, want at least 2", sleepers)
+	}
+}
