@@ -436,6 +436,9 @@ static void ObpCreateNamespace(void) {
 void ObInitSystem(void) {
     ObHeaderCookie = (UCHAR)RtlRandom();
     ObpInitializeInfoMaskToOffset();
+    /* Entry 0 is NULL and entry 1 Windows' marker 0xbad0b0b0: tools read
+       the table up to its first NULL after entry 0. */
+    ObTypeIndexTable[1] = (OBJECT_TYPE *)0xbad0b0b0ull;
     /* The Type type is its own type: create it by hand, then the rest. */
     UCHAR mask = OB_INFOMASK_CREATOR_INFO | OB_INFOMASK_NAME;
     ObpTypeObjectType = ObpAllocateObject(NULL, sizeof(OBJECT_TYPE), mask);
