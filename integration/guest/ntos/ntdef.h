@@ -955,6 +955,16 @@ typedef struct _ETHREAD {
     LIST_ENTRY ThreadListEntry;)
 } ETHREAD, *PETHREAD;
 
+/* A name as ObQueryNameString returns it; the buffer follows. */
+typedef struct _OBJECT_NAME_INFORMATION {
+    UNICODE_STRING Name;
+} OBJECT_NAME_INFORMATION;
+
+/* The image's NT path (\Device\HarddiskVolume1\...), for auditing. */
+typedef struct _SE_AUDIT_PROCESS_CREATION_INFO {
+    OBJECT_NAME_INFORMATION *ImageFileName;
+} SE_AUDIT_PROCESS_CREATION_INFO;
+
 /* The PEB, TEB and the loader's structures. */
 #include "peb.h"
 
@@ -974,6 +984,7 @@ typedef struct _EPROCESS {
     , /* the second half */
     LARGE_INTEGER ExitTime;
     FILE_OBJECT *ImageFilePointer;
+    SE_AUDIT_PROCESS_CREATION_INFO SeAuditProcessCreationInfo;
     UCHAR ImageFileName[15];
     UCHAR PriorityClass;
     LIST_ENTRY ThreadListHead;

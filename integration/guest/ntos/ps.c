@@ -87,7 +87,6 @@ ETHREAD *PspCreateThread(EPROCESS *p, void (*start)(PVOID), PVOID ctx) {
     t->Cid.UniqueProcess = p->UniqueProcessId;
     t->Cid.UniqueThread = (HANDLE)PspNextCid;
     PspNextCid += 4;
-    t->CreateTime.QuadPart = (LONGLONG)KeTickCount;
     InsertTailList(&p->Pcb.ThreadListHead, &t->Tcb.ThreadListEntry);
     InsertTailList(&p->ThreadListHead, &t->ThreadListEntry);
     p->ActiveThreads++;
@@ -199,6 +198,7 @@ NTSTATUS PspCreateUserProcessEx(const char *ntpath, SIZE_T len, const char *comm
     st = IopCreateFileObject(dev, rel, rellen, index, FALSE, &fo);
     if (!NT_SUCCESS(st)) return st;
     p->ImageFilePointer = fo;
+    SeInitializeProcessAuditName(p, fo);
 
     PSP_PE pe;
     PSP_LOADED_DLLS dlls;

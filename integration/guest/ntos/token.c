@@ -272,3 +272,40 @@ void SeAssignPrimaryToken(EPROCESS *p, EPROCESS *parent) {
     p->Token.Value = (ULONG64)t | MAX_FAST_REFS;
     SepReportToken(p);
 }
+
+/* Prepends a backslash and the name of body, then of each directory above
+   it, to buf[*start..) (moving *start left), as ObQueryNameString spells
+   an object's path. */
+static BOOLEAN SepPrependObjectPath(PVOID body, WCHAR *buf, ULONG *start) {
+    for (int depth = 0; body && depth < 8; depth++) {
+        OBJECT_HEADER_NAME_INFO *ni = ObQueryNameInfo(body);
+        if (!ni || !ni->Name.Length) return TRUE; /* the root */
+        ULONG n = ni->Name.Length / sizeof(WCHAR);
+        if (*start < n + 1) return FALSE;
+        *start -= n;
+        memcpy(buf + *start, ni->Name.Buffer, ni->Name.Length);
+        buf[--*start] = L'\\';
+        body = ni->Directory;
+    }
+    return TRUE;
+}
+
+/* SeInitializeProcessAuditName: the image file's NT path, the device's
+   name then the file's, in SeAuditProcessCreationInfo. */
+void SeInitializeProcessAuditName(EPROCESS *p, FILE_OBJECT *fo) {
+    WCHAR buf[160];
+    ULONG file = fo->FileName.Length / sizeof(WCHAR), start = 160 - file;
+    if (file > 100) return;
+    memcpy(buf + start, fo->FileName.Buffer, fo->FileName.Length);
+    if (!SepPrependObjectPath(fo->DeviceObject, buf, &start)) return;
+    ULONG bytes = (160 - start) * sizeof(WCHAR);
+    OBJECT_NAME_INFORMATION *info =
+        ExAllocatePoolWithTag(PagedPool, sizeof(*info) + bytes + sizeof(WCHAR), 'aPeS');
+    WCHAR *name = (WCHAR *)(info + 1);
+    memcpy(name, buf + start, bytes);
+    name[bytes / sizeof(WCHAR)] = 0;
+    info->Name.Length = (USHORT)bytes;
+    info->Name.MaximumLength = (USHORT)(bytes + sizeof(WCHAR));
+    info->Name.Buffer = name;
+    p->SeAuditProcessCreationInfo.ImageFileName = info;
+}

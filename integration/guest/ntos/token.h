@@ -145,6 +145,7 @@ typedef struct _TOKEN {
 /* token.c */
 void SeAssignPrimaryToken(EPROCESS *p, EPROCESS *parent);
 TOKEN *PsReferencePrimaryToken(EPROCESS *p);
+void SeInitializeProcessAuditName(EPROCESS *p, FILE_OBJECT *fo);
 void PsDereferencePrimaryToken(EPROCESS *p, TOKEN *t);
 
 #endif
