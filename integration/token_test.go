@@ -32,6 +32,7 @@ func TestTokensAndTimersAgainstReport(t *testing.T) {
 			ka := openPausedKernel(t, m, symDir)
 			checkTokens(t, ka)
 			checkTimers(t, ka)
+			checkThreadCreateTimes(t, ka)
 		})
 	}
 }
@@ -165,5 +166,35 @@ func checkTimers(t *testing.T, ka *kernelAt) {
 	// Phase 1's thread sleeps for good, and so does swapper.
 	if sleepers < 2 {
 		t.Errorf("%d sleeping threads' timers on the table, want at least 2", sleepers)
+	}
+}
+
+// checkThreadCreateTimes: _ETHREAD.CreateTime is a FILETIME, like the
+// process's, taken when the thread is made: not before its process was
+// made, not after now. (mini-NT once overwrote it with the tick count.)
+func checkThreadCreateTimes(t *testing.T, ka *kernelAt) {
+	f, err := ka.k.Symbols().Field("_ETHREAD.CreateTime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := ka.k.SharedUserData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := ka.k.Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		ths, err := ka.k.Threads(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range ths {
+			ct := readU64(t, ka, ka.k.DTB(), th.ETHREAD+f.Offset)
+			if ct < p.CreateTime || ct > now.SystemTime {
+				t.Errorf("%s: CreateTime %#x, its process was made at %#x and it is now %#x", th, ct, p.CreateTime, now.SystemTime)
+			}
+		}
 	}
 }
