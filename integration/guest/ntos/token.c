@@ -279,7 +279,7 @@ void SeAssignPrimaryToken(EPROCESS *p, EPROCESS *parent) {
 static BOOLEAN SepPrependObjectPath(PVOID body, WCHAR *buf, ULONG *start) {
     for (int depth = 0; body && depth < 8; depth++) {
         OBJECT_HEADER_NAME_INFO *ni = ObQueryNameInfo(body);
-        if (!ni || !ni->Name.Length) return TRUE; /* the root */
+        if (!ni || !ni->Name.Length || !ni->Directory) return TRUE; /* the root ("\\") adds nothing */
         ULONG n = ni->Name.Length / sizeof(WCHAR);
         if (*start < n + 1) return FALSE;
         *start -= n;
