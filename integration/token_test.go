@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"encoding/binary"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/nt"
@@ -33,6 +36,7 @@ func TestTokensAndTimersAgainstReport(t *testing.T) {
 			checkTokens(t, ka)
 			checkTimers(t, ka)
 			checkThreadCreateTimes(t, ka)
+			checkAuditNames(t, ka)
 		})
 	}
 }
@@ -195,6 +199,60 @@ func checkThreadCreateTimes(t *testing.T, ka *kernelAt) {
 			if ct < p.CreateTime || ct > now.SystemTime {
 				t.Errorf("%s: CreateTime %#x, its process was made at %#x and it is now %#x", th, ct, p.CreateTime, now.SystemTime)
 			}
+		}
+	}
+}
+
+// checkAuditNames: each user process's SeAuditProcessCreationInfo names
+// its image by NT path: the volume's device, then the path the PEB has
+// after the drive letter.
+func checkAuditNames(t *testing.T, ka *kernelAt) {
+	users, err := ka.rep.UserProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym := ka.k.Symbols()
+	audit, err := sym.Field("_EPROCESS.SeAuditProcessCreationInfo.ImageFileName")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := sym.Field("_OBJECT_NAME_INFORMATION.Name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	length, err := sym.Field("_UNICODE_STRING.Length")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buffer, err := sym.Field("_UNICODE_STRING.Buffer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := ka.k.Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		u, ok := users[p.PID]
+		if !ok {
+			continue // System
+		}
+		info := readU64(t, ka, ka.k.DTB(), p.EPROCESS+audit.Offset)
+		us := info + name.Offset
+		n := readU64(t, ka, ka.k.DTB(), us+length.Offset) & 0xffff
+		buf := readU64(t, ka, ka.k.DTB(), us+buffer.Offset)
+		raw := make([]byte, n)
+		if err := ka.k.Memory().ReadVirtual(ka.k.DTB(), buf, raw); err != nil {
+			t.Fatalf("%s: reading its audit name: %v", p, err)
+		}
+		w := make([]uint16, n/2)
+		for i := range w {
+			w[i] = binary.LittleEndian.Uint16(raw[2*i:])
+		}
+		got := string(utf16.Decode(w))
+		want := `\Device\HarddiskVolume1` + strings.TrimPrefix(u.Image, "C:")
+		if got != want {
+			t.Errorf("%s: SeAuditProcessCreationInfo names %q, want %q", p, got, want)
 		}
 	}
 }
