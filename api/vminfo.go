@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi"
@@ -32,6 +35,17 @@ func vmInfo(vm *session.Session, d *pb.Domain) *pb.VM {
 		out.Kernel = &pb.Kernel{
 			Base: k.Image.Base, Size: uint64(k.Image.Image.SizeOfImage), Pdb: identityPB(k.Image.Image.ID),
 			SymbolsFile: k.SymbolFile, Dtb: k.DTB(),
+		}
+		// The guest's clock and version, from the page every Windows keeps
+		// at a fixed address: cheaper and steadier than asking the stub.
+		if u, err := k.SharedUserData(); err != nil {
+			vm.Log().Debug("the guest's clock and version: reading _KUSER_SHARED_DATA", "error", err)
+		} else {
+			out.Kernel.SystemTime = timestamppb.New(nt.FileTime(u.SystemTime))
+			out.Kernel.Uptime = durationpb.New(time.Duration(u.InterruptTime) * 100)
+			if u.NtMajorVersion != 0 {
+				out.Kernel.Version = fmt.Sprintf("%d.%d.%d", u.NtMajorVersion, u.NtMinorVersion, u.NtBuildNumber)
+			}
 		}
 	} else if ks := vm.LastKernelSearch(); ks.Searched {
 		out.KernelSearch = &pb.KernelSearch{

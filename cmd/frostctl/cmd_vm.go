@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -150,6 +151,12 @@ func printVM(w io.Writer, d *pb.Domain, vm *pb.VM) {
 	}
 	if k := vm.GetKernel(); k != nil {
 		fmt.Fprintf(t, "Kernel:\t%s (%s %s-%d)\n", addr(k.GetBase()), k.GetPdb().GetPdbName(), k.GetPdb().GetGuid(), k.GetPdb().GetAge())
+		if v := k.GetVersion(); v != "" {
+			fmt.Fprintf(t, "Windows:\t%s\n", v)
+		}
+		if k.GetSystemTime() != nil {
+			fmt.Fprintf(t, "Guest clock:\t%s UTC, up %v\n", k.GetSystemTime().AsTime().Format(time.DateTime), k.GetUptime().AsDuration().Round(time.Second))
+		}
 	} else if ks := vm.GetKernelSearch(); ks != nil {
 		fmt.Fprintf(t, "Kernel:\t%s\n", kernelSearch(ks))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
@@ -216,5 +218,32 @@ func checkWritesDenied(ctx context.Context, t *testing.T, cc *grpc.ClientConn, v
 		if status.Code(err) != codes.PermissionDenied {
 			t.Errorf("%s without --allow-write: %v, want PermissionDenied", name, err)
 		}
+	}
+}
+
+// checkGuestClock: `state --find-kernel` finds the Windows kernel (Boot's
+// winboot found its own, which the VM's session does not share) and names
+// the Windows version and the guest's own clock, from KUSER_SHARED_DATA:
+// the version the guest reported, a system time past the one it set in
+// phase 0, and an uptime.
+func checkGuestClock(ctx context.Context, t *testing.T, cc *grpc.ClientConn, d *testDomain) {
+	t.Helper()
+	sd, err := d.report(t).SharedData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: d.name, FindKernel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := resp.GetVm().GetKernel()
+	if k == nil || resp.GetVm().GetKernelSearch() != nil {
+		t.Fatalf("GetVM find_kernel: kernel %v, search %v", k, resp.GetVm().GetKernelSearch())
+	}
+	if want := fmt.Sprintf("%d.%d.%d", sd.NtMajor, sd.NtMinor, sd.Build); k.GetVersion() != want {
+		t.Errorf("GetVM: version %q, the guest says %q", k.GetVersion(), want)
+	}
+	if got, phase0 := k.GetSystemTime().AsTime(), nt.FileTime(sd.SystemTime); !got.After(phase0) || k.GetUptime().AsDuration() <= 0 {
+		t.Errorf("GetVM: guest clock %v (set to %v in phase 0), up %v", got, phase0, k.GetUptime().AsDuration())
 	}
 }

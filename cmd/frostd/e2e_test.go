@@ -48,6 +48,7 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 		checkBootStatus(t, d, bootWithWinboot(ctx, t, fd.cc, d))
 	}))
 	pids := guestPIDs(t, d)
+	t.Run("guest clock and version", func(t *testing.T) { checkGuestClock(ctx, t, fd.cc, d) })
 	// The VM Boot left attached: its breakpoint manager is winboot's.
 	t.Run("breakpoint stream after boot", func(t *testing.T) {
 		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], false)

@@ -9,6 +9,7 @@ package frostv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -433,7 +434,14 @@ type Kernel struct {
 	// Where its symbols came from.
 	SymbolsFile string `protobuf:"bytes,4,opt,name=symbols_file,json=symbolsFile,proto3" json:"symbols_file,omitempty"`
 	// The kernel's DTB (System's CR3).
-	Dtb           uint64 `protobuf:"varint,5,opt,name=dtb,proto3" json:"dtb,omitempty"`
+	Dtb uint64 `protobuf:"varint,5,opt,name=dtb,proto3" json:"dtb,omitempty"`
+	// From _KUSER_SHARED_DATA, read when asked: the guest's own clock
+	// (SystemTime, UTC), how long it has run (InterruptTime), and its
+	// version (NtMajorVersion.NtMinorVersion.NtBuildNumber). Unset when the
+	// page cannot be read.
+	SystemTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=system_time,json=systemTime,proto3" json:"system_time,omitempty"`
+	Uptime        *durationpb.Duration   `protobuf:"bytes,7,opt,name=uptime,proto3" json:"uptime,omitempty"`
+	Version       string                 `protobuf:"bytes,8,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -501,6 +509,27 @@ func (x *Kernel) GetDtb() uint64 {
 		return x.Dtb
 	}
 	return 0
+}
+
+func (x *Kernel) GetSystemTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SystemTime
+	}
+	return nil
+}
+
+func (x *Kernel) GetUptime() *durationpb.Duration {
+	if x != nil {
+		return x.Uptime
+	}
+	return nil
+}
+
+func (x *Kernel) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 type ListDomainsRequest struct {
@@ -990,7 +1019,7 @@ var File_frost_v1_vm_proto protoreflect.FileDescriptor
 
 const file_frost_v1_vm_proto_rawDesc = "" +
 	"\n" +
-	"\x11frost/v1/vm.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
+	"\x11frost/v1/vm.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
 	"\x06Domain\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x0e\n" +
@@ -1016,13 +1045,17 @@ const file_frost_v1_vm_proto_rawDesc = "" +
 	"\vuntil_reset\x18\x04 \x01(\bR\n" +
 	"untilReset\x12;\n" +
 	"\vretry_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"retryAfter\"\x8e\x01\n" +
+	"retryAfter\"\x98\x02\n" +
 	"\x06Kernel\x12\x12\n" +
 	"\x04base\x18\x01 \x01(\x04R\x04base\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12'\n" +
 	"\x03pdb\x18\x03 \x01(\v2\x15.frost.v1.PdbIdentityR\x03pdb\x12!\n" +
 	"\fsymbols_file\x18\x04 \x01(\tR\vsymbolsFile\x12\x10\n" +
-	"\x03dtb\x18\x05 \x01(\x04R\x03dtb\"\x14\n" +
+	"\x03dtb\x18\x05 \x01(\x04R\x03dtb\x12;\n" +
+	"\vsystem_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"systemTime\x121\n" +
+	"\x06uptime\x18\a \x01(\v2\x19.google.protobuf.DurationR\x06uptime\x12\x18\n" +
+	"\aversion\x18\b \x01(\tR\aversion\"\x14\n" +
 	"\x12ListDomainsRequest\"A\n" +
 	"\x13ListDomainsResponse\x12*\n" +
 	"\adomains\x18\x01 \x03(\v2\x10.frost.v1.DomainR\adomains\"#\n" +
@@ -1103,6 +1136,7 @@ var file_frost_v1_vm_proto_goTypes = []any{
 	(*StopInfo)(nil),                // 16: frost.v1.StopInfo
 	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
 	(*PdbIdentity)(nil),             // 18: frost.v1.PdbIdentity
+	(*durationpb.Duration)(nil),     // 19: google.protobuf.Duration
 }
 var file_frost_v1_vm_proto_depIdxs = []int32{
 	0,  // 0: frost.v1.Domain.state:type_name -> frost.v1.DomainState
@@ -1114,26 +1148,28 @@ var file_frost_v1_vm_proto_depIdxs = []int32{
 	17, // 6: frost.v1.KernelSearch.at:type_name -> google.protobuf.Timestamp
 	17, // 7: frost.v1.KernelSearch.retry_after:type_name -> google.protobuf.Timestamp
 	18, // 8: frost.v1.Kernel.pdb:type_name -> frost.v1.PdbIdentity
-	2,  // 9: frost.v1.ListDomainsResponse.domains:type_name -> frost.v1.Domain
-	3,  // 10: frost.v1.AttachResponse.vm:type_name -> frost.v1.VM
-	2,  // 11: frost.v1.GetVMResponse.domain:type_name -> frost.v1.Domain
-	3,  // 12: frost.v1.GetVMResponse.vm:type_name -> frost.v1.VM
-	2,  // 13: frost.v1.LaunchDemoGuestResponse.domain:type_name -> frost.v1.Domain
-	6,  // 14: frost.v1.VMService.ListDomains:input_type -> frost.v1.ListDomainsRequest
-	8,  // 15: frost.v1.VMService.Attach:input_type -> frost.v1.AttachRequest
-	10, // 16: frost.v1.VMService.Detach:input_type -> frost.v1.DetachRequest
-	12, // 17: frost.v1.VMService.GetVM:input_type -> frost.v1.GetVMRequest
-	14, // 18: frost.v1.VMService.LaunchDemoGuest:input_type -> frost.v1.LaunchDemoGuestRequest
-	7,  // 19: frost.v1.VMService.ListDomains:output_type -> frost.v1.ListDomainsResponse
-	9,  // 20: frost.v1.VMService.Attach:output_type -> frost.v1.AttachResponse
-	11, // 21: frost.v1.VMService.Detach:output_type -> frost.v1.DetachResponse
-	13, // 22: frost.v1.VMService.GetVM:output_type -> frost.v1.GetVMResponse
-	15, // 23: frost.v1.VMService.LaunchDemoGuest:output_type -> frost.v1.LaunchDemoGuestResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	17, // 9: frost.v1.Kernel.system_time:type_name -> google.protobuf.Timestamp
+	19, // 10: frost.v1.Kernel.uptime:type_name -> google.protobuf.Duration
+	2,  // 11: frost.v1.ListDomainsResponse.domains:type_name -> frost.v1.Domain
+	3,  // 12: frost.v1.AttachResponse.vm:type_name -> frost.v1.VM
+	2,  // 13: frost.v1.GetVMResponse.domain:type_name -> frost.v1.Domain
+	3,  // 14: frost.v1.GetVMResponse.vm:type_name -> frost.v1.VM
+	2,  // 15: frost.v1.LaunchDemoGuestResponse.domain:type_name -> frost.v1.Domain
+	6,  // 16: frost.v1.VMService.ListDomains:input_type -> frost.v1.ListDomainsRequest
+	8,  // 17: frost.v1.VMService.Attach:input_type -> frost.v1.AttachRequest
+	10, // 18: frost.v1.VMService.Detach:input_type -> frost.v1.DetachRequest
+	12, // 19: frost.v1.VMService.GetVM:input_type -> frost.v1.GetVMRequest
+	14, // 20: frost.v1.VMService.LaunchDemoGuest:input_type -> frost.v1.LaunchDemoGuestRequest
+	7,  // 21: frost.v1.VMService.ListDomains:output_type -> frost.v1.ListDomainsResponse
+	9,  // 22: frost.v1.VMService.Attach:output_type -> frost.v1.AttachResponse
+	11, // 23: frost.v1.VMService.Detach:output_type -> frost.v1.DetachResponse
+	13, // 24: frost.v1.VMService.GetVM:output_type -> frost.v1.GetVMResponse
+	15, // 25: frost.v1.VMService.LaunchDemoGuest:output_type -> frost.v1.LaunchDemoGuestResponse
+	21, // [21:26] is the sub-list for method output_type
+	16, // [16:21] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_vm_proto_init() }
