@@ -40,6 +40,20 @@ var fieldsUsed = []string{
 	"_FILE_OBJECT.FileName", "_FILE_OBJECT.DeviceObject", "_DEVICE_OBJECT.DriverObject", "_DRIVER_OBJECT.DriverName",
 	"_SUBSECTION.ControlArea", "_CONTROL_AREA.FilePointer", "_CONTROL_AREA.u.Flags.Image",
 	"_CONTROL_AREA.u.Flags.ImageControlAreaOnRemovableMedia", "_EX_FAST_REF.RefCnt",
+	// ps's times and command lines, the PEB's loader lists, the shared
+	// page, tokens, pool blocks and object directories.
+	"_EPROCESS.CreateTime", "_EPROCESS.ExitTime", "_EPROCESS.Token",
+	"_PEB.Ldr", "_PEB.ProcessParameters", "_PEB.ImageBaseAddress",
+	"_PEB_LDR_DATA.InLoadOrderModuleList", "_PEB_LDR_DATA.InMemoryOrderModuleList", "_PEB_LDR_DATA.InInitializationOrderModuleList",
+	"_LDR_DATA_TABLE_ENTRY.InLoadOrderLinks", "_LDR_DATA_TABLE_ENTRY.DllBase", "_LDR_DATA_TABLE_ENTRY.SizeOfImage",
+	"_LDR_DATA_TABLE_ENTRY.FullDllName", "_LDR_DATA_TABLE_ENTRY.BaseDllName",
+	"_RTL_USER_PROCESS_PARAMETERS.ImagePathName", "_RTL_USER_PROCESS_PARAMETERS.CommandLine",
+	"_RTL_USER_PROCESS_PARAMETERS.Environment", "_RTL_USER_PROCESS_PARAMETERS.CurrentDirectory",
+	"_KUSER_SHARED_DATA.InterruptTime", "_KUSER_SHARED_DATA.SystemTime", "_KUSER_SHARED_DATA.NtMajorVersion",
+	"_KUSER_SHARED_DATA.NtMinorVersion", "_KUSER_SHARED_DATA.NtBuildNumber", "_KUSER_SHARED_DATA.NtSystemRoot",
+	"_TOKEN.UserAndGroups", "_TOKEN.UserAndGroupCount", "_SID_AND_ATTRIBUTES.Sid", "_SID.SubAuthorityCount", "_SID.SubAuthority",
+	"_POOL_HEADER.PoolTag", "_POOL_HEADER.BlockSize", "_POOL_HEADER.PoolType",
+	"_OBJECT_DIRECTORY.HashBuckets", "_OBJECT_DIRECTORY_ENTRY.ChainLink", "_OBJECT_DIRECTORY_ENTRY.Object",
 }
 
 // globalsUsed are the kernel globals nt reads on Windows 10 and later.
