@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"context"
 	"encoding/binary"
-	"path/filepath"
 	"testing"
 
 	"github.com/frostvmi/frost/integration/guest/minint"
-	"github.com/frostvmi/frost/vmi"
 )
 
 // TestDebuggerStructuresAgainstReport (issue 15.1, 15.2, 15.3, 15.5): on
@@ -15,51 +12,12 @@ import (
 // shared user data page, the page-table self-map and KiServiceTable, at
 // ready, against what the guest reported when it built them.
 func TestDebuggerStructuresAgainstReport(t *testing.T) {
-	out := requireGuest(t)
-	for i, build := range []string{"", "reorder", "assign"} {
-		name := build
-		if name == "" {
-			name = "normal"
-		}
-		t.Run(name, func(t *testing.T) {
-			cfg := minint.Config{Seed: minint.Seed(uint64(71 + i)), PagingFiles: []string{pagefile}}
-			symDir := ""
-			if build != "" {
-				symDir = filepath.Join(out, build)
-				cfg.Kernel = filepath.Join(symDir, "ntoskrnl.exe")
-			}
-			m, _, _ := bootToReady(t, cfg)
-			ka := openPausedKernel(t, m, symDir)
-			checkDebuggerData(t, ka)
-			checkSelfMap(t, ka)
-			checkSharedUserData(t, ka)
-			checkServiceTable(t, ka)
-		})
-	}
-}
-
-// openPausedKernel takes charge of m, pauses it and opens its kernel with
-// the symbols in symDir ("" for the guest's own).
-func openPausedKernel(t testing.TB, m *minint.Machine, symDir string) *kernelAt {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
-	defer cancel()
-	tgt, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
-	if err != nil {
-		t.Fatalf("taking charge of the guest: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
-		defer cancel()
-		if err := tgt.Close(ctx); err != nil {
-			t.Errorf("closing the target: %v", err)
-		}
+	eachBuild(t, 71, func(t *testing.T, ka *kernelAt) {
+		checkDebuggerData(t, ka)
+		checkSelfMap(t, ka)
+		checkSharedUserData(t, ka)
+		checkServiceTable(t, ka)
 	})
-	stop, err := tgt.Pause(ctx)
-	if err != nil {
-		t.Fatalf("pausing: %v", err)
-	}
-	return openKernelAt(t, m, tgt, stop, symDir, 0)
 }
 
 func checkDebuggerData(t *testing.T, ka *kernelAt) {

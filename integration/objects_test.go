@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/frostvmi/frost/integration/guest/minint"
@@ -18,28 +17,13 @@ import (
 // (VadS short, "Vad " long), and writer.exe's named mutant and log file
 // with their names.
 func TestObjectsAgainstReport(t *testing.T) {
-	out := requireGuest(t)
-	for i, build := range []string{"", "reorder", "assign"} {
-		name := build
-		if name == "" {
-			name = "normal"
-		}
-		t.Run(name, func(t *testing.T) {
-			cfg := minint.Config{Seed: minint.Seed(uint64(81 + i)), PagingFiles: []string{pagefile}}
-			symDir := ""
-			if build != "" {
-				symDir = filepath.Join(out, build)
-				cfg.Kernel = filepath.Join(symDir, "ntoskrnl.exe")
-			}
-			m, _, _ := bootToReady(t, cfg)
-			ka := openPausedKernel(t, m, symDir)
-			checkDirectories(t, ka)
-			checkPoolObjects(t, ka)
-			checkBigPages(t, ka)
-			checkVADTags(t, ka)
-			checkWriterObjects(t, ka)
-		})
-	}
+	eachBuild(t, 81, func(t *testing.T, ka *kernelAt) {
+		checkDirectories(t, ka)
+		checkPoolObjects(t, ka)
+		checkBigPages(t, ka)
+		checkVADTags(t, ka)
+		checkWriterObjects(t, ka)
+	})
 }
 
 func checkDirectories(t *testing.T, ka *kernelAt) {

@@ -1,13 +1,9 @@
 package integration
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 
-	"github.com/frostvmi/frost/integration/guest/minint"
 	"github.com/frostvmi/frost/nt"
-	"github.com/frostvmi/frost/vmi"
 )
 
 // TestPEBAgainstReport (issue 15.6): every user process's PEB loader
@@ -15,47 +11,9 @@ import (
 // kernel build at ready (when much of that user memory has been trimmed
 // and paged out), against what the kernel reported when it built them.
 func TestPEBAgainstReport(t *testing.T) {
-	out := requireGuest(t)
-	for i, build := range []string{"", "reorder", "assign"} {
-		name := build
-		if name == "" {
-			name = "normal"
-		}
-		t.Run(name, func(t *testing.T) {
-			cfg := minint.Config{Seed: minint.Seed(uint64(61 + i)), PagingFiles: []string{pagefile}}
-			symDir := ""
-			if build != "" {
-				symDir = filepath.Join(out, build)
-				cfg.Kernel = filepath.Join(symDir, "ntoskrnl.exe")
-			}
-			m, _, _ := bootToReady(t, cfg)
-			ka := openKernelWith(t, m, symDir)
-			checkUserProcesses(t, ka)
-		})
-	}
-}
-
-// openKernelWith is openKernel with the symbols of another kernel build.
-func openKernelWith(t testing.TB, m *minint.Machine, symDir string) *kernelAt {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
-	defer cancel()
-	tgt, err := vmi.OpenQEMU(ctx, m.Machine, vmi.Options{})
-	if err != nil {
-		t.Fatalf("taking charge of the guest: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), bootDeadline)
-		defer cancel()
-		if err := tgt.Close(ctx); err != nil {
-			t.Errorf("closing the target: %v", err)
-		}
+	eachBuild(t, 61, func(t *testing.T, ka *kernelAt) {
+		checkUserProcesses(t, ka)
 	})
-	stop, err := tgt.Pause(ctx)
-	if err != nil {
-		t.Fatalf("pausing: %v", err)
-	}
-	return openKernelAt(t, m, tgt, stop, symDir, 0)
 }
 
 func checkUserProcesses(t *testing.T, ka *kernelAt) {

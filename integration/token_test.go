@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/binary"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,27 +17,12 @@ import (
 // from) and the armed timers on KiTimerTableListHead, at ready, against
 // what the guest reported when it made them.
 func TestTokensAndTimersAgainstReport(t *testing.T) {
-	out := requireGuest(t)
-	for i, build := range []string{"", "reorder", "assign"} {
-		name := build
-		if name == "" {
-			name = "normal"
-		}
-		t.Run(name, func(t *testing.T) {
-			cfg := minint.Config{Seed: minint.Seed(uint64(91 + i)), PagingFiles: []string{pagefile}}
-			symDir := ""
-			if build != "" {
-				symDir = filepath.Join(out, build)
-				cfg.Kernel = filepath.Join(symDir, "ntoskrnl.exe")
-			}
-			m, _, _ := bootToReady(t, cfg)
-			ka := openPausedKernel(t, m, symDir)
-			checkTokens(t, ka)
-			checkTimers(t, ka)
-			checkThreadCreateTimes(t, ka)
-			checkAuditNames(t, ka)
-		})
-	}
+	eachBuild(t, 91, func(t *testing.T, ka *kernelAt) {
+		checkTokens(t, ka)
+		checkTimers(t, ka)
+		checkThreadCreateTimes(t, ka)
+		checkAuditNames(t, ka)
+	})
 }
 
 func checkTokens(t *testing.T, ka *kernelAt) {
