@@ -367,12 +367,47 @@ NTSTATUS NtWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID Ap
         if (NT_SUCCESS(st)) st = ust;
     }
     fo->CurrentByteOffset.QuadPart = (LONGLONG)(offset + done);
+    EPROCESS *caller = PsGetCurrentProcess();
+    caller->WriteOperationCount.QuadPart++;
+    caller->WriteTransferCount.QuadPart += done;
     IoStatusBlock->Status = st;
     IoStatusBlock->Information = done;
     return st;
 }
 
 /* ---- initialisation ------------------------------------------------------ */
+
+/* What Windows puts in every MajorFunction entry a driver leaves unset. */
+static NTSTATUS IopInvalidDeviceRequest(DEVICE_OBJECT *DeviceObject, PVOID Irp) {
+    (void)DeviceObject;
+    (void)Irp;
+    return STATUS_INVALID_DEVICE_REQUEST;
+}
+
+/* The disk driver's entry point: mini-NT's driver is linked into the kernel
+   and IoInitSystem does its work, so there is nothing left to set up. */
+static NTSTATUS IopDiskDriverEntry(DRIVER_OBJECT *DriverObject, PUNICODE_STRING RegistryPath) {
+    (void)DriverObject;
+    (void)RegistryPath;
+    return STATUS_SUCCESS;
+}
+
+/* Fills a driver object as IoCreateDriver does for a driver linked into the
+   kernel (DriverStart, DriverSize and DriverSection stay NULL, as for
+   Windows' own built-in drivers): its extension follows it in the same
+   pool block and names its service key. */
+static void IopInitializeDriverObject(DRIVER_OBJECT *d, const char *name, const char *service) {
+    DRIVER_EXTENSION *ext = (DRIVER_EXTENSION *)(d + 1);
+    d->Type = 4; /* IO_TYPE_DRIVER */
+    d->Size = sizeof(DRIVER_OBJECT);
+    d->Flags = 0x2; /* DRVO_LEGACY_DRIVER: no AddDevice, it makes its device itself */
+    d->DriverExtension = ext;
+    ext->DriverObject = d;
+    RtlInitUnicodeFromAscii(&ext->ServiceKeyName, service);
+    RtlInitUnicodeFromAscii(&d->DriverName, name);
+    d->DriverInit = IopDiskDriverEntry;
+    for (ULONG i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++) d->MajorFunction[i] = IopInvalidDeviceRequest;
+}
 
 void IoInitSystem(void) {
     FsSectorBuffer = ExAllocatePoolWithTag(NonPagedPool, SECTOR, 'bSsF');
@@ -382,12 +417,10 @@ void IoInitSystem(void) {
        names them: \Driver\atapi, \Device\HarddiskVolume1 and the link
        \GLOBAL??\C: (which \??\C: finds). */
     NTSTATUS st;
-    IopDiskDriver = ObCreateNamedObject(IoDriverObjectType, sizeof(DRIVER_OBJECT), "\\Driver\\atapi",
+    IopDiskDriver = ObCreateNamedObject(IoDriverObjectType, sizeof(DRIVER_OBJECT) + sizeof(DRIVER_EXTENSION), "\\Driver\\atapi",
                                         sizeof("\\Driver\\atapi") - 1, &st);
     if (!IopDiskDriver || !NT_SUCCESS(st)) KeBugCheckEx(PHASE1_INITIALIZATION_FAILED, 0x0d, (ULONG64)(ULONG)st, 0, 0);
-    IopDiskDriver->Type = 4; /* IO_TYPE_DRIVER */
-    IopDiskDriver->Size = sizeof(DRIVER_OBJECT);
-    RtlInitUnicodeFromAscii(&IopDiskDriver->DriverName, "\\Driver\\atapi");
+    IopInitializeDriverObject(IopDiskDriver, "\\Driver\\atapi", "atapi");
 
     DEVICE_OBJECT *dev = ObCreateNamedObject(IoDeviceObjectType, sizeof(DEVICE_OBJECT), "\\Device\\HarddiskVolume1",
                                              sizeof("\\Device\\HarddiskVolume1") - 1, &st);

@@ -55,6 +55,7 @@ void KdInitSerial(void);
 void DbgPrint(const char *fmt, ...);
 __attribute__((noreturn)) void KeBugCheckEx(ULONG code, ULONG64 p1, ULONG64 p2, ULONG64 p3, ULONG64 p4);
 ULONG64 RtlRandom(void);
+ULONG RtlHashAsciiPathUpcase(const char *s, SIZE_T n);
 void RtlInitUnicodeFromAscii(UNICODE_STRING *us, const char *s);
 
 /* Bugcheck codes (Windows' where one fits). */

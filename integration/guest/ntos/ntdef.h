@@ -56,6 +56,8 @@ typedef void VOID, *PVOID, *HANDLE, **PHANDLE;
 #define STATUS_TOO_MANY_PAGING_FILES ((NTSTATUS)0xC0000097)
 #define STATUS_IO_DEVICE_ERROR ((NTSTATUS)0xC0000185)
 #define STATUS_END_OF_FILE ((NTSTATUS)0xC0000011)
+#define STATUS_INVALID_DEVICE_REQUEST ((NTSTATUS)0xC0000010)
+#define STATUS_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004)
 #define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
 
 typedef struct _LIST_ENTRY {
@@ -388,18 +390,43 @@ typedef struct _SECTION_OBJECT_POINTERS {
     PVOID ImageSectionObject;
 } SECTION_OBJECT_POINTERS;
 
+#define IRP_MJ_MAXIMUM_FUNCTION 0x1b
+
+struct _DRIVER_OBJECT;
+struct _DEVICE_OBJECT;
+typedef NTSTATUS DRIVER_DISPATCH(struct _DEVICE_OBJECT *DeviceObject, PVOID Irp);
+
+/* What the I/O manager keeps for a driver beside its object (Windows
+   allocates it right after the driver object, as IoCreateDriver does here). */
+typedef struct _DRIVER_EXTENSION {
+    struct _DRIVER_OBJECT *DriverObject;
+    PVOID AddDevice;
+    ULONG Count;
+    UNICODE_STRING ServiceKeyName;
+} DRIVER_EXTENSION;
+
+/* Windows' _DRIVER_OBJECT, member for member. mini-NT's one driver (the
+   disk's, \Driver\atapi) is linked into the kernel and does its I/O
+   without IRPs, so every MajorFunction entry is IopInvalidDeviceRequest,
+   the routine Windows puts where a driver sets none. */
 typedef struct _DRIVER_OBJECT {
     REORDER(
     CSHORT Type;
     CSHORT Size;
     struct _DEVICE_OBJECT *DeviceObject;
     ULONG Flags;
-    , /* the second half */
     PVOID DriverStart;
     ULONG DriverSize;
     PVOID DriverSection;
-    PVOID DriverExtension;
-    UNICODE_STRING DriverName;)
+    DRIVER_EXTENSION *DriverExtension;
+    , /* the second half */
+    UNICODE_STRING DriverName;
+    PUNICODE_STRING HardwareDatabase;
+    PVOID FastIoDispatch;
+    NTSTATUS (*DriverInit)(struct _DRIVER_OBJECT *DriverObject, PUNICODE_STRING RegistryPath);
+    VOID (*DriverStartIo)(struct _DEVICE_OBJECT *DeviceObject, PVOID Irp);
+    VOID (*DriverUnload)(struct _DRIVER_OBJECT *DriverObject);
+    DRIVER_DISPATCH *MajorFunction[IRP_MJ_MAXIMUM_FUNCTION + 1];)
 } DRIVER_OBJECT;
 
 #define FILE_REMOVABLE_MEDIA 0x00000001
@@ -968,31 +995,172 @@ typedef struct _SE_AUDIT_PROCESS_CREATION_INFO {
 /* The PEB, TEB and the loader's structures. */
 #include "peb.h"
 
+/* A rundown reference: Count in units of 2, bit 0 = rundown active. */
+typedef struct _EX_RUNDOWN_REF {
+    union {
+        ULONG64 Count;
+        PVOID Ptr;
+    };
+} EX_RUNDOWN_REF;
+
+#define STATUS_PENDING ((NTSTATUS)0x00000103) /* a running process's ExitStatus */
+
+/* Windows 10's executive process, with the members of its 19041 layout
+   that mini-NT can give a meaning (names and types Windows'; Session,
+   Job, DebugPort, Win32Process and the quota block stay NULL: mini-NT has
+   no sessions, jobs, debug ports, win32k or quota blocks). */
 typedef struct _EPROCESS {
     REORDER(
     KPROCESS Pcb;
     EX_PUSH_LOCK ProcessLock;
     HANDLE UniqueProcessId;
     LIST_ENTRY ActiveProcessLinks;
+    EX_RUNDOWN_REF RundownProtect;
+    union {
+        ULONG Flags2;
+        struct {
+            ULONG JobNotReallyActive : 1;
+            ULONG AccountingFolded : 1;
+            ULONG NewProcessReported : 1;
+            ULONG ExitProcessReported : 1;
+            ULONG ReportCommitChanges : 1;
+            ULONG LastReportMemory : 1;
+            ULONG ForceWakeCharge : 1;
+            ULONG CrossSessionCreate : 1;
+            ULONG NeedsHandleRundown : 1;
+            ULONG RefTraceEnabled : 1;
+            ULONG PicoCreated : 1;
+            ULONG EmptyJobEvaluated : 1;
+            ULONG DefaultPagePriority : 3;
+            ULONG PrimaryTokenFrozen : 1;
+            ULONG ProcessVerifierTarget : 1;
+            ULONG RestrictSetThreadContext : 1;
+            ULONG AffinityPermanent : 1;
+            ULONG AffinityUpdateEnable : 1;
+            ULONG PropagateNode : 1;
+            ULONG ExplicitAffinity : 1;
+            ULONG ProcessExecutionState : 2;
+            ULONG EnableReadVmLogging : 1;
+            ULONG EnableWriteVmLogging : 1;
+            ULONG FatalAccessTerminationRequested : 1;
+            ULONG DisableSystemAllowedCpuSet : 1;
+            ULONG ProcessStateChangeRequest : 2;
+            ULONG ProcessStateChangeInProgress : 1;
+            ULONG InPrivate : 1;
+        };
+    };
+    union {
+        ULONG Flags;
+        struct {
+            ULONG CreateReported : 1;
+            ULONG NoDebugInherit : 1;
+            ULONG ProcessExiting : 1;
+            ULONG ProcessDelete : 1;
+            ULONG ManageExecutableMemoryWrites : 1;
+            ULONG VmDeleted : 1;
+            ULONG OutswapEnabled : 1;
+            ULONG Outswapped : 1;
+            ULONG FailFastOnCommitFail : 1;
+            ULONG Wow64VaSpace4Gb : 1;
+            ULONG AddressSpaceInitialized : 2;
+            ULONG SetTimerResolution : 1;
+            ULONG BreakOnTermination : 1;
+            ULONG DeprioritizeViews : 1;
+            ULONG WriteWatch : 1;
+            ULONG ProcessInSession : 1;
+            ULONG OverrideAddressSpace : 1;
+            ULONG HasAddressSpace : 1;
+            ULONG LaunchPrefetched : 1;
+            ULONG Background : 1;
+            ULONG VmTopDown : 1;
+            ULONG ImageNotifyDone : 1;
+            ULONG PdeUpdateNeeded : 1;
+            ULONG VdmAllowed : 1;
+            ULONG ProcessRundown : 1;
+            ULONG ProcessInserted : 1;
+            ULONG DefaultIoPriority : 3;
+            ULONG ProcessSelfDelete : 1;
+            ULONG SetTimerResolutionLink : 1;
+        };
+    };
+    LARGE_INTEGER CreateTime;
+    ULONG64 ProcessQuotaUsage[2];
+    ULONG64 ProcessQuotaPeak[2];
+    ULONG64 PeakVirtualSize;
+    ULONG64 VirtualSize;
+    PVOID Session;
     PVOID SectionObject;
     PVOID SectionBaseAddress;
+    ULONG Cookie;
+    EX_FAST_REF Token; /* the primary _TOKEN, RefCnt cached references in its low bits */
+    EX_PUSH_LOCK AddressCreationLock;
+    struct _ETHREAD *RotateInProgress;
+    struct _ETHREAD *ForkInProgress;
+    PVOID QuotaBlock;
     HANDLE InheritedFromUniqueProcessId;
     PEB *Peb;
     HANDLE_TABLE *ObjectTable;
-    EX_FAST_REF Token; /* the primary _TOKEN, RefCnt cached references in its low bits */
-    LARGE_INTEGER CreateTime;
+    PVOID DebugPort;
+    PVOID ExceptionPortData;
     , /* the second half */
+    ULONG64 CommitChargeLimit;
+    ULONG64 CommitCharge;
+    ULONG64 CommitChargePeak;
     LARGE_INTEGER ExitTime;
     FILE_OBJECT *ImageFilePointer;
     SE_AUDIT_PROCESS_CREATION_INFO SeAuditProcessCreationInfo;
     UCHAR ImageFileName[15];
     UCHAR PriorityClass;
+    PVOID Win32Process;
+    PVOID Job;
+    ULONG64 OwnerProcessId;
     LIST_ENTRY ThreadListHead;
     ULONG ActiveThreads;
+    ULONG ImagePathHash;
     LONG ExitStatus;
+    LONG LastThreadExitStatus;
+    LARGE_INTEGER ReadOperationCount;
+    LARGE_INTEGER WriteOperationCount;
+    LARGE_INTEGER OtherOperationCount;
+    LARGE_INTEGER ReadTransferCount;
+    LARGE_INTEGER WriteTransferCount;
+    LARGE_INTEGER OtherTransferCount;
     RTL_AVL_TREE VadRoot;
     PVOID VadHint;
     ULONG64 VadCount;
+    union {
+        ULONG Flags3;
+        struct {
+            ULONG Minimal : 1;
+            ULONG ReplacingPageRoot : 1;
+            ULONG Crashed : 1;
+            ULONG JobVadsAreTracked : 1;
+            ULONG VadTrackingDisabled : 1;
+            ULONG AuxiliaryProcess : 1;
+            ULONG SubsystemProcess : 1;
+            ULONG IndirectCpuSets : 1;
+            ULONG RelinquishedCommit : 1;
+            ULONG HighGraphicsPriority : 1;
+            ULONG CommitFailLogged : 1;
+            ULONG ReserveFailLogged : 1;
+            ULONG SystemProcess : 1;
+            ULONG HideImageBaseAddresses : 1;
+            ULONG AddressPolicyFrozen : 1;
+            ULONG ProcessFirstResume : 1;
+            ULONG ForegroundExternal : 1;
+            ULONG ForegroundSystem : 1;
+            ULONG HighMemoryPriority : 1;
+            ULONG EnableProcessSuspendResumeLogging : 1;
+            ULONG EnableThreadSuspendResumeLogging : 1;
+            ULONG SecurityDomainChanged : 1;
+            ULONG SecurityFreezeComplete : 1;
+            ULONG VmProcessorHost : 1;
+            ULONG VmProcessorHostTransition : 1;
+            ULONG AltSyscall : 1;
+            ULONG TimerResolutionIgnore : 1;
+            ULONG DisallowUserTerminate : 1;
+        };
+    };
     MMSUPPORT Vm;)
 } EPROCESS, *PEPROCESS;
 

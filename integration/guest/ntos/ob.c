@@ -26,7 +26,6 @@ OBJECT_TYPE *ObpTypeObjectType, *ObpDirectoryObjectType, *ObpSymbolicLinkObjectT
     *ExEventObjectType, *IoDeviceObjectType, *IoFileObjectType, *MmSectionObjectType, *ExMutantObjectType,
     *IoDriverObjectType, *SeTokenObjectType;
 
-#define HANDLES_PER_PAGE (PAGE_SIZE / sizeof(HANDLE_TABLE_ENTRY))
 #define TABLE_LEVEL_MASK 3ull
 #define MAX_LEVEL1_PAGES (PAGE_SIZE / sizeof(PVOID))
 
@@ -164,12 +163,12 @@ HANDLE_TABLE *ExCreateHandleTable(EPROCESS *owner) {
     ht->NextHandleNeedingPool = HANDLES_PER_PAGE * 4;
     ht->QuotaProcess = owner;
     ht->UniqueProcessId = owner ? (ULONG)(ULONG64)owner->UniqueProcessId : 0;
-    ht->HandleTableList.Flink = ht->HandleTableList.Blink = &ht->HandleTableList;
+    ExpInsertHandleTable(ht);
     return ht;
 }
 
 /* The entry for handle value h, or NULL past the table's end. */
-static HANDLE_TABLE_ENTRY *ExpLookupHandleTableEntry(HANDLE_TABLE *ht, ULONG64 h) {
+HANDLE_TABLE_ENTRY *ExpLookupHandleTableEntry(HANDLE_TABLE *ht, ULONG64 h) {
     ULONG64 index = h >> 2;
     if (h >= ht->NextHandleNeedingPool || (h & 3)) return NULL;
     ULONG64 code = ht->TableCode;

@@ -136,4 +136,33 @@ PVOID ObCreateNamedObject(OBJECT_TYPE *type, SIZE_T bodySize, const char *path, 
 OBJECT_DIRECTORY *ObCreateDirectory(const char *path);
 OBJECT_HEADER_NAME_INFO *ObQueryNameInfo(PVOID body);
 
+/* ---- handle tables (ob.c) and the system's handle information (obinfo.c) ---- */
+#define HANDLES_PER_PAGE (PAGE_SIZE / sizeof(HANDLE_TABLE_ENTRY))
+HANDLE_TABLE_ENTRY *ExpLookupHandleTableEntry(HANDLE_TABLE *ht, ULONG64 h);
+void ExpInsertHandleTable(HANDLE_TABLE *ht);
+extern LIST_ENTRY HandleTableListHead;
+
+#define SystemExtendedHandleInformation 64
+
+/* One handle, as NtQuerySystemInformation(SystemExtendedHandleInformation)
+   returns it: Object is the object's body. */
+typedef struct _SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX {
+    PVOID Object;
+    ULONG64 UniqueProcessId;
+    ULONG64 HandleValue;
+    ULONG GrantedAccess;
+    USHORT CreatorBackTraceIndex;
+    USHORT ObjectTypeIndex;
+    ULONG HandleAttributes;
+    ULONG Reserved;
+} SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX;
+
+typedef struct _SYSTEM_HANDLE_INFORMATION_EX {
+    ULONG64 NumberOfHandles;
+    ULONG64 Reserved;
+    SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX Handles[1];
+} SYSTEM_HANDLE_INFORMATION_EX;
+
+NTSTATUS ExpQuerySystemHandleInformationEx(SYSTEM_HANDLE_INFORMATION_EX *info, ULONG length, ULONG *required);
+
 #endif

@@ -47,7 +47,14 @@ static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, 
     InitListHead(&p->ThreadListHead);
     p->UniqueProcessId = (HANDLE)pid;
     p->InheritedFromUniqueProcessId = parent ? parent->UniqueProcessId : 0;
+    p->OwnerProcessId = (ULONG64)p->InheritedFromUniqueProcessId; /* its creator */
     p->CreateTime.QuadPart = KeQuerySystemTime();
+    p->ExitStatus = STATUS_PENDING; /* until it exits */
+    p->LastThreadExitStatus = STATUS_PENDING;
+    p->Cookie = (ULONG)RtlRandom();
+    p->DefaultPagePriority = 5; /* MEMORY_PRIORITY_NORMAL */
+    p->DefaultIoPriority = 2;   /* IoPriorityNormal */
+    p->SystemProcess = parent == NULL; /* Idle and System: the kernel's own address space */
     SIZE_T n = RtlStringLength(name);
     memcpy(p->ImageFileName, name, n < 14 ? n : 14);
     SeAssignPrimaryToken(p, parent);
@@ -56,6 +63,7 @@ static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, 
 
 static void PspInsertProcess(EPROCESS *p) {
     InsertTailList(&PsActiveProcessHead, &p->ActiveProcessLinks);
+    p->ProcessInserted = 1;
     DbgPrint("frost-guest: process pid=%llu name=%s dtb=0x%llx parent=%llu create-time=0x%llx\n",
              (ULONG64)p->UniqueProcessId, (const char *)p->ImageFileName, p->Pcb.DirectoryTableBase,
              (ULONG64)p->InheritedFromUniqueProcessId, (ULONG64)p->CreateTime.QuadPart);
@@ -193,6 +201,9 @@ NTSTATUS PspCreateUserProcessEx(const char *ntpath, SIZE_T len, const char *comm
     EPROCESS *p = PspAllocateProcess(shortName, PspNextCid, MiCreateProcessAddressSpace(), parent);
     PspNextCid += 4;
     p->ObjectTable = ExCreateHandleTable(p);
+    p->HasAddressSpace = 1;
+    p->AddressSpaceInitialized = 2;
+    p->ImagePathHash = RtlHashAsciiPathUpcase(ntpath, len);
     MiInitializeWorkingSet(p);
     FILE_OBJECT *fo;
     st = IopCreateFileObject(dev, rel, rellen, index, FALSE, &fo);
@@ -299,6 +310,8 @@ NTSTATUS NtTerminateProcess(HANDLE ProcessHandle, NTSTATUS ExitStatus) {
     if (ProcessHandle && ProcessHandle != (HANDLE)-1) return STATUS_INVALID_HANDLE;
     EPROCESS *p = PsGetCurrentProcess();
     p->ExitStatus = ExitStatus;
+    p->LastThreadExitStatus = ExitStatus;
+    p->ProcessExiting = 1;
     p->ExitTime.QuadPart = KeQuerySystemTime();
     KiTerminateCurrentThread();
 }

@@ -59,6 +59,18 @@ ULONG64 RtlRandom(void) {
     return RtlpRandomState * 0x2545F4914F6CDD1Dull;
 }
 
+/* RtlHashUnicodeString's x65599 hash of the upcased string, for
+   _EPROCESS.ImagePathHash (mini-NT's paths are ASCII). */
+ULONG RtlHashAsciiPathUpcase(const char *s, SIZE_T n) {
+    ULONG h = 0;
+    for (SIZE_T i = 0; i < n; i++) {
+        UCHAR c = (UCHAR)s[i];
+        if (c >= 'a' && c <= 'z') c = (UCHAR)(c - 'a' + 'A');
+        h = h * 65599u + c;
+    }
+    return h;
+}
+
 /* ---- COM1 ----------------------------------------------------------- */
 
 #define COM1 0x3f8

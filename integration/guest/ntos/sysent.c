@@ -4,6 +4,7 @@
  * and the small services that belong to no other subsystem.
  */
 #include "ke.h"
+#include "ob.h"
 
 NTSTATUS NtCreatePagingFile(PUNICODE_STRING, PLARGE_INTEGER, PLARGE_INTEGER, ULONG);
 NTSTATUS NtCreateUserProcess(PHANDLE, PHANDLE, PUNICODE_STRING, PUNICODE_STRING);
@@ -25,9 +26,20 @@ typedef struct _SYSTEM_BALANCE_SET_INFORMATION {
     ULONG64 Settled;
 } SYSTEM_BALANCE_SET_INFORMATION;
 
-/* Only the balance set manager's progress, which smss waits on. */
+/* Windows' SystemExtendedHandleInformation (every handle in the system,
+   which smss reports), and mini-NT's own balance set manager progress, which
+   smss waits on. */
 NTSTATUS NtQuerySystemInformation(ULONG SystemInformationClass, PVOID SystemInformation, ULONG Length,
                                   PULONG ReturnLength) {
+    if (SystemInformationClass == SystemExtendedHandleInformation) {
+        if (!MmProbeUserRange(SystemInformation, Length, TRUE) ||
+            (ReturnLength && !MmProbeUserRange(ReturnLength, sizeof(ULONG), TRUE)))
+            return STATUS_ACCESS_VIOLATION;
+        ULONG required;
+        NTSTATUS st = ExpQuerySystemHandleInformationEx(SystemInformation, Length, &required);
+        if (ReturnLength) *ReturnLength = required;
+        return st;
+    }
     if (SystemInformationClass != SystemBalanceSetInformation) return STATUS_INVALID_PARAMETER;
     if (Length < sizeof(SYSTEM_BALANCE_SET_INFORMATION)) return STATUS_BUFFER_TOO_SMALL;
     if (!MmProbeUserRange(SystemInformation, sizeof(SYSTEM_BALANCE_SET_INFORMATION), TRUE) ||

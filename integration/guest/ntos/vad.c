@@ -87,6 +87,12 @@ ULONG64 MiVadEnd(MMVAD_SHORT *v) { return ((((ULONG64)v->EndingVpnHigh << 32) | 
 
 static MMVAD_SHORT *VadOf(RTL_BALANCED_NODE *n) { return CONTAINING_RECORD(n, MMVAD_SHORT, VadNode); }
 
+/* _EPROCESS.CommitCharge: the pages its private VADs charge. */
+static void MiChargeCommitment(EPROCESS *p, ULONG64 pages) {
+    p->CommitCharge += pages;
+    if (p->CommitCharge > p->CommitChargePeak) p->CommitChargePeak = p->CommitCharge;
+}
+
 void MiInsertVad(EPROCESS *p, MMVAD_SHORT *vad) {
     RTL_BALANCED_NODE **link = &p->VadRoot.Root, *parent = NULL;
     ULONG64 key = MiVadStart(vad);
@@ -99,6 +105,11 @@ void MiInsertVad(EPROCESS *p, MMVAD_SHORT *vad) {
     *link = &vad->VadNode;
     Rebalance(&p->VadRoot, &vad->VadNode);
     p->VadCount++;
+    /* VADs are never freed (decommitting keeps them): the reserved size
+       only grows, and private commitment is what the VADs charge. */
+    p->VirtualSize += MiVadEnd(vad) - MiVadStart(vad);
+    if (p->VirtualSize > p->PeakVirtualSize) p->PeakVirtualSize = p->VirtualSize;
+    if (vad->u.VadFlags.PrivateMemory) MiChargeCommitment(p, vad->u1.VadFlags1.CommitCharge);
 }
 
 MMVAD_SHORT *MiLocateAddress(EPROCESS *p, ULONG64 va) {
@@ -246,6 +257,7 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE ProcessHandle, PVOID *BaseAddress, ULONG
                 MiWriteInvalidPte(pte, MiMakeDemandZeroPte(prot));
         }
         vad->u1.VadFlags1.CommitCharge += (ULONG)(size >> PAGE_SHIFT);
+        MiChargeCommitment(p, size >> PAGE_SHIFT);
     }
     *BaseAddress = (PVOID)base;
     *RegionSize = size;

@@ -117,6 +117,25 @@ typedef struct _PROCESS_BASIC_INFORMATION {
 #define FILE_READ_DATA 0x0001
 #define FILE_OPEN 1
 #define SystemBalanceSetInformation 0xF0
+#define SystemExtendedHandleInformation 64
+#define STATUS_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004)
+
+typedef struct _SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX {
+    PVOID Object;
+    ULONG64 UniqueProcessId;
+    ULONG64 HandleValue;
+    ULONG GrantedAccess;
+    USHORT CreatorBackTraceIndex;
+    USHORT ObjectTypeIndex;
+    ULONG HandleAttributes;
+    ULONG Reserved;
+} SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX;
+
+typedef struct _SYSTEM_HANDLE_INFORMATION_EX {
+    ULONG64 NumberOfHandles;
+    ULONG64 Reserved;
+    SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX Handles[1];
+} SYSTEM_HANDLE_INFORMATION_EX;
 
 /* crt.c (in ntdll.dll) */
 void *memset(void *d, int c, SIZE_T n);

@@ -95,6 +95,36 @@ static void WaitForSettledMemory(void) {
     }
 }
 
+/* Reports every handle in the system, as a handle viewer would list them:
+   NtQuerySystemInformation(SystemExtendedHandleInformation) asked once for
+   the size it needs, then into a buffer that large. */
+static void ReportSystemHandles(void) {
+    SYSTEM_HANDLE_INFORMATION_EX probe;
+    ULONG need = 0;
+    NTSTATUS st = NtQuerySystemInformation(SystemExtendedHandleInformation, &probe, sizeof(probe), &need);
+    PVOID buf = 0;
+    if (st == STATUS_INFO_LENGTH_MISMATCH) {
+        SIZE_T size = need;
+        st = NtAllocateVirtualMemory((HANDLE)-1, &buf, 0, &size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+        if (NT_SUCCESS(st)) st = NtQuerySystemInformation(SystemExtendedHandleInformation, buf, (ULONG)size, &need);
+    } else if (NT_SUCCESS(st)) {
+        buf = &probe;
+    }
+    if (!NT_SUCCESS(st)) {
+        DbgPrint("frost-guest: smss-error what=SystemExtendedHandleInformation status=0x%08x\n", (ULONG)st);
+        return;
+    }
+    SYSTEM_HANDLE_INFORMATION_EX *info = buf;
+    DbgPrint("frost-guest: system-handles count=%llu bytes=%u\n", info->NumberOfHandles, need);
+    for (ULONG64 i = 0; i < info->NumberOfHandles; i++) {
+        SYSTEM_HANDLE_TABLE_ENTRY_INFO_EX *h = &info->Handles[i];
+        DbgPrint("frost-guest: system-handle pid=%llu handle=0x%llx object=0x%llx type-index=%u access=0x%x "
+                 "attributes=0x%x\n",
+                 h->UniqueProcessId, h->HandleValue, (ULONG64)h->Object, (ULONG)h->ObjectTypeIndex,
+                 h->GrantedAccess, h->HandleAttributes);
+    }
+}
+
 void NtProcessStartup(PVOID Peb) {
     (void)Peb;
     CreatePagingFiles();
@@ -103,6 +133,7 @@ void NtProcessStartup(PVOID Peb) {
     Start("\\??\\C:\\Windows\\System32\\writer.exe", "C:\\Windows\\System32\\writer.exe C:\\frost\\log.txt");
     Start("\\??\\C:\\Windows\\System32\\swapper.exe", "C:\\Windows\\System32\\swapper.exe /pattern");
     WaitForSettledMemory();
+    ReportSystemHandles();
     DbgPrint("frost-guest: ready\n");
     for (;;) Sleep(1000);
 }
