@@ -137,6 +137,32 @@ func TestAPIOnMiniNT(t *testing.T) {
 	if len(users) < 3 {
 		t.Errorf("the guest reported the user-mode environment of %d processes", len(users))
 	}
+	// A process's modules: its loader lists cross-checked with its views.
+	for pid, up := range users {
+		mods, err := pb.NewProcessServiceClient(cc).ListModules(ctx, &pb.ListModulesRequest{Vm: "mini-nt", Scope: &pb.ListModulesRequest_Pid{Pid: uint32(pid)}})
+		if err != nil {
+			t.Fatalf("ListModules pid %d: %v", pid, err)
+		}
+		listed := 0
+		for _, m := range mods.GetModules() {
+			if !m.GetInLoadOrder() {
+				continue
+			}
+			if listed == len(up.Modules) {
+				t.Errorf("ListModules pid %d: more modules in load order than the guest reported: %v", pid, m)
+				break
+			}
+			r := up.Modules[listed]
+			if m.GetBase() != r.Base || m.GetSize() != r.Size || m.GetName() != r.Name || m.GetPath() != r.FullName ||
+				(listed > 0) != (m.GetImageView() && m.GetInInitOrder() && m.GetMappedFile() != "") {
+				t.Errorf("ListModules pid %d: %v, the guest says %+v", pid, m, r)
+			}
+			listed++
+		}
+		if listed != len(up.Modules) {
+			t.Errorf("ListModules pid %d: %d modules in load order, the guest says %d", pid, listed, len(up.Modules))
+		}
+	}
 	for _, name := range []string{"swapper.exe", "writer.exe", "csrss.exe"} {
 		if _, ok := pids[name]; !ok {
 			t.Errorf("ListProcesses lacks %s: %v", name, pids)

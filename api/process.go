@@ -151,8 +151,8 @@ func (s *processService) ListModules(ctx context.Context, req *pb.ListModulesReq
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := req.GetScope().(*pb.ListModulesRequest_Pid); ok {
-		return nil, notYet("ListModules of a process (its PEB loader list)", "nt: walking a process's PEB loader list")
+	if scope, ok := req.GetScope().(*pb.ListModulesRequest_Pid); ok {
+		return s.processModules(vm.Name, k, scope.Pid)
 	}
 	mods, werr := k.Drivers()
 	resp := &pb.ListModulesResponse{}
@@ -161,6 +161,34 @@ func (s *processService) ListModules(ctx context.Context, req *pb.ListModulesReq
 	}
 	for _, m := range mods {
 		resp.Modules = append(resp.Modules, &pb.Module{Name: m.Name, Path: m.FullName, Base: m.Base, Size: m.Size})
+	}
+	return resp, nil
+}
+
+// processModules is a process's images: its PEB loader lists cross-checked
+// with its image views, each with the RSDS identity read from its headers.
+func (s *processService) processModules(vm string, k *nt.Opened, pid uint32) (*pb.ListModulesResponse, error) {
+	p, err := s.process(vm, k, pid)
+	if err != nil {
+		return nil, err
+	}
+	imgs, werr := k.ProcessImages(p)
+	resp := &pb.ListModulesResponse{}
+	if resp.Truncated, err = walked(vm, werr); err != nil {
+		return nil, err
+	}
+	for _, m := range imgs {
+		out := &pb.Module{
+			Name: m.Name, Path: m.FullName, Base: m.Base, Size: m.Size, EntryPoint: m.EntryPoint,
+			InLoadOrder: m.InLoad, InMemoryOrder: m.InMemory, InInitOrder: m.InInit,
+			ImageView: m.ImageVAD, MappedFile: m.MappedFile,
+		}
+		if m.PDBErr != nil {
+			out.PdbError = m.PDBErr.Error()
+		} else {
+			out.Pdb = identityPB(m.PDB)
+		}
+		resp.Modules = append(resp.Modules, out)
 	}
 	return resp, nil
 }

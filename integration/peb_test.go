@@ -1,9 +1,14 @@
 package integration
 
 import (
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/frostvmi/frost/integration/guest/disk"
 	"github.com/frostvmi/frost/nt"
+	"github.com/frostvmi/frost/vmi"
 )
 
 // TestPEBAgainstReport (issue 15.6): every user process's PEB loader
@@ -13,7 +18,74 @@ import (
 func TestPEBAgainstReport(t *testing.T) {
 	eachBuild(t, 61, func(t *testing.T, ka *kernelAt) {
 		checkUserProcesses(t, ka)
+		checkProcessImages(t, ka)
 	})
+}
+
+// checkProcessImages: ldrmodules' cross-check of every user process. Each
+// DLL is in all three loader lists and mapped by an image view of its
+// file, with the RSDS identity of its own PDB read from its headers in
+// the process (pages the trimmer left in transition or as prototype PTEs
+// included); the exe is in the load and memory lists. swapper.exe maps
+// frostimg.dll as a view the loader never saw: an image no list names.
+func checkProcessImages(t *testing.T, ka *kernelAt) {
+	users, err := ka.rep.UserProcesses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, ok := ka.rep.First("swapper")
+	if !ok {
+		t.Fatal("no swapper event")
+	}
+	view, err := sw.Uint("image-view")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Image headers the trimmer dropped are read back from their files,
+	// as frostd serves them from a VM's data directory.
+	tr, err := ka.k.NewTranslator(nt.TranslatorOptions{Physical: vmi.ReaderAt(ka.tgt), Pagefiles: ka.pagefile,
+		Files: ka.k.Files(ka.fileDir(t, disk.SystemDir+"ntdll.dll", disk.SystemDir+"frostrt.dll", frostimg))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka.k.SetMemory(nt.TranslatorMemory{T: tr})
+	for pid := range users {
+		p, err := ka.k.ProcessByPID(pid)
+		if err != nil {
+			t.Errorf("pid %d: %v", pid, err)
+			continue
+		}
+		imgs, err := ka.k.ProcessImages(p)
+		if err != nil {
+			t.Errorf("%s: ProcessImages: %v", p.Name, err)
+			continue
+		}
+		unlisted := 0
+		for _, m := range imgs {
+			desc := fmt.Sprintf("%s %#x+%#x lists %v/%v/%v view %v %q pdb %v (%v)", m.Name, m.Base, m.Size, m.InLoad, m.InMemory, m.InInit, m.ImageVAD, m.MappedFile, m.PDB, m.PDBErr)
+			pdb := strings.TrimSuffix(strings.ToLower(m.Name), filepath.Ext(m.Name)) + ".pdb"
+			switch {
+			case m.Name == p.Name:
+				if !m.InLoad || !m.InMemory || m.InInit {
+					t.Errorf("%s: the exe %s, want it in the load and memory lists only", p.Name, desc)
+				}
+			case m.InLoad:
+				if !m.InMemory || !m.InInit || !m.ImageVAD || !strings.HasSuffix(strings.ToLower(m.MappedFile), strings.ToLower(m.Name)) ||
+					m.PDBErr != nil || m.PDB.PDBName != pdb {
+					t.Errorf("%s: DLL %s, want all three lists, a view of its file and %s", p.Name, desc, pdb)
+				}
+			default:
+				unlisted++
+				if p.Name != "swapper.exe" || m.Base != view || !m.ImageVAD || m.InMemory || m.InInit ||
+					!strings.HasSuffix(strings.ToLower(m.MappedFile), "frostimg.dll") || m.PDBErr != nil || m.PDB.PDBName != "frostimg.pdb" {
+					t.Errorf("%s: an image no list names: %s (swapper's frostimg.dll view is at %#x)", p.Name, desc, view)
+				}
+			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[p.Name == "swapper.exe"]; unlisted != want {
+			t.Errorf("%s: %d images no loader list names, want %d", p.Name, unlisted, want)
+		}
+	}
 }
 
 func checkUserProcesses(t *testing.T, ka *kernelAt) {

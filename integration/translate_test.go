@@ -96,21 +96,27 @@ func (ka *kernelAt) pagefile(pf nt.PagingFile) (io.ReaderAt, error) {
 	return ka.vol.ReadExtent(name)
 }
 
-// fileDir holds the image file where translate's FileDir finds it by the
-// name the guest's FILE_OBJECT gives.
-func (ka *kernelAt) fileDir(t testing.TB) *translate.FileDir {
+// fileDir holds image files (frostimg.dll when none is named), copied
+// from the disk image, where translate's FileDir finds them by the name
+// the guest's FILE_OBJECT gives.
+func (ka *kernelAt) fileDir(t testing.TB, names ...string) *translate.FileDir {
 	t.Helper()
-	data, err := ka.vol.ReadFile(frostimg)
-	if err != nil {
-		t.Fatal(err)
+	if len(names) == 0 {
+		names = []string{frostimg}
 	}
 	dir := t.TempDir()
-	path := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(strings.TrimPrefix(frostimg, `\`), `\`, "/")))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
+	for _, name := range names {
+		data, err := ka.vol.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(strings.TrimPrefix(name, `\`), `\`, "/")))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

@@ -96,7 +96,7 @@ func cmdThreads(ctx context.Context, c *cli, args []string) error {
 
 func cmdModules(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("modules", true)
-	pid := fs.Int("pid", -1, "process `id` (default: the kernel's drivers)")
+	pid := fs.Int("pid", -1, "process `id`: its DLLs, from its PEB's loader lists cross-checked with its image views\n(default: the kernel's drivers)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -116,13 +116,23 @@ func cmdModules(ctx context.Context, c *cli, args []string) error {
 	}
 	return c.emit(resp, func(w io.Writer) {
 		t := table(w)
-		fmt.Fprintln(t, "Base\tSize\tName\tPDB\tPath")
-		for _, m := range resp.GetModules() {
-			pdb := "-"
-			if p := m.GetPdb(); p != nil {
-				pdb = fmt.Sprintf("%s %s-%d", p.GetPdbName(), p.GetGuid(), p.GetAge())
+		if *pid < 0 {
+			fmt.Fprintln(t, "Base\tSize\tName\tPDB\tPath")
+			for _, m := range resp.GetModules() {
+				fmt.Fprintf(t, "%s\t%#x\t%s\t%s\t%s\n", addr(m.GetBase()), m.GetSize(), m.GetName(), modulePDB(m), m.GetPath())
 			}
-			fmt.Fprintf(t, "%s\t%#x\t%s\t%s\t%s\n", addr(m.GetBase()), m.GetSize(), m.GetName(), pdb, m.GetPath())
+		} else {
+			// ldrmodules' columns: which loader lists name it, and whether
+			// an image view maps it; an unlinked image shows "-" in all three.
+			fmt.Fprintln(t, "Base\tSize\tName\tLoad\tMem\tInit\tView\tPDB\tPath")
+			for _, m := range resp.GetModules() {
+				path := m.GetPath()
+				if path == "" {
+					path = m.GetMappedFile()
+				}
+				fmt.Fprintf(t, "%s\t%#x\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", addr(m.GetBase()), m.GetSize(), orDash(m.GetName()),
+					yesNo(m.GetInLoadOrder()), yesNo(m.GetInMemoryOrder()), yesNo(m.GetInInitOrder()), yesNo(m.GetImageView()), modulePDB(m), path)
+			}
 		}
 		t.Flush()
 		truncated(w, resp.GetTruncated())
@@ -185,4 +195,25 @@ func cmdVads(ctx context.Context, c *cli, args []string) error {
 		t.Flush()
 		truncated(w, resp.GetTruncated())
 	})
+}
+
+func modulePDB(m *pb.Module) string {
+	if p := m.GetPdb(); p != nil {
+		return fmt.Sprintf("%s %s-%d", p.GetPdbName(), p.GetGuid(), p.GetAge())
+	}
+	return "-"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "-"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

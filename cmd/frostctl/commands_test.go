@@ -69,6 +69,7 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "ps", args: []string{"ps"}, env: vm, rpc: "ProcessService/ListProcesses", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "threads", args: []string{"threads", "--vm", "win10"}, rpc: "ProcessService/ListThreads", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "modules", args: []string{"modules", "--vm", "win10"}, rpc: "ProcessService/ListModules", code: 1, serverCode: codes.Internal, want: noKernel},
+		{name: "modules", args: []string{"modules", "--vm", "win10", "--pid", "420"}, rpc: "ProcessService/ListModules", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "handles", args: []string{"handles", "--vm", "win10", "--pid", "4"}, rpc: "ProcessService/ListHandles", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "vads", args: []string{"vads", "--vm", "win10", "--pid", "4"}, rpc: "ProcessService/ListVads", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "read", args: []string{"read", "--vm", "win10", "--physical", "0x1000", "0x20"}, rpc: "MemoryService/ReadPhysical", want: []string{"00001000  4d 5a 90 00", "MZ..frost guest"}},

@@ -464,7 +464,19 @@ type Module struct {
 	Base uint64 `protobuf:"varint,3,opt,name=base,proto3" json:"base,omitempty"`
 	Size uint64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
 	// From the image's RSDS record, when it is in memory.
-	Pdb           *PdbIdentity `protobuf:"bytes,5,opt,name=pdb,proto3" json:"pdb,omitempty"`
+	Pdb *PdbIdentity `protobuf:"bytes,5,opt,name=pdb,proto3" json:"pdb,omitempty"`
+	// Why pdb is unset, when it is.
+	PdbError string `protobuf:"bytes,6,opt,name=pdb_error,json=pdbError,proto3" json:"pdb_error,omitempty"`
+	// A process's modules only (ListModules with pid), ldrmodules' view:
+	// which of the PEB loader's lists name the image, and whether a view of
+	// an image section maps it (and which file). An image a view maps but
+	// no list names was unlinked, or mapped without the loader.
+	InLoadOrder   bool   `protobuf:"varint,7,opt,name=in_load_order,json=inLoadOrder,proto3" json:"in_load_order,omitempty"`
+	InMemoryOrder bool   `protobuf:"varint,8,opt,name=in_memory_order,json=inMemoryOrder,proto3" json:"in_memory_order,omitempty"`
+	InInitOrder   bool   `protobuf:"varint,9,opt,name=in_init_order,json=inInitOrder,proto3" json:"in_init_order,omitempty"`
+	ImageView     bool   `protobuf:"varint,10,opt,name=image_view,json=imageView,proto3" json:"image_view,omitempty"`
+	MappedFile    string `protobuf:"bytes,11,opt,name=mapped_file,json=mappedFile,proto3" json:"mapped_file,omitempty"`
+	EntryPoint    uint64 `protobuf:"varint,12,opt,name=entry_point,json=entryPoint,proto3" json:"entry_point,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -532,6 +544,55 @@ func (x *Module) GetPdb() *PdbIdentity {
 		return x.Pdb
 	}
 	return nil
+}
+
+func (x *Module) GetPdbError() string {
+	if x != nil {
+		return x.PdbError
+	}
+	return ""
+}
+
+func (x *Module) GetInLoadOrder() bool {
+	if x != nil {
+		return x.InLoadOrder
+	}
+	return false
+}
+
+func (x *Module) GetInMemoryOrder() bool {
+	if x != nil {
+		return x.InMemoryOrder
+	}
+	return false
+}
+
+func (x *Module) GetInInitOrder() bool {
+	if x != nil {
+		return x.InInitOrder
+	}
+	return false
+}
+
+func (x *Module) GetImageView() bool {
+	if x != nil {
+		return x.ImageView
+	}
+	return false
+}
+
+func (x *Module) GetMappedFile() string {
+	if x != nil {
+		return x.MappedFile
+	}
+	return ""
+}
+
+func (x *Module) GetEntryPoint() uint64 {
+	if x != nil {
+		return x.EntryPoint
+	}
+	return 0
 }
 
 type ListModulesRequest struct {
@@ -1117,13 +1178,24 @@ const file_frost_v1_process_proto_rawDesc = "" +
 	"\x04_pid\"_\n" +
 	"\x13ListThreadsResponse\x12*\n" +
 	"\athreads\x18\x01 \x03(\v2\x10.frost.v1.ThreadR\athreads\x12\x1c\n" +
-	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"\x81\x01\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated\"\xef\x02\n" +
 	"\x06Module\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
 	"\x04base\x18\x03 \x01(\x04R\x04base\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x04R\x04size\x12'\n" +
-	"\x03pdb\x18\x05 \x01(\v2\x15.frost.v1.PdbIdentityR\x03pdb\"[\n" +
+	"\x03pdb\x18\x05 \x01(\v2\x15.frost.v1.PdbIdentityR\x03pdb\x12\x1b\n" +
+	"\tpdb_error\x18\x06 \x01(\tR\bpdbError\x12\"\n" +
+	"\rin_load_order\x18\a \x01(\bR\vinLoadOrder\x12&\n" +
+	"\x0fin_memory_order\x18\b \x01(\bR\rinMemoryOrder\x12\"\n" +
+	"\rin_init_order\x18\t \x01(\bR\vinInitOrder\x12\x1d\n" +
+	"\n" +
+	"image_view\x18\n" +
+	" \x01(\bR\timageView\x12\x1f\n" +
+	"\vmapped_file\x18\v \x01(\tR\n" +
+	"mappedFile\x12\x1f\n" +
+	"\ventry_point\x18\f \x01(\x04R\n" +
+	"entryPoint\"[\n" +
 	"\x12ListModulesRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x18\n" +
 	"\x06kernel\x18\x02 \x01(\bH\x00R\x06kernel\x12\x12\n" +
