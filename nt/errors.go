@@ -9,6 +9,10 @@ import (
 var (
 	// ErrKernelNotFound: no kernel image was found where the scan looked.
 	ErrKernelNotFound = errors.New("nt: kernel image not found")
+	// ErrNoKernelAddress: the stopped vCPU holds no kernel-half address to
+	// scan from (a loader, or firmware): nothing was looked at. It is an
+	// ErrKernelNotFound too.
+	ErrNoKernelAddress = fmt.Errorf("%w: no register of the stopped vCPU holds a kernel address", ErrKernelNotFound)
 	// ErrNoProcess: no process has the pid, DTB or address asked for.
 	ErrNoProcess = errors.New("nt: no such process")
 	// ErrNoHandle: the handle is not in the table, or its entry is free.

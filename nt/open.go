@@ -128,7 +128,7 @@ func startAddresses(hw HardwareMemory, cfg Config) ([]uint64, error) {
 		starts = append(starts, v)
 	}
 	if len(starts) == 0 {
-		return nil, fmt.Errorf("%w: no register of the stopped vCPU holds a kernel address: give the IDT base", ErrKernelNotFound)
+		return nil, fmt.Errorf("%w: give the IDT base", ErrNoKernelAddress)
 	}
 	return starts, nil
 }

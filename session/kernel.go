@@ -118,8 +118,9 @@ func (s *Session) LastKernelSearch() KernelSearch {
 func (s *Session) FoundKernel() *nt.Opened { return s.k.found.Load() }
 
 // openKernel finds and opens the kernel. settled says the stop it looked
-// from was in 64-bit mode with paging, where a kernel that is not found
-// will not appear without a reset.
+// from was in 64-bit mode with paging and held kernel-half addresses to
+// scan from: a kernel that is not found there will not appear without a
+// reset.
 func (s *Session) openKernel(ctx context.Context) (k *nt.Opened, settled bool, err error) {
 	if s.cfg == nil || s.cfg.Symbols == nil {
 		return nil, false, ErrNoSymbols
@@ -149,6 +150,11 @@ func (s *Session) openKernel(ctx context.Context) (k *nt.Opened, settled bool, e
 	// KPCR in a GS base), so a vCPU stopped in user mode does too.
 	cfg := nt.Config{Physical: vmi.ReaderAt(s.Target), Registers: stop.Registers, Symbols: s.cfg.Symbols}
 	k, err = nt.Open(ctx, cfg)
+	if errors.Is(err, nt.ErrNoKernelAddress) {
+		// A 64-bit loader (winload) runs in the low half: nothing was
+		// looked at, so nothing is settled.
+		settled = false
+	}
 	if err != nil {
 		return nil, settled, err
 	}

@@ -370,6 +370,9 @@ func TestKernelMissInLongModeStands(t *testing.T) {
 	}{
 		{"long mode", map[string]uint64{"efer": 0x500, "cr0": 0x80050033, "cs": 0x10, "rip": 0xffffffff81000000}, true},
 		{"real mode", map[string]uint64{"cr0": 0x10, "rip": 0xfff0}, false},
+		// winload: 64-bit with paging, but running in the low half, with
+		// no kernel address to scan from.
+		{"a 64-bit loader", map[string]uint64{"efer": 0x500, "cr0": 0x80050033, "cs": 0x10, "rip": 0x10_0000, "rsp": 0x7_0000}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tg, err := vmitest.New(vmitest.Config{Running: true})
