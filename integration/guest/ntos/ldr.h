@@ -37,6 +37,8 @@ NTSTATUS PspCreatePeb(EPROCESS *p, EPROCESS *parent, const char *imagePath, cons
 NTSTATUS PspCreateTeb(EPROCESS *p, ETHREAD *t, ULONG64 stackBase, ULONG64 stackLimit);
 void PspReportUserEnvironment(EPROCESS *p, ETHREAD *t, const char *imagePath, const char *commandLine, PSP_PE *exe,
                               PSP_LOADED_DLLS *dlls);
+/* ldrinit.c */
+NTSTATUS LdrpCheckModuleHeaders(PEB *peb);
 /* ps.c */
 NTSTATUS PspCreateUserProcessEx(const char *ntpath, SIZE_T len, const char *commandLine, EPROCESS *parent,
                                 EPROCESS **out, ETHREAD **thread);

@@ -110,8 +110,19 @@ typedef struct _PSP_USER_START {
     ULONG64 Peb;
 } PSP_USER_START;
 
+/* A new process's first thread: the loader's in-process checks
+   (ldrinit.c), then ring 3. A process whose modules are not images ends
+   with the loader's status, as Windows' does. */
 static void PspUserThreadStartup(PVOID ctx) {
     PSP_USER_START *s = ctx;
+    NTSTATUS st = LdrpCheckModuleHeaders((PEB *)s->Peb);
+    if (!NT_SUCCESS(st)) {
+        EPROCESS *p = PsGetCurrentProcess();
+        DbgPrint("frost-guest: ldr-error pid=%llu status=0x%08x\n", (ULONG64)p->UniqueProcessId, (ULONG)st);
+        p->ExitStatus = st;
+        p->ExitTime.QuadPart = KeQuerySystemTime();
+        KiTerminateCurrentThread();
+    }
     KiStartUserThread(s->Entry, s->Stack, s->Peb);
 }
 
