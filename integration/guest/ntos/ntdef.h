@@ -399,10 +399,12 @@ typedef NTSTATUS DRIVER_DISPATCH(struct _DEVICE_OBJECT *DeviceObject, PVOID Irp)
 /* What the I/O manager keeps for a driver beside its object (Windows
    allocates it right after the driver object, as IoCreateDriver does here). */
 typedef struct _DRIVER_EXTENSION {
+    REORDER(
     struct _DRIVER_OBJECT *DriverObject;
     PVOID AddDevice;
+    , /* the second half */
     ULONG Count;
-    UNICODE_STRING ServiceKeyName;
+    UNICODE_STRING ServiceKeyName;)
 } DRIVER_EXTENSION;
 
 /* Windows' _DRIVER_OBJECT, member for member. mini-NT's one driver (the
