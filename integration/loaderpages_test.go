@@ -58,10 +58,10 @@ func TestModuleHeadersReadInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	min := map[string]uint64{"Process": 600, "Driver": 248}
+	minBlock := map[string]uint64{"Process": 600, "Driver": 248}
 	seen := map[string]int{}
 	for _, o := range objs {
-		if want, ok := min[o.Type]; ok {
+		if want, ok := minBlock[o.Type]; ok {
 			seen[o.Type]++
 			if o.BlockSize < want {
 				t.Errorf("%s at %#x: a %d-byte pool block, want at least %d", o.Type, o.Object, o.BlockSize, want)
