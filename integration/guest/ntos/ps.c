@@ -64,9 +64,11 @@ static EPROCESS *PspAllocateProcess(const char *name, ULONG64 pid, ULONG64 dtb, 
 static void PspInsertProcess(EPROCESS *p) {
     InsertTailList(&PsActiveProcessHead, &p->ActiveProcessLinks);
     p->ProcessInserted = 1;
-    DbgPrint("frost-guest: process pid=%llu name=%s dtb=0x%llx parent=%llu create-time=0x%llx\n",
+    DbgPrint("frost-guest: process pid=%llu name=%s dtb=0x%llx parent=%llu create-time=0x%llx exit-status=0x%x "
+             "image-path-hash=0x%x section-base=0x%llx\n",
              (ULONG64)p->UniqueProcessId, (const char *)p->ImageFileName, p->Pcb.DirectoryTableBase,
-             (ULONG64)p->InheritedFromUniqueProcessId, (ULONG64)p->CreateTime.QuadPart);
+             (ULONG64)p->InheritedFromUniqueProcessId, (ULONG64)p->CreateTime.QuadPart, (ULONG)p->ExitStatus,
+             p->ImagePathHash, (ULONG64)p->SectionBaseAddress);
 }
 
 ETHREAD *PspCreateThread(EPROCESS *p, void (*start)(PVOID), PVOID ctx) {
