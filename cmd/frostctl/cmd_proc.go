@@ -45,7 +45,7 @@ func cmdPs(ctx context.Context, c *cli, args []string) error {
 			if p.GetCreateTime() != nil {
 				created = p.GetCreateTime().AsTime().Format(time.DateTime)
 			}
-			fmt.Fprintf(t, "%d\t%d\t%s\t%d\t%#x\t%s\t%s\t%s\n", p.GetPid(), p.GetParentPid(), name, p.GetThreadCount(), p.GetDtb(), addr(p.GetEprocess()), created, p.GetCommandLine())
+			fmt.Fprintf(t, "%d\t%d\t%s\t%d\t%#x\t%s\t%s\t%s\n", p.GetPid(), p.GetParentPid(), name, p.GetThreadCount(), p.GetDtb(), addr(p.GetEprocess()), created, orDash(p.GetCommandLine()))
 		}
 		t.Flush()
 		truncated(w, resp.GetTruncated())
