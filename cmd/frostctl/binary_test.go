@@ -71,24 +71,26 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (stdout, 
 	return out.String(), errb.String(), code
 }
 
-// runUntilServed runs a command that streams until ^C: once the server
-// has the call (d.active), it sends SIGINT, and waits for the exit and
-// for the server to record the call's end.
-func runUntilServed(t *testing.T, bin string, env []string, d *frostd, rpc string, args ...string) (stdout, stderr string, code int) {
+// runUntilServed runs a streaming command: once the server has the call
+// (d.active) and the command has printed until (when not empty: what it
+// prints once the stream is set up), it sends SIGINT, and waits for the
+// exit and for the server to record the call's end. Interrupting as soon
+// as the server has the call would race the command's first line.
+func runUntilServed(t *testing.T, bin string, env []string, d *frostd, rpc, until string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !d.calls.active(rpc) {
+	for !d.calls.active(rpc) || !strings.Contains(out.String(), until) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			cmd.Wait()
-			t.Fatalf("frostctl %v never reached %s\nstderr:\n%s", args, rpc, errb.String())
+			t.Fatalf("frostctl %v never reached %s (or never printed %q)\nstdout:\n%s\nstderr:\n%s", args, rpc, until, out.String(), errb.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -109,6 +111,24 @@ func runUntilServed(t *testing.T, bin string, env []string, d *frostd, rpc strin
 		time.Sleep(5 * time.Millisecond)
 	}
 	return out.String(), errb.String(), code
+}
+
+// lockedBuffer is a bytes.Buffer a command writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // calls records which RPCs the server served and how each ended, so a test

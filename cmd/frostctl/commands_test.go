@@ -122,7 +122,11 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 			var stdout, stderr string
 			var code int
 			if tc.interrupt {
-				stdout, stderr, code = runUntilServed(t, bin, tc.env, d, method(tc.rpc), append([]string{"--addr", d.sock}, tc.args...)...)
+				until := ""
+				if len(tc.want) > 0 {
+					until = tc.want[0]
+				}
+				stdout, stderr, code = runUntilServed(t, bin, tc.env, d, method(tc.rpc), until, append([]string{"--addr", d.sock}, tc.args...)...)
 			} else {
 				stdout, stderr, code = runBinary(t, bin, tc.env, append([]string{"--addr", d.sock}, tc.args...)...)
 			}
