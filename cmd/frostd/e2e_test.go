@@ -62,6 +62,7 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 	}))
 	t.Run("outside pause and resume", func(t *testing.T) { checkOutsidePause(ctx, t, fd.cc, d) })
 	t.Run("ps", func(t *testing.T) { checkPS(ctx, t, fd.cc, vm, pids) })
+	t.Run("python client", func(t *testing.T) { checkPythonClient(t, fd.sock, vm) })
 	t.Run("read and vtop", func(t *testing.T) { checkReadAndVtop(ctx, t, fd.cc, d, vm, pids["swapper.exe"]) })
 	t.Run("unknown symbol", func(t *testing.T) { checkUnknownSymbol(ctx, t, fd.cc, vm) })
 	t.Run("pending call", func(t *testing.T) { checkPendingCall(ctx, t, fd.cc, vm) })

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A Frost client in Python: list a VM's processes, then read memory.
+"""A Frost client in Python: list a VM's processes, a process's DLLs, then read its memory.
 
 It talks to frostd over its unix socket with Debian's python3-grpcio, using
 modules generated from proto/frost/v1 by generate.sh:
@@ -83,6 +83,16 @@ def main():
         if target is None:
             print("no process named %s" % args.process, file=sys.stderr)
             return 1
+        # Its images, ldrmodules' way: which loader lists name each one, and
+        # whether a view of its file maps it.
+        mods = procs.ListModules(process_pb2.ListModulesRequest(vm=args.vm, pid=target.pid), timeout=30)
+        print("\n%s (pid %d) modules:" % (target.name, target.pid))
+        print("%18s %8s  %-14s %-4s %-4s %-4s %-4s %s" % ("Base", "Size", "Name", "Load", "Mem", "Init", "View", "PDB"))
+        flag = lambda b: "yes" if b else "-"
+        for m in mods.modules:
+            pdb = "%s %s-%d" % (m.pdb.pdb_name, m.pdb.guid, m.pdb.age) if m.HasField("pdb") else "-"
+            print("%#18x %#8x  %-14s %-4s %-4s %-4s %-4s %s" % (m.base, m.size, m.name or "-", flag(m.in_load_order),
+                  flag(m.in_memory_order), flag(m.in_init_order), flag(m.image_view), pdb))
         address = args.address
         if address is None:
             vads = procs.ListVads(process_pb2.ListVadsRequest(vm=args.vm, pid=target.pid), timeout=30)
