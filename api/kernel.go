@@ -30,6 +30,8 @@ func kernelError(vm string, err error) error {
 	case errors.Is(err, session.ErrNoSymbols):
 		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_SYMBOLS_NOT_FOUND,
 			"finding the kernel of "+vm+" needs its symbols: start frostd with --symbol-path or _NT_SYMBOL_PATH")
+	case errors.Is(err, session.ErrFiveLevelPaging):
+		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, vm+": "+err.Error(), "vm", vm)
 	case errors.Is(err, nt.ErrNoProcess):
 		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_PROCESS_NOT_FOUND, err.Error(), "vm", vm)
 	case errors.Is(err, nt.ErrKernelNotFound):

@@ -146,6 +146,7 @@ func (s *Session) openKernel(ctx context.Context) (k *nt.Opened, settled bool, e
 		return nil, false, fmt.Errorf("reading registers to find the kernel: %w", why)
 	}
 	settled = longModePaging(stop.Registers)
+	s.notePaging(stop.Registers)
 	// nt tries every kernel address the stop holds (a kernel RIP, RSP, the
 	// KPCR in a GS base), so a vCPU stopped in user mode does too.
 	cfg := nt.Config{Physical: vmi.ReaderAt(s.Target), Registers: stop.Registers, Symbols: s.cfg.Symbols}
@@ -221,6 +222,7 @@ func (s *Session) foundTranslator() *translate.Translator {
 // next use finds the new one.
 func (s *Session) reset() {
 	s.k.found.Store(nil)
+	s.k.paging.Store(pagingUnknown)
 	// Kernel may hold mu while it waits on the manager, whose loop runs
 	// this hook: never block on mu here.
 	go func() {
@@ -290,8 +292,49 @@ func (s *Session) Translator(ctx context.Context) (*translate.Translator, error)
 	}
 	for _, none := range []error{nt.ErrKernelNotFound, ErrNoSymbols, store.ErrNotFound, store.ErrOffline, store.ErrUnreachable, store.ErrMismatch} {
 		if errors.Is(err, none) {
-			return s.k.hw, nil
+			return s.hardware()
 		}
 	}
 	return nil, err
+}
+
+// ErrFiveLevelPaging: the guest runs with 5-level paging (CR4.LA57),
+// which the processor's walk here does not read: its answers would be
+// wrong, so none is given.
+var ErrFiveLevelPaging = errors.New("the guest uses 5-level paging (CR4.LA57), which Frost's x86-64 page walk does not read yet (it walks 4 levels): refusing rather than translating wrongly")
+
+// hardware is the processor's walk, unless a stop of this boot showed
+// 5-level paging. A guest never seen stopped is taken at its word of 4
+// levels (no stop, no CR4): what Windows and most kernels use.
+func (s *Session) hardware() (*translate.Translator, error) {
+	if s.k.paging.Load() == pagingUnknown {
+		if running, stop := s.Target.Running(); !running && stop != nil && stop.Registers != nil {
+			s.notePaging(stop.Registers)
+		}
+	}
+	if s.k.paging.Load() == paging5 {
+		return nil, ErrFiveLevelPaging
+	}
+	return s.k.hw, nil
+}
+
+const (
+	pagingUnknown = iota
+	paging4
+	paging5
+)
+
+// notePaging records CR4.LA57 from a stop's registers (bit 12:
+// architecture, Intel SDM vol. 3, 2.5).
+func (s *Session) notePaging(regs *vmi.Registers) {
+	const cr4LA57 = 1 << 12
+	cr4, err := regs.Uint("cr4")
+	if err != nil {
+		return
+	}
+	if cr4&cr4LA57 != 0 {
+		s.k.paging.Store(paging5)
+	} else if longModePaging(regs) {
+		s.k.paging.Store(paging4)
+	}
 }

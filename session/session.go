@@ -76,6 +76,10 @@ type kernelState struct {
 	// hw walks page tables as the processor does, for address spaces
 	// named by a DTB while no Windows kernel is known.
 	hw *translate.Translator
+	// paging is what a stop of this boot said of CR4.LA57 (pagingUnknown
+	// until one is seen): the bit cannot change while paging is on, so
+	// one stop answers for the whole boot. A reset forgets it.
+	paging atomic.Uint32
 }
 
 // New makes the session of an attached target and starts its breakpoint

@@ -431,3 +431,34 @@ func withSymbols(t *testing.T, tg *vmitest.Target) *Session {
 	t.Cleanup(func() { s.Close(context.Background()) })
 	return s
 }
+
+// A guest seen stopped with 5-level paging (CR4.LA57) is not read through
+// the 4-level walk: an answer would be wrong, so there is none. A reset
+// forgets what was seen.
+func TestFiveLevelPagingRefused(t *testing.T) {
+	ctx := ctxT(t)
+	tg, err := vmitest.New(vmitest.Config{Running: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.SetRegs(vmi.CPU{Pid: 1, Tid: 1}, map[string]uint64{
+		"efer": 0xd01, "cr0": 0x80050033, "cr4": 0x1000 | 0x20, "cs": 0x10, "rip": 0xff11_0000_0000_1000,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := withSymbols(t, tg)
+	if _, err := s.Translator(ctx); !errors.Is(err, ErrFiveLevelPaging) {
+		t.Fatalf("Translator with CR4.LA57 set: %v, want ErrFiveLevelPaging", err)
+	}
+	if err := tg.SetRegs(vmi.CPU{Pid: 1, Tid: 1}, map[string]uint64{"cr4": 0x20}); err != nil {
+		t.Fatal(err)
+	}
+	tg.Reset("guest-reset")
+	waitFor(t, "the reset to forget the paging mode", func() bool { return s.k.paging.Load() == pagingUnknown })
+	if tr, err := s.RetryKernel(ctx); err == nil || tr != nil {
+		t.Fatalf("RetryKernel found a kernel: %v", err)
+	}
+	if tr, err := s.Translator(ctx); err != nil || tr.Model() != translate.ModelX86 {
+		t.Errorf("after a reset into 4-level paging: %v, %v", tr, err)
+	}
+}
