@@ -36,16 +36,8 @@ func vmInfo(vm *session.Session, d *pb.Domain) *pb.VM {
 			Base: k.Image.Base, Size: uint64(k.Image.Image.SizeOfImage), Pdb: identityPB(k.Image.Image.ID),
 			SymbolsFile: k.SymbolFile, Dtb: k.DTB(),
 		}
-		// The guest's clock and version, from the page every Windows keeps
-		// at a fixed address: cheaper and steadier than asking the stub.
-		if u, err := k.SharedUserData(); err != nil {
-			vm.Log().Debug("the guest's clock and version: reading _KUSER_SHARED_DATA", "error", err)
-		} else {
-			out.Kernel.SystemTime = timestamppb.New(nt.FileTime(u.SystemTime))
-			out.Kernel.Uptime = durationpb.New(time.Duration(u.InterruptTime) * 100)
-			if u.NtMajorVersion != 0 {
-				out.Kernel.Version = fmt.Sprintf("%d.%d.%d", u.NtMajorVersion, u.NtMinorVersion, u.NtBuildNumber)
-			}
+		if !running || out.MemoryBackend != memoryBackend(vmi.MemoryGDBStub) {
+			guestClock(vm, k, out.Kernel)
 		}
 	} else if ks := vm.LastKernelSearch(); ks.Searched {
 		out.KernelSearch = &pb.KernelSearch{
@@ -94,4 +86,22 @@ func accelerator(a vmi.Accelerator) pb.Accelerator {
 		return pb.Accelerator_ACCELERATOR_KVM
 	}
 	return pb.Accelerator_ACCELERATOR_UNSPECIFIED
+}
+
+// guestClock adds the guest's clock and version, from the page every
+// Windows keeps at a fixed address: cheaper and steadier than asking the
+// stub. The caller skips it while the guest runs behind a stub-only data
+// plane, where the read would stop it; the fields are then unset, as the
+// proto allows.
+func guestClock(vm *session.Session, k *nt.Opened, out *pb.Kernel) {
+	u, err := k.SharedUserData()
+	if err != nil {
+		vm.Log().Debug("the guest's clock and version: reading _KUSER_SHARED_DATA", "error", err)
+		return
+	}
+	out.SystemTime = timestamppb.New(nt.FileTime(u.SystemTime))
+	out.Uptime = durationpb.New(time.Duration(u.InterruptTime) * 100)
+	if u.NtMajorVersion != 0 {
+		out.Version = fmt.Sprintf("%d.%d.%d", u.NtMajorVersion, u.NtMinorVersion, u.NtBuildNumber)
+	}
 }
