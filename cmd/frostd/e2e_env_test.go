@@ -96,6 +96,27 @@ type testDomain struct {
 // file configured, so winboot has one to refuse.
 func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir string) *testDomain {
 	t.Helper()
+	lockTCGAndClear(ctx, t, c)
+	name := fmt.Sprintf("%sfrostd-%d", testDomainPrefix, os.Getpid())
+	spec, err := minint.NewDomain(name, minint.Config{
+		GuestDir: guestDir, PagingFiles: []string{`C:\pagefile.sys`}, WriterPeriodMS: 250,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { spec.Remove() })
+	xml, err := spec.XML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testDomain{name: name, dom: defineXML(ctx, t, c, name, xml), spec: spec}
+}
+
+// lockTCGAndClear takes the machine-wide TCG lock for the test's life
+// (libvirt runs the test guests under TCG, and two TCG guests on 2 cores
+// starve each other), then removes every test domain a crashed run left.
+func lockTCGAndClear(ctx context.Context, t testing.TB, c *libvirt.Conn) {
+	t.Helper()
 	lock, err := minint.LockTCG(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -113,18 +134,11 @@ func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir s
 			}
 		}
 	}
-	name := fmt.Sprintf("%sfrostd-%d", testDomainPrefix, os.Getpid())
-	spec, err := minint.NewDomain(name, minint.Config{
-		GuestDir: guestDir, PagingFiles: []string{`C:\pagefile.sys`}, WriterPeriodMS: 250,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { spec.Remove() })
-	xml, err := spec.XML()
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// defineXML defines a domain, destroyed and undefined at the test's end.
+func defineXML(ctx context.Context, t testing.TB, c *libvirt.Conn, name, xml string) *libvirt.Domain {
+	t.Helper()
 	dom, err := c.Define(ctx, xml)
 	if err != nil {
 		t.Fatalf("defining: %v\n%s", err, xml)
@@ -136,7 +150,7 @@ func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir s
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
-	return &testDomain{name: name, dom: dom, spec: spec}
+	return dom
 }
 
 // removeDomain destroys (if running) and undefines d, if it still exists.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,23 +69,7 @@ type linuxDomain struct {
 // defines the guest, shut off.
 func defineLinuxDomain(ctx context.Context, t testing.TB, c *libvirt.Conn, f *linuxguest.Files, cfg linuxguest.Config) *linuxDomain {
 	t.Helper()
-	lock, err := minint.LockTCG(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lock.Unlock() })
-	doms, err := c.Domains(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, info := range doms {
-		if strings.HasPrefix(info.Name, testDomainPrefix) {
-			t.Logf("removing stale domain %s", info.Name)
-			if d, err := c.LookupByUUID(ctx, info.UUID); err == nil {
-				removeDomain(ctx, d)
-			}
-		}
-	}
+	lockTCGAndClear(ctx, t, c)
 	name := fmt.Sprintf("%slinux-%d", testDomainPrefix, os.Getpid())
 	spec, err := linuxguest.NewDomain(name, f, cfg)
 	if err != nil {
@@ -97,18 +80,7 @@ func defineLinuxDomain(ctx context.Context, t testing.TB, c *libvirt.Conn, f *li
 	if err != nil {
 		t.Fatal(err)
 	}
-	dom, err := c.Define(ctx, xml)
-	if err != nil {
-		t.Fatalf("defining: %v\n%s", err, xml)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := removeDomain(cctx, dom); err != nil {
-			t.Errorf("removing domain %s: %v", name, err)
-		}
-	})
-	return &linuxDomain{name: name, dom: dom, spec: spec}
+	return &linuxDomain{name: name, dom: defineXML(ctx, t, c, name, xml), spec: spec}
 }
 
 // report is the guest's report so far.
