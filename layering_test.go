@@ -30,14 +30,19 @@ var layers = map[string][]string{
 	"proto/frost/v1": {},
 	// api: validation and mapping, over the session layer and the value
 	// types of the packages below.
-	"api":         {"proto/...", "session", "breakpoints", "monitor", "nt", "translate", "symbols/...", "vmi", "winboot"},
-	"session":     {"winboot", "monitor", "breakpoints", "nt", "translate", "symbols/...", "vmi"},
+	"api":         {"proto/...", "session", "breakpoints", "monitor", "nt", "translate", "symbols/...", "vmi", "winboot", "unwind", "minidump"},
+	"session":     {"winboot", "monitor", "breakpoints", "nt", "translate", "symbols/...", "vmi", "minidump", "unwind"},
 	"winboot":     {"breakpoints", "nt", "translate", "symbols/...", "vmi"},
 	"monitor":     {"breakpoints", "nt", "translate"},
 	"breakpoints": {"vmi"},
-	"nt":          {"translate", "symbols/..."},
+	"nt":          {"translate", "symbols/...", "unwind"},
 	"nt/nttest":   {"nt", "translate", "symbols/..."},
 	"translate":   {},
+	// unwind: x64 stack unwinding from .pdata/.xdata over memory it is
+	// given; minidump: the MDMP file format. Both pure: no I/O of their
+	// own, nothing of the project.
+	"unwind":   {},
+	"minidump": {},
 	"symbols/...": {"symbols/..."},
 	// vmi is the only way to the hypervisor; its backends are its own.
 	"vmi":     {"vmi/..."},

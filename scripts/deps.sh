@@ -17,6 +17,7 @@ packages=(
   protobuf-compiler-grpc     # grpc_python_plugin, for the Python client example
   python3-grpcio python3-protobuf # the Python client example's runtime
   procps                     # pgrep, used by setup-libvirt.sh
+  lldb                       # opens Frost's process dumps (MDMP) in the procdump test
 )
 
 if [ "$(id -u)" -ne 0 ]; then
