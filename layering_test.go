@@ -41,8 +41,8 @@ var layers = map[string][]string{
 	// unwind: x64 stack unwinding from .pdata/.xdata over memory it is
 	// given; minidump: the MDMP file format. Both pure: no I/O of their
 	// own, nothing of the project.
-	"unwind":   {},
-	"minidump": {},
+	"unwind":      {},
+	"minidump":    {},
 	"symbols/...": {"symbols/..."},
 	// vmi is the only way to the hypervisor; its backends are its own.
 	"vmi":     {"vmi/..."},
