@@ -254,7 +254,11 @@ type BreakpointSpec_Address struct {
 }
 
 type BreakpointSpec_Symbol struct {
-	// "module!symbol" or "module!symbol+0xoff" (needs the VM's symbols).
+	// "module!symbol" or "module!symbol+0xoff" (needs the VM's Windows
+	// kernel). A driver's or the kernel's symbol resolves anywhere; a user
+	// module's ("ntdll!NtWriteFile", "writer!main") in the process the
+	// filter's one pid names, from the module's PDB or, without one, its
+	// export table.
 	Symbol string `protobuf:"bytes,2,opt,name=symbol,proto3,oneof"`
 }
 
@@ -640,10 +644,16 @@ type SubscribeRequest struct {
 	BreakpointIds []uint64 `protobuf:"varint,3,rep,packed,name=breakpoint_ids,json=breakpointIds,proto3" json:"breakpoint_ids,omitempty"`
 	// Hold the guest at each hit until Ack, for at most hold_deadline
 	// (0: frostd's default, capped by frostd's maximum).
-	Hold          bool                 `protobuf:"varint,4,opt,name=hold,proto3" json:"hold,omitempty"`
-	HoldDeadline  *durationpb.Duration `protobuf:"bytes,5,opt,name=hold_deadline,json=holdDeadline,proto3" json:"hold_deadline,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Hold         bool                 `protobuf:"varint,4,opt,name=hold,proto3" json:"hold,omitempty"`
+	HoldDeadline *durationpb.Duration `protobuf:"bytes,5,opt,name=hold_deadline,json=holdDeadline,proto3" json:"hold_deadline,omitempty"`
+	// Unwind the call stack at each hit (BreakpointHit.stack). The guest
+	// waits at the hit while it is unwound; it costs a few page reads per
+	// frame.
+	Stack bool `protobuf:"varint,6,opt,name=stack,proto3" json:"stack,omitempty"`
+	// At most this many frames per stack; 0 means 64, and 256 is the most.
+	MaxStackFrames uint32 `protobuf:"varint,7,opt,name=max_stack_frames,json=maxStackFrames,proto3" json:"max_stack_frames,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -709,6 +719,20 @@ func (x *SubscribeRequest) GetHoldDeadline() *durationpb.Duration {
 		return x.HoldDeadline
 	}
 	return nil
+}
+
+func (x *SubscribeRequest) GetStack() bool {
+	if x != nil {
+		return x.Stack
+	}
+	return false
+}
+
+func (x *SubscribeRequest) GetMaxStackFrames() uint32 {
+	if x != nil {
+		return x.MaxStackFrames
+	}
+	return 0
 }
 
 type Subscribed struct {
@@ -783,7 +807,11 @@ type BreakpointHit struct {
 	HoldUntil *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=hold_until,json=holdUntil,proto3" json:"hold_until,omitempty"`
 	// Hits this subscription missed since the last one it got (a slow
 	// reader drops events rather than holding the guest).
-	Dropped       uint64 `protobuf:"varint,13,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Dropped uint64 `protobuf:"varint,13,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// The call stack at the hit, when the subscription asked for it.
+	Stack *Stack `protobuf:"bytes,14,opt,name=stack,proto3" json:"stack,omitempty"`
+	// Where symbol came from (the module's PDB, its exports, or none).
+	SymbolSource  SymbolSource `protobuf:"varint,15,opt,name=symbol_source,json=symbolSource,proto3,enum=frost.v1.SymbolSource" json:"symbol_source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -907,6 +935,20 @@ func (x *BreakpointHit) GetDropped() uint64 {
 		return x.Dropped
 	}
 	return 0
+}
+
+func (x *BreakpointHit) GetStack() *Stack {
+	if x != nil {
+		return x.Stack
+	}
+	return nil
+}
+
+func (x *BreakpointHit) GetSymbolSource() SymbolSource {
+	if x != nil {
+		return x.SymbolSource
+	}
+	return SymbolSource_SYMBOL_SOURCE_UNSPECIFIED
 }
 
 // VMEvent is a lifecycle change a subscriber must know: after a reset every
@@ -1222,17 +1264,19 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x16ListBreakpointsRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"Q\n" +
 	"\x17ListBreakpointsResponse\x126\n" +
-	"\vbreakpoints\x18\x01 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\xd9\x01\n" +
+	"\vbreakpoints\x18\x01 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\x99\x02\n" +
 	"\x10SubscribeRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12:\n" +
 	"\vbreakpoints\x18\x02 \x03(\v2\x18.frost.v1.BreakpointSpecR\vbreakpoints\x12%\n" +
 	"\x0ebreakpoint_ids\x18\x03 \x03(\x04R\rbreakpointIds\x12\x12\n" +
 	"\x04hold\x18\x04 \x01(\bR\x04hold\x12>\n" +
-	"\rhold_deadline\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fholdDeadline\"m\n" +
+	"\rhold_deadline\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fholdDeadline\x12\x14\n" +
+	"\x05stack\x18\x06 \x01(\bR\x05stack\x12(\n" +
+	"\x10max_stack_frames\x18\a \x01(\rR\x0emaxStackFrames\"m\n" +
 	"\n" +
 	"Subscribed\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\x04R\x0esubscriptionId\x126\n" +
-	"\vbreakpoints\x18\x02 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\xa7\x03\n" +
+	"\vbreakpoints\x18\x02 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\x8b\x04\n" +
 	"\rBreakpointHit\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12#\n" +
 	"\rbreakpoint_id\x18\x02 \x01(\x04R\fbreakpointId\x12.\n" +
@@ -1248,7 +1292,9 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x04held\x18\v \x01(\bR\x04held\x129\n" +
 	"\n" +
 	"hold_until\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12\x18\n" +
-	"\adropped\x18\r \x01(\x04R\adropped\"\xb7\x02\n" +
+	"\adropped\x18\r \x01(\x04R\adropped\x12%\n" +
+	"\x05stack\x18\x0e \x01(\v2\x0f.frost.v1.StackR\x05stack\x12;\n" +
+	"\rsymbol_source\x18\x0f \x01(\x0e2\x16.frost.v1.SymbolSourceR\fsymbolSource\"\xb7\x02\n" +
 	"\aVMEvent\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.frost.v1.VMEvent.KindR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
@@ -1319,7 +1365,9 @@ var file_frost_v1_breakpoint_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),     // 18: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
 	(*Registers)(nil),               // 20: frost.v1.Registers
-	(*Register)(nil),                // 21: frost.v1.Register
+	(*Stack)(nil),                   // 21: frost.v1.Stack
+	(SymbolSource)(0),               // 22: frost.v1.SymbolSource
+	(*Register)(nil),                // 23: frost.v1.Register
 }
 var file_frost_v1_breakpoint_proto_depIdxs = []int32{
 	1,  // 0: frost.v1.BreakpointSpec.filter:type_name -> frost.v1.BreakpointFilter
@@ -1335,27 +1383,29 @@ var file_frost_v1_breakpoint_proto_depIdxs = []int32{
 	19, // 10: frost.v1.BreakpointHit.time:type_name -> google.protobuf.Timestamp
 	20, // 11: frost.v1.BreakpointHit.registers:type_name -> frost.v1.Registers
 	19, // 12: frost.v1.BreakpointHit.hold_until:type_name -> google.protobuf.Timestamp
-	0,  // 13: frost.v1.VMEvent.kind:type_name -> frost.v1.VMEvent.Kind
-	19, // 14: frost.v1.VMEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 15: frost.v1.SubscribeResponse.subscribed:type_name -> frost.v1.Subscribed
-	12, // 16: frost.v1.SubscribeResponse.hit:type_name -> frost.v1.BreakpointHit
-	13, // 17: frost.v1.SubscribeResponse.vm_event:type_name -> frost.v1.VMEvent
-	21, // 18: frost.v1.AckRequest.set_registers:type_name -> frost.v1.Register
-	4,  // 19: frost.v1.BreakpointService.SetBreakpoint:input_type -> frost.v1.SetBreakpointRequest
-	6,  // 20: frost.v1.BreakpointService.ClearBreakpoint:input_type -> frost.v1.ClearBreakpointRequest
-	8,  // 21: frost.v1.BreakpointService.ListBreakpoints:input_type -> frost.v1.ListBreakpointsRequest
-	10, // 22: frost.v1.BreakpointService.Subscribe:input_type -> frost.v1.SubscribeRequest
-	15, // 23: frost.v1.BreakpointService.Ack:input_type -> frost.v1.AckRequest
-	5,  // 24: frost.v1.BreakpointService.SetBreakpoint:output_type -> frost.v1.SetBreakpointResponse
-	7,  // 25: frost.v1.BreakpointService.ClearBreakpoint:output_type -> frost.v1.ClearBreakpointResponse
-	9,  // 26: frost.v1.BreakpointService.ListBreakpoints:output_type -> frost.v1.ListBreakpointsResponse
-	14, // 27: frost.v1.BreakpointService.Subscribe:output_type -> frost.v1.SubscribeResponse
-	16, // 28: frost.v1.BreakpointService.Ack:output_type -> frost.v1.AckResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 13: frost.v1.BreakpointHit.stack:type_name -> frost.v1.Stack
+	22, // 14: frost.v1.BreakpointHit.symbol_source:type_name -> frost.v1.SymbolSource
+	0,  // 15: frost.v1.VMEvent.kind:type_name -> frost.v1.VMEvent.Kind
+	19, // 16: frost.v1.VMEvent.time:type_name -> google.protobuf.Timestamp
+	11, // 17: frost.v1.SubscribeResponse.subscribed:type_name -> frost.v1.Subscribed
+	12, // 18: frost.v1.SubscribeResponse.hit:type_name -> frost.v1.BreakpointHit
+	13, // 19: frost.v1.SubscribeResponse.vm_event:type_name -> frost.v1.VMEvent
+	23, // 20: frost.v1.AckRequest.set_registers:type_name -> frost.v1.Register
+	4,  // 21: frost.v1.BreakpointService.SetBreakpoint:input_type -> frost.v1.SetBreakpointRequest
+	6,  // 22: frost.v1.BreakpointService.ClearBreakpoint:input_type -> frost.v1.ClearBreakpointRequest
+	8,  // 23: frost.v1.BreakpointService.ListBreakpoints:input_type -> frost.v1.ListBreakpointsRequest
+	10, // 24: frost.v1.BreakpointService.Subscribe:input_type -> frost.v1.SubscribeRequest
+	15, // 25: frost.v1.BreakpointService.Ack:input_type -> frost.v1.AckRequest
+	5,  // 26: frost.v1.BreakpointService.SetBreakpoint:output_type -> frost.v1.SetBreakpointResponse
+	7,  // 27: frost.v1.BreakpointService.ClearBreakpoint:output_type -> frost.v1.ClearBreakpointResponse
+	9,  // 28: frost.v1.BreakpointService.ListBreakpoints:output_type -> frost.v1.ListBreakpointsResponse
+	14, // 29: frost.v1.BreakpointService.Subscribe:output_type -> frost.v1.SubscribeResponse
+	16, // 30: frost.v1.BreakpointService.Ack:output_type -> frost.v1.AckResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_breakpoint_proto_init() }

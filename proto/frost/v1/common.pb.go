@@ -538,6 +538,135 @@ func (ErrorReason) EnumDescriptor() ([]byte, []int) {
 	return file_frost_v1_common_proto_rawDescGZIP(), []int{6}
 }
 
+// SymbolSource says where a module's symbols came from.
+type SymbolSource int32
+
+const (
+	SymbolSource_SYMBOL_SOURCE_UNSPECIFIED SymbolSource = 0
+	// The module's PDB (or ISF), found in the symbol store by the RSDS
+	// identity read from the image in guest memory: every function.
+	SymbolSource_SYMBOL_SOURCE_PDB SymbolSource = 1
+	// The image's export table, read from guest memory: exported names
+	// only, so a name may be the nearest export below a private function.
+	SymbolSource_SYMBOL_SOURCE_EXPORTS SymbolSource = 2
+	// No symbols: the address is named "module+0xoff".
+	SymbolSource_SYMBOL_SOURCE_NONE SymbolSource = 3
+)
+
+// Enum value maps for SymbolSource.
+var (
+	SymbolSource_name = map[int32]string{
+		0: "SYMBOL_SOURCE_UNSPECIFIED",
+		1: "SYMBOL_SOURCE_PDB",
+		2: "SYMBOL_SOURCE_EXPORTS",
+		3: "SYMBOL_SOURCE_NONE",
+	}
+	SymbolSource_value = map[string]int32{
+		"SYMBOL_SOURCE_UNSPECIFIED": 0,
+		"SYMBOL_SOURCE_PDB":         1,
+		"SYMBOL_SOURCE_EXPORTS":     2,
+		"SYMBOL_SOURCE_NONE":        3,
+	}
+)
+
+func (x SymbolSource) Enum() *SymbolSource {
+	p := new(SymbolSource)
+	*p = x
+	return p
+}
+
+func (x SymbolSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SymbolSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_frost_v1_common_proto_enumTypes[7].Descriptor()
+}
+
+func (SymbolSource) Type() protoreflect.EnumType {
+	return &file_frost_v1_common_proto_enumTypes[7]
+}
+
+func (x SymbolSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SymbolSource.Descriptor instead.
+func (SymbolSource) EnumDescriptor() ([]byte, []int) {
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{7}
+}
+
+// UnwindMethod says how a stack frame's caller was found.
+type UnwindMethod int32
+
+const (
+	UnwindMethod_UNWIND_METHOD_UNSPECIFIED UnwindMethod = 0
+	// The first frame: the vCPU's own registers.
+	UnwindMethod_UNWIND_METHOD_CONTEXT UnwindMethod = 1
+	// The function's .pdata/.xdata unwind codes (chained info included).
+	UnwindMethod_UNWIND_METHOD_UNWIND_INFO UnwindMethod = 2
+	// The frame stood in an epilogue, which was emulated forward.
+	UnwindMethod_UNWIND_METHOD_EPILOGUE UnwindMethod = 3
+	// No unwind data covers the address: a leaf, whose return address is at
+	// [rsp].
+	UnwindMethod_UNWIND_METHOD_LEAF UnwindMethod = 4
+	// A machine frame (UWOP_PUSH_MACHFRAME): an interrupt or the system
+	// call's trap frame; the caller is an interrupted context.
+	UnwindMethod_UNWIND_METHOD_MACHINE_FRAME UnwindMethod = 5
+	// The thread's _KTHREAD.TrapFrame, when the kernel's unwind data ended
+	// without reaching user mode.
+	UnwindMethod_UNWIND_METHOD_TRAP_FRAME UnwindMethod = 6
+)
+
+// Enum value maps for UnwindMethod.
+var (
+	UnwindMethod_name = map[int32]string{
+		0: "UNWIND_METHOD_UNSPECIFIED",
+		1: "UNWIND_METHOD_CONTEXT",
+		2: "UNWIND_METHOD_UNWIND_INFO",
+		3: "UNWIND_METHOD_EPILOGUE",
+		4: "UNWIND_METHOD_LEAF",
+		5: "UNWIND_METHOD_MACHINE_FRAME",
+		6: "UNWIND_METHOD_TRAP_FRAME",
+	}
+	UnwindMethod_value = map[string]int32{
+		"UNWIND_METHOD_UNSPECIFIED":   0,
+		"UNWIND_METHOD_CONTEXT":       1,
+		"UNWIND_METHOD_UNWIND_INFO":   2,
+		"UNWIND_METHOD_EPILOGUE":      3,
+		"UNWIND_METHOD_LEAF":          4,
+		"UNWIND_METHOD_MACHINE_FRAME": 5,
+		"UNWIND_METHOD_TRAP_FRAME":    6,
+	}
+)
+
+func (x UnwindMethod) Enum() *UnwindMethod {
+	p := new(UnwindMethod)
+	*p = x
+	return p
+}
+
+func (x UnwindMethod) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (UnwindMethod) Descriptor() protoreflect.EnumDescriptor {
+	return file_frost_v1_common_proto_enumTypes[8].Descriptor()
+}
+
+func (UnwindMethod) Type() protoreflect.EnumType {
+	return &file_frost_v1_common_proto_enumTypes[8]
+}
+
+func (x UnwindMethod) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use UnwindMethod.Descriptor instead.
+func (UnwindMethod) EnumDescriptor() ([]byte, []int) {
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{8}
+}
+
 // AddressSpace says whose virtual addresses a request means.
 type AddressSpace struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1453,6 +1582,203 @@ func (x *ErrorDetail) GetPages() []*PageStatus {
 	return nil
 }
 
+// StackFrame is one frame of an unwound call stack, innermost first.
+type StackFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The frame's instruction pointer (a return address for every frame but
+	// the first and those entered from a machine or trap frame) and stack
+	// pointer.
+	Rip uint64 `protobuf:"varint,2,opt,name=rip,proto3" json:"rip,omitempty"`
+	Rsp uint64 `protobuf:"varint,3,opt,name=rsp,proto3" json:"rsp,omitempty"`
+	// "module!function+0xoff", "module+0xoff" without symbols, or the bare
+	// address outside every module.
+	Symbol     string       `protobuf:"bytes,4,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	Module     string       `protobuf:"bytes,5,opt,name=module,proto3" json:"module,omitempty"`
+	ModuleBase uint64       `protobuf:"varint,6,opt,name=module_base,json=moduleBase,proto3" json:"module_base,omitempty"`
+	Function   string       `protobuf:"bytes,7,opt,name=function,proto3" json:"function,omitempty"`
+	Offset     uint64       `protobuf:"varint,8,opt,name=offset,proto3" json:"offset,omitempty"`
+	Source     SymbolSource `protobuf:"varint,9,opt,name=source,proto3,enum=frost.v1.SymbolSource" json:"source,omitempty"`
+	// How this frame was reached from the one before it.
+	Method UnwindMethod `protobuf:"varint,10,opt,name=method,proto3,enum=frost.v1.UnwindMethod" json:"method,omitempty"`
+	// The frame runs in user mode (its RIP is below the kernel half).
+	UserMode      bool `protobuf:"varint,11,opt,name=user_mode,json=userMode,proto3" json:"user_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StackFrame) Reset() {
+	*x = StackFrame{}
+	mi := &file_frost_v1_common_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StackFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StackFrame) ProtoMessage() {}
+
+func (x *StackFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_common_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StackFrame.ProtoReflect.Descriptor instead.
+func (*StackFrame) Descriptor() ([]byte, []int) {
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StackFrame) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StackFrame) GetRip() uint64 {
+	if x != nil {
+		return x.Rip
+	}
+	return 0
+}
+
+func (x *StackFrame) GetRsp() uint64 {
+	if x != nil {
+		return x.Rsp
+	}
+	return 0
+}
+
+func (x *StackFrame) GetSymbol() string {
+	if x != nil {
+		return x.Symbol
+	}
+	return ""
+}
+
+func (x *StackFrame) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *StackFrame) GetModuleBase() uint64 {
+	if x != nil {
+		return x.ModuleBase
+	}
+	return 0
+}
+
+func (x *StackFrame) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
+func (x *StackFrame) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *StackFrame) GetSource() SymbolSource {
+	if x != nil {
+		return x.Source
+	}
+	return SymbolSource_SYMBOL_SOURCE_UNSPECIFIED
+}
+
+func (x *StackFrame) GetMethod() UnwindMethod {
+	if x != nil {
+		return x.Method
+	}
+	return UnwindMethod_UNWIND_METHOD_UNSPECIFIED
+}
+
+func (x *StackFrame) GetUserMode() bool {
+	if x != nil {
+		return x.UserMode
+	}
+	return false
+}
+
+// Stack is an unwound call stack.
+type Stack struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Frames []*StackFrame          `protobuf:"bytes,1,rep,name=frames,proto3" json:"frames,omitempty"`
+	// Why the walk stopped before the end of the stack, when it did (an
+	// unreadable stack page, malformed unwind data, the frame limit); empty
+	// when it reached the thread's first frame.
+	Error string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The walk stopped at the frame limit.
+	Truncated     bool `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stack) Reset() {
+	*x = Stack{}
+	mi := &file_frost_v1_common_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stack) ProtoMessage() {}
+
+func (x *Stack) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_common_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stack.ProtoReflect.Descriptor instead.
+func (*Stack) Descriptor() ([]byte, []int) {
+	return file_frost_v1_common_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Stack) GetFrames() []*StackFrame {
+	if x != nil {
+		return x.Frames
+	}
+	return nil
+}
+
+func (x *Stack) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *Stack) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 var File_frost_v1_common_proto protoreflect.FileDescriptor
 
 const file_frost_v1_common_proto_rawDesc = "" +
@@ -1536,7 +1862,26 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x05pages\x18\x03 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xc4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
+	"\n" +
+	"StackFrame\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x10\n" +
+	"\x03rip\x18\x02 \x01(\x04R\x03rip\x12\x10\n" +
+	"\x03rsp\x18\x03 \x01(\x04R\x03rsp\x12\x16\n" +
+	"\x06symbol\x18\x04 \x01(\tR\x06symbol\x12\x16\n" +
+	"\x06module\x18\x05 \x01(\tR\x06module\x12\x1f\n" +
+	"\vmodule_base\x18\x06 \x01(\x04R\n" +
+	"moduleBase\x12\x1a\n" +
+	"\bfunction\x18\a \x01(\tR\bfunction\x12\x16\n" +
+	"\x06offset\x18\b \x01(\x04R\x06offset\x12.\n" +
+	"\x06source\x18\t \x01(\x0e2\x16.frost.v1.SymbolSourceR\x06source\x12.\n" +
+	"\x06method\x18\n" +
+	" \x01(\x0e2\x16.frost.v1.UnwindMethodR\x06method\x12\x1b\n" +
+	"\tuser_mode\x18\v \x01(\bR\buserMode\"i\n" +
+	"\x05Stack\x12,\n" +
+	"\x06frames\x18\x01 \x03(\v2\x14.frost.v1.StackFrameR\x06frames\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated*\xc4\x01\n" +
 	"\n" +
 	"StopReason\x12\x1b\n" +
 	"\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1610,7 +1955,20 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x1bERROR_REASON_LIMIT_EXCEEDED\x10\x12\x12\"\n" +
 	"\x1eERROR_REASON_NOT_AVAILABLE_YET\x10\x13\x12\x1b\n" +
 	"\x17ERROR_REASON_HYPERVISOR\x10\x14\x12\x1d\n" +
-	"\x19ERROR_REASON_HOLD_EXPIRED\x10\x15B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\x19ERROR_REASON_HOLD_EXPIRED\x10\x15*w\n" +
+	"\fSymbolSource\x12\x1d\n" +
+	"\x19SYMBOL_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11SYMBOL_SOURCE_PDB\x10\x01\x12\x19\n" +
+	"\x15SYMBOL_SOURCE_EXPORTS\x10\x02\x12\x16\n" +
+	"\x12SYMBOL_SOURCE_NONE\x10\x03*\xda\x01\n" +
+	"\fUnwindMethod\x12\x1d\n" +
+	"\x19UNWIND_METHOD_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15UNWIND_METHOD_CONTEXT\x10\x01\x12\x1d\n" +
+	"\x19UNWIND_METHOD_UNWIND_INFO\x10\x02\x12\x1a\n" +
+	"\x16UNWIND_METHOD_EPILOGUE\x10\x03\x12\x16\n" +
+	"\x12UNWIND_METHOD_LEAF\x10\x04\x12\x1f\n" +
+	"\x1bUNWIND_METHOD_MACHINE_FRAME\x10\x05\x12\x1c\n" +
+	"\x18UNWIND_METHOD_TRAP_FRAME\x10\x06B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_common_proto_rawDescOnce sync.Once
@@ -1624,8 +1982,8 @@ func file_frost_v1_common_proto_rawDescGZIP() []byte {
 	return file_frost_v1_common_proto_rawDescData
 }
 
-var file_frost_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_frost_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_frost_v1_common_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_frost_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_frost_v1_common_proto_goTypes = []any{
 	(StopReason)(0),               // 0: frost.v1.StopReason
 	(BreakpointKind)(0),           // 1: frost.v1.BreakpointKind
@@ -1634,40 +1992,47 @@ var file_frost_v1_common_proto_goTypes = []any{
 	(TranslationLevel)(0),         // 4: frost.v1.TranslationLevel
 	(EntrySpace)(0),               // 5: frost.v1.EntrySpace
 	(ErrorReason)(0),              // 6: frost.v1.ErrorReason
-	(*AddressSpace)(nil),          // 7: frost.v1.AddressSpace
-	(*PdbIdentity)(nil),           // 8: frost.v1.PdbIdentity
-	(*Register)(nil),              // 9: frost.v1.Register
-	(*Registers)(nil),             // 10: frost.v1.Registers
-	(*StopInfo)(nil),              // 11: frost.v1.StopInfo
-	(*Location)(nil),              // 12: frost.v1.Location
-	(*PageStatus)(nil),            // 13: frost.v1.PageStatus
-	(*Provenance)(nil),            // 14: frost.v1.Provenance
-	(*TranslationStep)(nil),       // 15: frost.v1.TranslationStep
-	(*ErrorDetail)(nil),           // 16: frost.v1.ErrorDetail
-	nil,                           // 17: frost.v1.ErrorDetail.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(SymbolSource)(0),             // 7: frost.v1.SymbolSource
+	(UnwindMethod)(0),             // 8: frost.v1.UnwindMethod
+	(*AddressSpace)(nil),          // 9: frost.v1.AddressSpace
+	(*PdbIdentity)(nil),           // 10: frost.v1.PdbIdentity
+	(*Register)(nil),              // 11: frost.v1.Register
+	(*Registers)(nil),             // 12: frost.v1.Registers
+	(*StopInfo)(nil),              // 13: frost.v1.StopInfo
+	(*Location)(nil),              // 14: frost.v1.Location
+	(*PageStatus)(nil),            // 15: frost.v1.PageStatus
+	(*Provenance)(nil),            // 16: frost.v1.Provenance
+	(*TranslationStep)(nil),       // 17: frost.v1.TranslationStep
+	(*ErrorDetail)(nil),           // 18: frost.v1.ErrorDetail
+	(*StackFrame)(nil),            // 19: frost.v1.StackFrame
+	(*Stack)(nil),                 // 20: frost.v1.Stack
+	nil,                           // 21: frost.v1.ErrorDetail.MetadataEntry
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_frost_v1_common_proto_depIdxs = []int32{
-	9,  // 0: frost.v1.Registers.registers:type_name -> frost.v1.Register
+	11, // 0: frost.v1.Registers.registers:type_name -> frost.v1.Register
 	0,  // 1: frost.v1.StopInfo.reason:type_name -> frost.v1.StopReason
-	18, // 2: frost.v1.StopInfo.time:type_name -> google.protobuf.Timestamp
-	10, // 3: frost.v1.StopInfo.registers:type_name -> frost.v1.Registers
+	22, // 2: frost.v1.StopInfo.time:type_name -> google.protobuf.Timestamp
+	12, // 3: frost.v1.StopInfo.registers:type_name -> frost.v1.Registers
 	2,  // 4: frost.v1.Location.state:type_name -> frost.v1.PageState
-	12, // 5: frost.v1.PageStatus.location:type_name -> frost.v1.Location
-	14, // 6: frost.v1.PageStatus.provenance:type_name -> frost.v1.Provenance
-	15, // 7: frost.v1.Provenance.steps:type_name -> frost.v1.TranslationStep
-	12, // 8: frost.v1.Provenance.location:type_name -> frost.v1.Location
+	14, // 5: frost.v1.PageStatus.location:type_name -> frost.v1.Location
+	16, // 6: frost.v1.PageStatus.provenance:type_name -> frost.v1.Provenance
+	17, // 7: frost.v1.Provenance.steps:type_name -> frost.v1.TranslationStep
+	14, // 8: frost.v1.Provenance.location:type_name -> frost.v1.Location
 	3,  // 9: frost.v1.Provenance.model:type_name -> frost.v1.TranslationModel
 	4,  // 10: frost.v1.TranslationStep.level:type_name -> frost.v1.TranslationLevel
 	5,  // 11: frost.v1.TranslationStep.space:type_name -> frost.v1.EntrySpace
 	6,  // 12: frost.v1.ErrorDetail.reason:type_name -> frost.v1.ErrorReason
-	17, // 13: frost.v1.ErrorDetail.metadata:type_name -> frost.v1.ErrorDetail.MetadataEntry
-	13, // 14: frost.v1.ErrorDetail.pages:type_name -> frost.v1.PageStatus
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	21, // 13: frost.v1.ErrorDetail.metadata:type_name -> frost.v1.ErrorDetail.MetadataEntry
+	15, // 14: frost.v1.ErrorDetail.pages:type_name -> frost.v1.PageStatus
+	7,  // 15: frost.v1.StackFrame.source:type_name -> frost.v1.SymbolSource
+	8,  // 16: frost.v1.StackFrame.method:type_name -> frost.v1.UnwindMethod
+	19, // 17: frost.v1.Stack.frames:type_name -> frost.v1.StackFrame
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_common_proto_init() }
@@ -1685,8 +2050,8 @@ func file_frost_v1_common_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_common_proto_rawDesc), len(file_frost_v1_common_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   11,
+			NumEnums:      9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

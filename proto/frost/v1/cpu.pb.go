@@ -22,6 +22,145 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetStackRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// The vCPU; the one that stopped (or the first) when unset.
+	Cpu *uint32 `protobuf:"varint,2,opt,name=cpu,proto3,oneof" json:"cpu,omitempty"`
+	// At most this many frames; 0 means 64, and 256 is the most.
+	MaxFrames     uint32 `protobuf:"varint,3,opt,name=max_frames,json=maxFrames,proto3" json:"max_frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStackRequest) Reset() {
+	*x = GetStackRequest{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStackRequest) ProtoMessage() {}
+
+func (x *GetStackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStackRequest.ProtoReflect.Descriptor instead.
+func (*GetStackRequest) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetStackRequest) GetVm() string {
+	if x != nil {
+		return x.Vm
+	}
+	return ""
+}
+
+func (x *GetStackRequest) GetCpu() uint32 {
+	if x != nil && x.Cpu != nil {
+		return *x.Cpu
+	}
+	return 0
+}
+
+func (x *GetStackRequest) GetMaxFrames() uint32 {
+	if x != nil {
+		return x.MaxFrames
+	}
+	return 0
+}
+
+type GetStackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cpu   uint32                 `protobuf:"varint,1,opt,name=cpu,proto3" json:"cpu,omitempty"`
+	// The process and thread the vCPU runs, when the kernel names them.
+	Pid           uint32 `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	Tid           uint32 `protobuf:"varint,3,opt,name=tid,proto3" json:"tid,omitempty"`
+	ProcessName   string `protobuf:"bytes,4,opt,name=process_name,json=processName,proto3" json:"process_name,omitempty"`
+	Stack         *Stack `protobuf:"bytes,5,opt,name=stack,proto3" json:"stack,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStackResponse) Reset() {
+	*x = GetStackResponse{}
+	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStackResponse) ProtoMessage() {}
+
+func (x *GetStackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStackResponse.ProtoReflect.Descriptor instead.
+func (*GetStackResponse) Descriptor() ([]byte, []int) {
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetStackResponse) GetCpu() uint32 {
+	if x != nil {
+		return x.Cpu
+	}
+	return 0
+}
+
+func (x *GetStackResponse) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *GetStackResponse) GetTid() uint32 {
+	if x != nil {
+		return x.Tid
+	}
+	return 0
+}
+
+func (x *GetStackResponse) GetProcessName() string {
+	if x != nil {
+		return x.ProcessName
+	}
+	return ""
+}
+
+func (x *GetStackResponse) GetStack() *Stack {
+	if x != nil {
+		return x.Stack
+	}
+	return nil
+}
+
 type HoldRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The first request names the VM; any later request ends the hold.
@@ -34,7 +173,7 @@ type HoldRequest struct {
 
 func (x *HoldRequest) Reset() {
 	*x = HoldRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	mi := &file_frost_v1_cpu_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +185,7 @@ func (x *HoldRequest) String() string {
 func (*HoldRequest) ProtoMessage() {}
 
 func (x *HoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[0]
+	mi := &file_frost_v1_cpu_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +198,7 @@ func (x *HoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldRequest.ProtoReflect.Descriptor instead.
 func (*HoldRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{0}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *HoldRequest) GetVm() string {
@@ -94,7 +233,7 @@ type HoldResponse struct {
 
 func (x *HoldResponse) Reset() {
 	*x = HoldResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	mi := &file_frost_v1_cpu_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +245,7 @@ func (x *HoldResponse) String() string {
 func (*HoldResponse) ProtoMessage() {}
 
 func (x *HoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[1]
+	mi := &file_frost_v1_cpu_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +258,7 @@ func (x *HoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoldResponse.ProtoReflect.Descriptor instead.
 func (*HoldResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{1}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *HoldResponse) GetStop() *StopInfo {
@@ -166,7 +305,7 @@ type PauseRequest struct {
 
 func (x *PauseRequest) Reset() {
 	*x = PauseRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[2]
+	mi := &file_frost_v1_cpu_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -178,7 +317,7 @@ func (x *PauseRequest) String() string {
 func (*PauseRequest) ProtoMessage() {}
 
 func (x *PauseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[2]
+	mi := &file_frost_v1_cpu_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -191,7 +330,7 @@ func (x *PauseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseRequest.ProtoReflect.Descriptor instead.
 func (*PauseRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{2}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PauseRequest) GetVm() string {
@@ -214,7 +353,7 @@ type PauseResponse struct {
 
 func (x *PauseResponse) Reset() {
 	*x = PauseResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[3]
+	mi := &file_frost_v1_cpu_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +365,7 @@ func (x *PauseResponse) String() string {
 func (*PauseResponse) ProtoMessage() {}
 
 func (x *PauseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[3]
+	mi := &file_frost_v1_cpu_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +378,7 @@ func (x *PauseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseResponse.ProtoReflect.Descriptor instead.
 func (*PauseResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{3}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PauseResponse) GetStop() *StopInfo {
@@ -265,7 +404,7 @@ type ResumeRequest struct {
 
 func (x *ResumeRequest) Reset() {
 	*x = ResumeRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[4]
+	mi := &file_frost_v1_cpu_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +416,7 @@ func (x *ResumeRequest) String() string {
 func (*ResumeRequest) ProtoMessage() {}
 
 func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[4]
+	mi := &file_frost_v1_cpu_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +429,7 @@ func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{4}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ResumeRequest) GetVm() string {
@@ -308,7 +447,7 @@ type ResumeResponse struct {
 
 func (x *ResumeResponse) Reset() {
 	*x = ResumeResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[5]
+	mi := &file_frost_v1_cpu_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +459,7 @@ func (x *ResumeResponse) String() string {
 func (*ResumeResponse) ProtoMessage() {}
 
 func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[5]
+	mi := &file_frost_v1_cpu_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +472,7 @@ func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeResponse.ProtoReflect.Descriptor instead.
 func (*ResumeResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{5}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{7}
 }
 
 type StepRequest struct {
@@ -346,7 +485,7 @@ type StepRequest struct {
 
 func (x *StepRequest) Reset() {
 	*x = StepRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[6]
+	mi := &file_frost_v1_cpu_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +497,7 @@ func (x *StepRequest) String() string {
 func (*StepRequest) ProtoMessage() {}
 
 func (x *StepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[6]
+	mi := &file_frost_v1_cpu_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +510,7 @@ func (x *StepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepRequest.ProtoReflect.Descriptor instead.
 func (*StepRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{6}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StepRequest) GetVm() string {
@@ -397,7 +536,7 @@ type StepResponse struct {
 
 func (x *StepResponse) Reset() {
 	*x = StepResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[7]
+	mi := &file_frost_v1_cpu_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +548,7 @@ func (x *StepResponse) String() string {
 func (*StepResponse) ProtoMessage() {}
 
 func (x *StepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[7]
+	mi := &file_frost_v1_cpu_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +561,7 @@ func (x *StepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepResponse.ProtoReflect.Descriptor instead.
 func (*StepResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{7}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StepResponse) GetStop() *StopInfo {
@@ -446,7 +585,7 @@ type GetRegistersRequest struct {
 
 func (x *GetRegistersRequest) Reset() {
 	*x = GetRegistersRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	mi := &file_frost_v1_cpu_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +597,7 @@ func (x *GetRegistersRequest) String() string {
 func (*GetRegistersRequest) ProtoMessage() {}
 
 func (x *GetRegistersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[8]
+	mi := &file_frost_v1_cpu_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +610,7 @@ func (x *GetRegistersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistersRequest.ProtoReflect.Descriptor instead.
 func (*GetRegistersRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{8}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRegistersRequest) GetVm() string {
@@ -508,7 +647,7 @@ type GetRegistersResponse struct {
 
 func (x *GetRegistersResponse) Reset() {
 	*x = GetRegistersResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	mi := &file_frost_v1_cpu_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +659,7 @@ func (x *GetRegistersResponse) String() string {
 func (*GetRegistersResponse) ProtoMessage() {}
 
 func (x *GetRegistersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[9]
+	mi := &file_frost_v1_cpu_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -533,7 +672,7 @@ func (x *GetRegistersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegistersResponse.ProtoReflect.Descriptor instead.
 func (*GetRegistersResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{9}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetRegistersResponse) GetCpus() []*Registers {
@@ -572,7 +711,7 @@ type SystemRegisters struct {
 
 func (x *SystemRegisters) Reset() {
 	*x = SystemRegisters{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[10]
+	mi := &file_frost_v1_cpu_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +723,7 @@ func (x *SystemRegisters) String() string {
 func (*SystemRegisters) ProtoMessage() {}
 
 func (x *SystemRegisters) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[10]
+	mi := &file_frost_v1_cpu_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +736,7 @@ func (x *SystemRegisters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemRegisters.ProtoReflect.Descriptor instead.
 func (*SystemRegisters) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{10}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SystemRegisters) GetCpu() uint32 {
@@ -644,7 +783,7 @@ type SegmentRegister struct {
 
 func (x *SegmentRegister) Reset() {
 	*x = SegmentRegister{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[11]
+	mi := &file_frost_v1_cpu_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +795,7 @@ func (x *SegmentRegister) String() string {
 func (*SegmentRegister) ProtoMessage() {}
 
 func (x *SegmentRegister) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[11]
+	mi := &file_frost_v1_cpu_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +808,7 @@ func (x *SegmentRegister) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentRegister.ProtoReflect.Descriptor instead.
 func (*SegmentRegister) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{11}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SegmentRegister) GetName() string {
@@ -717,7 +856,7 @@ type DescriptorTable struct {
 
 func (x *DescriptorTable) Reset() {
 	*x = DescriptorTable{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[12]
+	mi := &file_frost_v1_cpu_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +868,7 @@ func (x *DescriptorTable) String() string {
 func (*DescriptorTable) ProtoMessage() {}
 
 func (x *DescriptorTable) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[12]
+	mi := &file_frost_v1_cpu_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +881,7 @@ func (x *DescriptorTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescriptorTable.ProtoReflect.Descriptor instead.
 func (*DescriptorTable) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{12}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DescriptorTable) GetBase() uint64 {
@@ -770,7 +909,7 @@ type SetRegistersRequest struct {
 
 func (x *SetRegistersRequest) Reset() {
 	*x = SetRegistersRequest{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[13]
+	mi := &file_frost_v1_cpu_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +921,7 @@ func (x *SetRegistersRequest) String() string {
 func (*SetRegistersRequest) ProtoMessage() {}
 
 func (x *SetRegistersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[13]
+	mi := &file_frost_v1_cpu_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +934,7 @@ func (x *SetRegistersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegistersRequest.ProtoReflect.Descriptor instead.
 func (*SetRegistersRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{13}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetRegistersRequest) GetVm() string {
@@ -829,7 +968,7 @@ type SetRegistersResponse struct {
 
 func (x *SetRegistersResponse) Reset() {
 	*x = SetRegistersResponse{}
-	mi := &file_frost_v1_cpu_proto_msgTypes[14]
+	mi := &file_frost_v1_cpu_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +980,7 @@ func (x *SetRegistersResponse) String() string {
 func (*SetRegistersResponse) ProtoMessage() {}
 
 func (x *SetRegistersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_cpu_proto_msgTypes[14]
+	mi := &file_frost_v1_cpu_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +993,7 @@ func (x *SetRegistersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRegistersResponse.ProtoReflect.Descriptor instead.
 func (*SetRegistersResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{14}
+	return file_frost_v1_cpu_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SetRegistersResponse) GetRegisters() *Registers {
@@ -868,7 +1007,19 @@ var File_frost_v1_cpu_proto protoreflect.FileDescriptor
 
 const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\n" +
-	"\x12frost/v1/cpu.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\"[\n" +
+	"\x12frost/v1/cpu.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\"_\n" +
+	"\x0fGetStackRequest\x12\x0e\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x15\n" +
+	"\x03cpu\x18\x02 \x01(\rH\x00R\x03cpu\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"max_frames\x18\x03 \x01(\rR\tmaxFramesB\x06\n" +
+	"\x04_cpu\"\x92\x01\n" +
+	"\x10GetStackResponse\x12\x10\n" +
+	"\x03cpu\x18\x01 \x01(\rR\x03cpu\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\rR\x03pid\x12\x10\n" +
+	"\x03tid\x18\x03 \x01(\rR\x03tid\x12!\n" +
+	"\fprocess_name\x18\x04 \x01(\tR\vprocessName\x12%\n" +
+	"\x05stack\x18\x05 \x01(\v2\x0f.frost.v1.StackR\x05stack\"[\n" +
 	"\vHoldRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12<\n" +
 	"\fmax_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\"\xb2\x01\n" +
@@ -921,7 +1072,7 @@ const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\x03cpu\x18\x02 \x01(\rR\x03cpu\x120\n" +
 	"\tregisters\x18\x03 \x03(\v2\x12.frost.v1.RegisterR\tregisters\"I\n" +
 	"\x14SetRegistersResponse\x121\n" +
-	"\tregisters\x18\x01 \x01(\v2\x13.frost.v1.RegistersR\tregisters2\x93\x03\n" +
+	"\tregisters\x18\x01 \x01(\v2\x13.frost.v1.RegistersR\tregisters2\xd6\x03\n" +
 	"\n" +
 	"CPUService\x128\n" +
 	"\x05Pause\x12\x16.frost.v1.PauseRequest\x1a\x17.frost.v1.PauseResponse\x12;\n" +
@@ -929,7 +1080,8 @@ const file_frost_v1_cpu_proto_rawDesc = "" +
 	"\x04Step\x12\x15.frost.v1.StepRequest\x1a\x16.frost.v1.StepResponse\x12M\n" +
 	"\fGetRegisters\x12\x1d.frost.v1.GetRegistersRequest\x1a\x1e.frost.v1.GetRegistersResponse\x12M\n" +
 	"\fSetRegisters\x12\x1d.frost.v1.SetRegistersRequest\x1a\x1e.frost.v1.SetRegistersResponse\x129\n" +
-	"\x04Hold\x12\x15.frost.v1.HoldRequest\x1a\x16.frost.v1.HoldResponse(\x010\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\x04Hold\x12\x15.frost.v1.HoldRequest\x1a\x16.frost.v1.HoldResponse(\x010\x01\x12A\n" +
+	"\bGetStack\x12\x19.frost.v1.GetStackRequest\x1a\x1a.frost.v1.GetStackResponseB2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_cpu_proto_rawDescOnce sync.Once
@@ -943,57 +1095,63 @@ func file_frost_v1_cpu_proto_rawDescGZIP() []byte {
 	return file_frost_v1_cpu_proto_rawDescData
 }
 
-var file_frost_v1_cpu_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_frost_v1_cpu_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_frost_v1_cpu_proto_goTypes = []any{
-	(*HoldRequest)(nil),          // 0: frost.v1.HoldRequest
-	(*HoldResponse)(nil),         // 1: frost.v1.HoldResponse
-	(*PauseRequest)(nil),         // 2: frost.v1.PauseRequest
-	(*PauseResponse)(nil),        // 3: frost.v1.PauseResponse
-	(*ResumeRequest)(nil),        // 4: frost.v1.ResumeRequest
-	(*ResumeResponse)(nil),       // 5: frost.v1.ResumeResponse
-	(*StepRequest)(nil),          // 6: frost.v1.StepRequest
-	(*StepResponse)(nil),         // 7: frost.v1.StepResponse
-	(*GetRegistersRequest)(nil),  // 8: frost.v1.GetRegistersRequest
-	(*GetRegistersResponse)(nil), // 9: frost.v1.GetRegistersResponse
-	(*SystemRegisters)(nil),      // 10: frost.v1.SystemRegisters
-	(*SegmentRegister)(nil),      // 11: frost.v1.SegmentRegister
-	(*DescriptorTable)(nil),      // 12: frost.v1.DescriptorTable
-	(*SetRegistersRequest)(nil),  // 13: frost.v1.SetRegistersRequest
-	(*SetRegistersResponse)(nil), // 14: frost.v1.SetRegistersResponse
-	(*durationpb.Duration)(nil),  // 15: google.protobuf.Duration
-	(*StopInfo)(nil),             // 16: frost.v1.StopInfo
-	(*Registers)(nil),            // 17: frost.v1.Registers
-	(*Register)(nil),             // 18: frost.v1.Register
+	(*GetStackRequest)(nil),      // 0: frost.v1.GetStackRequest
+	(*GetStackResponse)(nil),     // 1: frost.v1.GetStackResponse
+	(*HoldRequest)(nil),          // 2: frost.v1.HoldRequest
+	(*HoldResponse)(nil),         // 3: frost.v1.HoldResponse
+	(*PauseRequest)(nil),         // 4: frost.v1.PauseRequest
+	(*PauseResponse)(nil),        // 5: frost.v1.PauseResponse
+	(*ResumeRequest)(nil),        // 6: frost.v1.ResumeRequest
+	(*ResumeResponse)(nil),       // 7: frost.v1.ResumeResponse
+	(*StepRequest)(nil),          // 8: frost.v1.StepRequest
+	(*StepResponse)(nil),         // 9: frost.v1.StepResponse
+	(*GetRegistersRequest)(nil),  // 10: frost.v1.GetRegistersRequest
+	(*GetRegistersResponse)(nil), // 11: frost.v1.GetRegistersResponse
+	(*SystemRegisters)(nil),      // 12: frost.v1.SystemRegisters
+	(*SegmentRegister)(nil),      // 13: frost.v1.SegmentRegister
+	(*DescriptorTable)(nil),      // 14: frost.v1.DescriptorTable
+	(*SetRegistersRequest)(nil),  // 15: frost.v1.SetRegistersRequest
+	(*SetRegistersResponse)(nil), // 16: frost.v1.SetRegistersResponse
+	(*Stack)(nil),                // 17: frost.v1.Stack
+	(*durationpb.Duration)(nil),  // 18: google.protobuf.Duration
+	(*StopInfo)(nil),             // 19: frost.v1.StopInfo
+	(*Registers)(nil),            // 20: frost.v1.Registers
+	(*Register)(nil),             // 21: frost.v1.Register
 }
 var file_frost_v1_cpu_proto_depIdxs = []int32{
-	15, // 0: frost.v1.HoldRequest.max_duration:type_name -> google.protobuf.Duration
-	16, // 1: frost.v1.HoldResponse.stop:type_name -> frost.v1.StopInfo
-	16, // 2: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
-	16, // 3: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
-	17, // 4: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
-	10, // 5: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
-	11, // 6: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
-	12, // 7: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
-	12, // 8: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
-	18, // 9: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
-	17, // 10: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
-	2,  // 11: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
-	4,  // 12: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
-	6,  // 13: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
-	8,  // 14: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
-	13, // 15: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
-	0,  // 16: frost.v1.CPUService.Hold:input_type -> frost.v1.HoldRequest
-	3,  // 17: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
-	5,  // 18: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
-	7,  // 19: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
-	9,  // 20: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
-	14, // 21: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
-	1,  // 22: frost.v1.CPUService.Hold:output_type -> frost.v1.HoldResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	17, // 0: frost.v1.GetStackResponse.stack:type_name -> frost.v1.Stack
+	18, // 1: frost.v1.HoldRequest.max_duration:type_name -> google.protobuf.Duration
+	19, // 2: frost.v1.HoldResponse.stop:type_name -> frost.v1.StopInfo
+	19, // 3: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
+	19, // 4: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
+	20, // 5: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
+	12, // 6: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
+	13, // 7: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
+	14, // 8: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
+	14, // 9: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
+	21, // 10: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
+	20, // 11: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
+	4,  // 12: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
+	6,  // 13: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
+	8,  // 14: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
+	10, // 15: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
+	15, // 16: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
+	2,  // 17: frost.v1.CPUService.Hold:input_type -> frost.v1.HoldRequest
+	0,  // 18: frost.v1.CPUService.GetStack:input_type -> frost.v1.GetStackRequest
+	5,  // 19: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
+	7,  // 20: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
+	9,  // 21: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
+	11, // 22: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
+	16, // 23: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
+	3,  // 24: frost.v1.CPUService.Hold:output_type -> frost.v1.HoldResponse
+	1,  // 25: frost.v1.CPUService.GetStack:output_type -> frost.v1.GetStackResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_cpu_proto_init() }
@@ -1002,14 +1160,15 @@ func file_frost_v1_cpu_proto_init() {
 		return
 	}
 	file_frost_v1_common_proto_init()
-	file_frost_v1_cpu_proto_msgTypes[8].OneofWrappers = []any{}
+	file_frost_v1_cpu_proto_msgTypes[0].OneofWrappers = []any{}
+	file_frost_v1_cpu_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_cpu_proto_rawDesc), len(file_frost_v1_cpu_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const (
 	CPUService_GetRegisters_FullMethodName = "/frost.v1.CPUService/GetRegisters"
 	CPUService_SetRegisters_FullMethodName = "/frost.v1.CPUService/SetRegisters"
 	CPUService_Hold_FullMethodName         = "/frost.v1.CPUService/Hold"
+	CPUService_GetStack_FullMethodName     = "/frost.v1.CPUService/GetStack"
 )
 
 // CPUServiceClient is the client API for CPUService service.
@@ -51,6 +52,11 @@ type CPUServiceClient interface {
 	// closes or cancels the call, or dies, or when max_duration passes.
 	// The first response carries the stop; the last says how the hold ended.
 	Hold(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[HoldRequest, HoldResponse], error)
+	// GetStack unwinds a stopped vCPU's call stack from the modules'
+	// .pdata/.xdata (never from frame pointers), through the system call's
+	// trap frame into user mode, each frame symbolized. Needs the Windows
+	// kernel (its modules and the process's). The guest must be stopped.
+	GetStack(ctx context.Context, in *GetStackRequest, opts ...grpc.CallOption) (*GetStackResponse, error)
 }
 
 type cPUServiceClient struct {
@@ -124,6 +130,16 @@ func (c *cPUServiceClient) Hold(ctx context.Context, opts ...grpc.CallOption) (g
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CPUService_HoldClient = grpc.BidiStreamingClient[HoldRequest, HoldResponse]
 
+func (c *cPUServiceClient) GetStack(ctx context.Context, in *GetStackRequest, opts ...grpc.CallOption) (*GetStackResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStackResponse)
+	err := c.cc.Invoke(ctx, CPUService_GetStack_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CPUServiceServer is the server API for CPUService service.
 // All implementations must embed UnimplementedCPUServiceServer
 // for forward compatibility.
@@ -148,6 +164,11 @@ type CPUServiceServer interface {
 	// closes or cancels the call, or dies, or when max_duration passes.
 	// The first response carries the stop; the last says how the hold ended.
 	Hold(grpc.BidiStreamingServer[HoldRequest, HoldResponse]) error
+	// GetStack unwinds a stopped vCPU's call stack from the modules'
+	// .pdata/.xdata (never from frame pointers), through the system call's
+	// trap frame into user mode, each frame symbolized. Needs the Windows
+	// kernel (its modules and the process's). The guest must be stopped.
+	GetStack(context.Context, *GetStackRequest) (*GetStackResponse, error)
 	mustEmbedUnimplementedCPUServiceServer()
 }
 
@@ -175,6 +196,9 @@ func (UnimplementedCPUServiceServer) SetRegisters(context.Context, *SetRegisters
 }
 func (UnimplementedCPUServiceServer) Hold(grpc.BidiStreamingServer[HoldRequest, HoldResponse]) error {
 	return status.Error(codes.Unimplemented, "method Hold not implemented")
+}
+func (UnimplementedCPUServiceServer) GetStack(context.Context, *GetStackRequest) (*GetStackResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStack not implemented")
 }
 func (UnimplementedCPUServiceServer) mustEmbedUnimplementedCPUServiceServer() {}
 func (UnimplementedCPUServiceServer) testEmbeddedByValue()                    {}
@@ -294,6 +318,24 @@ func _CPUService_Hold_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type CPUService_HoldServer = grpc.BidiStreamingServer[HoldRequest, HoldResponse]
 
+func _CPUService_GetStack_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CPUServiceServer).GetStack(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CPUService_GetStack_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CPUServiceServer).GetStack(ctx, req.(*GetStackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CPUService_ServiceDesc is the grpc.ServiceDesc for CPUService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -320,6 +362,10 @@ var CPUService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRegisters",
 			Handler:    _CPUService_SetRegisters_Handler,
+		},
+		{
+			MethodName: "GetStack",
+			Handler:    _CPUService_GetStack_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -110,8 +110,12 @@ func (*SymbolScope_Pdb) isSymbolScope_Scope() {}
 type ResolveSymbolRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Scope *SymbolScope           `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
-	// "nt!NtWriteFile", or a bare name for the kernel.
-	Symbol        string `protobuf:"bytes,2,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	// "nt!NtWriteFile", "hal!HalInitSystem", "ntdll!NtWriteFile" (with
+	// pid), or a bare name for the kernel.
+	Symbol string `protobuf:"bytes,2,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	// VM scope: the process whose user-mode modules (its PEB's loader
+	// lists) are searched besides the kernel's; 0 for kernel modules only.
+	Pid           uint32 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,13 +164,25 @@ func (x *ResolveSymbolRequest) GetSymbol() string {
 	return ""
 }
 
+func (x *ResolveSymbolRequest) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
 type ResolveSymbolResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Address uint64                 `protobuf:"varint,1,opt,name=address,proto3" json:"address,omitempty"`
 	// Module name, its base (0 for a PDB scope) and the RVA.
-	Module        string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
-	ModuleBase    uint64 `protobuf:"varint,3,opt,name=module_base,json=moduleBase,proto3" json:"module_base,omitempty"`
-	Rva           uint64 `protobuf:"varint,4,opt,name=rva,proto3" json:"rva,omitempty"`
+	Module     string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	ModuleBase uint64 `protobuf:"varint,3,opt,name=module_base,json=moduleBase,proto3" json:"module_base,omitempty"`
+	Rva        uint64 `protobuf:"varint,4,opt,name=rva,proto3" json:"rva,omitempty"`
+	// Where the name was found: the module's PDB, or its export table read
+	// from guest memory.
+	Source SymbolSource `protobuf:"varint,5,opt,name=source,proto3,enum=frost.v1.SymbolSource" json:"source,omitempty"`
+	// The module's PDB identity (from its RSDS record), when it has one.
+	Pdb           *PdbIdentity `protobuf:"bytes,6,opt,name=pdb,proto3" json:"pdb,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -229,11 +245,28 @@ func (x *ResolveSymbolResponse) GetRva() uint64 {
 	return 0
 }
 
+func (x *ResolveSymbolResponse) GetSource() SymbolSource {
+	if x != nil {
+		return x.Source
+	}
+	return SymbolSource_SYMBOL_SOURCE_UNSPECIFIED
+}
+
+func (x *ResolveSymbolResponse) GetPdb() *PdbIdentity {
+	if x != nil {
+		return x.Pdb
+	}
+	return nil
+}
+
 type LookupAddressRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Scope *SymbolScope           `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
 	// A virtual address (VM scope) or an RVA (PDB scope).
-	Address       uint64 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
+	Address uint64 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
+	// VM scope: the process whose user-mode modules name a user address; 0
+	// for kernel addresses only.
+	Pid           uint32 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,13 +315,23 @@ func (x *LookupAddressRequest) GetAddress() uint64 {
 	return 0
 }
 
+func (x *LookupAddressRequest) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
 type LookupAddressResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "nt!NtWriteFile+0x1c", or "nt+0x1234" with no symbol below it.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Module        string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
-	Symbol        string `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
-	Offset        uint64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	// "nt!NtWriteFile+0x1c", "nt+0x1234" with no symbol below it, or
+	// "0x7ff6..." in no module.
+	Name          string       `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Module        string       `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	Symbol        string       `protobuf:"bytes,3,opt,name=symbol,proto3" json:"symbol,omitempty"`
+	Offset        uint64       `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	ModuleBase    uint64       `protobuf:"varint,5,opt,name=module_base,json=moduleBase,proto3" json:"module_base,omitempty"`
+	Source        SymbolSource `protobuf:"varint,6,opt,name=source,proto3,enum=frost.v1.SymbolSource" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -349,6 +392,20 @@ func (x *LookupAddressResponse) GetOffset() uint64 {
 		return x.Offset
 	}
 	return 0
+}
+
+func (x *LookupAddressResponse) GetModuleBase() uint64 {
+	if x != nil {
+		return x.ModuleBase
+	}
+	return 0
+}
+
+func (x *LookupAddressResponse) GetSource() SymbolSource {
+	if x != nil {
+		return x.Source
+	}
+	return SymbolSource_SYMBOL_SOURCE_UNSPECIFIED
 }
 
 type GetFieldRequest struct {
@@ -839,24 +896,31 @@ const file_frost_v1_symbol_proto_rawDesc = "" +
 	"\vSymbolScope\x12\x10\n" +
 	"\x02vm\x18\x01 \x01(\tH\x00R\x02vm\x12)\n" +
 	"\x03pdb\x18\x02 \x01(\v2\x15.frost.v1.PdbIdentityH\x00R\x03pdbB\a\n" +
-	"\x05scope\"[\n" +
+	"\x05scope\"m\n" +
 	"\x14ResolveSymbolRequest\x12+\n" +
 	"\x05scope\x18\x01 \x01(\v2\x15.frost.v1.SymbolScopeR\x05scope\x12\x16\n" +
-	"\x06symbol\x18\x02 \x01(\tR\x06symbol\"|\n" +
+	"\x06symbol\x18\x02 \x01(\tR\x06symbol\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\rR\x03pid\"\xd5\x01\n" +
 	"\x15ResolveSymbolResponse\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\x04R\aaddress\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12\x1f\n" +
 	"\vmodule_base\x18\x03 \x01(\x04R\n" +
 	"moduleBase\x12\x10\n" +
-	"\x03rva\x18\x04 \x01(\x04R\x03rva\"]\n" +
+	"\x03rva\x18\x04 \x01(\x04R\x03rva\x12.\n" +
+	"\x06source\x18\x05 \x01(\x0e2\x16.frost.v1.SymbolSourceR\x06source\x12'\n" +
+	"\x03pdb\x18\x06 \x01(\v2\x15.frost.v1.PdbIdentityR\x03pdb\"o\n" +
 	"\x14LookupAddressRequest\x12+\n" +
 	"\x05scope\x18\x01 \x01(\v2\x15.frost.v1.SymbolScopeR\x05scope\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\x04R\aaddress\"s\n" +
+	"\aaddress\x18\x02 \x01(\x04R\aaddress\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\rR\x03pid\"\xc4\x01\n" +
 	"\x15LookupAddressResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12\x16\n" +
 	"\x06symbol\x18\x03 \x01(\tR\x06symbol\x12\x16\n" +
-	"\x06offset\x18\x04 \x01(\x04R\x06offset\"j\n" +
+	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x1f\n" +
+	"\vmodule_base\x18\x05 \x01(\x04R\n" +
+	"moduleBase\x12.\n" +
+	"\x06source\x18\x06 \x01(\x0e2\x16.frost.v1.SymbolSourceR\x06source\"j\n" +
 	"\x0fGetFieldRequest\x12+\n" +
 	"\x05scope\x18\x01 \x01(\v2\x15.frost.v1.SymbolScopeR\x05scope\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12\x12\n" +
@@ -929,30 +993,34 @@ var file_frost_v1_symbol_proto_goTypes = []any{
 	(*ConvertPdbRequest)(nil),     // 10: frost.v1.ConvertPdbRequest
 	(*ConvertPdbResponse)(nil),    // 11: frost.v1.ConvertPdbResponse
 	(*PdbIdentity)(nil),           // 12: frost.v1.PdbIdentity
+	(SymbolSource)(0),             // 13: frost.v1.SymbolSource
 }
 var file_frost_v1_symbol_proto_depIdxs = []int32{
 	12, // 0: frost.v1.SymbolScope.pdb:type_name -> frost.v1.PdbIdentity
 	0,  // 1: frost.v1.ResolveSymbolRequest.scope:type_name -> frost.v1.SymbolScope
-	0,  // 2: frost.v1.LookupAddressRequest.scope:type_name -> frost.v1.SymbolScope
-	0,  // 3: frost.v1.GetFieldRequest.scope:type_name -> frost.v1.SymbolScope
-	0,  // 4: frost.v1.GetTypeRequest.scope:type_name -> frost.v1.SymbolScope
-	8,  // 5: frost.v1.GetTypeResponse.members:type_name -> frost.v1.TypeMember
-	12, // 6: frost.v1.ConvertPdbResponse.pdb:type_name -> frost.v1.PdbIdentity
-	1,  // 7: frost.v1.SymbolService.ResolveSymbol:input_type -> frost.v1.ResolveSymbolRequest
-	3,  // 8: frost.v1.SymbolService.LookupAddress:input_type -> frost.v1.LookupAddressRequest
-	5,  // 9: frost.v1.SymbolService.GetField:input_type -> frost.v1.GetFieldRequest
-	7,  // 10: frost.v1.SymbolService.GetType:input_type -> frost.v1.GetTypeRequest
-	10, // 11: frost.v1.SymbolService.ConvertPdb:input_type -> frost.v1.ConvertPdbRequest
-	2,  // 12: frost.v1.SymbolService.ResolveSymbol:output_type -> frost.v1.ResolveSymbolResponse
-	4,  // 13: frost.v1.SymbolService.LookupAddress:output_type -> frost.v1.LookupAddressResponse
-	6,  // 14: frost.v1.SymbolService.GetField:output_type -> frost.v1.GetFieldResponse
-	9,  // 15: frost.v1.SymbolService.GetType:output_type -> frost.v1.GetTypeResponse
-	11, // 16: frost.v1.SymbolService.ConvertPdb:output_type -> frost.v1.ConvertPdbResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	13, // 2: frost.v1.ResolveSymbolResponse.source:type_name -> frost.v1.SymbolSource
+	12, // 3: frost.v1.ResolveSymbolResponse.pdb:type_name -> frost.v1.PdbIdentity
+	0,  // 4: frost.v1.LookupAddressRequest.scope:type_name -> frost.v1.SymbolScope
+	13, // 5: frost.v1.LookupAddressResponse.source:type_name -> frost.v1.SymbolSource
+	0,  // 6: frost.v1.GetFieldRequest.scope:type_name -> frost.v1.SymbolScope
+	0,  // 7: frost.v1.GetTypeRequest.scope:type_name -> frost.v1.SymbolScope
+	8,  // 8: frost.v1.GetTypeResponse.members:type_name -> frost.v1.TypeMember
+	12, // 9: frost.v1.ConvertPdbResponse.pdb:type_name -> frost.v1.PdbIdentity
+	1,  // 10: frost.v1.SymbolService.ResolveSymbol:input_type -> frost.v1.ResolveSymbolRequest
+	3,  // 11: frost.v1.SymbolService.LookupAddress:input_type -> frost.v1.LookupAddressRequest
+	5,  // 12: frost.v1.SymbolService.GetField:input_type -> frost.v1.GetFieldRequest
+	7,  // 13: frost.v1.SymbolService.GetType:input_type -> frost.v1.GetTypeRequest
+	10, // 14: frost.v1.SymbolService.ConvertPdb:input_type -> frost.v1.ConvertPdbRequest
+	2,  // 15: frost.v1.SymbolService.ResolveSymbol:output_type -> frost.v1.ResolveSymbolResponse
+	4,  // 16: frost.v1.SymbolService.LookupAddress:output_type -> frost.v1.LookupAddressResponse
+	6,  // 17: frost.v1.SymbolService.GetField:output_type -> frost.v1.GetFieldResponse
+	9,  // 18: frost.v1.SymbolService.GetType:output_type -> frost.v1.GetTypeResponse
+	11, // 19: frost.v1.SymbolService.ConvertPdb:output_type -> frost.v1.ConvertPdbResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_symbol_proto_init() }
