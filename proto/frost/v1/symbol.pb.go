@@ -414,7 +414,10 @@ type GetFieldRequest struct {
 	// Module whose types are meant; "nt" when empty.
 	Module string `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
 	// Dotted path rooted at a type: "_MMPTE.u.Hard.PageFrameNumber".
-	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// VM scope: the process whose user-mode module is meant, for a DLL's
+	// types (its PDB); 0 for the kernel's modules.
+	Pid           uint32 `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -468,6 +471,13 @@ func (x *GetFieldRequest) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *GetFieldRequest) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
 }
 
 type GetFieldResponse struct {
@@ -558,10 +568,12 @@ func (x *GetFieldResponse) GetTypeName() string {
 }
 
 type GetTypeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Scope         *SymbolScope           `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
-	Module        string                 `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
-	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Scope  *SymbolScope           `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	Module string                 `protobuf:"bytes,2,opt,name=module,proto3" json:"module,omitempty"`
+	Name   string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// As in GetFieldRequest.
+	Pid           uint32 `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -615,6 +627,13 @@ func (x *GetTypeRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *GetTypeRequest) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
 }
 
 type TypeMember struct {
@@ -920,11 +939,12 @@ const file_frost_v1_symbol_proto_rawDesc = "" +
 	"\x06offset\x18\x04 \x01(\x04R\x06offset\x12\x1f\n" +
 	"\vmodule_base\x18\x05 \x01(\x04R\n" +
 	"moduleBase\x12.\n" +
-	"\x06source\x18\x06 \x01(\x0e2\x16.frost.v1.SymbolSourceR\x06source\"j\n" +
+	"\x06source\x18\x06 \x01(\x0e2\x16.frost.v1.SymbolSourceR\x06source\"|\n" +
 	"\x0fGetFieldRequest\x12+\n" +
 	"\x05scope\x18\x01 \x01(\v2\x15.frost.v1.SymbolScopeR\x05scope\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12\x12\n" +
-	"\x04path\x18\x03 \x01(\tR\x04path\"\xb1\x01\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x10\n" +
+	"\x03pid\x18\x04 \x01(\rR\x03pid\"\xb1\x01\n" +
 	"\x10GetFieldResponse\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12!\n" +
 	"\fbit_position\x18\x02 \x01(\rR\vbitPosition\x12\x1d\n" +
@@ -932,11 +952,12 @@ const file_frost_v1_symbol_proto_rawDesc = "" +
 	"bit_length\x18\x03 \x01(\rR\tbitLength\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x04R\x04size\x12\x12\n" +
 	"\x04kind\x18\x05 \x01(\tR\x04kind\x12\x1b\n" +
-	"\ttype_name\x18\x06 \x01(\tR\btypeName\"i\n" +
+	"\ttype_name\x18\x06 \x01(\tR\btypeName\"{\n" +
 	"\x0eGetTypeRequest\x12+\n" +
 	"\x05scope\x18\x01 \x01(\v2\x15.frost.v1.SymbolScopeR\x05scope\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"\xab\x01\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
+	"\x03pid\x18\x04 \x01(\rR\x03pid\"\xab\x01\n" +
 	"\n" +
 	"TypeMember\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
