@@ -56,6 +56,10 @@ type Event struct {
 	// Hit and Observers (the IDs that accepted it) are set for EventHit.
 	Hit       *Hit
 	Observers []ID
+	// ReturnOf names, for a hit at a call's return (Frame.BreakOnReturn),
+	// the observers whose hits made the calls; Call is the call's hit.
+	ReturnOf []ID
+	Call     *Hit
 	// Stop is set for EventStop.
 	Stop *vmi.Stop
 	// Removed lists the observers an EventReset dropped.

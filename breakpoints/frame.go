@@ -107,12 +107,13 @@ func (f *Frame) BreakOnReturn(ctx context.Context, spec ReturnSpec) (Armed, erro
 		ret = binary.LittleEndian.Uint64(b[:])
 	}
 	s := Spec{
-		Addr:    ret,
-		OneShot: true,
-		Handler: spec.Handler,
-		Timeout: spec.Timeout,
-		Owner:   spec.Owner,
-		OnDrop:  spec.OnDrop,
+		Addr:     ret,
+		OneShot:  true,
+		Handler:  spec.Handler,
+		Timeout:  spec.Timeout,
+		Owner:    spec.Owner,
+		OnDrop:   spec.OnDrop,
+		ReturnOf: f.ID,
 	}
 	if ret < kernelStart {
 		s.AddressSpace = &AddressSpace{DirectoryTableBase: f.CR3}

@@ -29,10 +29,16 @@ type handlerResult struct {
 // resume with (the hit's, plus any edits).
 func (m *Manager) runHit(h *Hit, matched []*observer) *vmi.Registers {
 	ids := make([]ID, len(matched))
+	var returnOf []ID
+	var call *Hit
 	for i, o := range matched {
 		ids[i] = o.id
+		if o.spec.ReturnOf != 0 {
+			returnOf = append(returnOf, o.spec.ReturnOf)
+			call = o.call
+		}
 	}
-	holds := m.publish(Event{Kind: EventHit, Time: h.Time, Hit: h, Observers: ids})
+	holds := m.publish(Event{Kind: EventHit, Time: h.Time, Hit: h, Observers: ids, ReturnOf: returnOf, Call: call})
 
 	results := make(chan handlerResult, len(matched))
 	var work []*running

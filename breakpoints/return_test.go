@@ -98,3 +98,44 @@ func TestBreakOnReturnNeedsTranslator(t *testing.T) {
 		t.Errorf("BreakOnReturn without Translate: %v, want ErrNoTranslator", err)
 	}
 }
+
+// TestReturnHitReachesTheCallsSubscriber: a subscriber that asked for an
+// observer's hits also gets the hits at the returns its handler armed,
+// marked with the observer and the call; one that asked for another
+// observer does not.
+func TestReturnHitReachesTheCallsSubscriber(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{Translate: identity})
+	ctx := testCtx(t)
+	const callRSP, caller = 0x8000, kfn2
+	putLE64(f, callRSP, caller)
+	entry, err := m.Add(ctx, Spec{Addr: kfn, OneShot: true, Handler: func(ctx context.Context, fr *Frame) error {
+		_, err := fr.BreakOnReturn(ctx, ReturnSpec{Owner: "api"})
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := m.Subscribe(SubscribeOptions{Kinds: []EventKind{EventHit}, Observers: []ID{entry.ID}})
+	other := m.Subscribe(SubscribeOptions{Kinds: []EventKind{EventHit}, Observers: []ID{entry.ID + 1000}})
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": kfn, "rsp": callRSP}))
+	f.settle(f.hit(cpu1, map[string]uint64{"rip": caller, "rsp": callRSP + 8}))
+	var got []Event
+	for len(got) < 2 {
+		select {
+		case ev := <-mine.Events():
+			got = append(got, ev)
+		case <-ctx.Done():
+			t.Fatalf("got %d hits, want the call and its return", len(got))
+		}
+	}
+	ret := got[1]
+	if ret.Hit.Addr != caller || len(ret.ReturnOf) != 1 || ret.ReturnOf[0] != entry.ID || ret.Call == nil || ret.Call.RSP != callRSP {
+		t.Errorf("return hit: addr %#x, ReturnOf %v, call %+v; want %#x, [%d], the call at rsp %#x", ret.Hit.Addr, ret.ReturnOf, ret.Call, uint64(caller), entry.ID, callRSP)
+	}
+	select {
+	case ev := <-other.Events():
+		t.Errorf("a subscriber of another observer got %v at %#x", ev.Kind, ev.Hit.Addr)
+	default:
+	}
+}

@@ -44,6 +44,10 @@ type Spec struct {
 	// the target is gone (ErrGone) or the manager closes (ErrClosed). It
 	// is not called for Remove or a one-shot that fired.
 	OnDrop func(id ID, why error)
+	// ReturnOf is set by Frame.BreakOnReturn: the observer whose hit's
+	// call this one waits for the return of. Subscribers that asked for
+	// that observer's hits get this one's too.
+	ReturnOf ID
 }
 
 // validate checks what can be checked without the guest.

@@ -14,8 +14,9 @@ type SubscribeOptions struct {
 	Queue int
 	// Kinds selects event kinds; empty means all.
 	Kinds []EventKind
-	// Observers selects the hits of these observers; empty means every
-	// hit.
+	// Observers selects the hits of these observers, and of the return
+	// observers their handlers armed (Frame.BreakOnReturn); empty means
+	// every hit.
 	Observers []ID
 	// Hold, when positive, keeps the guest stopped at each hit delivered
 	// to this subscriber until it acks, or Hold has passed: a dead client
@@ -126,6 +127,12 @@ func (s *Subscription) wants(ev *Event) bool {
 	}
 	if ev.Kind == EventHit && len(s.opts.Observers) > 0 {
 		for _, id := range ev.Observers {
+			if slices.Contains(s.opts.Observers, id) {
+				return true
+			}
+		}
+		// The return of a call whose hits the subscriber asked for.
+		for _, id := range ev.ReturnOf {
 			if slices.Contains(s.opts.Observers, id) {
 				return true
 			}
