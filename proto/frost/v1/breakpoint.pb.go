@@ -170,7 +170,14 @@ type BreakpointSpec struct {
 	Filter   *BreakpointFilter         `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	// UNSPECIFIED lets Frost choose: software under TCG (invisible,
 	// unlimited), hardware under KVM.
-	Kind          BreakpointKind `protobuf:"varint,4,opt,name=kind,proto3,enum=frost.v1.BreakpointKind" json:"kind,omitempty"`
+	Kind BreakpointKind `protobuf:"varint,4,opt,name=kind,proto3,enum=frost.v1.BreakpointKind" json:"kind,omitempty"`
+	// Also stop once at the return of each accepted hit's call: at the
+	// return address [rsp] holds at a function's first instruction, on the
+	// same thread, with the stack popped past the call's (user code too:
+	// in the caller's address space). Return hits reach every subscriber of
+	// this breakpoint, with BreakpointHit.return_of set; rax holds the
+	// result there.
+	BreakOnReturn bool `protobuf:"varint,5,opt,name=break_on_return,json=breakOnReturn,proto3" json:"break_on_return,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,6 +249,13 @@ func (x *BreakpointSpec) GetKind() BreakpointKind {
 		return x.Kind
 	}
 	return BreakpointKind_BREAKPOINT_KIND_UNSPECIFIED
+}
+
+func (x *BreakpointSpec) GetBreakOnReturn() bool {
+	if x != nil {
+		return x.BreakOnReturn
+	}
+	return false
 }
 
 type isBreakpointSpec_Location interface {
@@ -811,7 +825,12 @@ type BreakpointHit struct {
 	// The call stack at the hit, when the subscription asked for it.
 	Stack *Stack `protobuf:"bytes,14,opt,name=stack,proto3" json:"stack,omitempty"`
 	// Where symbol came from (the module's PDB, its exports, or none).
-	SymbolSource  SymbolSource `protobuf:"varint,15,opt,name=symbol_source,json=symbolSource,proto3,enum=frost.v1.SymbolSource" json:"symbol_source,omitempty"`
+	SymbolSource SymbolSource `protobuf:"varint,15,opt,name=symbol_source,json=symbolSource,proto3,enum=frost.v1.SymbolSource" json:"symbol_source,omitempty"`
+	// A hit at a call's return (break_on_return): the breakpoint whose hit
+	// made the call, and that hit's stack pointer (which tells nested or
+	// concurrent calls apart). 0 for an ordinary hit.
+	ReturnOf      uint64 `protobuf:"varint,16,opt,name=return_of,json=returnOf,proto3" json:"return_of,omitempty"`
+	CallRsp       uint64 `protobuf:"varint,17,opt,name=call_rsp,json=callRsp,proto3" json:"call_rsp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -949,6 +968,20 @@ func (x *BreakpointHit) GetSymbolSource() SymbolSource {
 		return x.SymbolSource
 	}
 	return SymbolSource_SYMBOL_SOURCE_UNSPECIFIED
+}
+
+func (x *BreakpointHit) GetReturnOf() uint64 {
+	if x != nil {
+		return x.ReturnOf
+	}
+	return 0
+}
+
+func (x *BreakpointHit) GetCallRsp() uint64 {
+	if x != nil {
+		return x.CallRsp
+	}
+	return 0
 }
 
 // VMEvent is a lifecycle change a subscriber must know: after a reset every
@@ -1233,12 +1266,13 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x04pids\x18\x01 \x03(\rR\x04pids\x12#\n" +
 	"\rprocess_names\x18\x02 \x03(\tR\fprocessNames\x12\x12\n" +
 	"\x04tids\x18\x03 \x03(\rR\x04tids\x12\x12\n" +
-	"\x04dtbs\x18\x04 \x03(\x04R\x04dtbs\"\xb4\x01\n" +
+	"\x04dtbs\x18\x04 \x03(\x04R\x04dtbs\"\xdc\x01\n" +
 	"\x0eBreakpointSpec\x12\x1a\n" +
 	"\aaddress\x18\x01 \x01(\x04H\x00R\aaddress\x12\x18\n" +
 	"\x06symbol\x18\x02 \x01(\tH\x00R\x06symbol\x122\n" +
 	"\x06filter\x18\x03 \x01(\v2\x1a.frost.v1.BreakpointFilterR\x06filter\x12,\n" +
-	"\x04kind\x18\x04 \x01(\x0e2\x18.frost.v1.BreakpointKindR\x04kindB\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x18.frost.v1.BreakpointKindR\x04kind\x12&\n" +
+	"\x0fbreak_on_return\x18\x05 \x01(\bR\rbreakOnReturnB\n" +
 	"\n" +
 	"\blocation\"\xed\x01\n" +
 	"\n" +
@@ -1276,7 +1310,7 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\n" +
 	"Subscribed\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\x04R\x0esubscriptionId\x126\n" +
-	"\vbreakpoints\x18\x02 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\x8b\x04\n" +
+	"\vbreakpoints\x18\x02 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\xc3\x04\n" +
 	"\rBreakpointHit\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12#\n" +
 	"\rbreakpoint_id\x18\x02 \x01(\x04R\fbreakpointId\x12.\n" +
@@ -1294,7 +1328,9 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"hold_until\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\x12\x18\n" +
 	"\adropped\x18\r \x01(\x04R\adropped\x12%\n" +
 	"\x05stack\x18\x0e \x01(\v2\x0f.frost.v1.StackR\x05stack\x12;\n" +
-	"\rsymbol_source\x18\x0f \x01(\x0e2\x16.frost.v1.SymbolSourceR\fsymbolSource\"\xb7\x02\n" +
+	"\rsymbol_source\x18\x0f \x01(\x0e2\x16.frost.v1.SymbolSourceR\fsymbolSource\x12\x1b\n" +
+	"\treturn_of\x18\x10 \x01(\x04R\breturnOf\x12\x19\n" +
+	"\bcall_rsp\x18\x11 \x01(\x04R\acallRsp\"\xb7\x02\n" +
 	"\aVMEvent\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.frost.v1.VMEvent.KindR\x04kind\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
