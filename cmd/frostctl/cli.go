@@ -21,6 +21,8 @@ type cli struct {
 	cc     *grpc.ClientConn
 	out    io.Writer
 	errOut io.Writer
+	// in is where break --stop's prompt reads commands; nil means stdin.
+	in io.Reader
 
 	json bool
 	vm   string

@@ -15,7 +15,7 @@ import (
 
 func init() {
 	register(
-		command{"break", "(ADDR|'MODULE!NAME') [--process NAME] [--pid N] [--tid N] [--persist]", "set a breakpoint and stream its hits (until ^C, which removes it)", cmdBreak},
+		command{"break", "(ADDR|'MODULE!NAME') [--process NAME] [--pid N] [--tid N] [--persist] [--stack] [--stop [--exec 'CMD; ...']]", "set a breakpoint and stream its hits (until ^C, which removes it), or stop at the first and inspect it", cmdBreak},
 		command{"events", "[--id N]...", "stream hits of the VM's breakpoints", cmdEvents},
 		command{"breakpoints", "", "list breakpoints", cmdBreakpoints},
 		command{"clear", "ID", "remove a breakpoint", cmdClear},
@@ -89,8 +89,15 @@ func cmdBreak(ctx context.Context, c *cli, args []string) error {
 	persist := fs.Bool("persist", false, "leave the breakpoint set after frostctl exits (see clear)")
 	hw := fs.Bool("hw", false, "use a hardware (debug register) breakpoint")
 	hold := fs.Duration("hold", 0, "hold the guest at each hit until acknowledged, at most this `long` (frostctl acks after printing)")
+	stack := fs.Bool("stack", false, "unwind the call stack at each hit and print it")
+	stop := fs.Bool("stop", false, "hold the guest at the first hit and give a prompt (regs, stack, disasm, read, step, continue)")
+	exec := fs.String("exec", "", "with --stop: run these `commands` (separated by ;) at the hit instead of reading them from stdin")
+	maxHold := fs.Duration("max-hold", defaultMaxHold, "with --stop: the longest the guest stays held (frostd lets it go then)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
+		return err
+	}
+	if err := checkStopFlags(c, *stop, *persist, *hold, *exec, *maxHold); err != nil {
 		return err
 	}
 	filter, err := ff.filter()
@@ -112,9 +119,12 @@ func cmdBreak(ctx context.Context, c *cli, args []string) error {
 		}
 		return c.emit(resp, func(w io.Writer) { printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()}) })
 	}
-	req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0}
+	req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0, Stack: *stack}
 	if *hold > 0 {
 		req.HoldDeadline = durationpb.New(*hold)
+	}
+	if *stop {
+		return c.stopAtFirstHit(ctx, bp, req, *exec, *maxHold)
 	}
 	return c.subscribe(ctx, bp, req)
 }
@@ -200,6 +210,9 @@ func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 			}
 		}
 		fmt.Fprintln(w)
+		if h.GetStack() != nil {
+			printStack(w, h.GetStack())
+		}
 	case *pb.SubscribeResponse_VmEvent:
 		fmt.Fprintf(w, "vm: %s %s\n", vmEventName(e.VmEvent), e.VmEvent.GetReason())
 	}

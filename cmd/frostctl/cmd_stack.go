@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+)
+
+func init() {
+	register(command{"stack", "[--cpu N] [--max N]", "call stack of a stopped vCPU, unwound from .pdata and symbolized", cmdStack})
+}
+
+// maxStackFrames is the API's limit on one unwind.
+const maxStackFrames = 256
+
+func cmdStack(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("stack", true)
+	cpu := fs.Int("cpu", -1, "vCPU `index` (default: the one that stopped)")
+	maxFrames := fs.Uint("max", 0, "at most `N` frames (default 64, at most 256)")
+	if _, err := c.parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *maxFrames > maxStackFrames {
+		return fmt.Errorf("--max %d: at most %d frames", *maxFrames, maxStackFrames)
+	}
+	cc, err := c.client()
+	if err != nil {
+		return err
+	}
+	req := &pb.GetStackRequest{Vm: c.vm, MaxFrames: uint32(*maxFrames)}
+	if *cpu >= 0 {
+		n := uint32(*cpu)
+		req.Cpu = &n
+	}
+	ctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	resp, err := pb.NewCPUServiceClient(cc).GetStack(ctx, req)
+	if err != nil {
+		return err
+	}
+	return c.emit(resp, func(w io.Writer) { printStackResponse(w, resp) })
+}
+
+func printStackResponse(w io.Writer, r *pb.GetStackResponse) {
+	fmt.Fprintf(w, "cpu %d", r.GetCpu())
+	if r.GetPid() != 0 || r.GetProcessName() != "" {
+		fmt.Fprintf(w, " pid %d (%s) tid %d", r.GetPid(), r.GetProcessName(), r.GetTid())
+	}
+	fmt.Fprintln(w)
+	printStack(w, r.GetStack())
+}
+
+// printStack lays a stack out as WinDbg's k does, innermost frame first:
+// the frame's stack pointer, its instruction pointer and name, then where
+// the name came from and how the frame was reached. A walk that stopped
+// early says why on its last line: a short stack is never passed off as
+// complete.
+func printStack(w io.Writer, s *pb.Stack) {
+	t := table(w)
+	fmt.Fprintln(t, " #\tChild-SP\tRIP\tCall Site\tSymbols\tFound by")
+	for _, f := range s.GetFrames() {
+		mode := ""
+		if f.GetUserMode() {
+			mode = " user"
+		}
+		fmt.Fprintf(t, "%02x\t%s\t%s\t%s\t%s\t[%s]%s\n", f.GetIndex(), addr(f.GetRsp()), addr(f.GetRip()),
+			frameName(f), sourceName(f.GetSource()), methodName(f.GetMethod()), mode)
+	}
+	t.Flush()
+	switch {
+	case s.GetTruncated():
+		fmt.Fprintf(w, "(stopped at the frame limit, %d frames: raise it with --max)\n", len(s.GetFrames()))
+	case s.GetError() != "":
+		fmt.Fprintf(w, "(the walk stopped: %s)\n", s.GetError())
+	}
+}
+
+// frameName is the frame's module!function+0xoff, built from its parts
+// when the server left the joined form empty.
+func frameName(f *pb.StackFrame) string {
+	switch {
+	case f.GetSymbol() != "":
+		return f.GetSymbol()
+	case f.GetModule() != "" && f.GetFunction() != "":
+		return fmt.Sprintf("%s!%s+%#x", f.GetModule(), f.GetFunction(), f.GetOffset())
+	case f.GetModule() != "":
+		return fmt.Sprintf("%s+%#x", f.GetModule(), f.GetRip()-f.GetModuleBase())
+	}
+	return addr(f.GetRip())
+}
+
+func sourceName(s pb.SymbolSource) string {
+	if s == pb.SymbolSource_SYMBOL_SOURCE_UNSPECIFIED {
+		return "-"
+	}
+	return strings.ToLower(strings.TrimPrefix(s.String(), "SYMBOL_SOURCE_"))
+}
+
+// methodName is how a frame was found, in words: "trap frame", "leaf".
+func methodName(m pb.UnwindMethod) string {
+	if m == pb.UnwindMethod_UNWIND_METHOD_UNSPECIFIED {
+		return "?"
+	}
+	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(m.String(), "UNWIND_METHOD_"), "_", " "))
+}
