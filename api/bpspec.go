@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -17,8 +19,19 @@ import (
 // managerSpec turns a client's spec into the manager's: the address (a
 // kernel symbol is resolved through the VM's kernel), the address space a
 // user address needs, and the filters as nt predicates.
-func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (breakpoints.Spec, *pb.Breakpoint, error) {
+func managerSpec(ctx context.Context, vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (breakpoints.Spec, *pb.Breakpoint, error) {
 	out := &pb.Breakpoint{Spec: s}
+	f := s.GetFilter()
+	// A user module's symbol, or a user address, is named in the one
+	// process the filter's pid names.
+	var proc *nt.Process
+	if len(f.GetPids()) == 1 && k != nil {
+		p, err := processOf(vm, k, f.GetPids()[0])
+		if err != nil {
+			return breakpoints.Spec{}, nil, err
+		}
+		proc = p
+	}
 	switch loc := s.GetLocation().(type) {
 	case *pb.BreakpointSpec_Address:
 		out.Address = loc.Address
@@ -27,28 +40,42 @@ func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (b
 		if err != nil {
 			return breakpoints.Spec{}, nil, err
 		}
-		if !isKernelModule(n.module()) {
-			return breakpoints.Spec{}, nil, notYet("breakpoints on module "+n.module(), "nt: loading drivers' symbols by their RSDS identity")
+		pid := uint32(0)
+		if proc != nil {
+			pid = uint32(proc.PID)
 		}
-		a, err := k.Address(n.Name)
+		sym, err := resolveIn(ctx, vm, k, pid, n)
 		if err != nil {
-			return breakpoints.Spec{}, nil, symbolError(loc.Symbol, err)
+			return breakpoints.Spec{}, nil, err
 		}
-		out.Address = a + n.Offset
+		out.Address = sym.Addr + n.Offset
 	default:
 		return breakpoints.Spec{}, nil, invalid("spec.location", "give an address or module!symbol")
 	}
 	if s.GetKind() != pb.BreakpointKind_BREAKPOINT_KIND_UNSPECIFIED {
 		return breakpoints.Spec{}, nil, notYet("choosing a breakpoint's kind", "breakpoints: a kind preference in its Spec (it places by capability: software under TCG, hardware under KVM)")
 	}
-	out.Symbol = describeKernel(k, out.Address)
+	if sym := describe(ctx, k, proc, out.Address); sym.InModule() {
+		out.Symbol = sym.String()
+	}
 	spec := breakpoints.Spec{Addr: out.Address, Owner: owner}
-	f := s.GetFilter()
+	if s.GetBreakOnReturn() {
+		// At each accepted hit, a one-shot breakpoint on this call's
+		// return; its hits go to this breakpoint's subscribers.
+		spec.Handler = func(ctx context.Context, f *breakpoints.Frame) error {
+			_, err := f.BreakOnReturn(ctx, breakpoints.ReturnSpec{Owner: owner + " (return)"})
+			return err
+		}
+	}
 	pids := make([]uint64, 0, len(f.GetPids()))
 	for _, p := range f.GetPids() {
 		pids = append(pids, uint64(p))
 	}
 	if len(pids) > 0 || len(f.GetProcessNames()) > 0 {
+		// Also for a user address with its address space: a DLL's page
+		// is shared by every process that maps it, and the stub stops
+		// them all; the CR3 check alone misses a process attached to
+		// another's space.
 		spec.Filter.Process = monitor.ProcessFilter(k.Kernel, monitor.Filter{Processes: f.GetProcessNames(), PIDs: pids})
 	}
 	if len(f.GetTids()) > 0 {
@@ -71,11 +98,7 @@ func managerSpec(vm string, k *nt.Opened, s *pb.BreakpointSpec, owner string) (b
 		if len(pids) != 1 {
 			return breakpoints.Spec{}, nil, invalid("spec.filter.pids", "a user-mode address needs exactly one pid (or one DTB) to name its address space")
 		}
-		p, err := k.ProcessByPID(pids[0])
-		if err != nil {
-			return breakpoints.Spec{}, nil, kernelError(vm, err)
-		}
-		spec.AddressSpace = &breakpoints.AddressSpace{DirectoryTableBase: p.DTB, UserDirectoryTableBase: p.UserDTB}
+		spec.AddressSpace = &breakpoints.AddressSpace{DirectoryTableBase: proc.DTB, UserDirectoryTableBase: proc.UserDTB}
 	}
 	return spec, out, nil
 }
@@ -108,4 +131,19 @@ func bpError(vm string, err error) error {
 		return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BREAKPOINT_SLOT, err.Error(), "vm", vm)
 	}
 	return targetError(vm, "arming a breakpoint in", err)
+}
+
+// describe names an address for an event or a breakpoint: any module's
+// symbol, a user address in p's images. Without a kernel, or in no module,
+// it is the bare address.
+func describe(ctx context.Context, k *nt.Opened, p *nt.Process, va uint64) nt.Symbol {
+	if k == nil {
+		return nt.Symbol{Addr: va}
+	}
+	dtb := k.DTB()
+	if p != nil {
+		dtb = p.DTB
+	}
+	sym, _ := k.Symbolizer().Lookup(ctx, dtb, p, va)
+	return sym
 }

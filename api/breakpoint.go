@@ -35,7 +35,7 @@ func (s *breakpointService) SetBreakpoint(ctx context.Context, req *pb.SetBreakp
 	if err != nil {
 		return nil, err
 	}
-	spec, out, err := managerSpec(vm.Name, k, req.GetSpec(), "api")
+	spec, out, err := managerSpec(ctx, vm.Name, k, req.GetSpec(), "api")
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		observers = append(observers, breakpoints.ID(b))
 	}
 	for _, spec := range req.GetBreakpoints() {
-		ms, out, err := managerSpec(vm.Name, k, spec, "subscription "+uitoa(id))
+		ms, out, err := managerSpec(ctx, vm.Name, k, spec, "subscription "+uitoa(id))
 		if err != nil {
 			return err
 		}
@@ -149,11 +149,18 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 		observers = append(observers, a.ID)
 		first.Breakpoints = append(first.Breakpoints, armedPB(a))
 	}
+	// A stack is unwound while the guest waits at the hit: a subscriber
+	// that asks for stacks holds each hit for that long, and the hold
+	// ends with the stack unless it asked to hold too.
+	hold := holdFor(req)
+	if req.GetStack() && hold == 0 {
+		hold = stackHold
+	}
 	events := sub.Start(breakpoints.SubscribeOptions{
 		Kinds: []breakpoints.EventKind{breakpoints.EventHit, breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone,
 			breakpoints.EventStop, breakpoints.EventResumed},
 		Observers: observers,
-		Hold:      holdFor(req),
+		Hold:      hold,
 	})
 
 	if err := stream.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Subscribed{Subscribed: first}}); err != nil {
@@ -167,7 +174,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 			if !ok {
 				return nil
 			}
-			msg := s.event(ctx, vm, k, sub, ev, holdFor(req))
+			msg := s.event(ctx, vm, k, sub, ev, req)
 			if msg == nil {
 				continue
 			}
@@ -224,23 +231,46 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 }
 
 // event maps a manager event onto the stream; nil skips it.
-func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ev breakpoints.Event, hold time.Duration) *pb.SubscribeResponse {
+func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ev breakpoints.Event, req *pb.SubscribeRequest) *pb.SubscribeResponse {
 	switch ev.Kind {
 	case breakpoints.EventHit:
 		h := ev.Hit
+		clientHolds := req.GetHold()
 		hit := &pb.BreakpointHit{
 			Sequence: ev.Seq, Time: timestamppb.New(ev.Time), Cpu: cpuIndex(h.CPU), Address: h.Addr,
-			Registers: registersPB(h.Regs), Held: ev.Held, Dropped: ev.Lost,
+			Registers: registersPB(h.Regs), Held: ev.Held && clientHolds, Dropped: ev.Lost,
 		}
 		if len(ev.Observers) > 0 {
 			hit.BreakpointId = uint64(ev.Observers[0])
 		}
+		if len(ev.ReturnOf) > 0 {
+			hit.ReturnOf = uint64(ev.ReturnOf[0])
+			if ev.Call != nil {
+				hit.CallRsp = ev.Call.RSP
+			}
+		}
 		vm.CountHit(ev.Observers)
-		hit.Symbol = describeKernel(k, h.Addr)
-		s.identify(ctx, vm, h, ev.Held, hit)
+		proc := s.identify(ctx, vm, h, ev.Held, hit)
+		if k == nil {
+			k = vm.FoundKernel()
+		}
+		sym := describe(ctx, k, proc, h.Addr)
+		if sym.InModule() {
+			hit.Symbol, hit.SymbolSource = sym.String(), sourcePB(sym)
+		}
+		if req.GetStack() {
+			hit.Stack = s.hitStack(ctx, vm, h, ev.Held, int(req.GetMaxStackFrames()))
+		}
 		if ev.Held {
-			hit.HoldUntil = timestamppb.New(ev.Time.Add(hold))
 			sub.Held(ev.Seq, ev.Edits)
+			if clientHolds {
+				hit.HoldUntil = timestamppb.New(ev.Time.Add(holdFor(req)))
+			} else if err := sub.Ack(ev.Seq, nil); err != nil {
+				// Held only for the stack: its hold ends with it. Late
+				// (the stack took longer than the hold): the guest
+				// already went on.
+				vm.Log().Debug("releasing a hit held for its stack", "seq", ev.Seq, "error", err)
+			}
 		}
 		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Hit{Hit: hit}}
 	case breakpoints.EventStop:
@@ -283,31 +313,53 @@ func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
 // worth delivering even when the kernel's structures cannot be read. The
 // thread the manager named at the stop stays valid after the guest runs
 // on; "who runs now" (KPCR) does not, so it is asked only while held.
-func (s *breakpointService) identify(ctx context.Context, vm *session.Session, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) {
+func (s *breakpointService) identify(ctx context.Context, vm *session.Session, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) *nt.Process {
 	// Only a kernel already found: a hit must never wait on (or stop the
 	// guest for) a search, and a guest that is not Windows has none.
 	k := vm.FoundKernel()
 	if k == nil {
-		return
+		return nil
 	}
 	var err error
 	var th nt.Thread
 	switch {
 	case h.ThreadKnown:
 		if th, err = k.ThreadAt(h.Thread); err != nil {
-			return
+			return nil
 		}
 	case held && h.Regs != nil:
 		cur, err := k.Current(h.Regs)
 		if err != nil {
-			return
+			return nil
 		}
 		th = cur.Thread
 	default:
-		return
+		return nil
 	}
 	out.Tid, out.Pid = uint32(th.TID), uint32(th.PID)
-	if p, err := k.ProcessByPID(th.PID); err == nil {
-		out.ProcessName = p.Name
+	p, err := k.ProcessByPID(th.PID)
+	if err != nil {
+		return nil
 	}
+	out.ProcessName = p.Name
+	return &p
+}
+
+// stackHold bounds how long a hit waits for its stack when only the stack
+// holds it: a stack that takes longer is reported with what was unwound.
+const stackHold = 2 * time.Second
+
+// hitStack unwinds the stack at a hit. Only while the guest waits there:
+// after it runs on, the stack is another.
+func (s *breakpointService) hitStack(ctx context.Context, vm *session.Session, h *breakpoints.Hit, held bool, max int) *pb.Stack {
+	if !held {
+		return &pb.Stack{Error: "the hit was not held (the subscription's queue was full), so its stack was gone before it could be read"}
+	}
+	sctx, cancel := context.WithTimeout(ctx, stackHold)
+	defer cancel()
+	at, err := vm.HitStack(sctx, h, max)
+	if err != nil {
+		return &pb.Stack{Error: err.Error()}
+	}
+	return stackPB(at.Stack)
 }

@@ -2,11 +2,14 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/frostvmi/frost/nt"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/symbols"
 )
@@ -22,31 +25,63 @@ type symbolService struct {
 }
 
 // scopeTable returns the symbol table a request's scope names, and the base
-// its addresses are relative to.
-func (s *symbolService) scopeTable(ctx context.Context, scope *pb.SymbolScope, module string) (*symbols.Table, uint64, error) {
+// its addresses are relative to. In a VM, "nt" is the kernel's own
+// symbols; any other module's PDB is found by the RSDS identity its image
+// carries in memory, among the kernel's modules or pid's images.
+func (s *symbolService) scopeTable(ctx context.Context, scope *pb.SymbolScope, module string, pid uint32) (symbols.Symbols, uint64, error) {
 	switch sc := scope.GetScope().(type) {
 	case *pb.SymbolScope_Vm:
 		vm, err := s.c.get(sc.Vm)
 		if err != nil {
 			return nil, 0, err
 		}
-		if !isKernelModule(module) {
-			return nil, 0, notYet("symbols of module "+module+" in a VM", "nt: loading drivers' symbols by their RSDS identity")
-		}
 		k, err := s.c.kernel(ctx, vm)
 		if err != nil {
 			return nil, 0, err
 		}
-		t, ok := k.Symbols().(*symbols.Table)
-		if !ok {
-			return nil, 0, apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, "the kernel's symbols are not a table")
+		if isKernelModule(module) {
+			return k.Symbols(), k.Base(), nil
 		}
-		return t, k.Base(), nil
+		p, err := processOf(vm.Name, k, pid)
+		if err != nil {
+			return nil, 0, err
+		}
+		t, m, err := k.Symbolizer().ModuleSymbols(ctx, p, module)
+		if err != nil {
+			return nil, 0, moduleSymbolError(vm.Name, module, err)
+		}
+		return t, m.Base, nil
 	case *pb.SymbolScope_Pdb:
 		t, err := s.load(ctx, sc.Pdb)
 		return t, 0, err
 	}
 	return nil, 0, invalid("scope", "name a VM or a PDB identity")
+}
+
+// processOf is the process a pid names; 0 names none (kernel modules
+// only).
+func processOf(vm string, k *nt.Opened, pid uint32) (*nt.Process, error) {
+	if pid == 0 {
+		return nil, nil
+	}
+	p, err := k.ProcessByPID(uint64(pid))
+	if err != nil {
+		return nil, kernelError(vm, err)
+	}
+	return &p, nil
+}
+
+// moduleSymbolError maps the symbolizer's errors.
+func moduleSymbolError(vm, query string, err error) error {
+	switch {
+	case errors.Is(err, nt.ErrModuleNotFound):
+		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_MODULE_NOT_FOUND, err.Error(), "vm", vm, "module", query)
+	case errors.Is(err, nt.ErrSymbolNotFound):
+		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_SYMBOL_NOT_FOUND, err.Error(), "vm", vm, "symbol", query)
+	case isSymbolsMiss(err):
+		return symbolError(query, err)
+	}
+	return targetError(vm, "reading the modules of", err)
 }
 
 func (s *symbolService) load(ctx context.Context, p *pb.PdbIdentity) (*symbols.Table, error) {
@@ -82,7 +117,28 @@ func (s *symbolService) ResolveSymbol(ctx context.Context, req *pb.ResolveSymbol
 	if err != nil {
 		return nil, err
 	}
-	t, base, err := s.scopeTable(ctx, req.GetScope(), n.module())
+	if vmName, ok := req.GetScope().GetScope().(*pb.SymbolScope_Vm); ok {
+		vm, err := s.c.get(vmName.Vm)
+		if err != nil {
+			return nil, err
+		}
+		k, err := s.c.kernel(ctx, vm)
+		if err != nil {
+			return nil, err
+		}
+		sym, err := resolveIn(ctx, vm.Name, k, req.GetPid(), n)
+		if err != nil {
+			return nil, err
+		}
+		addr := sym.Addr + n.Offset
+		out := &pb.ResolveSymbolResponse{Address: addr, Module: sym.Image.ModuleName(), ModuleBase: sym.Image.Base,
+			Rva: addr - sym.Image.Base, Source: sourcePB(sym)}
+		if sym.PDB != (symbols.Identity{}) {
+			out.Pdb = identityPB(sym.PDB)
+		}
+		return out, nil
+	}
+	t, base, err := s.scopeTable(ctx, req.GetScope(), n.module(), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +147,56 @@ func (s *symbolService) ResolveSymbol(ctx context.Context, req *pb.ResolveSymbol
 		return nil, symbolError(req.GetSymbol(), err)
 	}
 	rva += n.Offset
-	return &pb.ResolveSymbolResponse{Address: base + rva, Module: n.module(), ModuleBase: base, Rva: rva}, nil
+	return &pb.ResolveSymbolResponse{Address: base + rva, Module: n.module(), ModuleBase: base, Rva: rva, Source: pb.SymbolSource_SYMBOL_SOURCE_PDB}, nil
+}
+
+// resolveIn resolves module!name (without its offset) in a VM: the
+// kernel's modules, and pid's images when pid is given.
+func resolveIn(ctx context.Context, vm string, k *nt.Opened, pid uint32, n symbolName) (nt.Symbol, error) {
+	p, err := processOf(vm, k, pid)
+	if err != nil {
+		return nt.Symbol{}, err
+	}
+	dtb := k.DTB()
+	if p != nil {
+		dtb = p.DTB
+	}
+	sym, err := k.Symbolizer().Resolve(ctx, dtb, p, n.module(), n.Name)
+	if err != nil {
+		if errors.Is(err, nt.ErrModuleNotFound) && p == nil && !isKernelModule(n.module()) {
+			return sym, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_MODULE_NOT_FOUND,
+				err.Error()+"; a user module's symbols resolve in a process: give its pid", "vm", vm, "module", n.module())
+		}
+		return sym, moduleSymbolError(vm, n.String(), err)
+	}
+	return sym, nil
 }
 
 func (s *symbolService) LookupAddress(ctx context.Context, req *pb.LookupAddressRequest) (*pb.LookupAddressResponse, error) {
-	t, base, err := s.scopeTable(ctx, req.GetScope(), "nt")
+	if vmName, ok := req.GetScope().GetScope().(*pb.SymbolScope_Vm); ok {
+		vm, err := s.c.get(vmName.Vm)
+		if err != nil {
+			return nil, err
+		}
+		k, err := s.c.kernel(ctx, vm)
+		if err != nil {
+			return nil, err
+		}
+		p, err := processOf(vm.Name, k, req.GetPid())
+		if err != nil {
+			return nil, err
+		}
+		dtb := k.DTB()
+		if p != nil {
+			dtb = p.DTB
+		}
+		sym, err := k.Symbolizer().Lookup(ctx, dtb, p, req.GetAddress())
+		if err != nil && !sym.InModule() {
+			return nil, moduleSymbolError(vm.Name, fmt.Sprintf("%#x", req.GetAddress()), err)
+		}
+		return lookupPB(sym), nil
+	}
+	t, base, err := s.scopeTable(ctx, req.GetScope(), "nt", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +204,7 @@ func (s *symbolService) LookupAddress(ctx context.Context, req *pb.LookupAddress
 		return nil, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_MODULE_NOT_FOUND, "address below the module")
 	}
 	rva := req.GetAddress() - base
-	resp := &pb.LookupAddressResponse{Module: "nt", Name: symbols.Describe("nt", t, rva)}
+	resp := &pb.LookupAddressResponse{Module: "nt", Name: symbols.Describe("nt", t, rva), ModuleBase: base, Source: pb.SymbolSource_SYMBOL_SOURCE_PDB}
 	if name, off, err := t.Nearest(rva); err == nil {
 		resp.Symbol, resp.Offset = name, off
 	} else {
@@ -112,11 +213,17 @@ func (s *symbolService) LookupAddress(ctx context.Context, req *pb.LookupAddress
 	return resp, nil
 }
 
+// lookupPB maps a named address; one in no module is named by itself.
+func lookupPB(sym nt.Symbol) *pb.LookupAddressResponse {
+	return &pb.LookupAddressResponse{Name: sym.String(), Module: moduleOf(sym), Symbol: sym.Name, Offset: sym.Offset,
+		ModuleBase: sym.Image.Base, Source: sourcePB(sym)}
+}
+
 func (s *symbolService) GetField(ctx context.Context, req *pb.GetFieldRequest) (*pb.GetFieldResponse, error) {
 	if req.GetPath() == "" {
 		return nil, invalid("path", "a field path such as _EPROCESS.Pcb.DirectoryTableBase is required")
 	}
-	t, _, err := s.scopeTable(ctx, req.GetScope(), moduleOrNT(req.GetModule()))
+	t, _, err := s.scopeTable(ctx, req.GetScope(), moduleOrNT(req.GetModule()), req.GetPid())
 	if err != nil {
 		return nil, err
 	}
@@ -134,9 +241,13 @@ func (s *symbolService) GetType(ctx context.Context, req *pb.GetTypeRequest) (*p
 	if req.GetName() == "" {
 		return nil, invalid("name", "a type name is required")
 	}
-	t, _, err := s.scopeTable(ctx, req.GetScope(), moduleOrNT(req.GetModule()))
+	syms, _, err := s.scopeTable(ctx, req.GetScope(), moduleOrNT(req.GetModule()), req.GetPid())
 	if err != nil {
 		return nil, err
+	}
+	t, ok := syms.(*symbols.Table)
+	if !ok {
+		return nil, apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, "the module's symbols are not a table")
 	}
 	if ut, err := t.UserType(req.GetName()); err == nil {
 		resp := &pb.GetTypeResponse{Name: req.GetName(), Kind: ut.Kind.String(), Size: ut.Size}

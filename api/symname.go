@@ -41,3 +41,7 @@ func (n symbolName) module() string {
 	}
 	return n.Module
 }
+
+func (n symbolName) String() string {
+	return n.module() + "!" + n.Name
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/translate"
@@ -47,6 +48,19 @@ type Opened struct {
 	Image      KernelImage
 	SymbolFile string // where the symbols came from
 	Translator *translate.Translator
+	// Loader finds other modules' PDBs (the store Open used); nil: their
+	// export tables name them.
+	Loader SymbolLoader
+
+	symOnce sync.Once
+	syms    *Symbolizer
+}
+
+// Symbolizer names and resolves addresses in every loaded module, kernel
+// and user, for this kernel's life.
+func (o *Opened) Symbolizer() *Symbolizer {
+	o.symOnce.Do(func() { o.syms = NewSymbolizer(o.Kernel, o.Loader) })
+	return o.syms
 }
 
 // Open finds the kernel in a stopped guest and builds its model:
@@ -95,7 +109,7 @@ func Open(ctx context.Context, cfg Config) (*Opened, error) {
 		return nil, err
 	}
 	k.SetMemory(TranslatorMemory{tr})
-	return &Opened{Kernel: k, Image: img, SymbolFile: file, Translator: tr}, nil
+	return &Opened{Kernel: k, Image: img, SymbolFile: file, Translator: tr, Loader: cfg.Symbols}, nil
 }
 
 // startAddresses lists where the scan for ntoskrnl may start, best first:
