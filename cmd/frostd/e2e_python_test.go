@@ -26,7 +26,7 @@ func checkPythonClient(t *testing.T, sock, vm string) {
 	if out, err := gs.CombinedOutput(); err != nil {
 		t.Fatalf("generate.sh: %v\n%s", err, out)
 	}
-	cmd := exec.Command("/usr/bin/python3", "frost_client.py", "--gen", gen, "--socket", sock, "--vm", vm, "--process", "writer.exe")
+	cmd := exec.Command("/usr/bin/python3", "frost_client.py", "--gen", gen, "--socket", sock, "--vm", vm, "--process", "writer.exe", "--stack-at", "nt!NtWriteFile")
 	cmd.Dir = example
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -54,5 +54,14 @@ func checkPythonClient(t *testing.T, sock, vm string) {
 	}
 	if !strings.Contains(text, "writer.exe (pid") || !strings.Contains(text, " at 0x") {
 		t.Errorf("the example read no memory")
+	}
+	// The stack at writer's NtWriteFile: the service, the system call's
+	// machine frame into ntdll's stub, frostrt and writer, each from its
+	// PDB.
+	for _, want := range []string{"stack at nt!NtWriteFile in writer.exe", " nt!NtWriteFile ", "ntdll!NtWriteFile+", "machine_frame",
+		"frostrt!FrostWriteMessage+", "writer!NtProcessStartup+"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the example's stack lacks %q", want)
+		}
 	}
 }

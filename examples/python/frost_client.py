@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""A Frost client in Python: list a VM's processes, a process's DLLs, then read its memory.
+"""A Frost client in Python: list a VM's processes, a process's DLLs, a call stack at a breakpoint in it, then read its memory.
 
 It talks to frostd over its unix socket with Debian's python3-grpcio, using
 modules generated from proto/frost/v1 by generate.sh:
 
     examples/python/generate.sh /tmp/frost-py
     /usr/bin/python3 examples/python/frost_client.py --gen /tmp/frost-py \
-        --vm mini-nt --process swapper.exe
+        --vm mini-nt --process writer.exe --stack-at nt!NtWriteFile
 
 Call /usr/bin/python3 explicitly: Debian's python3-grpcio is installed for
 it only. Errors print the status code and frostd's ErrorDetail (its reason
@@ -29,6 +29,8 @@ def parse_args():
     p.add_argument("--process", default="swapper.exe", help="process whose memory to read")
     p.add_argument("--address", type=lambda s: int(s, 0), help="VA to read (default: the start of its first committed VAD)")
     p.add_argument("--length", type=int, default=64)
+    p.add_argument("--stack-at", metavar="SYMBOL",
+                   help="break once at SYMBOL (module!name) in the process and print the call stack there")
     return p.parse_args()
 
 
@@ -64,11 +66,40 @@ def hexdump(address, data, pages):
         print("%016x  %-47s  %s" % (address + line, " ".join(cells), text))
 
 
+def print_stack(args, target, breakpoint_pb2, bps, common_pb2):
+    """Breaks once at args.stack_at in target and prints the unwound stack.
+
+    The stream's breakpoint goes when the stream does: cancelling it after
+    the first hit leaves nothing armed, and frostd resumed the guest as
+    soon as the stack was unwound.
+    """
+    spec = breakpoint_pb2.BreakpointSpec(symbol=args.stack_at,
+                                         filter=breakpoint_pb2.BreakpointFilter(pids=[target.pid]))
+    stream = bps.Subscribe(breakpoint_pb2.SubscribeRequest(vm=args.vm, breakpoints=[spec], stack=True), timeout=60)
+    try:
+        for msg in stream:
+            if not msg.HasField("hit"):
+                continue
+            hit = msg.hit
+            print("\nstack at %s in %s (pid %d, tid %d):" % (hit.symbol, hit.process_name, hit.pid, hit.tid))
+            print("%3s %18s %18s  %-40s %-8s %s" % ("#", "RSP", "RIP", "Symbol", "Source", "Reached by"))
+            for f in hit.stack.frames:
+                source = common_pb2.SymbolSource.Name(f.source).replace("SYMBOL_SOURCE_", "").lower()
+                method = common_pb2.UnwindMethod.Name(f.method).replace("UNWIND_METHOD_", "").lower()
+                print("%3d %#18x %#18x  %-40s %-8s %s" % (f.index, f.rsp, f.rip, f.symbol, source, method))
+            if hit.stack.error:
+                print("    (the walk stopped: %s)" % hit.stack.error)
+            return
+    finally:
+        stream.cancel()
+
+
 def main():
     args = parse_args()
     sys.path.insert(0, args.gen)
     import grpc
-    from frost.v1 import common_pb2, memory_pb2, memory_pb2_grpc, process_pb2, process_pb2_grpc
+    from frost.v1 import (breakpoint_pb2, breakpoint_pb2_grpc, common_pb2, memory_pb2, memory_pb2_grpc,
+                          process_pb2, process_pb2_grpc)
     import rpc_status_pb2
 
     channel = grpc.insecure_channel("unix:" + args.socket)
@@ -93,6 +124,8 @@ def main():
             pdb = "%s %s-%d" % (m.pdb.pdb_name, m.pdb.guid, m.pdb.age) if m.HasField("pdb") else "-"
             print("%#18x %#8x  %-14s %-4s %-4s %-4s %-4s %s" % (m.base, m.size, m.name or "-", flag(m.in_load_order),
                   flag(m.in_memory_order), flag(m.in_init_order), flag(m.image_view), pdb))
+        if args.stack_at:
+            print_stack(args, target, breakpoint_pb2, breakpoint_pb2_grpc.BreakpointServiceStub(channel), common_pb2)
         address = args.address
         if address is None:
             vads = procs.ListVads(process_pb2.ListVadsRequest(vm=args.vm, pid=target.pid), timeout=30)
