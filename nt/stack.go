@@ -74,11 +74,13 @@ const StackLimit = 256
 // Stack unwinds the call stack of a stopped vCPU from regs, reading in
 // the address space dtb (the vCPU's CR3). p is the process the vCPU runs
 // (nil when unknown: user frames are then unwound only as leaves and
-// named by address). Every caller is found from the modules' unwind data,
-// as Windows' own unwinder finds it; frame pointers are never trusted.
-// The walk crosses from the kernel into user mode through the system
-// call's machine frame. max is the frame limit (0: 64).
-func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unwind.Registers, max int) Stack {
+// named by address), th its thread (nil when unknown). Every caller is
+// found from the modules' unwind data, as Windows' own unwinder finds it;
+// frame pointers are never trusted. The walk crosses from the kernel into
+// user mode through the system call's machine frame, or, where the
+// kernel's unwind data ends short of it, through the thread's
+// _KTHREAD.TrapFrame. max is the frame limit (0: 64).
+func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, th *Thread, regs unwind.Registers, max int) Stack {
 	if max <= 0 {
 		max = 64
 	}
@@ -105,6 +107,12 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unw
 		}
 		if err != nil {
 			st.Err = fmt.Errorf("finding the caller of frame %d (%s): %w", len(st.Frames)-1, cur.Symbol, err)
+			if next, ok := s.trapFrame(th, cur); ok {
+				st.Err = nil
+				st.Frames = append(st.Frames, s.frame(ctx, dtb, p, next.RIP, next.GPR[unwind.RSP], MethodTrapFrame))
+				regs, callSite = next, false
+				continue
+			}
 			return st
 		}
 		next := step.Caller
@@ -123,6 +131,11 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unw
 			st.Err = fmt.Errorf("frame %d (%s) returns into the kernel at %#x: user code cannot", len(st.Frames)-1, cur.Symbol, rip)
 			return st
 		case crossed && method != MethodMachineFrame:
+			if tf, ok := s.trapFrame(th, cur); ok {
+				st.Frames = append(st.Frames, s.frame(ctx, dtb, p, tf.RIP, tf.GPR[unwind.RSP], MethodTrapFrame))
+				regs, callSite = tf, false
+				continue
+			}
 			st.Err = fmt.Errorf("frame %d (%s) returns into user mode at %#x without a machine frame", len(st.Frames)-1, cur.Symbol, rip)
 			return st
 		case !crossed && rsp <= cur.RSP:
@@ -138,6 +151,29 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unw
 		}
 		regs, callSite = next, !step.Interrupted
 	}
+}
+
+// trapFrame is the user context the thread's system call saved, as the
+// caller of a kernel frame the unwind data cannot get past: only for a
+// kernel frame, and only a user-mode trap frame that lies on the kernel
+// stack above it (this system call's, not a stale one).
+func (s *Symbolizer) trapFrame(th *Thread, cur StackFrame) (unwind.Registers, bool) {
+	var out unwind.Registers
+	if th == nil || cur.User() {
+		return out, false
+	}
+	tf, err := s.k.TrapFrame(*th)
+	if err != nil || !tf.UserMode || tf.Addr <= cur.RSP || tf.RIP == 0 || tf.RIP >= kernelHalf {
+		return out, false
+	}
+	out.RIP = tf.RIP
+	for i, n := range gprNames {
+		if v, ok := tf.GPR[n]; ok {
+			out.GPR[i], out.Known = v, out.Known|1<<i
+		}
+	}
+	out.GPR[unwind.RSP], out.Known = tf.RSP, out.Known|1<<unwind.RSP
+	return out, true
 }
 
 func (s *Symbolizer) frame(ctx context.Context, dtb uint64, p *Process, rip, rsp uint64, m FrameMethod) StackFrame {
