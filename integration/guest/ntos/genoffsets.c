@@ -12,6 +12,14 @@ void GenerateOffsets(void) {
     DEFINE(PcRspBase, offsetof(KPCR, Prcb.RspBase));
     DEFINE(PcCurrentThread, offsetof(KPCR, Prcb.CurrentThread));
     DEFINE(ThTrapFrame, offsetof(KTHREAD, TrapFrame));
+    DEFINE(TfR15, offsetof(KTRAP_FRAME, R15));
+    DEFINE(TfR14, offsetof(KTRAP_FRAME, R14));
+    DEFINE(TfR13, offsetof(KTRAP_FRAME, R13));
+    DEFINE(TfR12, offsetof(KTRAP_FRAME, R12));
+    DEFINE(TfRbp, offsetof(KTRAP_FRAME, Rbp));
+    DEFINE(TfRbx, offsetof(KTRAP_FRAME, Rbx));
+    DEFINE(TfRdi, offsetof(KTRAP_FRAME, Rdi));
+    DEFINE(TfRsi, offsetof(KTRAP_FRAME, Rsi));
     DEFINE(TfRax, offsetof(KTRAP_FRAME, Rax));
     DEFINE(TfRcx, offsetof(KTRAP_FRAME, Rcx));
     DEFINE(TfRdx, offsetof(KTRAP_FRAME, Rdx));

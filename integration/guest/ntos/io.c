@@ -156,7 +156,8 @@ NTSTATUS FsRead(FROSTFS_ENTRY *e, ULONG64 offset, PVOID buf, ULONG64 len) {
 
 /* Writes through to the extent, sector by sector (read-modify-write at the
    edges). The caller updates FileSize and the table. */
-NTSTATUS FsWrite(FROSTFS_ENTRY *e, ULONG64 offset, const void *buf, ULONG64 len) {
+NOINLINE NTSTATUS FsWrite(FROSTFS_ENTRY *e, ULONG64 offset, const void *buf, ULONG64 len) {
+    KI_REPORT_STACK(KiReportNestedStack, FsWrite);
     if (offset + len < offset || offset + len > e->ExtentCapacity) return STATUS_DISK_FULL;
     const UCHAR *in = buf;
     while (len) {
@@ -332,6 +333,7 @@ NTSTATUS NtCreateFile(PHANDLE FileHandle, ACCESS_MASK DesiredAccess, POBJECT_ATT
 NTSTATUS NtWriteFile(HANDLE FileHandle, HANDLE Event, PVOID ApcRoutine, PVOID ApcContext,
                      PIO_STATUS_BLOCK IoStatusBlock, PVOID Buffer, ULONG Length, PLARGE_INTEGER ByteOffset,
                      PULONG Key) {
+    KI_REPORT_STACK(KiReportServiceStack, NtWriteFile);
     (void)Event, (void)ApcRoutine, (void)ApcContext, (void)Key;
     FILE_OBJECT *fo;
     NTSTATUS st = ObReferenceObjectByHandle(FileHandle, IoFileObjectType, (PVOID *)&fo);

@@ -102,6 +102,15 @@ __attribute__((noreturn)) void KiTerminateCurrentThread(void);
 KTHREAD *KeGetCurrentThread(void);
 extern volatile ULONG64 KeTickCount;
 
+/* stacktrace.c: the call chains of the call-stack test. A function calls
+   these first thing with its own address, _AddressOfReturnAddress()
+   (its rsp at entry) and __builtin_return_address(0). */
+void *_AddressOfReturnAddress(void); /* MSVC's intrinsic, as intrin.h declares it */
+void KiReportServiceStack(const char *at, PVOID function, ULONG64 sp, ULONG64 returnAddress);
+void KiReportNestedStack(const char *at, PVOID function, ULONG64 sp, ULONG64 returnAddress);
+#define KI_REPORT_STACK(report, function) \
+    report(#function, (PVOID)function, (ULONG64)_AddressOfReturnAddress(), (ULONG64)__builtin_return_address(0))
+
 /* assembly (trap.S) */
 void KiSwapContext(PVOID *oldKernelStack, PVOID newKernelStack);
 void KiThreadStartup(void);

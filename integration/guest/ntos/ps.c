@@ -125,6 +125,12 @@ static void PspUserThreadStartup(PVOID ctx) {
         p->ExitTime.QuadPart = KeQuerySystemTime();
         KiTerminateCurrentThread();
     }
+    /* The entry is entered as if called, with its return-address slot at
+       [rsp] holding 0: the end of the stack, where a debugger's unwind of
+       the thread stops (the stack is demand-zero; this makes it so
+       whatever the page held). */
+    if (!MmProbeUserRange((PVOID)s->Stack, sizeof(ULONG64), TRUE)) KiTerminateCurrentThread();
+    *(volatile ULONG64 *)s->Stack = 0;
     KiStartUserThread(s->Entry, s->Stack, s->Peb);
 }
 

@@ -117,8 +117,28 @@ FUNC \name
  * from the user stack into the callee's frame and calls the service with
  * rcx = r10, so at the service's first instruction argument n >= 5 is at
  * [rsp+8n].
+ *
+ * Its unwind data (.pdata/.xdata) describes the trap frame as Windows'
+ * does, so a debugger unwinds from any service into user mode: a machine
+ * frame with an error-code slot (UWOP_PUSH_MACHFRAME 1: RIP = [RSP+8],
+ * RSP = [RSP+32] give the user RIP after the syscall and the user RSP),
+ * the vector slot and the volatile registers as stack allocations, the
+ * nonvolatile registers as pushes, and rbx as the frame register
+ * (UWOP_SET_FPREG, offset 0): rbx holds the trap frame's address for the
+ * whole body, while rsp moves by the size of the copied arguments. Each
+ * code is at the offset of the instruction it describes, so inside the
+ * prologue an unwinder applies only what is already done. Before the stack
+ * switch no code applies and the leaf rule (RIP = [RSP]) reads the user
+ * stack: the return address of the ntdll stub, whose own RIP is only in
+ * rcx. Between the switch and the error-code push the kernel stack holds
+ * part of a frame that no code can describe; Windows' entry has the same
+ * window. From the end of the prologue to the last instruction covered
+ * (the restore of rbx), rbx is the trap frame and the description is exact.
+ * swapgs and sysretq lie outside the function's range: there rsp is the
+ * user stack again and the leaf rule gives the stub's return address.
  */
 FUNC KiSystemCall64
+    .seh_proc KiSystemCall64
     swapgs
     mov gs:[PcUserRsp], rsp
     mov rsp, gs:[PcRspBase]
@@ -127,17 +147,58 @@ FUNC KiSystemCall64
     push r11
     push KGDT64_R3_CODE_RPL
     push rcx
-    push 0
-    push 0x2e
-    SAVE_GPRS
+    push 0                  /* ErrorCode */
+    .seh_pushframe @code
+    push 0x2e               /* Vector */
+    .seh_stackalloc 8
+    /* SAVE_GPRS, each push described: the volatile registers (rcx and
+       r11 hold the user RIP and RFLAGS here) as stack space, the
+       nonvolatile ones as pushes an unwinder restores. */
+    push rax
+    .seh_stackalloc 8
+    push rcx
+    .seh_stackalloc 8
+    push rdx
+    .seh_stackalloc 8
+    push r8
+    .seh_stackalloc 8
+    push r9
+    .seh_stackalloc 8
+    push r10
+    .seh_stackalloc 8
+    push r11
+    .seh_stackalloc 8
+    push rsi
+    .seh_pushreg rsi
+    push rdi
+    .seh_pushreg rdi
+    push rbx
+    .seh_pushreg rbx
+    push rbp
+    .seh_pushreg rbp
+    push r12
+    .seh_pushreg r12
+    push r13
+    .seh_pushreg r13
+    push r14
+    .seh_pushreg r14
+    push r15
+    .seh_pushreg r15
     mov rbx, rsp
+    .seh_setframe rbx, 0
+    .seh_endprologue
     mov r11, gs:[PcCurrentThread]
     mov [r11 + ThTrapFrame], rbx
     mov eax, eax
     cmp eax, dword ptr [rip + KiServiceLimit]
-    jae KiInvalidService
+    jb 1f
+    mov eax, 0xC000001C     /* STATUS_INVALID_SYSTEM_SERVICE */
+    jmp KiSystemServiceExit
+KiSystemServiceAccessViolation:
+    mov eax, 0xC0000005     /* STATUS_ACCESS_VIOLATION */
+    jmp KiSystemServiceExit
     /* KiServiceTable entry: (routine - table) << 4 | stack arguments. */
-    lea r11, [rip + KiServiceTable]
+1:  lea r11, [rip + KiServiceTable]
     mov ecx, dword ptr [r11 + rax*4]
     and ecx, 15
     lea r11, [rcx*8 + 0x20 + 15]
@@ -179,23 +240,33 @@ FUNC KiSystemCall64
     sar r10, 4
     add r10, r11
     call r10
+    /* Every service returns here; an unwinder sees this address as the
+       service's return address. The registers come back from the trap
+       frame through rbx, which stays the frame register until the last
+       load, so the unwind data above holds at every instruction. */
 KiSystemServiceExit:
     mov [rbx + TfRax], rax
-    mov rsp, rbx
     cli
-    RESTORE_GPRS
-    mov rcx, [rsp + 0x10]   /* Rip */
-    mov r11, [rsp + 0x20]   /* EFlags */
-    mov rsp, [rsp + 0x28]   /* Rsp */
+    mov r15, [rbx + TfR15]
+    mov r14, [rbx + TfR14]
+    mov r13, [rbx + TfR13]
+    mov r12, [rbx + TfR12]
+    mov rbp, [rbx + TfRbp]
+    mov rdi, [rbx + TfRdi]
+    mov rsi, [rbx + TfRsi]
+    mov r10, [rbx + TfR10]
+    mov r9, [rbx + TfR9]
+    mov r8, [rbx + TfR8]
+    mov rdx, [rbx + TfRdx]
+    mov rax, [rbx + TfRax]
+    mov rcx, [rbx + TfRip]
+    mov r11, [rbx + TfEFlags]
+    mov rsp, [rbx + TfRsp]
+    mov rbx, [rbx + TfRbx]
+    .seh_endproc
+KiSystemServiceReturn:
     swapgs
     sysretq
-
-KiInvalidService:
-    mov eax, 0xC000001C     /* STATUS_INVALID_SYSTEM_SERVICE */
-    jmp KiSystemServiceExit
-KiSystemServiceAccessViolation:
-    mov eax, 0xC0000005     /* STATUS_ACCESS_VIOLATION */
-    jmp KiSystemServiceExit
 
 /* void KiSwapContext(PVOID *oldKernelStack, PVOID newKernelStack) */
 FUNC KiSwapContext

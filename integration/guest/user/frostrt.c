@@ -22,14 +22,37 @@ static ULONG Format(char *buf, ULONG cap, const char *fmt, ...) {
     return n;
 }
 
+/* The message buffer: larger than a page, so FrostWriteMessage's frame is
+   too (UWOP_ALLOC_LARGE in its unwind data), as a function with a big
+   local buffer has; stack probes are off (see the Makefile). */
+#define MESSAGE_BUFFER 6144
+
 /* Writes writer's message number count to file through write (ntdll's
-   NtWriteFile). */
+   NtWriteFile), by way of FrostIssueWrite. */
 __attribute__((noinline)) NTSTATUS FrostWriteMessage(PVOID write, HANDLE file, IO_STATUS_BLOCK *iosb,
                                                      ULONG count) {
-    char msg[96];
+    FrostStackRecord(__builtin_return_address(0));
+    char msg[MESSAGE_BUFFER];
     ULONG len = Format(msg, sizeof(msg), "frost-writer: message %u from writer.exe\r\n", count);
+    return FrostIssueWrite(write, file, iosb, msg, len);
+}
+
+/* Writes len bytes of msg to file through write until all are written or
+   a call fails, as a caller that must not lose a short write does. What
+   it needs after each call lives in nonvolatile registers, which its
+   prologue saves (UWOP_PUSH_NONVOL). iosb ends up describing the last
+   call, which for mini-NT's synchronous writes is the only one. */
+__attribute__((noinline)) NTSTATUS FrostIssueWrite(PVOID write, HANDLE file, IO_STATUS_BLOCK *iosb, const char *msg,
+                                                   ULONG len) {
+    FrostStackRecord(__builtin_return_address(0));
     NT_WRITE_FILE_WIDE volatile fn = (NT_WRITE_FILE_WIDE)write;
-    return fn(file, 0, 0, 0, iosb, msg, 0xA5A5A5A500000000ull | len, 0, 0);
+    NTSTATUS st = 0;
+    for (ULONG done = 0; done < len;) {
+        st = fn(file, 0, 0, 0, iosb, (PVOID)(msg + done), 0xA5A5A5A500000000ull | (len - done), 0, 0);
+        if (!NT_SUCCESS(st) || iosb->Information == 0 || iosb->Information > len - done) break;
+        done += (ULONG)iosb->Information;
+    }
+    return st;
 }
 
 /* The sum of the first qword of each of pages pages from base: touching

@@ -150,8 +150,37 @@ void DbgPrint(const char *fmt, ...);
 void Sleep(ULONG milliseconds);
 __attribute__((noreturn)) void RtlExitUserProcess(NTSTATUS status);
 
+/* The thread's TEB starts with the NT_TIB, whose Self the user GS base
+   points through (as on Windows). */
+typedef struct _NT_TIB {
+    PVOID ExceptionList;
+    PVOID StackBase;
+    PVOID StackLimit;
+    PVOID SubSystemTib;
+    PVOID FiberData;
+    PVOID ArbitraryUserPointer;
+    struct _NT_TIB *Self;
+} NT_TIB;
+
+static inline NT_TIB *NtCurrentTib(void) {
+    NT_TIB *tib;
+    __asm__("mov %%gs:%c1, %0" : "=r"(tib) : "i"(__builtin_offsetof(NT_TIB, Self)));
+    return tib;
+}
+
+/* The call-stack record (include/stacktrace.h): each function on a
+   reported path appends its own return address when the thread's TEB
+   points at a record. */
+#include "../include/stacktrace.h"
+
+static inline void FrostStackRecord(PVOID returnAddress) {
+    FROST_USER_STACK *s = NtCurrentTib()->ArbitraryUserPointer;
+    if (s && s->Tag == FROST_STACK_TAG && s->Depth < FROST_STACK_MAX) s->Frames[s->Depth++] = (ULONG64)returnAddress;
+}
+
 /* frostrt.dll */
 NTSTATUS FrostWriteMessage(PVOID write, HANDLE file, IO_STATUS_BLOCK *iosb, ULONG count);
+NTSTATUS FrostIssueWrite(PVOID write, HANDLE file, IO_STATUS_BLOCK *iosb, const char *msg, ULONG len);
 ULONG64 FrostSumPages(ULONG64 base, ULONG64 pages, ULONG64 pageSize);
 
 #endif

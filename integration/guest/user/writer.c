@@ -7,6 +7,16 @@
  * single instance does. The write goes through frostrt.dll,
  * which leaves garbage in the upper half of the Length argument's stack
  * slot, as real callers may.
+ *
+ * Every write takes the same call chain, whose functions have different
+ * unwind data (the call-stack test of issue 16, README.md "Call stacks"):
+ * NtProcessStartup -> WriterWrite (writerframe.c: alloca, frame register)
+ * -> frostrt!FrostWriteMessage (a frame larger than a page) ->
+ * frostrt!FrostIssueWrite (saves nonvolatile registers) -> ntdll!NtWriteFile
+ * (a leaf stub) -> the kernel. Each records its return address in the
+ * chain record the TEB points at; on write WRITER_STACK_COUNT the record
+ * asks the kernel to report the chain. The chain, and every stack pointer
+ * on it, is the same at every write.
  */
 #include "ntdll.h"
 
@@ -14,6 +24,9 @@
 #define EVENT_ALL_ACCESS 0x1f0003
 #define MUTANT_ALL_ACCESS 0x1f0001
 #define EXTRA_HANDLES 300
+#define WRITER_STACK_COUNT 3
+
+NTSTATUS WriterWrite(HANDLE file, IO_STATUS_BLOCK *iosb, ULONG count); /* writerframe.c */
 
 static ULONG QueryPeriod(void) {
     UCHAR buf[64];
@@ -27,6 +40,11 @@ static ULONG QueryPeriod(void) {
 
 void NtProcessStartup(PVOID Peb) {
     (void)Peb;
+    /* The thread's first frame: KiStartUserThread entered it with a zero
+       return-address slot, the end of the stack. */
+    FROST_USER_STACK chain = {.Tag = FROST_STACK_TAG};
+    chain.End = (ULONG64)__builtin_return_address(0);
+    NtCurrentTib()->ArbitraryUserPointer = &chain;
     ULONG period = QueryPeriod();
 
     HANDLE h = 0;
@@ -59,7 +77,10 @@ void NtProcessStartup(PVOID Peb) {
 
     for (ULONG count = 1;; count++) {
         /* frostrt.dll formats the message and calls ntdll's NtWriteFile. */
-        st = FrostWriteMessage((PVOID)NtWriteFile, file, &iosb, count);
+        chain.Depth = 0;
+        chain.Count = count;
+        chain.Report = count == WRITER_STACK_COUNT;
+        st = WriterWrite(file, &iosb, count);
         DbgPrint("frost-guest: write count=%u status=0x%08x bytes=%llu\n", count, (ULONG)st, iosb.Information);
         if (period) Sleep(period);
     }
