@@ -66,7 +66,7 @@ func printStack(w io.Writer, s *pb.Stack) {
 		if f.GetUserMode() {
 			mode = " user"
 		}
-		fmt.Fprintf(t, "%02x\t%s\t%s\t%s\t%s\t[%s]%s\n", f.GetIndex(), addr(f.GetRsp()), addr(f.GetRip()),
+		fmt.Fprintf(t, "%02x\t%s\t%s\t%s\t%s\t[%s]%s\n", f.GetIndex(), addr64(f.GetRsp()), addr64(f.GetRip()),
 			frameName(f), sourceName(f.GetSource()), methodName(f.GetMethod()), mode)
 	}
 	t.Flush()
@@ -77,6 +77,9 @@ func printStack(w io.Writer, s *pb.Stack) {
 		fmt.Fprintf(w, "(the walk stopped: %s)\n", s.GetError())
 	}
 }
+
+// addr64 is an address in full, so that user and kernel frames line up.
+func addr64(v uint64) string { return fmt.Sprintf("%08x`%08x", v>>32, v&0xffffffff) }
 
 // frameName is the frame's module!function+0xoff, built from its parts
 // when the server left the joined form empty.
