@@ -30,7 +30,7 @@ func sample() Dump {
 		},
 		Threads: []Thread{{ID: 88, TEB: 0x7ff00000, Stack: Range{0x20f000, 0x1000},
 			Context: Context{Flags: ContextControl | ContextInteger, Rip: 0x140001234, Rsp: 0x20f800, Rax: 7, R15: 15, SegCs: 0x33, SegSs: 0x2b, EFlags: 0x246}}},
-		Memory: []Range{{0x20e000, 0x2000}, {0x140000000, 0x5000}, {0x7ffe0000000, 0x3000}},
+		Memory:  []Range{{0x20e000, 0x2000}, {0x140000000, 0x5000}, {0x7ffe0000000, 0x3000}},
 		Comment: "pages from the paging file: none\nunread: 0x7ffe0003000",
 		Time:    time.Unix(1700000100, 0),
 	}
