@@ -92,3 +92,6 @@ func (l fnList) FunctionAt(addr uint64) (Function, bool, error) {
 type fnFunc func(addr uint64) (Function, bool, error)
 
 func (f fnFunc) FunctionAt(addr uint64) (Function, bool, error) { return f(addr) }
+
+// buf is the page bytes from addr on (the page must exist).
+func (m *fakeMem) buf(addr uint64) []byte { return m.pages[addr&^(pageSize-1)][addr&(pageSize-1):] }
