@@ -36,9 +36,15 @@ const maxInsnLen = 15
 // instruction: the caller has no more bytes to decide it.
 func decodeOne(code []byte, va uint64, name namer) (in insn, ok bool) {
 	inst, err := x86asm.Decode(code, 64)
+	// Bytes that end inside an instruction come back as ErrTruncated, or
+	// as an instruction of prefixes only (Op 0): either way the next
+	// bytes would decide, and there are none.
+	cut := errors.Is(err, x86asm.ErrTruncated) || (err == nil && inst.Op == 0)
 	switch {
-	case errors.Is(err, x86asm.ErrTruncated) && len(code) < maxInsnLen:
+	case cut && len(code) < maxInsnLen:
 		return insn{}, false
+	case err == nil && inst.Op == 0:
+		return insn{addr: va, raw: code[:1], text: "(bad)", bad: true}, true
 	case err != nil || inst.Len == 0:
 		if len(code) == 0 {
 			return insn{}, false

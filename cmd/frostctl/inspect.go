@@ -208,7 +208,7 @@ func (h *heldHit) cmdDisasm(ctx context.Context, w io.Writer, args []string) err
 			return err
 		}
 		if v == 0 || v > maxDisasm {
-			return fmt.Errorf("N: 1 to %d instructions", maxDisasm)
+			return fmt.Errorf("the count: 1 to %d instructions", maxDisasm)
 		}
 		n = int(v)
 	}
