@@ -90,8 +90,11 @@ func (u *Unwinder) Unwind(regs Registers, callSite bool, mem Memory, fns Functio
 
 	if !callSite && all {
 		done, err := u.tryEpilogue(&c, &st, regs.RIP, in.frameReg, fn, prim, mem, fns)
-		if err != nil || done {
-			return st, err
+		if err != nil {
+			return Step{}, err
+		}
+		if done {
+			return st, nil
 		}
 	}
 
