@@ -105,6 +105,15 @@ type Headers struct {
 	LfaNew                          uint32
 	OptionalHeaderSize              uint16
 	NumberOfRvaAndSizes             uint32 // as the header claims it, before the cap
+
+	// read are the header bytes read and parsed, by offset from Base: a
+	// module dump keeps them even when the rest of their page is gone.
+	read []headerPiece
+}
+
+type headerPiece struct {
+	off uint32
+	b   []byte
 }
 
 // Directory returns data directory i and whether the image has it (the
@@ -152,6 +161,7 @@ func MappedHeaders(m Memory, base uint64) (*Headers, error) {
 		return nil, bad("no MZ signature at %#x", base)
 	}
 	h := &Headers{Base: base, LfaNew: le.Uint32(dos[0x3c:])}
+	h.read = append(h.read, headerPiece{0, dos})
 	// NT headers live in the first pages; a larger e_lfanew is corrupt.
 	if h.LfaNew < 64 || h.LfaNew > 0x10000 {
 		return nil, bad("e_lfanew %#x", h.LfaNew)
@@ -163,6 +173,7 @@ func MappedHeaders(m Memory, base uint64) (*Headers, error) {
 	if string(nt[:4]) != "PE\x00\x00" {
 		return nil, bad("no PE signature at e_lfanew %#x", h.LfaNew)
 	}
+	h.read = append(h.read, headerPiece{h.LfaNew, nt})
 	h.Machine = le.Uint16(nt[fhMachine:])
 	h.TimeDateStamp = le.Uint32(nt[fhTimeDate:])
 	h.Characteristics = le.Uint16(nt[fhChars:])
@@ -181,6 +192,7 @@ func MappedHeaders(m Memory, base uint64) (*Headers, error) {
 	if err := h.parseOptional(opt); err != nil {
 		return nil, err
 	}
+	h.read = append(h.read, headerPiece{h.LfaNew + ntHeaderSize, opt})
 	// The headers the loader maps must lie inside the image.
 	tableEnd := uint64(h.sectionTable()) + uint64(nSections)*sectionSize
 	if tableEnd > uint64(h.SizeOfImage) {
@@ -196,6 +208,7 @@ func MappedHeaders(m Memory, base uint64) (*Headers, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.read = append(h.read, headerPiece{h.sectionTable(), table})
 	h.Sections = make([]Section, nSections)
 	for i := range h.Sections {
 		e := table[i*sectionSize:]

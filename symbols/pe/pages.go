@@ -51,7 +51,9 @@ func (p *imagePages) page(rva uint32) (b []byte, pageAddr uint64) {
 // the image, or nil if a page of them is unreadable; every unreadable
 // page is recorded, not just the first.
 func (p *imagePages) read(rva, n uint32) []byte {
-	out := make([]byte, 0, n)
+	// Grow with what is read: a table the guest claims is 16 MiB but
+	// whose pages are absent costs nothing.
+	out := make([]byte, 0, min(n, 1<<16))
 	ok := true
 	for at := uint64(rva); at < uint64(rva)+uint64(n); {
 		b, pageAddr := p.page(uint32(at))

@@ -56,9 +56,10 @@ func (h *Headers) RuntimeFunctions(m Memory) ([]RuntimeFunction, error) {
 	if n == 0 {
 		return nil, bad("exception directory of %d bytes holds no entry", d.Size)
 	}
-	raw, err := readPages(m, h.Base+uint64(d.RVA), n*runtimeFunctionSize, "exception directory")
-	if err != nil {
-		return nil, err
+	pages := newImagePages(m, h.Base, h.SizeOfImage)
+	raw := pages.read(d.RVA, n*runtimeFunctionSize)
+	if raw == nil {
+		return nil, pages.unreadable("exception directory")
 	}
 	table := make([]RuntimeFunction, 0, n)
 	var skipped *SkippedError
