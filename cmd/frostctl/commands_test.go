@@ -65,7 +65,8 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "pause", args: []string{"pause", "--vm", "win10"}, rpc: "CPUService/Pause", want: []string{"stopped: cpu 0, pause"}},
 		{name: "resume", args: []string{"resume", "--vm", "win10"}, rpc: "CPUService/Resume", want: []string{"win10 running"}},
 		{name: "step", args: []string{"step", "--vm", "win10"}, rpc: "CPUService/Step", want: []string{"stopped: cpu 0, step"}},
-		{name: "stack", args: []string{"stack", "--vm", "win10", "--max", "8"}, rpc: "CPUService/GetStack", code: 1, serverCode: codes.Unimplemented, want: []string{"GetStack"}},
+		// A running guest has no stack to show: frostd says to stop it.
+		{name: "stack", args: []string{"stack", "--vm", "win10", "--max", "8"}, rpc: "CPUService/GetStack", code: 1, serverCode: codes.FailedPrecondition, want: []string{"the guest is running: stop it first"}},
 		{name: "regs", args: []string{"regs"}, env: vm, rpc: "CPUService/GetRegisters", code: 1, serverCode: codes.Internal, want: []string{"reading registers of win10", string(errNoRegisterFile)}},
 		{name: "ps", args: []string{"ps"}, env: vm, rpc: "ProcessService/ListProcesses", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "threads", args: []string{"threads", "--vm", "win10"}, rpc: "ProcessService/ListThreads", code: 1, serverCode: codes.Internal, want: noKernel},
