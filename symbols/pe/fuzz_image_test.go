@@ -164,9 +164,9 @@ func FuzzRebuild(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, holes uint64) {
 		m := holeyMemory{flatMemory{base: fuzzBase, b: data}, holes}
-		// 1 MiB keeps each run's allocation small; Rebuild's bound is
+		// 256 KiB keeps each run's allocation small; Rebuild's bound is
 		// the same check with MaxImageSize.
-		r, err := rebuild(m, m.base, 1<<20)
+		r, err := rebuild(m, m.base, 1<<18)
 		if err != nil {
 			if r != nil {
 				t.Fatalf("a file with %v", err)

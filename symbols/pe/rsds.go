@@ -7,6 +7,11 @@
 // read by RVA (AddressOfRawData), never by file offset; every size read
 // from the guest is bounded before it is used, and pages that could not
 // be read are reported.
+//
+// From a mapped image it also reads what user-mode symbols and stacks
+// need without a PDB: the headers (MappedHeaders), the export table
+// (Exports) and the x64 exception directory (RuntimeFunctions); and it
+// lays the image out as a file again for a module dump (Rebuild).
 package pe
 
 import (
