@@ -11,9 +11,9 @@ package unwind
 // completely before control reached the fragment), when RIP is past this
 // level's UWOP_SET_FPREG, or, for a fragment without one of its own, when
 // the primary set it up before the fragment began.
-func frameBase(c *Registers, in *info, all bool, prologOff uint64) (base uint64, fromFP bool, err error) {
+func frameBase(c *Registers, in *info, all bool, prologOff uint64) (uint64, error) {
 	if in.frameReg == 0 {
-		return c.GPR[RSP], false, nil
+		return c.GPR[RSP], nil
 	}
 	set := all
 	switch {
@@ -24,13 +24,13 @@ func frameBase(c *Registers, in *info, all bool, prologOff uint64) (base uint64,
 		set = in.flags&flagChainInfo != 0
 	}
 	if !set {
-		return c.GPR[RSP], false, nil
+		return c.GPR[RSP], nil
 	}
 	fr := int(in.frameReg)
 	if !c.IsKnown(fr) {
-		return 0, false, unknownReg(fr, "frame register needed for the frame base")
+		return 0, unknownReg(fr, "frame register needed for the frame base")
 	}
-	return c.GPR[fr] - 16*uint64(in.frameOff), true, nil
+	return c.GPR[fr] - 16*uint64(in.frameOff), nil
 }
 
 // applyCodes undoes one level's prologue operations on c, latest first (the
@@ -39,7 +39,7 @@ func frameBase(c *Registers, in *info, all bool, prologOff uint64) (base uint64,
 // instruction) is at most prologOff had run. It reports whether a machine
 // frame replaced RIP and RSP.
 func (u *Unwinder) applyCodes(c *Registers, in *info, all bool, prologOff uint64, mem Memory, st *Step) (machine bool, err error) {
-	base, _, err := frameBase(c, in, all, prologOff)
+	base, err := frameBase(c, in, all, prologOff)
 	if err != nil {
 		return false, err
 	}

@@ -3,7 +3,7 @@ package unwind
 import "fmt"
 
 // Walk unwinds a stack from regs, the context of a stopped vCPU (its RIP
-// is where execution is, not a return address), taking at most max
+// is where execution is, not a return address), taking at most limit
 // steps. Step i unwinds frame i (frame 0 is regs) into frame i+1, its
 // Caller; Step i's Function is frame i's function.
 //
@@ -14,11 +14,11 @@ import "fmt"
 // caller's frame lies above its callee's, and anything else is a loop in
 // corrupt data. A machine frame may switch stacks (an interrupt from user
 // mode lands on the kernel stack), so it is exempt.
-func Walk(regs Registers, mem Memory, fns Functions, max int) ([]Step, error) {
+func Walk(regs Registers, mem Memory, fns Functions, limit int) ([]Step, error) {
 	var u Unwinder
-	var steps []Step
+	steps := make([]Step, 0, min(max(limit, 0), 16)) // most stacks fit: one allocation
 	callSite := false
-	for len(steps) < max {
+	for len(steps) < limit {
 		st, err := u.Unwind(regs, callSite, mem, fns)
 		if err != nil {
 			return steps, err
