@@ -74,7 +74,6 @@ type Section struct {
 	VirtualAddress, VirtualSize     uint32
 	PointerToRawData, SizeOfRawData uint32
 	Characteristics                 uint32
-	headerOffset                    uint32 // of this section's header, from the image base
 }
 
 // MappedSize is how many bytes the loader maps for s: VirtualSize, or
@@ -143,6 +142,11 @@ func (h *Headers) sectionTableEnd() uint32 {
 
 func (h *Headers) sectionTable() uint32 {
 	return h.LfaNew + ntHeaderSize + uint32(h.OptionalHeaderSize)
+}
+
+// sectionHeader is the offset of section i's header from the image base.
+func (h *Headers) sectionHeader(i int) uint32 {
+	return h.sectionTable() + uint32(i)*sectionSize
 }
 
 // MappedHeaders reads the headers of the PE image mapped at base in m
@@ -226,7 +230,6 @@ func MappedHeaders(m Memory, base uint64) (*Headers, error) {
 			SizeOfRawData:    le.Uint32(e[shRawSize:]),
 			PointerToRawData: le.Uint32(e[shRawPtr:]),
 			Characteristics:  le.Uint32(e[shChars:]),
-			headerOffset:     h.sectionTable() + uint32(i)*sectionSize,
 		}
 		if end := uint64(s.VirtualAddress) + uint64(s.MappedSize()); end > uint64(h.SizeOfImage) {
 			return nil, bad("section %d (%q) at RVA %#x+%#x ends past SizeOfImage %#x", i, clip(name), s.VirtualAddress, s.MappedSize(), h.SizeOfImage)

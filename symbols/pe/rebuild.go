@@ -118,7 +118,7 @@ func (r *Rebuilt) rewriteHeaders(fa, hdrLen uint32, ptrs, sizes []uint64) {
 	h, f := r.Headers, r.File
 	opt := f[h.LfaNew+ntHeaderSize:]
 	for i, s := range h.Sections {
-		sh := f[s.headerOffset:]
+		sh := f[h.sectionHeader(i):]
 		// A VirtualSize of zero meant "SizeOfRawData": with that now
 		// rounded up, it would claim more than the image mapped.
 		le.PutUint32(sh[shVirtualSize:], s.MappedSize())
@@ -172,8 +172,8 @@ func (r *Rebuilt) fixDebugPointers() {
 // raw data holds it all.
 func (r *Rebuilt) fileOffset(rva, size uint32) (uint64, bool) {
 	le := binary.LittleEndian
-	for _, s := range r.Headers.Sections {
-		sh := r.File[s.headerOffset:]
+	for i, s := range r.Headers.Sections {
+		sh := r.File[r.Headers.sectionHeader(i):]
 		raw, ptr := le.Uint32(sh[shRawSize:]), le.Uint32(sh[shRawPtr:])
 		if rva >= s.VirtualAddress && uint64(rva)+uint64(size) <= uint64(s.VirtualAddress)+uint64(min(raw, s.MappedSize())) {
 			return uint64(ptr) + uint64(rva-s.VirtualAddress), true
