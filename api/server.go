@@ -57,6 +57,7 @@ func Register(s grpc.ServiceRegistrar, cfg Config) {
 	pb.RegisterSymbolServiceServer(s, &symbolService{c: c})
 	pb.RegisterBreakpointServiceServer(s, &breakpointService{c: c})
 	pb.RegisterMonitorServiceServer(s, &monitorService{c: c})
+	pb.RegisterDumpServiceServer(s, &dumpService{c: c})
 }
 
 // init fills what the services derive from the fields.

@@ -64,12 +64,17 @@ type DumpThread struct {
 // PlanProcessDump plans a minidump of the process pid. Unless live, it
 // first pauses the guest (Hold), which Close undoes; on an error the
 // guest is let go before it returns.
-func (s *Session) PlanProcessDump(ctx context.Context, pid uint64, live bool) (d *ProcessDump, err error) {
+func (s *Session) PlanProcessDump(ctx context.Context, pid uint64, live bool) (*ProcessDump, error) {
 	k, err := s.Kernel(ctx)
 	if err != nil {
 		return nil, err
 	}
-	d = &ProcessDump{Live: live, s: s, tr: k.Translator, deadline: time.Now().Add(MaxDumpHold)}
+	// An unknown process never stops the guest.
+	p, err := k.ProcessByPID(pid)
+	if err != nil {
+		return nil, err
+	}
+	d := &ProcessDump{Process: p, Live: live, s: s, tr: k.Translator, deadline: time.Now().Add(MaxDumpHold)}
 	if !live {
 		hctx, cancel := context.WithTimeout(ctx, HoldTimeout)
 		d.held, err = s.Hold(hctx)
@@ -77,24 +82,32 @@ func (s *Session) PlanProcessDump(ctx context.Context, pid uint64, live bool) (d
 		if err != nil {
 			return nil, fmt.Errorf("pausing the guest for a consistent dump (live dumps it running): %w", err)
 		}
-		defer func() {
-			if err != nil {
-				err = errors.Join(err, d.Close(context.WithoutCancel(ctx)))
-			}
-		}()
 	}
-	if d.Process, err = k.ProcessByPID(pid); err != nil {
-		return nil, err
+	if err := d.plan(ctx, k); err != nil {
+		return nil, errors.Join(err, d.Close(context.WithoutCancel(ctx)))
 	}
+	return d, nil
+}
+
+// plan reads what the dump will hold and fixes its layout.
+func (d *ProcessDump) plan(ctx context.Context, k *nt.Opened) error {
+	// The process again, now that the guest is still: it may have exited
+	// between the look and the pause.
+	p, err := k.ProcessByPID(d.Process.PID)
+	if err != nil {
+		return err
+	}
+	d.Process = p
+	pid := p.PID
 	d.dtb = d.Process.DTB
 	vads, err := k.VADs(d.Process)
 	if err != nil {
-		return nil, fmt.Errorf("the VADs of pid %d: %w", pid, err)
+		return fmt.Errorf("the VADs of pid %d: %w", pid, err)
 	}
 	slices.SortFunc(vads, func(a, b nt.VAD) int { return cmpU64(a.Start, b.Start) })
 	memory, err := d.memoryPlan(vads)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, r := range d.sourcing {
 		d.Sourced = append(d.Sourced, r.PageRun)
@@ -102,7 +115,7 @@ func (s *Session) PlanProcessDump(ctx context.Context, pid uint64, live bool) (d
 	d.modules(k)
 	threads, err := d.threads(ctx, k, memory)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dump := minidump.Dump{
 		System:  d.system(ctx, k),
@@ -113,10 +126,8 @@ func (s *Session) PlanProcessDump(ctx context.Context, pid uint64, live bool) (d
 		Time:    time.Now(),
 	}
 	dump.Comment = d.comment()
-	if d.Plan, err = minidump.NewPlan(dump); err != nil {
-		return nil, err
-	}
-	return d, nil
+	d.Plan, err = minidump.NewPlan(dump)
+	return err
 }
 
 func cmpU64(a, b uint64) int {

@@ -79,6 +79,8 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "vadmap", args: []string{"vadmap", "--vm", "win10", "--kernel", "fffff800`00000000", "fffff800`00010000"}, rpc: "MemoryService/VadMap", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "dump", args: []string{"dump", "--vm", "win10", "-o", filepath.Join(dir, "guest.elf")}, rpc: "MemoryService/GetPhysicalMap", want: []string{"guest.elf"}},
 		{name: "dump", args: []string{"dump", "--vm", "win10", "--live", "-o", filepath.Join(dir, "live.elf")}, rpc: "MemoryService/GetPhysicalMap", want: []string{"live.elf", "smear"}},
+		{name: "procdump", args: []string{"procdump", "--vm", "win10", "--pid", "420", "-o", filepath.Join(dir, "p.dmp")}, rpc: "DumpService/DumpProcess", code: 1, serverCode: codes.Internal, want: noKernel},
+		{name: "moddump", args: []string{"moddump", "--vm", "win10", "--pid", "420", "--module", "frostrt.dll", "-o", filepath.Join(dir, "m.dll")}, rpc: "DumpService/DumpModule", code: 1, serverCode: codes.Internal, want: noKernel},
 		{name: "break", args: []string{"break", "--vm", "win10", "nt!NtWriteFile"}, rpc: "BreakpointService/Subscribe", code: 1, serverCode: codes.Internal, want: noKernel},
 		// A raw user address in one address space needs no kernel: it
 		// arms and streams until ^C.
