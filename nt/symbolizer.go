@@ -409,6 +409,11 @@ func (s *Symbolizer) RuntimeFunctions(dtb uint64, m ImageRef) ([]pe.RuntimeFunct
 	defer ii.mu.Unlock()
 	if !ii.fnDone {
 		ii.funcs, ii.fnErr = hdr.RuntimeFunctions(s.mem(dtb, m))
+		if pe.IsSkipped(ii.fnErr) {
+			// Corrupt entries were left out; the rest of the table still
+			// serves every other function.
+			ii.fnErr = nil
+		}
 		ii.fnDone = true
 	}
 	return ii.funcs, ii.fnErr
@@ -493,8 +498,9 @@ func (s *Symbolizer) Lookup(ctx context.Context, dtb uint64, p *Process, va uint
 	} else {
 		out.NoPDB = perr
 	}
-	ex, eerr := s.exports(dtb, m)
-	if eerr == nil {
+	// A table whose name pages are not all readable still names what it
+	// has.
+	if ex, _ := s.exports(dtb, m); ex != nil {
 		if e, off, ok := ex.Nearest(uint32(rva)); ok {
 			out.Name, out.Offset, out.Source = exportName(e), uint64(off), SourceExports
 			return out, nil
@@ -535,12 +541,16 @@ func (s *Symbolizer) Resolve(ctx context.Context, dtb uint64, p *Process, module
 	}
 	out.NoPDB = perr
 	ex, eerr := s.exports(dtb, m)
-	if eerr != nil {
+	if ex == nil {
 		return out, &SymbolNotFoundError{Module: m.ModuleName(), Name: name, PDB: perr, Exports: eerr}
 	}
 	e, ok := ex.ByName(name)
 	if !ok {
-		return out, &SymbolNotFoundError{Module: m.ModuleName(), Name: name, PDB: perr, Exports: errors.New("not exported")}
+		why := errors.New("not exported")
+		if eerr != nil {
+			why = fmt.Errorf("not among the exports that could be read (%w)", eerr)
+		}
+		return out, &SymbolNotFoundError{Module: m.ModuleName(), Name: name, PDB: perr, Exports: why}
 	}
 	if e.Forwarder != "" {
 		return out, &SymbolNotFoundError{Module: m.ModuleName(), Name: name, PDB: perr,
