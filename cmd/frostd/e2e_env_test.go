@@ -95,12 +95,17 @@ type testDomain struct {
 // other), clears stale test domains, and defines mini-NT with a paging
 // file configured, so winboot has one to refuse.
 func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir string) *testDomain {
+	return defineDomainWith(ctx, t, c, minint.Config{GuestDir: guestDir})
+}
+
+// defineDomainWith is defineDomain with the caller's configuration (another
+// kernel build), the paging file and writer period filled in.
+func defineDomainWith(ctx context.Context, t *testing.T, c *libvirt.Conn, cfg minint.Config) *testDomain {
 	t.Helper()
 	lockTCGAndClear(ctx, t, c)
 	name := fmt.Sprintf("%sfrostd-%d", testDomainPrefix, os.Getpid())
-	spec, err := minint.NewDomain(name, minint.Config{
-		GuestDir: guestDir, PagingFiles: []string{`C:\pagefile.sys`}, WriterPeriodMS: 250,
-	})
+	cfg.PagingFiles, cfg.WriterPeriodMS = []string{`C:\pagefile.sys`}, 250
+	spec, err := minint.NewDomain(name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
