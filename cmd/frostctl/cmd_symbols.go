@@ -47,6 +47,7 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 	c.vmFlag(fs, "the VM whose modules are meant (default $FROST_VM); convert needs none")
 	pdbSpec := fs.String("pdb", "", "one PDB of frostd's symbol store, as `NAME:GUID:AGE`")
 	module := fs.String("module", "", "module whose types are meant (default nt)")
+	pid := fs.Uint("pid", 0, "the process whose DLLs and executable count too (user-mode modules: 'ntdll!NtWriteFile', 'writer!main'); 0: kernel modules only")
 	out := fs.String("o", "", "convert: output `file` (default <GUID>-<AGE>.json.xz)")
 	pos, err := c.parse(fs, args, 2, 2)
 	if err != nil {
@@ -71,25 +72,25 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 	defer cancel()
 	switch pos[0] {
 	case "resolve":
-		resp, err := sym.ResolveSymbol(ctx, &pb.ResolveSymbolRequest{Scope: scope, Symbol: pos[1]})
+		resp, err := sym.ResolveSymbol(ctx, &pb.ResolveSymbolRequest{Scope: scope, Symbol: pos[1], Pid: uint32(*pid)})
 		if err != nil {
 			return err
 		}
 		return c.emit(resp, func(w io.Writer) {
-			fmt.Fprintf(w, "%s = %s (%s base %s + rva %#x)\n", pos[1], addr(resp.GetAddress()), resp.GetModule(), addr(resp.GetModuleBase()), resp.GetRva())
+			fmt.Fprintf(w, "%s = %s (%s base %s + rva %#x, from %s)\n", pos[1], addr(resp.GetAddress()), resp.GetModule(), addr(resp.GetModuleBase()), resp.GetRva(), sourceName(resp.GetSource()))
 		})
 	case "lookup":
 		a, err := parseAddr("ADDR", pos[1])
 		if err != nil {
 			return err
 		}
-		resp, err := sym.LookupAddress(ctx, &pb.LookupAddressRequest{Scope: scope, Address: a})
+		resp, err := sym.LookupAddress(ctx, &pb.LookupAddressRequest{Scope: scope, Address: a, Pid: uint32(*pid)})
 		if err != nil {
 			return err
 		}
-		return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "%s = %s\n", addr(a), resp.GetName()) })
+		return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "%s = %s (from %s)\n", addr(a), resp.GetName(), sourceName(resp.GetSource())) })
 	case "field":
-		resp, err := sym.GetField(ctx, &pb.GetFieldRequest{Scope: scope, Module: *module, Path: pos[1]})
+		resp, err := sym.GetField(ctx, &pb.GetFieldRequest{Scope: scope, Module: *module, Path: pos[1], Pid: uint32(*pid)})
 		if err != nil {
 			return err
 		}
@@ -101,7 +102,7 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintln(w)
 		})
 	case "type":
-		resp, err := sym.GetType(ctx, &pb.GetTypeRequest{Scope: scope, Module: *module, Name: pos[1]})
+		resp, err := sym.GetType(ctx, &pb.GetTypeRequest{Scope: scope, Module: *module, Name: pos[1], Pid: uint32(*pid)})
 		if err != nil {
 			return err
 		}
