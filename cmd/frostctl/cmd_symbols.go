@@ -88,7 +88,9 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "%s = %s (from %s)\n", addr(a), resp.GetName(), sourceName(resp.GetSource())) })
+		return c.emit(resp, func(w io.Writer) {
+			fmt.Fprintf(w, "%s = %s (from %s)\n", addr(a), resp.GetName(), sourceName(resp.GetSource()))
+		})
 	case "field":
 		resp, err := sym.GetField(ctx, &pb.GetFieldRequest{Scope: scope, Module: *module, Path: pos[1], Pid: uint32(*pid)})
 		if err != nil {
