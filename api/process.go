@@ -107,23 +107,19 @@ func (s *processService) ListThreads(ctx context.Context, req *pb.ListThreadsReq
 			if start == 0 {
 				start = th.StartAddress
 			}
+			name := ""
+			if sym := describe(ctx, k, &p, start); sym.InModule() {
+				name = sym.String() // a user start address in the process's images too
+			}
 			resp.Threads = append(resp.Threads, &pb.Thread{
 				Tid: uint32(th.TID), Pid: uint32(th.PID), Ethread: th.ETHREAD, StartAddress: start,
-				StartSymbol: describeKernel(k, start), State: enumName(k, "_KTHREAD_STATE", th.State), Teb: th.Teb,
+				StartSymbol: name, State: enumName(k, "_KTHREAD_STATE", th.State), Teb: th.Teb,
 			})
 		}
 	}
 	return resp, nil
 }
 
-// describeKernel names a kernel address ("nt!Foo+0x10"); user addresses
-// and addresses outside any known symbol stay numbers.
-func describeKernel(k *nt.Opened, va uint64) string {
-	if va < userTop || k == nil {
-		return ""
-	}
-	return k.Describe(va)
-}
 
 // enumName names a value of one of the kernel's enums (_KTHREAD_STATE,
 // _MI_VAD_TYPE) from its symbols, or gives the number.
