@@ -95,10 +95,8 @@ func (h *heldHit) cmdRegs(ctx context.Context, w io.Writer) error {
 		fmt.Fprintf(w, "%3s=%016x%s", n, m[n], sep)
 	}
 	fmt.Fprintf(w, "rflags=%08x %s cs=%04x ss=%04x cr3=%016x\n", m["eflags"], flagsText(m["eflags"]), m["cs"], m["ss"], m["cr3"])
-	if n := h.name(ctx, m["rip"]); n != "" {
-		fmt.Fprintf(w, "%s:\n", n)
-	}
-	return nil
+	// As WinDbg's r: where RIP is, and the instruction there.
+	return h.disasmFrom(ctx, w, m["rip"], 1)
 }
 
 // flagsText names the set status and control flags, as a debugger does.

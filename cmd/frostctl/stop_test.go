@@ -83,7 +83,7 @@ func TestBreakStopExec(t *testing.T) {
 		"held at nt!NtWriteFile+0x7 (fffff800`12340007) (cpu 0, pid 420, tid 424) for at most 10m0s",
 		"frost> regs\n",
 		"rip=fffff80012340007 rsp=fffff80099990f28",
-		"rflags=00000246 [pf zf if] cs=0010 ss=0018 cr3=00000000001aa000",
+		"rflags=00000246 [pf zf if] cs=0010 ss=0018 cr3=00000000001aa000\nnt!NtWriteFile+0x7:\n=> fffff800`12340007 488b05f20f0000   mov rax,",
 		// disasm: from the function's start, RIP marked, targets named.
 		"nt!NtWriteFile:\n   fffff800`12340000 4c8bdc           mov r11, rsp\n   fffff800`12340003 4883ec68         sub rsp, 0x68\n",
 		"=> fffff800`12340007 488b05f20f0000   mov rax, qword ptr [rip+0xff2] ; nt!IoFileObjectType (fffff800`12341000)\n",
