@@ -24,7 +24,7 @@ import (
 
 // bootWithWinboot boots the shut-off domain through BootService and
 // returns its final status.
-func bootWithWinboot(ctx context.Context, t *testing.T, cc *grpc.ClientConn, d *testDomain) *pb.BootStatus {
+func bootWithWinboot(ctx context.Context, t testing.TB, cc *grpc.ClientConn, d *testDomain) *pb.BootStatus {
 	t.Helper()
 	stream, err := pb.NewBootServiceClient(cc).Boot(ctx, &pb.BootRequest{
 		Name: d.name, Winboot: true, Deadline: durationpb.New(10 * time.Minute),
@@ -85,7 +85,7 @@ func checkBootStatus(t *testing.T, d *testDomain, st *pb.BootStatus) {
 }
 
 // guestPIDs is the guest's own account of its processes.
-func guestPIDs(t *testing.T, d *testDomain) map[string]uint32 {
+func guestPIDs(t testing.TB, d *testDomain) map[string]uint32 {
 	t.Helper()
 	pids := map[string]uint32{}
 	for _, ev := range d.report(t).All("process") {
@@ -191,18 +191,23 @@ func checkUnknownSymbol(ctx context.Context, t *testing.T, cc *grpc.ClientConn, 
 	}
 }
 
-// checkPendingCall: a call whose backend has not landed (a driver's
-// symbols in a VM) is Unimplemented, saying what it waits on. It needs an
-// attached VM, which is why it is checked here.
+// checkPendingCall: a call whose backend has not landed (choosing a
+// breakpoint's kind) is Unimplemented, saying what it waits on; a
+// driver's symbol the driver's PDB lacks is NotFound, as any unknown
+// symbol. It needs an attached VM, which is why it is checked here.
 func checkPendingCall(ctx context.Context, t *testing.T, cc *grpc.ClientConn, vm string) {
 	t.Helper()
-	_, err := pb.NewSymbolServiceClient(cc).ResolveSymbol(ctx, &pb.ResolveSymbolRequest{
+	_, err := pb.NewBreakpointServiceClient(cc).SetBreakpoint(ctx, &pb.SetBreakpointRequest{Vm: vm, Spec: &pb.BreakpointSpec{
+		Location: &pb.BreakpointSpec_Symbol{Symbol: "nt!NtWriteFile"}, Kind: pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE,
+	}})
+	detail := wantReason(t, err, codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET)
+	if !strings.HasPrefix(detail.GetMetadata()["waits_on"], "breakpoints") {
+		t.Errorf("waits_on = %q, want breakpoints", detail.GetMetadata()["waits_on"])
+	}
+	_, err = pb.NewSymbolServiceClient(cc).ResolveSymbol(ctx, &pb.ResolveSymbolRequest{
 		Scope: &pb.SymbolScope{Scope: &pb.SymbolScope_Vm{Vm: vm}}, Symbol: "hal!HalReturnToFirmware",
 	})
-	detail := wantReason(t, err, codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET)
-	if !strings.HasPrefix(detail.GetMetadata()["waits_on"], "nt") {
-		t.Errorf("waits_on = %q, want nt", detail.GetMetadata()["waits_on"])
-	}
+	wantReason(t, err, codes.NotFound, pb.ErrorReason_ERROR_REASON_SYMBOL_NOT_FOUND)
 }
 
 // checkWritesDenied: without --allow-write, every write is

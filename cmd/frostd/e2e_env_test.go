@@ -39,7 +39,7 @@ func unavailable(t testing.TB, format string, args ...any) {
 
 // requireE2E checks the tools, root (libvirtd's setup) and the built
 // guest, and returns the guest's build directory.
-func requireE2E(t *testing.T) string {
+func requireE2E(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("skipping: starts libvirtd, QEMU and frostd, and -short is set")
@@ -95,16 +95,16 @@ type testDomain struct {
 // other), clears stale test domains, and defines mini-NT with a paging
 // file configured, so winboot has one to refuse.
 func defineDomain(ctx context.Context, t *testing.T, c *libvirt.Conn, guestDir string) *testDomain {
-	return defineDomainWith(ctx, t, c, minint.Config{GuestDir: guestDir})
+	return defineDomainWith(ctx, t, c, minint.Config{GuestDir: guestDir, WriterPeriodMS: 250})
 }
 
 // defineDomainWith is defineDomain with the caller's configuration (another
-// kernel build), the paging file and writer period filled in.
-func defineDomainWith(ctx context.Context, t *testing.T, c *libvirt.Conn, cfg minint.Config) *testDomain {
+// kernel build, the writer's period), the paging file filled in.
+func defineDomainWith(ctx context.Context, t testing.TB, c *libvirt.Conn, cfg minint.Config) *testDomain {
 	t.Helper()
 	lockTCGAndClear(ctx, t, c)
 	name := fmt.Sprintf("%sfrostd-%d", testDomainPrefix, os.Getpid())
-	cfg.PagingFiles, cfg.WriterPeriodMS = []string{`C:\pagefile.sys`}, 250
+	cfg.PagingFiles = []string{`C:\pagefile.sys`}
 	spec, err := minint.NewDomain(name, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func removeDomain(ctx context.Context, d *libvirt.Domain) error {
 }
 
 // report is the serial report so far, complete lines only.
-func (d *testDomain) report(t *testing.T) minint.Report {
+func (d *testDomain) report(t testing.TB) minint.Report {
 	t.Helper()
 	data, err := os.ReadFile(d.spec.SerialPath())
 	if err != nil {
@@ -190,7 +190,7 @@ func (d *testDomain) report(t *testing.T) minint.Report {
 func (d *testDomain) writes(t *testing.T) int { return len(d.report(t).All("write")) }
 
 // waitSerial waits for a serial line matching match while the domain lives.
-func (d *testDomain) waitSerial(t *testing.T, what string, match minint.Matcher) {
+func (d *testDomain) waitSerial(t testing.TB, what string, match minint.Matcher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guestWait)
 	defer cancel()

@@ -425,7 +425,7 @@ func TestStacksReorderedOnLibvirt(t *testing.T) {
 	conn := setupLibvirt(ctx, t)
 	bin := buildFrostd(t)
 	reorder := filepath.Join(guestDir, "reorder")
-	d := defineDomainWith(ctx, t, conn, minint.Config{GuestDir: guestDir, Kernel: filepath.Join(reorder, "ntoskrnl.exe")})
+	d := defineDomainWith(ctx, t, conn, minint.Config{GuestDir: guestDir, Kernel: filepath.Join(reorder, "ntoskrnl.exe"), WriterPeriodMS: 250})
 	// The reordered kernel's PDB first; the user images' beside it.
 	fd := startFrostd(t, bin, t.TempDir(), guestDir, "frostd.log", "--symbol-path", reorder+";"+guestDir)
 	defer func() {
