@@ -140,10 +140,6 @@ func describe(ctx context.Context, k *nt.Opened, p *nt.Process, va uint64) nt.Sy
 	if k == nil {
 		return nt.Symbol{Addr: va}
 	}
-	dtb := k.DTB()
-	if p != nil {
-		dtb = p.DTB
-	}
-	sym, _ := k.Symbolizer().Lookup(ctx, dtb, p, va)
+	sym, _ := k.Symbolizer().Lookup(ctx, nt.SpaceOf(k.Kernel, p), p, va)
 	return sym
 }

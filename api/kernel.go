@@ -24,6 +24,16 @@ func (c *Config) kernel(ctx context.Context, vm *session.Session) (*nt.Opened, e
 	return k, nil
 }
 
+// vmKernel is an attached VM and its Windows kernel.
+func (c *Config) vmKernel(ctx context.Context, name string) (*session.Session, *nt.Opened, error) {
+	vm, err := c.get(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := c.kernel(ctx, vm)
+	return vm, k, err
+}
+
 // kernelError maps the errors of finding and reading the kernel.
 func kernelError(vm string, err error) error {
 	switch {

@@ -31,11 +31,7 @@ type symbolService struct {
 func (s *symbolService) scopeTable(ctx context.Context, scope *pb.SymbolScope, module string, pid uint32) (symbols.Symbols, uint64, error) {
 	switch sc := scope.GetScope().(type) {
 	case *pb.SymbolScope_Vm:
-		vm, err := s.c.get(sc.Vm)
-		if err != nil {
-			return nil, 0, err
-		}
-		k, err := s.c.kernel(ctx, vm)
+		vm, k, err := s.c.vmKernel(ctx, sc.Vm)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -118,11 +114,7 @@ func (s *symbolService) ResolveSymbol(ctx context.Context, req *pb.ResolveSymbol
 		return nil, err
 	}
 	if vmName, ok := req.GetScope().GetScope().(*pb.SymbolScope_Vm); ok {
-		vm, err := s.c.get(vmName.Vm)
-		if err != nil {
-			return nil, err
-		}
-		k, err := s.c.kernel(ctx, vm)
+		vm, k, err := s.c.vmKernel(ctx, vmName.Vm)
 		if err != nil {
 			return nil, err
 		}
@@ -157,11 +149,7 @@ func resolveIn(ctx context.Context, vm string, k *nt.Opened, pid uint32, n symbo
 	if err != nil {
 		return nt.Symbol{}, err
 	}
-	dtb := k.DTB()
-	if p != nil {
-		dtb = p.DTB
-	}
-	sym, err := k.Symbolizer().Resolve(ctx, dtb, p, n.module(), n.Name)
+	sym, err := k.Symbolizer().Resolve(ctx, nt.SpaceOf(k.Kernel, p), p, n.module(), n.Name)
 	if err != nil {
 		if errors.Is(err, nt.ErrModuleNotFound) && p == nil && !isKernelModule(n.module()) {
 			return sym, apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_MODULE_NOT_FOUND,
@@ -174,11 +162,7 @@ func resolveIn(ctx context.Context, vm string, k *nt.Opened, pid uint32, n symbo
 
 func (s *symbolService) LookupAddress(ctx context.Context, req *pb.LookupAddressRequest) (*pb.LookupAddressResponse, error) {
 	if vmName, ok := req.GetScope().GetScope().(*pb.SymbolScope_Vm); ok {
-		vm, err := s.c.get(vmName.Vm)
-		if err != nil {
-			return nil, err
-		}
-		k, err := s.c.kernel(ctx, vm)
+		vm, k, err := s.c.vmKernel(ctx, vmName.Vm)
 		if err != nil {
 			return nil, err
 		}
@@ -186,11 +170,7 @@ func (s *symbolService) LookupAddress(ctx context.Context, req *pb.LookupAddress
 		if err != nil {
 			return nil, err
 		}
-		dtb := k.DTB()
-		if p != nil {
-			dtb = p.DTB
-		}
-		sym, err := k.Symbolizer().Lookup(ctx, dtb, p, req.GetAddress())
+		sym, err := k.Symbolizer().Lookup(ctx, nt.SpaceOf(k.Kernel, p), p, req.GetAddress())
 		if err != nil && !sym.InModule() {
 			return nil, moduleSymbolError(vm.Name, fmt.Sprintf("%#x", req.GetAddress()), err)
 		}

@@ -583,13 +583,18 @@ func (s *Symbolizer) ModuleSymbols(ctx context.Context, p *Process, module strin
 	if err != nil {
 		return nil, m, err
 	}
-	dtb := s.k.dtb
-	if p != nil {
-		dtb = p.DTB
-	}
-	t, _, err := s.table(ctx, dtb, m)
+	t, _, err := s.table(ctx, SpaceOf(s.k, p), m)
 	if err != nil {
 		return nil, m, fmt.Errorf("nt: the PDB of %s: %w", m.Name, err)
 	}
 	return t, m, nil
+}
+
+// SpaceOf is the address space user addresses of p are read in: p's DTB,
+// or the kernel's when there is no process.
+func SpaceOf(k *Kernel, p *Process) uint64 {
+	if p == nil {
+		return k.dtb
+	}
+	return p.DTB
 }
