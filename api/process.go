@@ -120,7 +120,6 @@ func (s *processService) ListThreads(ctx context.Context, req *pb.ListThreadsReq
 	return resp, nil
 }
 
-
 // enumName names a value of one of the kernel's enums (_KTHREAD_STATE,
 // _MI_VAD_TYPE) from its symbols, or gives the number.
 func enumName(k *nt.Opened, enum string, v uint64) string {
