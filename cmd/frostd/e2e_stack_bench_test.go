@@ -18,13 +18,13 @@ import (
 // rounds of the same run on the same guest. ns/op is the whole run,
 // the boot included: read the metrics.
 //
-//	go test -run '^$' -bench StackEvents -benchtime 600x -timeout 40m ./cmd/frostd/
+//	go test -run '^$' -bench StackEvents -benchtime 300x -timeout 40m ./cmd/frostd/
 func BenchmarkStackEvents(b *testing.B) {
 	guestDir := requireE2E(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	conn := setupLibvirt(ctx, b)
-	d := defineDomainWith(ctx, b, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: 0})
+	d := defineDomainWith(ctx, b, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: minint.WriterTightLoop})
 	// At info level: frostd's debug log has a line per hit.
 	fd := startFrostd(b, buildFrostd(b), b.TempDir(), guestDir, "frostd.log", "--log-level", "info")
 	if st := bootWithWinboot(ctx, b, fd.cc, d); !st.GetSuccess() {
