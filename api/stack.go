@@ -99,8 +99,6 @@ func methodPB(m nt.FrameMethod) pb.UnwindMethod {
 		return pb.UnwindMethod_UNWIND_METHOD_LEAF
 	case nt.MethodMachineFrame:
 		return pb.UnwindMethod_UNWIND_METHOD_MACHINE_FRAME
-	case nt.MethodTrapFrame:
-		return pb.UnwindMethod_UNWIND_METHOD_TRAP_FRAME
 	}
 	return pb.UnwindMethod_UNWIND_METHOD_UNSPECIFIED
 }

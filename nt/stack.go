@@ -25,9 +25,6 @@ const (
 	// MethodMachineFrame: the callee's unwind data ends in a machine
 	// frame (an interrupt, or the system call's trap frame).
 	MethodMachineFrame
-	// MethodTrapFrame: the thread's _KTHREAD.TrapFrame, where the
-	// kernel's unwind data ended without reaching user mode.
-	MethodTrapFrame
 )
 
 func (m FrameMethod) String() string {
@@ -42,8 +39,6 @@ func (m FrameMethod) String() string {
 		return "leaf"
 	case MethodMachineFrame:
 		return "machine frame"
-	case MethodTrapFrame:
-		return "trap frame"
 	}
 	return "unknown"
 }
@@ -74,13 +69,16 @@ const StackLimit = 256
 // Stack unwinds the call stack of a stopped vCPU from regs, reading in
 // the address space dtb (the vCPU's CR3). p is the process the vCPU runs
 // (nil when unknown: user frames are then unwound only as leaves and
-// named by address), th its thread (nil when unknown). Every caller is
-// found from the modules' unwind data, as Windows' own unwinder finds it;
-// frame pointers are never trusted. The walk crosses from the kernel into
-// user mode through the system call's machine frame, or, where the
-// kernel's unwind data ends short of it, through the thread's
-// _KTHREAD.TrapFrame. max is the frame limit (0: 64).
-func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, th *Thread, regs unwind.Registers, max int) Stack {
+// named by address). Every caller is found from the modules' unwind
+// data, as Windows' own unwinder finds it; frame pointers are never
+// trusted. The walk crosses from the kernel into user mode through the
+// machine frame the system call's (or an interrupt's) unwind data
+// describes, the hardware part of its trap frame. Where the kernel's
+// unwind data ends short of user mode the walk stops and says so:
+// _KTHREAD.TrapFrame is not a substitute, since only system calls set it
+// and an interrupted thread's may be a stale one. max is the frame limit
+// (0: 64).
+func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unwind.Registers, max int) Stack {
 	if max <= 0 {
 		max = 64
 	}
@@ -107,12 +105,6 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, th *Thre
 		}
 		if err != nil {
 			st.Err = fmt.Errorf("finding the caller of frame %d (%s): %w", len(st.Frames)-1, cur.Symbol, err)
-			if next, ok := s.trapFrame(th, cur); ok {
-				st.Err = nil
-				st.Frames = append(st.Frames, s.frame(ctx, dtb, p, next.RIP, next.GPR[unwind.RSP], MethodTrapFrame))
-				regs, callSite = next, false
-				continue
-			}
 			return st
 		}
 		next := step.Caller
@@ -131,11 +123,6 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, th *Thre
 			st.Err = fmt.Errorf("frame %d (%s) returns into the kernel at %#x: user code cannot", len(st.Frames)-1, cur.Symbol, rip)
 			return st
 		case crossed && method != MethodMachineFrame:
-			if tf, ok := s.trapFrame(th, cur); ok {
-				st.Frames = append(st.Frames, s.frame(ctx, dtb, p, tf.RIP, tf.GPR[unwind.RSP], MethodTrapFrame))
-				regs, callSite = tf, false
-				continue
-			}
 			st.Err = fmt.Errorf("frame %d (%s) returns into user mode at %#x without a machine frame", len(st.Frames)-1, cur.Symbol, rip)
 			return st
 		case !crossed && rsp <= cur.RSP:
@@ -151,29 +138,6 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, th *Thre
 		}
 		regs, callSite = next, !step.Interrupted
 	}
-}
-
-// trapFrame is the user context the thread's system call saved, as the
-// caller of a kernel frame the unwind data cannot get past: only for a
-// kernel frame, and only a user-mode trap frame that lies on the kernel
-// stack above it (this system call's, not a stale one).
-func (s *Symbolizer) trapFrame(th *Thread, cur StackFrame) (unwind.Registers, bool) {
-	var out unwind.Registers
-	if th == nil || cur.User() {
-		return out, false
-	}
-	tf, err := s.k.TrapFrame(*th)
-	if err != nil || !tf.UserMode || tf.Addr <= cur.RSP || tf.RIP == 0 || tf.RIP >= kernelHalf {
-		return out, false
-	}
-	out.RIP = tf.RIP
-	for i, n := range gprNames {
-		if v, ok := tf.GPR[n]; ok {
-			out.GPR[i], out.Known = v, out.Known|1<<i
-		}
-	}
-	out.GPR[unwind.RSP], out.Known = tf.RSP, out.Known|1<<unwind.RSP
-	return out, true
 }
 
 func (s *Symbolizer) frame(ctx context.Context, dtb uint64, p *Process, rip, rsp uint64, m FrameMethod) StackFrame {

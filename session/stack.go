@@ -115,6 +115,6 @@ func stackOf(ctx context.Context, k *nt.Opened, regs *vmi.Registers, th *nt.Thre
 		out.Err = err
 		return out
 	}
-	out.Stack = k.Symbolizer().Stack(ctx, cr3, p, th, ur, max)
+	out.Stack = k.Symbolizer().Stack(ctx, cr3, p, ur, max)
 	return out
 }

@@ -60,7 +60,7 @@ func testStack() *pb.GetStackResponse {
 			{Index: 1, Rip: fnBase + 0x825, Rsp: hitRSP + 0x70, Module: "nt", Function: "KiSystemServiceCopyEnd", Offset: 0x25,
 				Source: pb.SymbolSource_SYMBOL_SOURCE_PDB, Method: pb.UnwindMethod_UNWIND_METHOD_UNWIND_INFO},
 			{Index: 2, Rip: 0x7ffe0001014, Rsp: 0x5ff8a8, Module: "ntdll", ModuleBase: 0x7ffe0000000,
-				Source: pb.SymbolSource_SYMBOL_SOURCE_NONE, Method: pb.UnwindMethod_UNWIND_METHOD_TRAP_FRAME, UserMode: true},
+				Source: pb.SymbolSource_SYMBOL_SOURCE_NONE, Method: pb.UnwindMethod_UNWIND_METHOD_MACHINE_FRAME, UserMode: true},
 		},
 		Error: "the stack page at 00000000`005ff000 is not readable (paged out)",
 	}}
@@ -95,7 +95,7 @@ func TestBreakStopExec(t *testing.T) {
 		// stack
 		"cpu 0 pid 420 (writer.exe) tid 424",
 		"nt!KiSystemServiceCopyEnd+0x25",
-		"[trap frame] user",
+		"[machine frame] user",
 		"(the walk stopped: the stack page at 00000000`005ff000 is not readable (paged out))",
 		// step shows the next instruction, marked.
 		"frost> step\nnt!NtWriteFile+0xe:\n=> fffff800`1234000e e82d000000       call nt!IopWriteFile (fffff800`12340040)\n",
@@ -182,7 +182,7 @@ func TestStackCommand(t *testing.T) {
 		" #  Child-SP           RIP                Call Site                       Symbols  Found by",
 		"00  fffff800`99990f28  fffff800`12340007  nt!NtWriteFile+0x7              pdb      [context]",
 		"01  fffff800`99990f98  fffff800`12340825  nt!KiSystemServiceCopyEnd+0x25  pdb      [unwind info]",
-		"02  00000000`005ff8a8  000007ff`e0001014  ntdll+0x1014                    none     [trap frame] user",
+		"02  00000000`005ff8a8  000007ff`e0001014  ntdll+0x1014                    none     [machine frame] user",
 		"(stopped at the frame limit, 3 frames: raise it with --max)",
 	)
 	code = run(context.Background(), []string{"--addr", sock, "stack", "--vm", "win10", "--max", "257"}, &out, &errb)

@@ -613,9 +613,6 @@ const (
 	// A machine frame (UWOP_PUSH_MACHFRAME): an interrupt or the system
 	// call's trap frame; the caller is an interrupted context.
 	UnwindMethod_UNWIND_METHOD_MACHINE_FRAME UnwindMethod = 5
-	// The thread's _KTHREAD.TrapFrame, when the kernel's unwind data ended
-	// without reaching user mode.
-	UnwindMethod_UNWIND_METHOD_TRAP_FRAME UnwindMethod = 6
 )
 
 // Enum value maps for UnwindMethod.
@@ -627,7 +624,6 @@ var (
 		3: "UNWIND_METHOD_EPILOGUE",
 		4: "UNWIND_METHOD_LEAF",
 		5: "UNWIND_METHOD_MACHINE_FRAME",
-		6: "UNWIND_METHOD_TRAP_FRAME",
 	}
 	UnwindMethod_value = map[string]int32{
 		"UNWIND_METHOD_UNSPECIFIED":   0,
@@ -636,7 +632,6 @@ var (
 		"UNWIND_METHOD_EPILOGUE":      3,
 		"UNWIND_METHOD_LEAF":          4,
 		"UNWIND_METHOD_MACHINE_FRAME": 5,
-		"UNWIND_METHOD_TRAP_FRAME":    6,
 	}
 )
 
@@ -1960,15 +1955,14 @@ const file_frost_v1_common_proto_rawDesc = "" +
 	"\x19SYMBOL_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11SYMBOL_SOURCE_PDB\x10\x01\x12\x19\n" +
 	"\x15SYMBOL_SOURCE_EXPORTS\x10\x02\x12\x16\n" +
-	"\x12SYMBOL_SOURCE_NONE\x10\x03*\xda\x01\n" +
+	"\x12SYMBOL_SOURCE_NONE\x10\x03*\xbc\x01\n" +
 	"\fUnwindMethod\x12\x1d\n" +
 	"\x19UNWIND_METHOD_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15UNWIND_METHOD_CONTEXT\x10\x01\x12\x1d\n" +
 	"\x19UNWIND_METHOD_UNWIND_INFO\x10\x02\x12\x1a\n" +
 	"\x16UNWIND_METHOD_EPILOGUE\x10\x03\x12\x16\n" +
 	"\x12UNWIND_METHOD_LEAF\x10\x04\x12\x1f\n" +
-	"\x1bUNWIND_METHOD_MACHINE_FRAME\x10\x05\x12\x1c\n" +
-	"\x18UNWIND_METHOD_TRAP_FRAME\x10\x06B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\x1bUNWIND_METHOD_MACHINE_FRAME\x10\x05B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_common_proto_rawDescOnce sync.Once
