@@ -45,7 +45,7 @@ func TestStopAndInspectOnLibvirt(t *testing.T) {
 	t.Run("scripted session", func(t *testing.T) {
 		n := d.writes(t)
 		out, errOut, code := c.run(t, "break", "nt!NtWriteFile", "--pid", fmt.Sprint(writer), "--stop",
-			"--exec", "regs; stack; disasm; read rsp 64; step; continue")
+			"--exec", "regs; stack; disasm; read rsp 64; disasm nt!NtWriteFile 3; step; continue")
 		t.Logf("$ frostctl break nt!NtWriteFile --pid %d --stop --exec ...\n%s%s", writer, out, errOut)
 		if code != 0 {
 			t.Fatalf("exit %d\nstderr:\n%s", code, errOut)
