@@ -369,3 +369,45 @@ func TestResetEchoesCoalesced(t *testing.T) {
 		t.Errorf("%d extra reset events delivered", n)
 	}
 }
+
+// TestReleaseAfterRemovingAHeldHitsBreakpoint: a hit waits for its
+// operator's hold (PauseHeld taken while the guest sat at the hit, so the
+// hold found it stopped), and the breakpoint is removed before the hold
+// ends (frostctl break --stop ending its subscription, then its Hold).
+// The hit still owes the guest its resume: Release without resume must
+// let it run, with no step-over of a breakpoint that is gone.
+func TestReleaseAfterRemovingAHeldHitsBreakpoint(t *testing.T) {
+	f := newFake(t, tcgCaps())
+	m := newManager(t, f, Options{})
+	ctx := testCtx(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	a, err := m.Add(ctx, Spec{Addr: kfn, Handler: func(ctx context.Context, fr *Frame) error {
+		close(entered)
+		<-release
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hit(cpu1, map[string]uint64{"rip": kfn})
+	<-entered
+	if _, was, err := m.PauseHeld(ctx); err != nil || was {
+		t.Fatalf("PauseHeld: held before %v, %v", was, err)
+	}
+	close(release) // the hit is done; the hold keeps the guest at it
+	time.Sleep(20 * time.Millisecond)
+	if running, _ := f.Running(); running {
+		t.Fatal("the guest runs while its operator holds it")
+	}
+	if err := m.Remove(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, steps := f.counts()
+	if err := m.Release(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	f.waitRunning()
+	if _, after := f.counts(); after != steps {
+		t.Errorf("Release stepped over a breakpoint that was removed")
+	}
+}

@@ -93,9 +93,9 @@ func (m *Manager) disarm(s *slot) error {
 		m.hwUsed--
 	}
 	m.noteRemoved(s.addr)
-	if m.pending != nil && m.pending.Addr == s.addr {
-		m.pending = nil
-	}
+	// A hit pending on this slot stays pending: it still owes the guest
+	// its resume when the hold ends (stepAndResume steps over only a slot
+	// that is still there).
 	err := m.withStopped(func(ctx context.Context) error {
 		return m.t.RemoveBreakpoint(ctx, s.bp)
 	})
