@@ -90,6 +90,7 @@ func cmdBreak(ctx context.Context, c *cli, args []string) error {
 	hw := fs.Bool("hw", false, "use a hardware (debug register) breakpoint")
 	hold := fs.Duration("hold", 0, "hold the guest at each hit until acknowledged, at most this `long` (frostctl acks after printing)")
 	stack := fs.Bool("stack", false, "unwind the call stack at each hit and print it")
+	ret := fs.Bool("return", false, "also stop at each hit call's return (same thread; rax holds the result), printed as a return hit")
 	stop := fs.Bool("stop", false, "hold the guest at the first hit and give a prompt (regs, stack, disasm, read, step, continue)")
 	exec := fs.String("exec", "", "with --stop: run these `commands` (separated by ;) at the hit instead of reading them from stdin")
 	maxHold := fs.Duration("max-hold", defaultMaxHold, "with --stop: the longest the guest stays held (frostd lets it go then)")
@@ -105,6 +106,7 @@ func cmdBreak(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	spec := breakSpec(pos[0], filter, *hw)
+	spec.BreakOnReturn = *ret
 	cc, err := c.client()
 	if err != nil {
 		return err
@@ -196,8 +198,13 @@ func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 		if where == "" {
 			where = addr(h.GetAddress())
 		}
-		fmt.Fprintf(w, "%s hit #%d bp %d %s cpu %d pid %d (%s) tid %d",
-			h.GetTime().AsTime().Format("15:04:05.000000"), h.GetSequence(), h.GetBreakpointId(), where,
+		what := "hit"
+		if h.GetReturnOf() != 0 {
+			// The return of a call bp return_of's hit made (at rsp call_rsp).
+			what = fmt.Sprintf("return (bp %d's call at rsp %s) to", h.GetReturnOf(), addr(h.GetCallRsp()))
+		}
+		fmt.Fprintf(w, "%s %s #%d bp %d %s cpu %d pid %d (%s) tid %d",
+			h.GetTime().AsTime().Format("15:04:05.000000"), what, h.GetSequence(), h.GetBreakpointId(), where,
 			h.GetCpu(), h.GetPid(), h.GetProcessName(), h.GetTid())
 		if h.GetDropped() > 0 {
 			fmt.Fprintf(w, " (%d missed)", h.GetDropped())
