@@ -183,6 +183,17 @@ func checkModuleSymbols(ctx context.Context, t *testing.T, cc *grpc.ClientConn, 
 			t.Errorf("LookupAddress(%#x): %q from %v (%v), want %q from %v", want+3, name.GetName(), name.GetSource(), err, wantName, c.source)
 		}
 	}
+	// A DLL's own types, from its PDB.
+	if userSource == pb.SymbolSource_SYMBOL_SOURCE_PDB {
+		ty, err := sym.GetType(ctx, &pb.GetTypeRequest{Scope: scope, Module: "frostrt", Name: "_FROST_USER_STACK", Pid: writer})
+		names := map[string]bool{}
+		for _, m := range ty.GetMembers() {
+			names[m.GetName()] = true
+		}
+		if err != nil || ty.GetKind() != "struct" || !names["Frames"] || !names["Depth"] {
+			t.Errorf("GetType(frostrt, _FROST_USER_STACK, pid %d) = %v, %v", writer, ty, err)
+		}
+	}
 	// Offsets, and the misses.
 	if got, err := sym.ResolveSymbol(ctx, &pb.ResolveSymbolRequest{Scope: scope, Symbol: "ntdll!NtWriteFile+0x10", Pid: writer}); err != nil ||
 		got.GetAddress() != user["ntdll.dll"]+pdbAddress(t, guestDir, "ntdll.pdb", "NtWriteFile")+0x10 {
