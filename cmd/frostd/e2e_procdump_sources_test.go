@@ -78,11 +78,13 @@ func TestProcessDumpSourcesOnLibvirt(t *testing.T) {
 	pid := strconv.FormatUint(swPID, 10)
 	c.must(t, "attach", d.name)
 
-	var unreadPages []uint64 // what procdump could not read
-	var frostrt [2]uint64    // frostrt.dll's base and size, from the plan
+	var unreadPages []uint64  // what procdump could not read
+	var frostrt [2]uint64     // frostrt.dll's base and size, from the plan
+	var first *pb.DumpTrailer // the JSON dump's trailer
 	t.Run("procdump names its sources", func(t *testing.T) {
 		file := filepath.Join(dir, "swapper.dmp")
 		plan, tr := procdumpJSON(t, c.must(t, "procdump", "--json", "--pid", pid, "-o", file))
+		first = tr
 		pages := tr.GetPages()
 		t.Logf("pages: %v", pages)
 		if pages.GetPagefile() == 0 || pages.GetFile() == 0 {
@@ -230,17 +232,35 @@ func TestProcessDumpSourcesOnLibvirt(t *testing.T) {
 		}
 	})
 
-	t.Run("procdump summary", func(t *testing.T) {
-		out := c.must(t, "procdump", "--pid", pid, "-o", filepath.Join(dir, "swapper2.dmp"), "-q")
-		for _, want := range []string{"from paging files", "from mapped files", "From paging files and mapped files:", "Pagefile 0 @ 0x", "frostimg.dll @ 0x"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("summary lacks %q:\n%s", want, out)
+	// The summary a user reads, of a paused and of a live dump: the
+	// same counts (nothing in swapper changes after ready), each sourced
+	// and unread run with its source or reason.
+	for _, live := range []bool{false, true} {
+		t.Run(fmt.Sprintf("procdump summary live=%v", live), func(t *testing.T) {
+			if first == nil {
+				t.Skip("the JSON dump failed")
 			}
-		}
-		if strings.Contains(out, " 0 from paging files") || strings.Contains(out, " 0 from mapped files") {
-			t.Errorf("summary counts no sourced pages:\n%s", out)
-		}
-	})
+			args := []string{"procdump", "--pid", pid, "-o", filepath.Join(dir, fmt.Sprintf("swapper-%v.dmp", live)), "-q"}
+			if live {
+				args = append(args, "--live")
+			}
+			out := c.must(t, args...)
+			p := first.GetPages()
+			wants := []string{fmt.Sprintf("%d from paging files, %d from mapped files; %d unreadable (left out)", p.GetPagefile(), p.GetFile(), p.GetUnread()),
+				"From paging files and mapped files:", "Unreadable pages (not in the dump):"}
+			for _, r := range first.GetSourced() {
+				wants = append(wants, fmt.Sprintf("%s-%s %s\n", ctlAddr(r.GetStart()), ctlAddr(r.GetEnd()), r.GetSource()))
+			}
+			for _, r := range first.GetUnread() {
+				wants = append(wants, fmt.Sprintf("%s-%s %s: %s\n", ctlAddr(r.GetStart()), ctlAddr(r.GetEnd()), r.GetState(), r.GetSource()))
+			}
+			for _, want := range wants {
+				if !strings.Contains(out, want) {
+					t.Errorf("summary lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
 
 	t.Run("moddump of a partly resident image", func(t *testing.T) {
 		file := filepath.Join(dir, "frostimg.dll")
@@ -281,6 +301,15 @@ func TestProcessDumpSourcesOnLibvirt(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ctlAddr is an address as frostctl prints it: 8 hex digits, or two
+// groups of 8 split by a backtick above 4 GiB.
+func ctlAddr(v uint64) string {
+	if v > 0xffffffff {
+		return kdAddr(v)
+	}
+	return fmt.Sprintf("%08x", v)
 }
 
 func uintOf(t *testing.T, e minint.Event, key string) uint64 {
