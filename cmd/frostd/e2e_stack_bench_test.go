@@ -52,7 +52,7 @@ func BenchmarkStackEvents(b *testing.B) {
 	b.ReportMetric(100*sr/pr, "stack-of-plain%")
 	b.ReportMetric(float64(frames)/float64(max(stackedHits, 1)), "frames/stack")
 	// Per hit, the stack's share of the time.
-	b.ReportMetric(float64((stacked/time.Duration(max(stackedHits, 1))-plain/time.Duration(max(plainHits, 1))).Microseconds()), "stack-µs/hit")
+	b.ReportMetric(float64((stacked/time.Duration(max(stackedHits, 1)) - plain/time.Duration(max(plainHits, 1))).Microseconds()), "stack-µs/hit")
 }
 
 // streamHits subscribes to nt!NtWriteFile in pid, times n hits after the
