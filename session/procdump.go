@@ -46,6 +46,10 @@ type ProcessDump struct {
 	held     *Held
 	deadline time.Time
 	sourcing []sourceRun
+	// unreadFrom is, per Unread run, the paging file or file its pages
+	// were to come from ("" for a state with no bytes): a run of one
+	// missing file's pages is one run, named by its first page's reason.
+	unreadFrom []string
 }
 
 // DumpThread is one thread of a process dump and where its registers

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/frostvmi/frost/minidump"
 	"github.com/frostvmi/frost/nt"
@@ -83,7 +84,7 @@ func (d *ProcessDump) classify(r translate.Run, end uint64, page []byte, add fun
 	sum := &d.Pages
 	state := r.Location.State.String()
 	if r.Err != nil {
-		d.unread(r.Start, end, "Unknown", r.Err.Error())
+		d.unread(r.Start, end, "Unknown", r.Err.Error(), "")
 		return
 	}
 	switch r.Location.State {
@@ -104,7 +105,7 @@ func (d *ProcessDump) classify(r translate.Run, end uint64, page []byte, add fun
 			loc := r.Location
 			res := d.tr.ReadVirtual(d.dtb, va, page)
 			if err := res.Err(); err != nil {
-				d.unread(va, va+dumpPage, state, err.Error())
+				d.unread(va, va+dumpPage, state, err.Error(), fileName(loc)+" @ "+fmt.Sprint(loc.Addr+(va-r.Start)))
 				continue
 			}
 			if ps := res.Pages(); len(ps) == 1 {
@@ -125,18 +126,41 @@ func (d *ProcessDump) classify(r translate.Run, end uint64, page []byte, add fun
 		if r.Location.State == translate.StateCompressed {
 			reason = fmt.Sprintf("in the virtual store (pagefile %d @ %#x): %v", r.Location.Pagefile, r.Location.Addr, translate.ErrCompressed)
 		}
-		d.unread(r.Start, end, state, reason)
+		d.unread(r.Start, end, state, reason, "")
 	}
 	sum.Written = sum.RAM + sum.DemandZero + sum.Pagefile + sum.File
 }
 
-func (d *ProcessDump) unread(start, end uint64, state, why string) {
+// unread notes pages that could not be read. from names where they were
+// to come from, with the offset ("file @ offset"; "" for a state with no
+// bytes): pages that follow each other in the process and in that source
+// share a run, which the first page's reason names, so a missing DLL is
+// one line, not one per page.
+func (d *ProcessDump) unread(start, end uint64, state, why, from string) {
 	d.Pages.Unread += (end - start) / dumpPage
-	if n := len(d.Unread); n > 0 && d.Unread[n-1].End == start && d.Unread[n-1].State == state && d.Unread[n-1].Source == why {
-		d.Unread[n-1].End = end
-		return
+	if n := len(d.Unread); n > 0 && d.Unread[n-1].End == start && d.Unread[n-1].State == state {
+		last := d.unreadFrom[n-1]
+		if (from == "" && last == "" && d.Unread[n-1].Source == why) || (from != "" && last == from) {
+			d.Unread[n-1].End = end
+			d.unreadFrom[n-1] = nextFrom(from, end-start)
+			return
+		}
 	}
 	d.Unread = append(d.Unread, PageRun{Start: start, End: end, State: state, Source: why})
+	d.unreadFrom = append(d.unreadFrom, nextFrom(from, end-start))
+}
+
+// nextFrom is the "file @ offset" the page after a run must come from.
+func nextFrom(from string, n uint64) string {
+	name, off, ok := strings.Cut(from, " @ ")
+	if !ok {
+		return from
+	}
+	var v uint64
+	if _, err := fmt.Sscan(off, &v); err != nil {
+		return from
+	}
+	return name + " @ " + fmt.Sprint(v+n)
 }
 
 // sourced notes a page read from a paging file or a mapped file; pages
