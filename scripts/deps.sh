@@ -18,6 +18,7 @@ packages=(
   python3-grpcio python3-protobuf # the Python client example's runtime
   procps                     # pgrep, used by setup-libvirt.sh
   lldb                       # opens Frost's process dumps (MDMP) in the procdump test
+  tshark                     # reads frostctl monitor network's pcapng in the network tests
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -36,6 +37,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # wireshark-common asks whether non-root users may capture; the answer
+  # is preseeded (no: Frost reads files, it never captures) so the install
+  # never stops at a prompt.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -q
   # Recommends pull in every QEMU architecture, swtpm, lvm2 and more; none
   # of them is needed, and they would triple the install time.
