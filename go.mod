@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/digitalocean/go-libvirt v0.0.0-20250616175656-5843751af96c
+	github.com/google/gopacket v1.1.19
 	github.com/ulikunitz/xz v0.5.15
 	golang.org/x/arch v0.33.0
 	google.golang.org/grpc v1.85.0
