@@ -6,6 +6,7 @@
  * ends, as in Windows.
  */
 #include "ke.h"
+#include "ndis.h"
 
 ULONG InitWinPEModeType;
 BOOLEAN InitIsWinPEMode;
@@ -71,6 +72,9 @@ NOINLINE void Phase1Initialization(PVOID Context) {
     MiStartBalanceSetManager((LOADER_PARAMETER_BLOCK *)Context);
     DbgPrint("frost-guest: ejectable volume=\\Device\\HarddiskVolume1 drive=C: value=%u\n",
              (ULONG)IoIsDeviceEjectable(IoBootVolume));
+    /* The network, when the machine has a NIC, before any process that
+       may use it. */
+    NdisInitializeNetwork();
     EPROCESS *smss;
     ETHREAD *t;
     NTSTATUS st = PspCreateUserProcess(SMSS_PATH, sizeof(SMSS_PATH) - 1, PsInitialSystemProcess, &smss, &t);

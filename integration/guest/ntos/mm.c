@@ -140,6 +140,29 @@ NTSTATUS MiMapPage(ULONG64 dtb, ULONG64 va, ULONG64 pa, BOOLEAN user, BOOLEAN wr
     return STATUS_SUCCESS;
 }
 
+/* Device memory (a NIC's registers) is mapped from here on, uncached, in
+   the pool's top-level entry, so every process sees it (a new kernel
+   top-level entry would reach only the current PML4). Mappings are never
+   undone: mini-NT's devices stay for the life of the system. */
+#define MM_IO_SPACE_START 0xffffa00200000000ull
+static ULONG64 MiIoSpaceNext = MM_IO_SPACE_START;
+
+PVOID MmMapIoSpace(ULONG64 pa, SIZE_T size) {
+    ULONG64 first = pa & ~(ULONG64)(PAGE_SIZE - 1);
+    ULONG64 pages = ((pa & (PAGE_SIZE - 1)) + size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    ULONG64 va = MiIoSpaceNext;
+    MiIoSpaceNext += (pages + 1) << PAGE_SHIFT; /* a guard page between mappings */
+    for (ULONG64 i = 0; i < pages; i++) {
+        MMPTE *pte = MiGetPteAddressCreate(MmSystemDirectoryTableBase, va + (i << PAGE_SHIFT), 0);
+        MMPTE v = MiMakeValidPte(first + (i << PAGE_SHIFT), FALSE, TRUE, FALSE);
+        v.u.Hard.CacheDisable = 1;
+        v.u.Hard.WriteThrough = 1;
+        *pte = v;
+        __invlpg(va + (i << PAGE_SHIFT));
+    }
+    return (PVOID)(va + (pa & (PAGE_SIZE - 1)));
+}
+
 /* Walks dtb for va: the leaf entry, or NULL when a level is not present.
    *size receives the page size the leaf maps. */
 static MMPTE *MiWalk(ULONG64 dtb, ULONG64 va, ULONG64 *size) {

@@ -278,6 +278,18 @@ VOID NdisFreeMdl(PMDL Mdl);
    DataOffset + DataLength (the NB is malformed). */
 ULONG NdisCopyFromNetBuffer(PNET_BUFFER Nb, PUCHAR Out, ULONG Max);
 
+/* mini-NT's own (mdl.c): describe length bytes at va in a caller's MDL;
+   point nb at length bytes from offset into chain, setting CurrentMdl and
+   CurrentMdlOffset (FALSE when the chain is too short). */
+VOID NdisInitializeMdl(PMDL Mdl, PVOID VirtualAddress, ULONG Length);
+BOOLEAN NdisSetNetBufferData(PNET_BUFFER Nb, PMDL MdlChain, ULONG DataOffset, ULONG DataLength);
+
+/* The report's frame hash: FNV-1a 32 of the bytes. */
+ULONG NdisFrameHash(const UCHAR *Frame, ULONG Length);
+
+/* ndischeck.c: the start-up check's two ARP frames (see there). */
+VOID NdisSendStartupCheck(PNDIS_MINIPORT_BLOCK Miniport);
+
 /* Started by the kernel's Phase 1 after the rest is up: finds the NIC,
    starts the miniport and its receive thread. A no-op without a NIC. */
 VOID NdisInitializeNetwork(VOID);
