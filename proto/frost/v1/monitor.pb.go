@@ -22,6 +22,58 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Direction of a frame, as the guest saw it.
+type FrameDirection int32
+
+const (
+	FrameDirection_FRAME_DIRECTION_UNSPECIFIED FrameDirection = 0
+	// Handed to NdisSendNetBufferLists: leaving the guest.
+	FrameDirection_FRAME_DIRECTION_SEND FrameDirection = 1
+	// Indicated by NdisMIndicateReceiveNetBufferLists: arriving.
+	FrameDirection_FRAME_DIRECTION_RECEIVE FrameDirection = 2
+)
+
+// Enum value maps for FrameDirection.
+var (
+	FrameDirection_name = map[int32]string{
+		0: "FRAME_DIRECTION_UNSPECIFIED",
+		1: "FRAME_DIRECTION_SEND",
+		2: "FRAME_DIRECTION_RECEIVE",
+	}
+	FrameDirection_value = map[string]int32{
+		"FRAME_DIRECTION_UNSPECIFIED": 0,
+		"FRAME_DIRECTION_SEND":        1,
+		"FRAME_DIRECTION_RECEIVE":     2,
+	}
+)
+
+func (x FrameDirection) Enum() *FrameDirection {
+	p := new(FrameDirection)
+	*p = x
+	return p
+}
+
+func (x FrameDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FrameDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_frost_v1_monitor_proto_enumTypes[0].Descriptor()
+}
+
+func (FrameDirection) Type() protoreflect.EnumType {
+	return &file_frost_v1_monitor_proto_enumTypes[0]
+}
+
+func (x FrameDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FrameDirection.Descriptor instead.
+func (FrameDirection) EnumDescriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{0}
+}
+
 type NtWriteFileFilter struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Pids         []uint32               `protobuf:"varint,1,rep,packed,name=pids,proto3" json:"pids,omitempty"`
@@ -341,6 +393,683 @@ func (x *MonitorNtWriteFileResponse) GetEvent() *NtWriteFileEvent {
 	return nil
 }
 
+type MonitorNetworkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// Frames of calls made by these processes (ImageFileName,
+	// case-insensitive) or pids; empty: every process. The current thread
+	// of a call decides: a receive runs in the kernel's receive thread
+	// (System), a send in the sender's.
+	Processes []string `protobuf:"bytes,2,rep,name=processes,proto3" json:"processes,omitempty"`
+	Pids      []uint32 `protobuf:"varint,3,rep,packed,name=pids,proto3" json:"pids,omitempty"`
+	// A BPF-like expression on the decoded layers: arp, ip, ip6, icmp,
+	// icmp6, udp, tcp, dns; [src|dst] host ADDR; [src|dst] port N; and, or,
+	// not (also &&, ||, !); parentheses. Empty: every frame.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Unwind the calling thread's stack at each call (costs a stack walk
+	// per call with frames).
+	Stack bool `protobuf:"varint,5,opt,name=stack,proto3" json:"stack,omitempty"`
+	// Send each frame's bytes; without it a frame carries its length,
+	// summary and layers only.
+	IncludeFrames bool `protobuf:"varint,6,opt,name=include_frames,json=includeFrames,proto3" json:"include_frames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonitorNetworkRequest) Reset() {
+	*x = MonitorNetworkRequest{}
+	mi := &file_frost_v1_monitor_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonitorNetworkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonitorNetworkRequest) ProtoMessage() {}
+
+func (x *MonitorNetworkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_monitor_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonitorNetworkRequest.ProtoReflect.Descriptor instead.
+func (*MonitorNetworkRequest) Descriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MonitorNetworkRequest) GetVm() string {
+	if x != nil {
+		return x.Vm
+	}
+	return ""
+}
+
+func (x *MonitorNetworkRequest) GetProcesses() []string {
+	if x != nil {
+		return x.Processes
+	}
+	return nil
+}
+
+func (x *MonitorNetworkRequest) GetPids() []uint32 {
+	if x != nil {
+		return x.Pids
+	}
+	return nil
+}
+
+func (x *MonitorNetworkRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *MonitorNetworkRequest) GetStack() bool {
+	if x != nil {
+		return x.Stack
+	}
+	return false
+}
+
+func (x *MonitorNetworkRequest) GetIncludeFrames() bool {
+	if x != nil {
+		return x.IncludeFrames
+	}
+	return false
+}
+
+// NetworkBreakpoint is one breakpoint the monitor armed.
+type NetworkBreakpoint struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Direction FrameDirection         `protobuf:"varint,1,opt,name=direction,proto3,enum=frost.v1.FrameDirection" json:"direction,omitempty"`
+	// "ndis!NdisSendNetBufferLists", "nt!NdisMIndicateReceiveNetBufferLists".
+	Function string `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"`
+	// The module the function is in ("ndis", "nt") and its base.
+	Module     string `protobuf:"bytes,3,opt,name=module,proto3" json:"module,omitempty"`
+	ModuleBase uint64 `protobuf:"varint,4,opt,name=module_base,json=moduleBase,proto3" json:"module_base,omitempty"`
+	Address    uint64 `protobuf:"varint,5,opt,name=address,proto3" json:"address,omitempty"`
+	// Where the function's name came from (its module's PDB, or exports).
+	Source        SymbolSource   `protobuf:"varint,6,opt,name=source,proto3,enum=frost.v1.SymbolSource" json:"source,omitempty"`
+	Kind          BreakpointKind `protobuf:"varint,7,opt,name=kind,proto3,enum=frost.v1.BreakpointKind" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkBreakpoint) Reset() {
+	*x = NetworkBreakpoint{}
+	mi := &file_frost_v1_monitor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkBreakpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkBreakpoint) ProtoMessage() {}
+
+func (x *NetworkBreakpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_monitor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkBreakpoint.ProtoReflect.Descriptor instead.
+func (*NetworkBreakpoint) Descriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NetworkBreakpoint) GetDirection() FrameDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return FrameDirection_FRAME_DIRECTION_UNSPECIFIED
+}
+
+func (x *NetworkBreakpoint) GetFunction() string {
+	if x != nil {
+		return x.Function
+	}
+	return ""
+}
+
+func (x *NetworkBreakpoint) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *NetworkBreakpoint) GetModuleBase() uint64 {
+	if x != nil {
+		return x.ModuleBase
+	}
+	return 0
+}
+
+func (x *NetworkBreakpoint) GetAddress() uint64 {
+	if x != nil {
+		return x.Address
+	}
+	return 0
+}
+
+func (x *NetworkBreakpoint) GetSource() SymbolSource {
+	if x != nil {
+		return x.Source
+	}
+	return SymbolSource_SYMBOL_SOURCE_UNSPECIFIED
+}
+
+func (x *NetworkBreakpoint) GetKind() BreakpointKind {
+	if x != nil {
+		return x.Kind
+	}
+	return BreakpointKind_BREAKPOINT_KIND_UNSPECIFIED
+}
+
+// NetworkStarted is the first message: the monitor is armed.
+type NetworkStarted struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Breakpoints []*NetworkBreakpoint   `protobuf:"bytes,1,rep,name=breakpoints,proto3" json:"breakpoints,omitempty"`
+	// The structure types the frames are read through and which PDB gave
+	// each ("_NET_BUFFER_LIST (module PDB), ...").
+	Layout string `protobuf:"bytes,2,opt,name=layout,proto3" json:"layout,omitempty"`
+	// The filter expression as parsed (empty: none).
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkStarted) Reset() {
+	*x = NetworkStarted{}
+	mi := &file_frost_v1_monitor_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkStarted) ProtoMessage() {}
+
+func (x *NetworkStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_monitor_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkStarted.ProtoReflect.Descriptor instead.
+func (*NetworkStarted) Descriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *NetworkStarted) GetBreakpoints() []*NetworkBreakpoint {
+	if x != nil {
+		return x.Breakpoints
+	}
+	return nil
+}
+
+func (x *NetworkStarted) GetLayout() string {
+	if x != nil {
+		return x.Layout
+	}
+	return ""
+}
+
+func (x *NetworkStarted) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+// NetworkFrame is one frame of one call.
+type NetworkFrame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Numbers the monitor's frames from 1 (frames the filter dropped are not
+	// numbered); a gap is frames lost, counted in counters.lost.
+	Sequence  uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Direction FrameDirection         `protobuf:"varint,3,opt,name=direction,proto3,enum=frost.v1.FrameDirection" json:"direction,omitempty"`
+	// The call's first argument: the NdisBindingHandle of a send, the
+	// MiniportAdapterHandle of a receive (one per NIC).
+	Interface uint64 `protobuf:"varint,4,opt,name=interface,proto3" json:"interface,omitempty"`
+	// The calling thread's process and ids; attribution_error says why they
+	// are empty when the thread could not be named.
+	ProcessName      string `protobuf:"bytes,5,opt,name=process_name,json=processName,proto3" json:"process_name,omitempty"`
+	Pid              uint32 `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	Tid              uint32 `protobuf:"varint,7,opt,name=tid,proto3" json:"tid,omitempty"`
+	AttributionError string `protobuf:"bytes,8,opt,name=attribution_error,json=attributionError,proto3" json:"attribution_error,omitempty"`
+	// DataLength: the frame's length as NDIS states it.
+	Length uint32 `protobuf:"varint,9,opt,name=length,proto3" json:"length,omitempty"`
+	// The frame, whole, from the destination MAC address on (no CRC); only
+	// with include_frames, and never when unreadable is set.
+	Data []byte `protobuf:"bytes,10,opt,name=data,proto3" json:"data,omitempty"`
+	// Why the frame could not be read whole (which MDL, which read, the
+	// page's state); the frame is then reported without bytes.
+	Unreadable string `protobuf:"bytes,11,opt,name=unreadable,proto3" json:"unreadable,omitempty"`
+	// One line: addresses and what the protocol says.
+	Summary string `protobuf:"bytes,12,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The decoded layers, outermost first ("Ethernet", "IPv4", "UDP", "DNS").
+	Layers []string `protobuf:"bytes,13,rep,name=layers,proto3" json:"layers,omitempty"`
+	// The calling thread's stack, when asked for.
+	Stack *Stack `protobuf:"bytes,14,opt,name=stack,proto3" json:"stack,omitempty"`
+	// The NET_BUFFER_LIST and NET_BUFFER holding the frame, and its place
+	// among the call's frames (from 0).
+	NetBufferList uint64 `protobuf:"varint,15,opt,name=net_buffer_list,json=netBufferList,proto3" json:"net_buffer_list,omitempty"`
+	NetBuffer     uint64 `protobuf:"varint,16,opt,name=net_buffer,json=netBuffer,proto3" json:"net_buffer,omitempty"`
+	Index         uint32 `protobuf:"varint,17,opt,name=index,proto3" json:"index,omitempty"`
+	// Why the layers stopped decoding, when a layer did not decode.
+	DecodeError   string `protobuf:"bytes,18,opt,name=decode_error,json=decodeError,proto3" json:"decode_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkFrame) Reset() {
+	*x = NetworkFrame{}
+	mi := &file_frost_v1_monitor_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkFrame) ProtoMessage() {}
+
+func (x *NetworkFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_monitor_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkFrame.ProtoReflect.Descriptor instead.
+func (*NetworkFrame) Descriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *NetworkFrame) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *NetworkFrame) GetDirection() FrameDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return FrameDirection_FRAME_DIRECTION_UNSPECIFIED
+}
+
+func (x *NetworkFrame) GetInterface() uint64 {
+	if x != nil {
+		return x.Interface
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetProcessName() string {
+	if x != nil {
+		return x.ProcessName
+	}
+	return ""
+}
+
+func (x *NetworkFrame) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetTid() uint32 {
+	if x != nil {
+		return x.Tid
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetAttributionError() string {
+	if x != nil {
+		return x.AttributionError
+	}
+	return ""
+}
+
+func (x *NetworkFrame) GetLength() uint32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *NetworkFrame) GetUnreadable() string {
+	if x != nil {
+		return x.Unreadable
+	}
+	return ""
+}
+
+func (x *NetworkFrame) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *NetworkFrame) GetLayers() []string {
+	if x != nil {
+		return x.Layers
+	}
+	return nil
+}
+
+func (x *NetworkFrame) GetStack() *Stack {
+	if x != nil {
+		return x.Stack
+	}
+	return nil
+}
+
+func (x *NetworkFrame) GetNetBufferList() uint64 {
+	if x != nil {
+		return x.NetBufferList
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetNetBuffer() uint64 {
+	if x != nil {
+		return x.NetBuffer
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *NetworkFrame) GetDecodeError() string {
+	if x != nil {
+		return x.DecodeError
+	}
+	return ""
+}
+
+// NetworkCounters are the monitor's totals since it started.
+type NetworkCounters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Hits of the two functions.
+	Calls uint64 `protobuf:"varint,1,opt,name=calls,proto3" json:"calls,omitempty"`
+	// Frames the monitor delivered (readable or not), and their bytes.
+	Frames uint64 `protobuf:"varint,2,opt,name=frames,proto3" json:"frames,omitempty"`
+	Bytes  uint64 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Frames the filter expression dropped.
+	Filtered uint64 `protobuf:"varint,4,opt,name=filtered,proto3" json:"filtered,omitempty"`
+	// Frames lost because this stream's queue was full: the guest never
+	// waits for a client.
+	Lost uint64 `protobuf:"varint,5,opt,name=lost,proto3" json:"lost,omitempty"`
+	// Frames that could not be read whole, and how many for each reason.
+	Unreadable        uint64            `protobuf:"varint,6,opt,name=unreadable,proto3" json:"unreadable,omitempty"`
+	UnreadableReasons map[string]uint64 `protobuf:"bytes,7,rep,name=unreadable_reasons,json=unreadableReasons,proto3" json:"unreadable_reasons,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Calls whose NBL chain could not be walked to its end, and the last
+	// such failure.
+	ChainErrors uint64 `protobuf:"varint,8,opt,name=chain_errors,json=chainErrors,proto3" json:"chain_errors,omitempty"`
+	LastError   string `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// The final counters, sent as the stream ends.
+	Final         bool `protobuf:"varint,10,opt,name=final,proto3" json:"final,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NetworkCounters) Reset() {
+	*x = NetworkCounters{}
+	mi := &file_frost_v1_monitor_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NetworkCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NetworkCounters) ProtoMessage() {}
+
+func (x *NetworkCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_monitor_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NetworkCounters.ProtoReflect.Descriptor instead.
+func (*NetworkCounters) Descriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *NetworkCounters) GetCalls() uint64 {
+	if x != nil {
+		return x.Calls
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetFrames() uint64 {
+	if x != nil {
+		return x.Frames
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetFiltered() uint64 {
+	if x != nil {
+		return x.Filtered
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetLost() uint64 {
+	if x != nil {
+		return x.Lost
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetUnreadable() uint64 {
+	if x != nil {
+		return x.Unreadable
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetUnreadableReasons() map[string]uint64 {
+	if x != nil {
+		return x.UnreadableReasons
+	}
+	return nil
+}
+
+func (x *NetworkCounters) GetChainErrors() uint64 {
+	if x != nil {
+		return x.ChainErrors
+	}
+	return 0
+}
+
+func (x *NetworkCounters) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *NetworkCounters) GetFinal() bool {
+	if x != nil {
+		return x.Final
+	}
+	return false
+}
+
+type MonitorNetworkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*MonitorNetworkResponse_Started
+	//	*MonitorNetworkResponse_Frame
+	//	*MonitorNetworkResponse_Counters
+	Event         isMonitorNetworkResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonitorNetworkResponse) Reset() {
+	*x = MonitorNetworkResponse{}
+	mi := &file_frost_v1_monitor_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonitorNetworkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonitorNetworkResponse) ProtoMessage() {}
+
+func (x *MonitorNetworkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_monitor_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonitorNetworkResponse.ProtoReflect.Descriptor instead.
+func (*MonitorNetworkResponse) Descriptor() ([]byte, []int) {
+	return file_frost_v1_monitor_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *MonitorNetworkResponse) GetEvent() isMonitorNetworkResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *MonitorNetworkResponse) GetStarted() *NetworkStarted {
+	if x != nil {
+		if x, ok := x.Event.(*MonitorNetworkResponse_Started); ok {
+			return x.Started
+		}
+	}
+	return nil
+}
+
+func (x *MonitorNetworkResponse) GetFrame() *NetworkFrame {
+	if x != nil {
+		if x, ok := x.Event.(*MonitorNetworkResponse_Frame); ok {
+			return x.Frame
+		}
+	}
+	return nil
+}
+
+func (x *MonitorNetworkResponse) GetCounters() *NetworkCounters {
+	if x != nil {
+		if x, ok := x.Event.(*MonitorNetworkResponse_Counters); ok {
+			return x.Counters
+		}
+	}
+	return nil
+}
+
+type isMonitorNetworkResponse_Event interface {
+	isMonitorNetworkResponse_Event()
+}
+
+type MonitorNetworkResponse_Started struct {
+	Started *NetworkStarted `protobuf:"bytes,1,opt,name=started,proto3,oneof"`
+}
+
+type MonitorNetworkResponse_Frame struct {
+	Frame *NetworkFrame `protobuf:"bytes,2,opt,name=frame,proto3,oneof"`
+}
+
+type MonitorNetworkResponse_Counters struct {
+	Counters *NetworkCounters `protobuf:"bytes,3,opt,name=counters,proto3,oneof"`
+}
+
+func (*MonitorNetworkResponse_Started) isMonitorNetworkResponse_Event() {}
+
+func (*MonitorNetworkResponse_Frame) isMonitorNetworkResponse_Event() {}
+
+func (*MonitorNetworkResponse_Counters) isMonitorNetworkResponse_Event() {}
+
 var File_frost_v1_monitor_proto protoreflect.FileDescriptor
 
 const file_frost_v1_monitor_proto_rawDesc = "" +
@@ -373,9 +1102,80 @@ const file_frost_v1_monitor_proto_rawDesc = "" +
 	"\adropped\x18\x0e \x01(\x04R\adroppedB\x0e\n" +
 	"\f_byte_offset\"N\n" +
 	"\x1aMonitorNtWriteFileResponse\x120\n" +
-	"\x05event\x18\x01 \x01(\v2\x1a.frost.v1.NtWriteFileEventR\x05event2s\n" +
+	"\x05event\x18\x01 \x01(\v2\x1a.frost.v1.NtWriteFileEventR\x05event\"\xae\x01\n" +
+	"\x15MonitorNetworkRequest\x12\x0e\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x1c\n" +
+	"\tprocesses\x18\x02 \x03(\tR\tprocesses\x12\x12\n" +
+	"\x04pids\x18\x03 \x03(\rR\x04pids\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x14\n" +
+	"\x05stack\x18\x05 \x01(\bR\x05stack\x12%\n" +
+	"\x0einclude_frames\x18\x06 \x01(\bR\rincludeFrames\"\x98\x02\n" +
+	"\x11NetworkBreakpoint\x126\n" +
+	"\tdirection\x18\x01 \x01(\x0e2\x18.frost.v1.FrameDirectionR\tdirection\x12\x1a\n" +
+	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x16\n" +
+	"\x06module\x18\x03 \x01(\tR\x06module\x12\x1f\n" +
+	"\vmodule_base\x18\x04 \x01(\x04R\n" +
+	"moduleBase\x12\x18\n" +
+	"\aaddress\x18\x05 \x01(\x04R\aaddress\x12.\n" +
+	"\x06source\x18\x06 \x01(\x0e2\x16.frost.v1.SymbolSourceR\x06source\x12,\n" +
+	"\x04kind\x18\a \x01(\x0e2\x18.frost.v1.BreakpointKindR\x04kind\"\x7f\n" +
+	"\x0eNetworkStarted\x12=\n" +
+	"\vbreakpoints\x18\x01 \x03(\v2\x1b.frost.v1.NetworkBreakpointR\vbreakpoints\x12\x16\n" +
+	"\x06layout\x18\x02 \x01(\tR\x06layout\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"\xc9\x04\n" +
+	"\fNetworkFrame\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x126\n" +
+	"\tdirection\x18\x03 \x01(\x0e2\x18.frost.v1.FrameDirectionR\tdirection\x12\x1c\n" +
+	"\tinterface\x18\x04 \x01(\x04R\tinterface\x12!\n" +
+	"\fprocess_name\x18\x05 \x01(\tR\vprocessName\x12\x10\n" +
+	"\x03pid\x18\x06 \x01(\rR\x03pid\x12\x10\n" +
+	"\x03tid\x18\a \x01(\rR\x03tid\x12+\n" +
+	"\x11attribution_error\x18\b \x01(\tR\x10attributionError\x12\x16\n" +
+	"\x06length\x18\t \x01(\rR\x06length\x12\x12\n" +
+	"\x04data\x18\n" +
+	" \x01(\fR\x04data\x12\x1e\n" +
+	"\n" +
+	"unreadable\x18\v \x01(\tR\n" +
+	"unreadable\x12\x18\n" +
+	"\asummary\x18\f \x01(\tR\asummary\x12\x16\n" +
+	"\x06layers\x18\r \x03(\tR\x06layers\x12%\n" +
+	"\x05stack\x18\x0e \x01(\v2\x0f.frost.v1.StackR\x05stack\x12&\n" +
+	"\x0fnet_buffer_list\x18\x0f \x01(\x04R\rnetBufferList\x12\x1d\n" +
+	"\n" +
+	"net_buffer\x18\x10 \x01(\x04R\tnetBuffer\x12\x14\n" +
+	"\x05index\x18\x11 \x01(\rR\x05index\x12!\n" +
+	"\fdecode_error\x18\x12 \x01(\tR\vdecodeError\"\xa4\x03\n" +
+	"\x0fNetworkCounters\x12\x14\n" +
+	"\x05calls\x18\x01 \x01(\x04R\x05calls\x12\x16\n" +
+	"\x06frames\x18\x02 \x01(\x04R\x06frames\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x04R\x05bytes\x12\x1a\n" +
+	"\bfiltered\x18\x04 \x01(\x04R\bfiltered\x12\x12\n" +
+	"\x04lost\x18\x05 \x01(\x04R\x04lost\x12\x1e\n" +
+	"\n" +
+	"unreadable\x18\x06 \x01(\x04R\n" +
+	"unreadable\x12_\n" +
+	"\x12unreadable_reasons\x18\a \x03(\v20.frost.v1.NetworkCounters.UnreadableReasonsEntryR\x11unreadableReasons\x12!\n" +
+	"\fchain_errors\x18\b \x01(\x04R\vchainErrors\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12\x14\n" +
+	"\x05final\x18\n" +
+	" \x01(\bR\x05final\x1aD\n" +
+	"\x16UnreadableReasonsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x04R\x05value:\x028\x01\"\xc0\x01\n" +
+	"\x16MonitorNetworkResponse\x124\n" +
+	"\astarted\x18\x01 \x01(\v2\x18.frost.v1.NetworkStartedH\x00R\astarted\x12.\n" +
+	"\x05frame\x18\x02 \x01(\v2\x16.frost.v1.NetworkFrameH\x00R\x05frame\x127\n" +
+	"\bcounters\x18\x03 \x01(\v2\x19.frost.v1.NetworkCountersH\x00R\bcountersB\a\n" +
+	"\x05event*h\n" +
+	"\x0eFrameDirection\x12\x1f\n" +
+	"\x1bFRAME_DIRECTION_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14FRAME_DIRECTION_SEND\x10\x01\x12\x1b\n" +
+	"\x17FRAME_DIRECTION_RECEIVE\x10\x022\xca\x01\n" +
 	"\x0eMonitorService\x12a\n" +
-	"\x12MonitorNtWriteFile\x12#.frost.v1.MonitorNtWriteFileRequest\x1a$.frost.v1.MonitorNtWriteFileResponse0\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"\x12MonitorNtWriteFile\x12#.frost.v1.MonitorNtWriteFileRequest\x1a$.frost.v1.MonitorNtWriteFileResponse0\x01\x12U\n" +
+	"\x0eMonitorNetwork\x12\x1f.frost.v1.MonitorNetworkRequest\x1a .frost.v1.MonitorNetworkResponse0\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_monitor_proto_rawDescOnce sync.Once
@@ -389,27 +1189,52 @@ func file_frost_v1_monitor_proto_rawDescGZIP() []byte {
 	return file_frost_v1_monitor_proto_rawDescData
 }
 
-var file_frost_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_frost_v1_monitor_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_frost_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_frost_v1_monitor_proto_goTypes = []any{
-	(*NtWriteFileFilter)(nil),          // 0: frost.v1.NtWriteFileFilter
-	(*MonitorNtWriteFileRequest)(nil),  // 1: frost.v1.MonitorNtWriteFileRequest
-	(*NtWriteFileEvent)(nil),           // 2: frost.v1.NtWriteFileEvent
-	(*MonitorNtWriteFileResponse)(nil), // 3: frost.v1.MonitorNtWriteFileResponse
-	(*timestamppb.Timestamp)(nil),      // 4: google.protobuf.Timestamp
-	(*PageStatus)(nil),                 // 5: frost.v1.PageStatus
+	(FrameDirection)(0),                // 0: frost.v1.FrameDirection
+	(*NtWriteFileFilter)(nil),          // 1: frost.v1.NtWriteFileFilter
+	(*MonitorNtWriteFileRequest)(nil),  // 2: frost.v1.MonitorNtWriteFileRequest
+	(*NtWriteFileEvent)(nil),           // 3: frost.v1.NtWriteFileEvent
+	(*MonitorNtWriteFileResponse)(nil), // 4: frost.v1.MonitorNtWriteFileResponse
+	(*MonitorNetworkRequest)(nil),      // 5: frost.v1.MonitorNetworkRequest
+	(*NetworkBreakpoint)(nil),          // 6: frost.v1.NetworkBreakpoint
+	(*NetworkStarted)(nil),             // 7: frost.v1.NetworkStarted
+	(*NetworkFrame)(nil),               // 8: frost.v1.NetworkFrame
+	(*NetworkCounters)(nil),            // 9: frost.v1.NetworkCounters
+	(*MonitorNetworkResponse)(nil),     // 10: frost.v1.MonitorNetworkResponse
+	nil,                                // 11: frost.v1.NetworkCounters.UnreadableReasonsEntry
+	(*timestamppb.Timestamp)(nil),      // 12: google.protobuf.Timestamp
+	(*PageStatus)(nil),                 // 13: frost.v1.PageStatus
+	(SymbolSource)(0),                  // 14: frost.v1.SymbolSource
+	(BreakpointKind)(0),                // 15: frost.v1.BreakpointKind
+	(*Stack)(nil),                      // 16: frost.v1.Stack
 }
 var file_frost_v1_monitor_proto_depIdxs = []int32{
-	0, // 0: frost.v1.MonitorNtWriteFileRequest.filter:type_name -> frost.v1.NtWriteFileFilter
-	4, // 1: frost.v1.NtWriteFileEvent.time:type_name -> google.protobuf.Timestamp
-	5, // 2: frost.v1.NtWriteFileEvent.pages:type_name -> frost.v1.PageStatus
-	2, // 3: frost.v1.MonitorNtWriteFileResponse.event:type_name -> frost.v1.NtWriteFileEvent
-	1, // 4: frost.v1.MonitorService.MonitorNtWriteFile:input_type -> frost.v1.MonitorNtWriteFileRequest
-	3, // 5: frost.v1.MonitorService.MonitorNtWriteFile:output_type -> frost.v1.MonitorNtWriteFileResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	1,  // 0: frost.v1.MonitorNtWriteFileRequest.filter:type_name -> frost.v1.NtWriteFileFilter
+	12, // 1: frost.v1.NtWriteFileEvent.time:type_name -> google.protobuf.Timestamp
+	13, // 2: frost.v1.NtWriteFileEvent.pages:type_name -> frost.v1.PageStatus
+	3,  // 3: frost.v1.MonitorNtWriteFileResponse.event:type_name -> frost.v1.NtWriteFileEvent
+	0,  // 4: frost.v1.NetworkBreakpoint.direction:type_name -> frost.v1.FrameDirection
+	14, // 5: frost.v1.NetworkBreakpoint.source:type_name -> frost.v1.SymbolSource
+	15, // 6: frost.v1.NetworkBreakpoint.kind:type_name -> frost.v1.BreakpointKind
+	6,  // 7: frost.v1.NetworkStarted.breakpoints:type_name -> frost.v1.NetworkBreakpoint
+	12, // 8: frost.v1.NetworkFrame.time:type_name -> google.protobuf.Timestamp
+	0,  // 9: frost.v1.NetworkFrame.direction:type_name -> frost.v1.FrameDirection
+	16, // 10: frost.v1.NetworkFrame.stack:type_name -> frost.v1.Stack
+	11, // 11: frost.v1.NetworkCounters.unreadable_reasons:type_name -> frost.v1.NetworkCounters.UnreadableReasonsEntry
+	7,  // 12: frost.v1.MonitorNetworkResponse.started:type_name -> frost.v1.NetworkStarted
+	8,  // 13: frost.v1.MonitorNetworkResponse.frame:type_name -> frost.v1.NetworkFrame
+	9,  // 14: frost.v1.MonitorNetworkResponse.counters:type_name -> frost.v1.NetworkCounters
+	2,  // 15: frost.v1.MonitorService.MonitorNtWriteFile:input_type -> frost.v1.MonitorNtWriteFileRequest
+	5,  // 16: frost.v1.MonitorService.MonitorNetwork:input_type -> frost.v1.MonitorNetworkRequest
+	4,  // 17: frost.v1.MonitorService.MonitorNtWriteFile:output_type -> frost.v1.MonitorNtWriteFileResponse
+	10, // 18: frost.v1.MonitorService.MonitorNetwork:output_type -> frost.v1.MonitorNetworkResponse
+	17, // [17:19] is the sub-list for method output_type
+	15, // [15:17] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_monitor_proto_init() }
@@ -419,18 +1244,24 @@ func file_frost_v1_monitor_proto_init() {
 	}
 	file_frost_v1_common_proto_init()
 	file_frost_v1_monitor_proto_msgTypes[2].OneofWrappers = []any{}
+	file_frost_v1_monitor_proto_msgTypes[9].OneofWrappers = []any{
+		(*MonitorNetworkResponse_Started)(nil),
+		(*MonitorNetworkResponse_Frame)(nil),
+		(*MonitorNetworkResponse_Counters)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_monitor_proto_rawDesc), len(file_frost_v1_monitor_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   4,
+			NumEnums:      1,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_frost_v1_monitor_proto_goTypes,
 		DependencyIndexes: file_frost_v1_monitor_proto_depIdxs,
+		EnumInfos:         file_frost_v1_monitor_proto_enumTypes,
 		MessageInfos:      file_frost_v1_monitor_proto_msgTypes,
 	}.Build()
 	File_frost_v1_monitor_proto = out.File

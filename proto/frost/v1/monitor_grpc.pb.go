@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	MonitorService_MonitorNtWriteFile_FullMethodName = "/frost.v1.MonitorService/MonitorNtWriteFile"
+	MonitorService_MonitorNetwork_FullMethodName     = "/frost.v1.MonitorService/MonitorNetwork"
 )
 
 // MonitorServiceClient is the client API for MonitorService service.
@@ -32,6 +33,16 @@ type MonitorServiceClient interface {
 	// MonitorNtWriteFile streams every NtWriteFile call that matches the
 	// filter, with the bytes written.
 	MonitorNtWriteFile(ctx context.Context, in *MonitorNtWriteFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MonitorNtWriteFileResponse], error)
+	// MonitorNetwork streams every Ethernet frame the guest's NDIS sends or
+	// receives, read at breakpoints on NdisSendNetBufferLists and
+	// NdisMIndicateReceiveNetBufferLists (ndis.sys on Windows; the kernel in
+	// mini-NT) and attributed to the thread that made the call. The first
+	// message is `started`; then `frame` messages and `counters` (every few
+	// seconds and once at the end, when the stream ends on the server's
+	// side). No NDIS functions in the guest: FAILED_PRECONDITION,
+	// SYMBOL_NOT_FOUND, naming what was looked for. A bad filter expression:
+	// INVALID_ARGUMENT.
+	MonitorNetwork(ctx context.Context, in *MonitorNetworkRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MonitorNetworkResponse], error)
 }
 
 type monitorServiceClient struct {
@@ -61,6 +72,25 @@ func (c *monitorServiceClient) MonitorNtWriteFile(ctx context.Context, in *Monit
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MonitorService_MonitorNtWriteFileClient = grpc.ServerStreamingClient[MonitorNtWriteFileResponse]
 
+func (c *monitorServiceClient) MonitorNetwork(ctx context.Context, in *MonitorNetworkRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MonitorNetworkResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MonitorService_ServiceDesc.Streams[1], MonitorService_MonitorNetwork_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[MonitorNetworkRequest, MonitorNetworkResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MonitorService_MonitorNetworkClient = grpc.ServerStreamingClient[MonitorNetworkResponse]
+
 // MonitorServiceServer is the server API for MonitorService service.
 // All implementations must embed UnimplementedMonitorServiceServer
 // for forward compatibility.
@@ -71,6 +101,16 @@ type MonitorServiceServer interface {
 	// MonitorNtWriteFile streams every NtWriteFile call that matches the
 	// filter, with the bytes written.
 	MonitorNtWriteFile(*MonitorNtWriteFileRequest, grpc.ServerStreamingServer[MonitorNtWriteFileResponse]) error
+	// MonitorNetwork streams every Ethernet frame the guest's NDIS sends or
+	// receives, read at breakpoints on NdisSendNetBufferLists and
+	// NdisMIndicateReceiveNetBufferLists (ndis.sys on Windows; the kernel in
+	// mini-NT) and attributed to the thread that made the call. The first
+	// message is `started`; then `frame` messages and `counters` (every few
+	// seconds and once at the end, when the stream ends on the server's
+	// side). No NDIS functions in the guest: FAILED_PRECONDITION,
+	// SYMBOL_NOT_FOUND, naming what was looked for. A bad filter expression:
+	// INVALID_ARGUMENT.
+	MonitorNetwork(*MonitorNetworkRequest, grpc.ServerStreamingServer[MonitorNetworkResponse]) error
 	mustEmbedUnimplementedMonitorServiceServer()
 }
 
@@ -83,6 +123,9 @@ type UnimplementedMonitorServiceServer struct{}
 
 func (UnimplementedMonitorServiceServer) MonitorNtWriteFile(*MonitorNtWriteFileRequest, grpc.ServerStreamingServer[MonitorNtWriteFileResponse]) error {
 	return status.Error(codes.Unimplemented, "method MonitorNtWriteFile not implemented")
+}
+func (UnimplementedMonitorServiceServer) MonitorNetwork(*MonitorNetworkRequest, grpc.ServerStreamingServer[MonitorNetworkResponse]) error {
+	return status.Error(codes.Unimplemented, "method MonitorNetwork not implemented")
 }
 func (UnimplementedMonitorServiceServer) mustEmbedUnimplementedMonitorServiceServer() {}
 func (UnimplementedMonitorServiceServer) testEmbeddedByValue()                        {}
@@ -116,6 +159,17 @@ func _MonitorService_MonitorNtWriteFile_Handler(srv interface{}, stream grpc.Ser
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type MonitorService_MonitorNtWriteFileServer = grpc.ServerStreamingServer[MonitorNtWriteFileResponse]
 
+func _MonitorService_MonitorNetwork_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(MonitorNetworkRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MonitorServiceServer).MonitorNetwork(m, &grpc.GenericServerStream[MonitorNetworkRequest, MonitorNetworkResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MonitorService_MonitorNetworkServer = grpc.ServerStreamingServer[MonitorNetworkResponse]
+
 // MonitorService_ServiceDesc is the grpc.ServiceDesc for MonitorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -127,6 +181,11 @@ var MonitorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "MonitorNtWriteFile",
 			Handler:       _MonitorService_MonitorNtWriteFile_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "MonitorNetwork",
+			Handler:       _MonitorService_MonitorNetwork_Handler,
 			ServerStreams: true,
 		},
 	},
