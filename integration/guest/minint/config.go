@@ -51,6 +51,18 @@ type Config struct {
 	// (resetonce); QEMU then reboots it instead of exiting.
 	ResetOnce bool
 
+	// Network gives the machine an e1000 NIC on QEMU's user-mode network
+	// (slirp: the guest is 10.0.2.15, the gateway 10.0.2.2 answers ARP
+	// and ping and reaches the host's loopback, DNS is 10.0.2.3), which
+	// mini-NT's miniport drives (integration/guest/README.md, Network).
+	// Domains only: Machine (direct QEMU) has no NIC.
+	Network bool
+	// FilterDump, with Network, is where QEMU writes every frame of the
+	// NIC's netdev, both directions, as a pcap file (QEMU's filter-dump
+	// object): the oracle for what the guest sent and received. An
+	// absolute path without commas; QEMU creates or truncates it.
+	FilterDump string
+
 	// MemoryMB is the guest RAM size; 0 means DefaultMemoryMB.
 	MemoryMB int
 	// CPUs is the vCPU count (-smp); 0 means 1. mini-NT runs on the
@@ -107,6 +119,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, configErr("MemoryMB", "%d MiB is too small for mini-NT", c.MemoryMB)
 	case c.WriterPeriodMS < WriterTightLoop:
 		return c, configErr("WriterPeriodMS", "%d: want a period in ms, 0 (default) or WriterTightLoop", c.WriterPeriodMS)
+	}
+	if err := c.checkFilterDump(); err != nil {
+		return c, err
 	}
 	if _, err := c.machineFields().WithDefaults(); err != nil {
 		return c, err
@@ -240,4 +255,20 @@ func (c Config) machine() (qemu.Config, error) {
 	m := c.machineFields()
 	m.Append = cmdline
 	return m, nil
+}
+
+// checkFilterDump: the dump needs the NIC, and QEMU resolves a relative
+// path against its own working directory and splits options at commas.
+func (c Config) checkFilterDump() error {
+	switch {
+	case c.FilterDump == "":
+		return nil
+	case !c.Network:
+		return configErr("FilterDump", "set without Network: there is no NIC to dump")
+	case !filepath.IsAbs(c.FilterDump):
+		return configErr("FilterDump", "%q is not an absolute path (QEMU would resolve it against its own directory)", c.FilterDump)
+	case strings.ContainsRune(c.FilterDump, ',') || strings.ContainsFunc(c.FilterDump, isControl):
+		return configErr("FilterDump", "%q holds a comma or control character, which a QEMU option cannot carry", c.FilterDump)
+	}
+	return nil
 }

@@ -91,12 +91,24 @@ var domainTemplate = template.Must(template.New("domain").Funcs(template.FuncMap
       <source path='{{xml .Serial}}'/>
       <target port='0'/>
     </serial>
+{{- if .Network}}
+    <!-- e1000 on QEMU's user-mode network; libvirt names its netdev
+         hostnet0. No option ROM: the loader boots from -kernel. -->
+    <interface type='user'>
+      <model type='e1000'/>
+      <rom enabled='no'/>
+    </interface>
+{{- end}}
     <video><model type='none'/></video>
     <memballoon model='none'/>
   </devices>
   <qemu:commandline>
     <qemu:arg value='-gdb'/>
     <qemu:arg value='{{xml .GDB}}'/>
+{{- if .FilterDump}}
+    <qemu:arg value='-object'/>
+    <qemu:arg value='filter-dump,id=frostdump0,netdev={{.Netdev}},file={{xml .FilterDump}}'/>
+{{- end}}
   </qemu:commandline>
 </domain>
 `))
@@ -108,6 +120,10 @@ func xmlEscape(s string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// libvirtNetdev is the id libvirt gives the netdev of the domain's first
+// <interface> ("host" + its alias net0); filter-dump names it.
+const libvirtNetdev = "hostnet0"
 
 // XML renders the domain definition.
 func (d *Domain) XML() (string, error) {
@@ -132,6 +148,10 @@ func (d *Domain) XML() (string, error) {
 		"Disk":     d.DiskPath(),
 		"Serial":   d.SerialPath(),
 		"GDB":      d.GDBArg(),
+		"Network":  d.Config.Network,
+		// checkFilterDump keeps commas out of the path.
+		"FilterDump": d.Config.FilterDump,
+		"Netdev":     libvirtNetdev,
 	})
 	if err != nil {
 		return "", fmt.Errorf("minint: domain XML: %w", err)

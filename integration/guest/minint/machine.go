@@ -41,6 +41,10 @@ func Start(ctx context.Context, cfg Config) (_ *Machine, err error) {
 	if cfg, err = cfg.prepare(); err != nil {
 		return nil, err
 	}
+	if cfg.Network {
+		// vmi/qemu's command line has -nic none and no way to add one.
+		return nil, configErr("Network", "Machine (direct QEMU) has no NIC: boot a Domain under libvirt")
+	}
 	mc, err := cfg.machine()
 	if err != nil {
 		return nil, err
