@@ -143,6 +143,7 @@ func TestNetworkFilterDump(t *testing.T) {
 		}
 		for i := 0; i < min(len(report), len(dumped)); i++ {
 			r, b := report[i], dumped[i]
+			t.Logf("%s %d: len=%d hash=%#08x proto=%s mdls=%d off=%d", dir, r.Seq, r.Len, r.Hash, r.Proto, r.MDLs, r.Offset)
 			if r.Len != len(b) || r.Hash != minint.FrameHash(b) || r.Proto != minint.FrameProto(b) {
 				t.Errorf("%s frame %d: guest len=%d hash=%#08x proto=%s, dump len=%d hash=%#08x proto=%s (% x)", dir, i+1,
 					r.Len, r.Hash, r.Proto, len(b), minint.FrameHash(b), minint.FrameProto(b), b)
