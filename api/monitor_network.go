@@ -136,4 +136,3 @@ func countersPB(c monitor.Counters, final bool) *pb.NetworkCounters {
 		Final: final,
 	}
 }
-

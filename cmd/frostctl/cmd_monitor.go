@@ -11,11 +11,22 @@ import (
 )
 
 func init() {
-	register(command{"monitor", "ntwritefile [--process NAME] [--pid N] [--file TEXT] [--max-bytes N]", "stream the guest's NtWriteFile calls with their bytes", cmdMonitor})
-	subcommands["monitor"] = []string{"ntwritefile"}
+	register(command{"monitor", "ntwritefile [--process NAME] [--pid N] [--file TEXT] [--max-bytes N] | network [--process NAME] [--pid N] [--filter EXPR] [--stack] [-w FILE.pcapng] [--count N] [--duration D]",
+		"stream the guest's NtWriteFile calls with their bytes, or the frames its NDIS sends and receives", cmdMonitor})
+	subcommands["monitor"] = []string{"ntwritefile", "network"}
 }
 
 func cmdMonitor(ctx context.Context, c *cli, args []string) error {
+	// Each monitor has flags of its own: the first argument naming one
+	// picks the flag set.
+	for i, a := range args {
+		if a == "network" {
+			return cmdMonitorNetwork(ctx, c, append(append([]string{}, args[:i]...), args[i+1:]...))
+		}
+		if a == "ntwritefile" {
+			break
+		}
+	}
 	fs := c.flags("monitor", true)
 	ff := addFilterFlags(fs)
 	file := fs.String("file", "", "only writes to files whose name contains this `text`")
@@ -25,7 +36,7 @@ func cmdMonitor(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if pos[0] != "ntwritefile" {
-		return fmt.Errorf("unknown monitor %q: the monitors are: ntwritefile", pos[0])
+		return fmt.Errorf("unknown monitor %q: the monitors are: ntwritefile, network", pos[0])
 	}
 	f, err := ff.filter()
 	if err != nil {
