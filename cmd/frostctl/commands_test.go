@@ -90,6 +90,8 @@ func TestEveryCommandRunsAgainstFrostd(t *testing.T) {
 		{name: "breakpoints", args: []string{"breakpoints", "--vm", "win10"}, rpc: "BreakpointService/ListBreakpoints", want: []string{"Id", "Address", "Symbol"}},
 		{name: "clear", args: []string{"clear", "--vm", "win10", "1"}, rpc: "BreakpointService/ClearBreakpoint", code: 1, serverCode: codes.NotFound, want: []string{"no breakpoint 1"}},
 		{name: "monitor ntwritefile", args: []string{"monitor", "ntwritefile", "--vm", "win10", "--process", "writer.exe"}, rpc: "MonitorService/MonitorNtWriteFile", code: 1, serverCode: codes.Internal, want: noKernel},
+		{name: "monitor network", args: []string{"monitor", "network", "--vm", "win10", "--filter", "udp and port 53", "-w", filepath.Join(dir, "cap.pcapng")}, rpc: "MonitorService/MonitorNetwork", code: 1, serverCode: codes.Internal, want: noKernel},
+		{name: "monitor network", args: []string{"monitor", "network", "--vm", "win10", "--filter", "udp and"}, rpc: "MonitorService/MonitorNetwork", code: 1, serverCode: codes.InvalidArgument, want: []string{"filter", "expression ends"}},
 		{name: "symbols resolve", args: []string{"symbols", "resolve", "nt!NtWriteFile", "--pdb", isfPDB}, rpc: "SymbolService/ResolveSymbol", want: []string{"nt!NtWriteFile = "}},
 		{name: "symbols lookup", args: []string{"symbols", "--pdb", isfPDB, "lookup", "0"}, rpc: "SymbolService/LookupAddress", want: []string{"00000000 = "}},
 		{name: "symbols field", args: []string{"symbols", "field", "_EPROCESS.UniqueProcessId", "--pdb", isfPDB}, rpc: "SymbolService/GetField", want: []string{"_EPROCESS.UniqueProcessId: +0x440 size 8"}},
