@@ -31,9 +31,11 @@ const (
 
 // StandardExecutables are the user-mode images NewStandard copies from the
 // guest build directory, in table order: the programs smss starts,
-// frostimg.dll, the image swapper.exe maps as a section, and the DLLs the
-// programs import (ntdll.dll, frostrt.dll).
-var StandardExecutables = []string{"smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll", "ntdll.dll", "frostrt.dll"}
+// frostimg.dll, the image swapper.exe maps as a section, the DLLs the
+// programs import (ntdll.dll, frostrt.dll), and netclient.exe, which smss
+// starts only on a machine with a NIC (last, so every other file keeps its
+// extent).
+var StandardExecutables = []string{"smss.exe", "csrss.exe", "writer.exe", "swapper.exe", "frostimg.dll", "ntdll.dll", "frostrt.dll", "netclient.exe"}
 
 // SystemDir is where the executables live on the volume.
 const SystemDir = `\Windows\System32\`

@@ -51,7 +51,7 @@ func TestNewStandard(t *testing.T) {
 	wantNames := []string{PagefileName, Pagefile2Name, LogName,
 		`\Windows\System32\smss.exe`, `\Windows\System32\csrss.exe`, `\Windows\System32\writer.exe`,
 		`\Windows\System32\swapper.exe`, `\Windows\System32\frostimg.dll`, `\Windows\System32\ntdll.dll`,
-		`\Windows\System32\frostrt.dll`}
+		`\Windows\System32\frostrt.dll`, `\Windows\System32\netclient.exe`}
 	entries := v.Entries()
 	if len(entries) != len(wantNames) {
 		t.Fatalf("entries = %+v, want %v", entries, wantNames)

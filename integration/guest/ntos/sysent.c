@@ -19,6 +19,15 @@ NTSTATUS NtCreateSection(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, PLARGE_INTEGE
 NTSTATUS NtMapViewOfSection(HANDLE, HANDLE, PVOID *, ULONG64, SIZE_T, PLARGE_INTEGER, SIZE_T *, ULONG, ULONG, ULONG);
 NTSTATUS NtQueryInformationProcess(HANDLE, ULONG, PVOID, ULONG, PULONG);
 NTSTATUS NtCreateMutant(PHANDLE, ACCESS_MASK, POBJECT_ATTRIBUTES, BOOLEAN);
+/* netsock.c: mini-NT's own network services (issue 17) */
+NTSTATUS NtFrostNetQueryInformation(PVOID, ULONG, PULONG);
+NTSTATUS NtFrostNetPing(PVOID);
+NTSTATUS NtFrostNetSendDatagrams(const PVOID, ULONG, PULONG);
+NTSTATUS NtFrostNetReceiveDatagram(ULONG, PVOID, ULONG);
+NTSTATUS NtFrostNetConnect(ULONG, ULONG, ULONG);
+NTSTATUS NtFrostNetSend(PVOID, ULONG, PULONG);
+NTSTATUS NtFrostNetReceive(PVOID, ULONG, PULONG, ULONG);
+NTSTATUS NtFrostNetClose(ULONG);
 
 #define SystemBalanceSetInformation 0xF0 /* mini-NT's own class */
 typedef struct _SYSTEM_BALANCE_SET_INFORMATION {
@@ -118,8 +127,16 @@ const ULONG64 KiServiceRoutines[] = {
     (ULONG64)NtQueryInformationProcess, /* 14 */
     (ULONG64)NtQuerySystemInformation, /* 15 */
     (ULONG64)NtCreateMutant,           /* 16 */
+    (ULONG64)NtFrostNetQueryInformation, /* 17 */
+    (ULONG64)NtFrostNetPing,             /* 18 */
+    (ULONG64)NtFrostNetSendDatagrams,    /* 19 */
+    (ULONG64)NtFrostNetReceiveDatagram,  /* 20 */
+    (ULONG64)NtFrostNetConnect,          /* 21 */
+    (ULONG64)NtFrostNetSend,             /* 22 */
+    (ULONG64)NtFrostNetReceive,          /* 23 */
+    (ULONG64)NtFrostNetClose,            /* 24 */
 };
-const UCHAR KiServiceArguments[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0, 0};
+const UCHAR KiServiceArguments[] = {0, 0, 2, 0, 0, 7, 5, 1, 0, 0, 2, 0, 3, 6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 ULONG KiServiceLimit = sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0]);
 LONG KiServiceTable[sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0])];
 _Static_assert(sizeof(KiServiceArguments) == sizeof(KiServiceRoutines) / sizeof(KiServiceRoutines[0]),

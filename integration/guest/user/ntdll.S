@@ -35,3 +35,11 @@
     STUB NtQueryInformationProcess, 14
     STUB NtQuerySystemInformation, 15
     STUB NtCreateMutant, 16
+    STUB NtFrostNetQueryInformation, 17
+    STUB NtFrostNetPing, 18
+    STUB NtFrostNetSendDatagrams, 19
+    STUB NtFrostNetReceiveDatagram, 20
+    STUB NtFrostNetConnect, 21
+    STUB NtFrostNetSend, 22
+    STUB NtFrostNetReceive, 23
+    STUB NtFrostNetClose, 24

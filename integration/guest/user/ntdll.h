@@ -98,6 +98,17 @@ NTSTATUS NtQueryInformationProcess(HANDLE ProcessHandle, ULONG ProcessInformatio
 NTSTATUS NtQuerySystemInformation(ULONG SystemInformationClass, PVOID SystemInformation, ULONG Length,
                                   PULONG ReturnLength);
 
+/* mini-NT's network services (include/frostnet.h, ntos/netsock.c). */
+#include "../include/frostnet.h"
+NTSTATUS NtFrostNetQueryInformation(PVOID Information, ULONG Length, PULONG ReturnLength);
+NTSTATUS NtFrostNetPing(FROST_NET_PING *Ping);
+NTSTATUS NtFrostNetSendDatagrams(const FROST_NET_DATAGRAM *Datagrams, ULONG Count, PULONG Sent);
+NTSTATUS NtFrostNetReceiveDatagram(ULONG LocalPort, FROST_NET_DATAGRAM *Datagram, ULONG TimeoutMs);
+NTSTATUS NtFrostNetConnect(ULONG Address, ULONG Port, ULONG TimeoutMs);
+NTSTATUS NtFrostNetSend(PVOID Data, ULONG Length, PULONG Sent);
+NTSTATUS NtFrostNetReceive(PVOID Buffer, ULONG Length, PULONG Received, ULONG TimeoutMs);
+NTSTATUS NtFrostNetClose(ULONG TimeoutMs);
+
 typedef struct _PROCESS_BASIC_INFORMATION {
     NTSTATUS ExitStatus;
     PVOID PebBaseAddress;

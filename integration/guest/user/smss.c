@@ -1,6 +1,7 @@
 /*
  * smss.exe, the session manager: creates the paging files named in the
- * PagingFiles registry value, starts csrss.exe, writer.exe and swapper.exe,
+ * PagingFiles registry value, starts csrss.exe, writer.exe and swapper.exe
+ * (and netclient.exe when the machine has a NIC),
  * and reports the boot settled once the memory manager is. Each NtCreatePagingFile call is reported with the
  * status it returned, so a call that never reached the kernel's code shows
  * up too.
@@ -79,6 +80,15 @@ static void Start(const char *path, const char *cmd) {
     if (!NT_SUCCESS(st)) DbgPrint("frost-guest: smss-error what=%s status=0x%08x\n", path, (ULONG)st);
 }
 
+/* netclient.exe, the network workload, only on a machine with a NIC: the
+   network services fail with STATUS_NO_SUCH_DEVICE without one, so a
+   machine without keeps exactly its processes. */
+static void StartNetClient(void) {
+    FROST_NET_INFORMATION info;
+    if (!NT_SUCCESS(NtFrostNetQueryInformation(&info, sizeof(info), 0))) return;
+    Start("\\??\\C:\\Windows\\System32\\netclient.exe", "C:\\Windows\\System32\\netclient.exe");
+}
+
 /* The boot has settled once the memory manager's balance set manager has
    trimmed swapper's working set and a pass found nothing left to do. */
 static void WaitForSettledMemory(void) {
@@ -132,6 +142,7 @@ void NtProcessStartup(PVOID Peb) {
           "C:\\Windows\\System32\\csrss.exe ObjectDirectory=\\Windows SubSystemType=Windows");
     Start("\\??\\C:\\Windows\\System32\\writer.exe", "C:\\Windows\\System32\\writer.exe C:\\frost\\log.txt");
     Start("\\??\\C:\\Windows\\System32\\swapper.exe", "C:\\Windows\\System32\\swapper.exe /pattern");
+    StartNetClient();
     WaitForSettledMemory();
     ReportSystemHandles();
     DbgPrint("frost-guest: ready\n");
