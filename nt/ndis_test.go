@@ -4,9 +4,48 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/frostvmi/frost/symbols"
+	"github.com/frostvmi/frost/symbols/store"
+)
+
+// miniNTPDB opens a mini-NT PDB once per test binary; an error when it is
+// not built or predates NDIS.
+func miniNTPDB(path string) (*symbols.Table, error) {
+	pdbMu.Lock()
+	defer pdbMu.Unlock()
+	if r, ok := pdbs[path]; ok {
+		return r.tab, r.err
+	}
+	tab, err := func() (*symbols.Table, error) {
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+		tab, err := store.OpenFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tab.Size("_NET_BUFFER_LIST"); err != nil {
+			return nil, fmt.Errorf("built before NDIS: %w", err)
+		}
+		return tab, nil
+	}()
+	pdbs[path] = pdbResult{tab, err}
+	return tab, err
+}
+
+type pdbResult struct {
+	tab *symbols.Table
+	err error
+}
+
+var (
+	pdbMu sync.Mutex
+	pdbs  = map[string]pdbResult{}
 )
 
 // ndisTypes adds NET_BUFFER_LIST, NET_BUFFER and MDL to b, Windows' names
@@ -75,8 +114,17 @@ type ndisGuest struct {
 }
 
 func newNdisGuest(t testing.TB, reversed, nested bool) *ndisGuest {
-	g := &guest{t: t, tab: ndisSymbols(t, reversed, nested), mem: newFakeMemory(), next: 0xffffa00000010000}
+	return newNdisGuestOn(t, ndisSymbols(t, reversed, nested))
+}
+
+// newNdisGuestOn lays the guest out through tab (a real PDB's layout),
+// PsActiveProcessHead mapped.
+func newNdisGuestOn(t testing.TB, tab *symbols.Table) *ndisGuest {
+	g := &guest{t: t, tab: tab, mem: newFakeMemory(), next: 0xffffa00000010000}
 	g.mem.write(testKernelBase, make([]byte, 0x4000))
+	if rva, err := tab.Address("PsActiveProcessHead"); err == nil {
+		g.mem.write(testKernelBase+rva, make([]byte, 16))
+	}
 	return &ndisGuest{guest: g, sp: &spaces{kernel: g.mem, user: map[uint64]*fakeMemory{}}}
 }
 
@@ -153,7 +201,19 @@ func (g *ndisGuest) nbl(nbs ...uint64) uint64 {
 	return l
 }
 
+// forNdisLayouts runs a test on the builder's layouts (declared and
+// reversed, members hoisted or nested in their headers), and on mini-NT's
+// real PDBs (normal and reorder builds) when the guest is built.
 func forNdisLayouts(t *testing.T, fn func(t *testing.T, g *ndisGuest)) {
+	for _, dir := range []string{"", "reorder"} {
+		path := filepath.Join("..", "integration", "guest", "out", dir, "ntkrnlmp.pdb")
+		tab, err := miniNTPDB(path)
+		if err != nil {
+			t.Logf("mini-NT's PDB %s: %v (make guest builds it)", path, err)
+			continue
+		}
+		t.Run("mini-NT "+path, func(t *testing.T) { fn(t, newNdisGuestOn(t, tab)) })
+	}
 	for _, rev := range []bool{false, true} {
 		for _, nested := range []bool{false, true} {
 			t.Run(fmt.Sprintf("reversed=%v/nested=%v", rev, nested), func(t *testing.T) {
