@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 )
@@ -21,6 +22,14 @@ func (m flatMem) ReadAt(p []byte, off int64) (int, error) {
 		return 0, errPastRAM
 	}
 	return copy(p, m[off:]), nil
+}
+
+// ReadEntry is flatMem's EntryReader fast path: one load, no buffer.
+func (m flatMem) ReadEntry(pa uint64) (uint64, error) {
+	if pa > uint64(len(m)) || uint64(len(m))-pa < entrySize {
+		return 0, errPastRAM
+	}
+	return binary.LittleEndian.Uint64(m[pa:]), nil
 }
 
 var errPastRAM = &AddressError{Reason: "past RAM"}

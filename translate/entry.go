@@ -120,10 +120,20 @@ func newDecoder(l *Layout, mask uint64) decoder {
 // Transition, software. inProto selects the prototype-PTE rules, under which
 // the Prototype bit means "subsection" and there is no VAD marker.
 func (d *decoder) decode(raw uint64, inProto bool) entry {
+	var e entry
+	d.decodeTo(&e, raw, inProto)
+	return e
+}
+
+// decodeTo is decode into *e. The walk decodes in place: returning the
+// entry by value cost more than the rest of a level, as the copy reads
+// back words just written piecemeal (a store-forwarding stall).
+func (d *decoder) decodeTo(e *entry, raw uint64, inProto bool) {
 	if d.hardware {
-		return d.decodeHardware(raw)
+		d.decodeHardware(e, raw)
+		return
 	}
-	e := entry{raw: raw}
+	*e = entry{raw: raw}
 	e.value, e.cleared = d.unswizzle(raw)
 	v := e.value
 	l := d.l
@@ -165,7 +175,6 @@ func (d *decoder) decode(raw uint64, inProto bool) entry {
 			e.kind = KindDemandZero
 		}
 	}
-	return e
 }
 
 // newHardwareDecoder reads entries as the processor does: no swizzle, no
@@ -179,15 +188,14 @@ func newHardwareDecoder(l *Layout) decoder {
 
 // decodeHardware is the processor's reading: P, then PS and the address.
 // inProto never applies: a hardware walk meets no prototype PTEs.
-func (d *decoder) decodeHardware(raw uint64) entry {
-	e := entry{raw: raw, value: raw, hardware: true, kind: KindNotPresent}
+func (d *decoder) decodeHardware(e *entry, raw uint64) {
+	*e = entry{raw: raw, value: raw, hardware: true, kind: KindNotPresent}
 	if raw&d.valid != 0 {
 		e.kind = KindValid
 		e.pfn = d.l.PageFrameNumber.Get(raw)
 		e.large = raw&d.large != 0
 		e.reserved = raw & d.reserved
 	}
-	return e
 }
 
 // signExtend48 turns a 48-bit pointer field into a canonical VA.

@@ -10,6 +10,17 @@ type Physical interface {
 	io.ReaderAt
 }
 
+// EntryReader is an optional fast path a Physical may offer: ReadEntry
+// returns the little-endian 8 bytes at physical address pa, with exactly
+// the outcome an 8-byte ReadAt at pa would have (the same bytes, the same
+// errors). A walk reads four entries per translation; through ReadAt each
+// read needs a buffer that the interface call forces onto the heap, plus a
+// copy, which on flat memory (a mapping of the RAM file) costs more than
+// the load itself. Walks use ReadEntry whenever the Physical has it.
+type EntryReader interface {
+	ReadEntry(pa uint64) (uint64, error)
+}
+
 // VAD is what translation needs of one virtual address descriptor.
 type VAD struct {
 	Start, End uint64 // [Start, End): byte addresses

@@ -13,6 +13,9 @@ func (w *walker) nested() (*walker, error) {
 	}
 	n := *w
 	n.depth++
+	// Its own buffer: readKernel fills the caller's while the nested
+	// walker translates each page.
+	n.buf = nil
 	return &n, nil
 }
 
@@ -49,17 +52,18 @@ func (w *walker) readKernelQword(va uint64) (uint64, Where, error) {
 		return 0, virtual(va), err
 	}
 	where := loc.where()
+	buf := w.scratch()
 	if va&pageMask > pageSize-entrySize {
 		// Straddles two pages: no aligned prototype PTE does, but the
 		// address came from the guest.
-		err = w.readKernel(va, w.buf[:])
+		err = w.readKernel(va, buf)
 	} else {
-		err = w.t.readLocation(&loc, w.buf[:])
+		err = w.t.readLocation(&loc, buf)
 	}
 	if err != nil {
 		return 0, where, err
 	}
-	return binary.LittleEndian.Uint64(w.buf[:]), where, nil
+	return binary.LittleEndian.Uint64(buf), where, nil
 }
 
 func virtual(va uint64) Where { return Where{Space: SpaceVirtual, Addr: va} }

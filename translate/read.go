@@ -62,7 +62,7 @@ func (r *ReadResult) Err() error {
 // PageRead has an error.
 func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 	gen, smear := t.state()
-	var w *walker // made on the first cache miss
+	var w walker // set up on the first cache miss
 	res := ReadResult{Smear: smear}
 	if n := pagesSpanned(va, len(buf)); n > 1 {
 		res.pages = make([]PageRead, n)
@@ -84,7 +84,7 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 			pr.Location = e.loc
 			pr.Location.advance(va & pageMask)
 		} else {
-			if w == nil {
+			if w.t == nil {
 				w = t.newWalker(nil, gen, smear)
 			}
 			pr.Location, pr.Err = w.translate(dtb, va)

@@ -43,6 +43,7 @@ type Translator struct {
 	model     Model
 	dec       decoder
 	phys      Physical
+	entries   EntryReader // phys's fast path for one entry, nil if it has none
 	kernelDTB uint64
 	vads      VADResolver
 	pagefiles map[uint64]Pagefile
@@ -83,6 +84,7 @@ func newTranslator(cfg Config, model Model) (*Translator, error) {
 		files:     cfg.Files,
 		pagefiles: make(map[uint64]Pagefile, len(cfg.Pagefiles)),
 	}
+	t.entries, _ = cfg.Physical.(EntryReader)
 	if model == ModelX86 {
 		t.dec = newHardwareDecoder(cfg.Layout)
 	}
@@ -132,7 +134,10 @@ func (t *Translator) Translate(dtb, va uint64) (Location, error) {
 	if loc, ok := t.cached(dtb, va, gen, smear); ok {
 		return loc, nil
 	}
-	return t.newWalker(nil, gen, smear).translate(dtb, va)
+	// The walker lives on this stack: a translation allocates nothing
+	// unless it reads through a plain io.ReaderAt (see walker.scratch).
+	w := t.newWalker(nil, gen, smear)
+	return w.translate(dtb, va)
 }
 
 // Vtop translates va and explains every step, like Rekall's vtop. It
@@ -170,8 +175,9 @@ func (t *Translator) cacheHit(dtb, va, gen uint64, running bool) *tlbEntry {
 	return t.tlb.get(dtb, va&^uint64(pageMask), gen)
 }
 
-func (t *Translator) newWalker(steps *[]Step, gen uint64, running bool) *walker {
-	return &walker{t: t, steps: steps, gen: gen, smear: running, cache: t.tlb != nil && !running}
+// newWalker returns a walker by value, so callers keep it on their stack.
+func (t *Translator) newWalker(steps *[]Step, gen uint64, running bool) walker {
+	return walker{t: t, steps: steps, gen: gen, smear: running, cache: t.tlb != nil && !running}
 }
 
 // readFull reads all of p at off, accepting io.EOF with a full read as

@@ -3,6 +3,8 @@ package translate
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
+	"math"
 )
 
 const (
@@ -31,7 +33,19 @@ type walker struct {
 	cache     bool // may read and fill the TLB
 	smear     bool // the guest was running when the walk began
 	kernelDTB uint64
-	buf       [8]byte
+	// buf is the 8-byte buffer of reads through io.ReaderAt, made on first
+	// use: a slice passed to an interface method escapes, and as a field
+	// of the walker it took the whole walker to the heap on every
+	// translation, even those that read through EntryReader.
+	buf *[8]byte
+}
+
+// scratch returns the walker's 8-byte read buffer.
+func (w *walker) scratch() []byte {
+	if w.buf == nil {
+		w.buf = new([8]byte)
+	}
+	return w.buf[:]
 }
 
 func canonical(va uint64) bool {
@@ -67,7 +81,7 @@ func (w *walker) translate(dtb, va uint64) (Location, error) {
 		if err == nil && w.cache {
 			w.t.tlb.put(dtb, page, w.gen, loc)
 		}
-		loc = loc.at(off)
+		loc.advance(off)
 	}
 	if w.steps != nil {
 		w.add(Step{Level: LevelResult, VA: va, Note: resultNote(loc, err)})
@@ -81,13 +95,14 @@ func (w *walker) translate(dtb, va uint64) (Location, error) {
 func (w *walker) walk(dtb, va uint64) (Location, error) {
 	d := &w.t.dec
 	table := Where{Space: SpacePhysical, Addr: dtb & d.physMask}
+	var e entry
 	for level := LevelPML4E; level <= LevelPTE; level++ {
 		at := table.plus(((va >> levelShift[level]) & (entriesPerTable - 1)) * entrySize)
 		raw, err := w.readEntry(level, at)
 		if err != nil {
 			return Location{}, &ReadError{What: level.String(), At: at, Err: err}
 		}
-		e := d.decode(raw, false)
+		d.decodeTo(&e, raw, false)
 		if level == LevelPTE {
 			e.large = false // bit 7 of a PTE is PAT
 			e.leaf = true
@@ -188,21 +203,37 @@ func (w *walker) readEntry(level Level, at Where) (uint64, error) {
 	case SpaceZero:
 		return 0, nil
 	case SpacePhysical:
-		if err := readFull(w.t.phys, at.Addr, w.buf[:]); err != nil {
-			return 0, err
+		if w.t.entries != nil {
+			return readEntryFast(w.t.entries, at.Addr)
 		}
+		return w.readQword(w.t.phys, at.Addr)
 	case SpacePagefile:
 		pf := w.t.pagefiles[at.Pagefile]
 		if pf.Data == nil {
 			return 0, ErrPagefileNotSupplied
 		}
-		if err := readFull(pf.Data, at.Addr, w.buf[:]); err != nil {
-			return 0, err
-		}
-	default:
-		return 0, fmt.Errorf("no page table can live in %s", at)
+		return w.readQword(pf.Data, at.Addr)
 	}
-	return binary.LittleEndian.Uint64(w.buf[:]), nil
+	return 0, fmt.Errorf("no page table can live in %s", at)
+}
+
+// readQword reads 8 little-endian bytes at off through r.
+func (w *walker) readQword(r io.ReaderAt, off uint64) (uint64, error) {
+	buf := w.scratch()
+	if err := readFull(r, off, buf); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(buf), nil
+}
+
+// readEntryFast is readFull's contract for EntryReader: an address whose 8
+// bytes would pass 2^63 fails as readFull fails it, before the reader is
+// asked.
+func readEntryFast(r EntryReader, pa uint64) (uint64, error) {
+	if pa > math.MaxInt64-entrySize {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return r.ReadEntry(pa)
 }
 
 // fillTable reads the whole table page holding at into the page-table
