@@ -87,7 +87,7 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 			if w.t == nil {
 				w = t.newWalker(nil, gen, smear)
 			}
-			pr.Location, pr.Err = w.translate(dtb, va)
+			pr.Err = w.translateTo(dtb, va, &pr.Location)
 		}
 		if pr.Err == nil && inRAM(pr.Location.State) {
 			if !run.extends(pr) {

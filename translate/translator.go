@@ -137,7 +137,9 @@ func (t *Translator) Translate(dtb, va uint64) (Location, error) {
 	// The walker lives on this stack: a translation allocates nothing
 	// unless it reads through a plain io.ReaderAt (see walker.scratch).
 	w := t.newWalker(nil, gen, smear)
-	return w.translate(dtb, va)
+	var loc Location
+	err := w.translateTo(dtb, va, &loc)
+	return loc, err
 }
 
 // Vtop translates va and explains every step, like Rekall's vtop. It

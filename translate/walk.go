@@ -57,16 +57,28 @@ func isKernel(va uint64) bool { return va>>47 == 0x1ffff }
 
 // translate is the entry point of every walk, top-level or nested.
 func (w *walker) translate(dtb, va uint64) (Location, error) {
+	var loc Location
+	err := w.translateTo(dtb, va, &loc)
+	return loc, err
+}
+
+// translateTo is translate into *loc. The hot paths
+// (Translate, ReadVirtual) fill their result in place: copying a Location
+// that was just written field by field, with whole-register moves, stalled
+// on every copy (store forwarding), which cost as much as the walk itself.
+func (w *walker) translateTo(dtb, va uint64, loc *Location) error {
+	*loc = Location{}
 	page, off := va&^uint64(pageMask), va&pageMask
 	if w.cache && w.steps == nil {
 		if e := w.t.tlb.get(dtb, page, w.gen); e != nil {
-			return e.loc.at(off), nil
+			*loc = e.loc
+			loc.advance(off)
+			return nil
 		}
 	}
 	if w.steps != nil {
 		w.add(Step{Level: LevelVirtual, VA: va, Note: fmt.Sprintf("Virtual Address 0x%016x (DTB 0x%x)", va, dtb)})
 	}
-	var loc Location
 	var err error
 	if !canonical(va) {
 		err = &AddressError{VA: va, Reason: "not canonical"}
@@ -77,22 +89,23 @@ func (w *walker) translate(dtb, va uint64) (Location, error) {
 				w.kernelDTB = dtb
 			}
 		}
-		loc, err = w.walk(dtb, page)
+		err = w.walk(dtb, page, loc)
 		if err == nil && w.cache {
-			w.t.tlb.put(dtb, page, w.gen, loc)
+			w.t.tlb.put(dtb, page, w.gen, *loc)
 		}
 		loc.advance(off)
 	}
 	if w.steps != nil {
-		w.add(Step{Level: LevelResult, VA: va, Note: resultNote(loc, err)})
+		w.add(Step{Level: LevelResult, VA: va, Note: resultNote(*loc, err)})
 	}
-	return loc, err
+	return err
 }
 
 // walk follows the four levels for a page-aligned va. Non-leaf entries in
 // transition or in a paging file keep the walk going through the page they
-// name: Windows pages out page tables too.
-func (w *walker) walk(dtb, va uint64) (Location, error) {
+// name: Windows pages out page tables too. The answer goes to *out, which
+// is left zero on an error.
+func (w *walker) walk(dtb, va uint64, out *Location) error {
 	d := &w.t.dec
 	table := Where{Space: SpacePhysical, Addr: dtb & d.physMask}
 	var e entry
@@ -100,7 +113,7 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 		at := table.plus(((va >> levelShift[level]) & (entriesPerTable - 1)) * entrySize)
 		raw, err := w.readEntry(level, at)
 		if err != nil {
-			return Location{}, &ReadError{What: level.String(), At: at, Err: err}
+			return &ReadError{What: level.String(), At: at, Err: err}
 		}
 		d.decodeTo(&e, raw, false)
 		if level == LevelPTE {
@@ -114,23 +127,25 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 		case KindValid:
 			if e.reserved != 0 {
 				// The processor faults on these (PFERR.RSVD): no page.
-				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: fmt.Sprintf("reserved address bits 0x%x set above MAXPHYADDR", e.reserved)}
+				return &EntryError{What: level.String(), At: at, Raw: raw, Reason: fmt.Sprintf("reserved address bits 0x%x set above MAXPHYADDR", e.reserved)}
 			}
 			pa := e.pfn << pageShift
 			if e.large && level == LevelPML4E {
-				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: "PS is reserved in a PML4E"}
+				return &EntryError{What: level.String(), At: at, Raw: raw, Reason: "PS is reserved in a PML4E"}
 			}
 			if leaf || e.large {
 				pa = pa&^(size-1) | va&(size-1)
 				w.setNext(step, func() string { return fmt.Sprintf("%s page @ 0x%x", sizeName(size), pa) })
-				return Location{State: StateValid, Addr: pa, PageSize: size}, nil
+				*out = Location{State: StateValid, Addr: pa, PageSize: size}
+				return nil
 			}
 			table = Where{Space: SpacePhysical, Addr: pa}
 		case KindTransition:
 			pa := e.pfn << pageShift
 			if leaf {
 				w.setNext(step, func() string { return fmt.Sprintf("page @ 0x%x, in transition", pa) })
-				return Location{State: StateTransition, Addr: pa, PageSize: pageSize, Protection: e.protection}, nil
+				*out = Location{State: StateTransition, Addr: pa, PageSize: pageSize, Protection: e.protection}
+				return nil
 			}
 			table = Where{Space: SpacePhysical, Addr: pa}
 		case KindPagefile:
@@ -142,36 +157,44 @@ func (w *walker) walk(dtb, va uint64) (Location, error) {
 					st = StateCompressed
 				}
 				w.setNext(step, func() string { return "page @ " + where.String() })
-				return Location{State: st, Addr: where.Addr, Pagefile: e.pagefile, PageSize: pageSize, Protection: e.protection}, nil
+				*out = Location{State: st, Addr: where.Addr, Pagefile: e.pagefile, PageSize: pageSize, Protection: e.protection}
+				return nil
 			}
 			if pf.VirtualStore {
-				return Location{}, &ReadError{What: tableNames[level], At: where, Err: ErrCompressed}
+				return &ReadError{What: tableNames[level], At: where, Err: ErrCompressed}
 			}
 			table = where
 		case KindDemandZero:
 			if leaf {
-				return Location{State: StateDemandZero, PageSize: pageSize, Protection: e.protection}, nil
+				*out = Location{State: StateDemandZero, PageSize: pageSize, Protection: e.protection}
+				return nil
 			}
 			// A demand-zero page table: every entry in it reads as zero.
 			table = Where{Space: SpaceZero}
 		case KindDecommitted:
-			return Location{State: StateDecommitted, PageSize: pageSize, Protection: e.protection}, nil
+			*out = Location{State: StateDecommitted, PageSize: pageSize, Protection: e.protection}
+			return nil
 		case KindZero:
-			return w.zeroEntry(dtb, va)
+			loc, err := w.zeroEntry(dtb, va)
+			*out = loc
+			return err
 		case KindNotPresent:
 			// The processor would fault here; what the OS keeps in the
 			// entry is not the hardware's to read.
-			return Location{State: StateNotMapped, PageSize: pageSize}, nil
+			*out = Location{State: StateNotMapped, PageSize: pageSize}
+			return nil
 		case KindPrototype, KindVADPrototype:
 			if !leaf {
-				return Location{}, &EntryError{What: level.String(), At: at, Raw: raw, Reason: "a prototype PTE above the PTE level"}
+				return &EntryError{What: level.String(), At: at, Raw: raw, Reason: "a prototype PTE above the PTE level"}
 			}
-			return w.prototype(dtb, va, &e, at)
+			loc, err := w.prototype(dtb, va, &e, at)
+			*out = loc
+			return err
 		}
 		w.setNext(step, func() string { return tableNames[level] + " @ " + table.String() })
 	}
 	// Unreachable: every kind ends the walk at the PTE level.
-	return Location{}, &AddressError{VA: va, Reason: "walk ended without a leaf"}
+	return &AddressError{VA: va, Reason: "walk ended without a leaf"}
 }
 
 // tableNames names the table each level's entry points to.
