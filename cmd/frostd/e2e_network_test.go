@@ -90,6 +90,7 @@ func TestNetworkCaptureOnLibvirt(t *testing.T) {
 	}
 	s.stop(t)
 	t.Logf("frostctl stderr:\n%s", s.stderr.String())
+	checkSendStacks(t, c, client)
 	// A send is captured at NdisSendNetBufferLists' first instruction,
 	// before the NIC has it: let the guest finish what it was sending (a
 	// new round starts) before QEMU stops and closes the dump.
@@ -317,4 +318,45 @@ func hostPeers(t *testing.T) (net.PacketConn, net.Listener) {
 		}
 	}()
 	return udp, tcp
+}
+
+// checkSendStacks: with --stack, each of netclient's sends comes with the
+// call stack of its thread at NdisSendNetBufferLists, unwound through the
+// system call into netclient's own code, each frame named from its PDB.
+func checkSendStacks(t *testing.T, c *ctl, client uint32) {
+	t.Helper()
+	s := c.stream(t, "monitor", "network", "--pid", fmt.Sprint(client), "--stack")
+	defer s.stop(t)
+	var frame []string
+	for got := 0; got < 2; {
+		line, ok := s.next(guestWait)
+		if !ok {
+			t.Fatalf("frostctl monitor network --stack ended or stalled\nstderr:\n%s", s.stderr.String())
+		}
+		if !strings.HasPrefix(line, "    ") {
+			if len(frame) > 0 {
+				checkSendStack(t, frame)
+				got++
+			}
+			frame = []string{line}
+			continue
+		}
+		frame = append(frame, line)
+	}
+}
+
+func checkSendStack(t *testing.T, lines []string) {
+	t.Helper()
+	text := strings.Join(lines, "\n")
+	if !strings.Contains(lines[0], "netclient.exe") {
+		t.Errorf("a --pid netclient frame from another process:\n%s", text)
+	}
+	for _, want := range []string{"nt!NdisSendNetBufferLists", "nt!KiSystemCall64+", "ntdll!NtFrostNet", "netclient!"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the send's stack lacks %s:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "    (") {
+		t.Errorf("the send's stack stopped early:\n%s", text)
+	}
 }
