@@ -26,6 +26,7 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	out := fs.String("o", "", "output `file`, or - for stdout")
 	format := fs.String("format", "elf", "elf (a core file as QEMU's dump-guest-memory writes: CPU notes, one PT_LOAD per RAM range) or raw (file offset = guest-physical address, holes sparse)")
 	live := fs.Bool("live", false, "keep the guest running: the image is a smear (pages from different moments), and says so")
+	via := fs.String("via", viaAuto, "how the bytes reach the file: auto (frostd writes it straight from the guest's RAM when it is local and may, else stream), frostd (only that), stream (over gRPC, written by frostctl)")
 	quiet := fs.Bool("q", false, "no progress bar (it is drawn only when stderr is a terminal)")
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return err
@@ -35,6 +36,15 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	}
 	if *format != "elf" && *format != "raw" {
 		return fmt.Errorf("--format %q: want elf or raw", *format)
+	}
+	switch *via {
+	case viaAuto, viaStream:
+	case viaFile:
+		if !c.canAskFrostd(*out) {
+			return errors.New("--via frostd needs a file (not -o -) and frostd's unix socket (not tcp:)")
+		}
+	default:
+		return fmt.Errorf("--via %q: want auto, frostd or stream", *via)
 	}
 	if *out == "-" && isTerminal(c.out) {
 		return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
@@ -90,7 +100,27 @@ func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
 	if *quiet {
 		bar.w = nil
 	}
-	unread, err := writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
+	var unread uint64
+	streamed := true
+	if *via != viaStream && c.canAskFrostd(*out) {
+		var size uint64
+		size, unread, err = dumpByFrostd(ctx, pb.NewDumpServiceClient(cc), c.vm, ranges, header, *live, sink, bar)
+		var refused *errNotByFrostd
+		switch {
+		case err == nil:
+			streamed = false
+			sink.off = size
+		case errors.As(err, &refused) && *via == viaAuto:
+			// frostd may not write here (another uid's directory, an
+			// older frostd): the file is untouched, stream into it.
+			err = nil
+		case errors.As(err, &refused):
+			err = fmt.Errorf("frostd will not write the file: %w", refused.err)
+		}
+	}
+	if err == nil && streamed {
+		unread, err = writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
+	}
 	if err == nil && ctx.Err() != nil {
 		// ^C as the last bytes came in: the user asked to stop, and gets
 		// no file rather than one made after they did.

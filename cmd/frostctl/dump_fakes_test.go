@@ -135,16 +135,31 @@ func (d *dumpCPU) GetRegisters(_ context.Context, req *pb.GetRegistersRequest) (
 // startDumpServer serves api's real MemoryService over the fake guest of
 // fakes_test.go (RAM at [0, 0x2000) and [0x3000, 0x4000)) and cpu as the
 // CPUService. onChunk, if set, runs before each StreamPhysical message.
+// Its listener gives no peer credentials, so frostd refuses to write
+// files (logged as "file") and frostctl streams.
 func startDumpServer(t *testing.T, cpu *dumpCPU, onChunk func()) string {
+	return startDumpServerWith(t, cpu, onChunk, false)
+}
+
+// startDumpServerWith is startDumpServer; with creds, its listener is
+// frostd's (api.PeerCredentials), so frostd may write the caller's files.
+func startDumpServerWith(t *testing.T, cpu *dumpCPU, onChunk func(), creds bool) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "frostd.sock")
 	lis, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if creds {
+		lis = api.PeerCredentials(lis)
+	}
 	srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		if strings.HasSuffix(info.FullMethod, "/Hold") {
 			return h(srv, ss) // Hold records itself
+		}
+		if strings.HasSuffix(info.FullMethod, "/DumpPhysicalToFile") {
+			cpu.record("file")
+			return h(srv, ss)
 		}
 		cpu.record("stream")
 		return h(srv, chunkHook{ServerStream: ss, before: onChunk})

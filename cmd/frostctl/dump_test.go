@@ -91,7 +91,7 @@ func TestDumpPausesARunningGuest(t *testing.T) {
 	if code := runDump(context.Background(), sock, &stdout, &stderr, "-o", core); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if got, want := cpu.log(), []string{"pause", "registers", "stream", "stream", "resume"}; !slices.Equal(got, want) {
+	if got, want := cpu.log(), []string{"pause", "registers", "file", "stream", "stream", "resume"}; !slices.Equal(got, want) {
 		t.Errorf("calls %v, want %v", got, want)
 	}
 	if !cpu.running {
@@ -194,7 +194,7 @@ func TestDumpLiveIsFlaggedAsSmear(t *testing.T) {
 	if code := runDump(context.Background(), sock, &stdout, &stderr, "--live", "-o", core); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if got := cpu.log(); !slices.Equal(got, []string{"stream", "stream"}) {
+	if got := cpu.log(); !slices.Equal(got, []string{"file", "stream", "stream"}) {
 		t.Errorf("calls %v: a live dump touched the run state", got)
 	}
 	if !strings.Contains(stdout.String(), "smear") {

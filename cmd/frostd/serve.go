@@ -31,6 +31,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	var err error
 	if network == "unix" {
 		lis, err = listenUnix(addr)
+		if err == nil {
+			// The kernel's word on who connected (DumpPhysicalToFile
+			// writes only into files that uid owns).
+			lis = api.PeerCredentials(lis)
+		}
 	} else {
 		creds, cerr := tcpCredentials(c)
 		if cerr != nil {

@@ -21,6 +21,228 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Where DumpPhysicalToFile puts each range's bytes.
+type DumpFileLayout int32
+
+const (
+	DumpFileLayout_DUMP_FILE_LAYOUT_UNSPECIFIED DumpFileLayout = 0
+	// After the header, the ranges back to back in order (an ELF core).
+	DumpFileLayout_DUMP_FILE_LAYOUT_PACKED DumpFileLayout = 1
+	// Each range at file offset = its guest-physical address; the gaps are
+	// holes (a raw image). header must be empty.
+	DumpFileLayout_DUMP_FILE_LAYOUT_AT_ADDRESS DumpFileLayout = 2
+)
+
+// Enum value maps for DumpFileLayout.
+var (
+	DumpFileLayout_name = map[int32]string{
+		0: "DUMP_FILE_LAYOUT_UNSPECIFIED",
+		1: "DUMP_FILE_LAYOUT_PACKED",
+		2: "DUMP_FILE_LAYOUT_AT_ADDRESS",
+	}
+	DumpFileLayout_value = map[string]int32{
+		"DUMP_FILE_LAYOUT_UNSPECIFIED": 0,
+		"DUMP_FILE_LAYOUT_PACKED":      1,
+		"DUMP_FILE_LAYOUT_AT_ADDRESS":  2,
+	}
+)
+
+func (x DumpFileLayout) Enum() *DumpFileLayout {
+	p := new(DumpFileLayout)
+	*p = x
+	return p
+}
+
+func (x DumpFileLayout) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DumpFileLayout) Descriptor() protoreflect.EnumDescriptor {
+	return file_frost_v1_dump_proto_enumTypes[0].Descriptor()
+}
+
+func (DumpFileLayout) Type() protoreflect.EnumType {
+	return &file_frost_v1_dump_proto_enumTypes[0]
+}
+
+func (x DumpFileLayout) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DumpFileLayout.Descriptor instead.
+func (DumpFileLayout) EnumDescriptor() ([]byte, []int) {
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{0}
+}
+
+type DumpPhysicalToFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// Absolute path of the caller's empty file (see the rule above).
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The ranges to write, in address order and disjoint (GetPhysicalMap's).
+	Ranges []*PhysicalRange `protobuf:"bytes,3,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	Layout DumpFileLayout   `protobuf:"varint,4,opt,name=layout,proto3,enum=frost.v1.DumpFileLayout" json:"layout,omitempty"`
+	// Written at offset 0 before the ranges (an ELF core's headers and
+	// notes, built by the client for these ranges).
+	Header []byte `protobuf:"bytes,5,opt,name=header,proto3" json:"header,omitempty"`
+	// Keep the guest running: the file is a smear.
+	Live          bool `protobuf:"varint,6,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DumpPhysicalToFileRequest) Reset() {
+	*x = DumpPhysicalToFileRequest{}
+	mi := &file_frost_v1_dump_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DumpPhysicalToFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DumpPhysicalToFileRequest) ProtoMessage() {}
+
+func (x *DumpPhysicalToFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_dump_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DumpPhysicalToFileRequest.ProtoReflect.Descriptor instead.
+func (*DumpPhysicalToFileRequest) Descriptor() ([]byte, []int) {
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DumpPhysicalToFileRequest) GetVm() string {
+	if x != nil {
+		return x.Vm
+	}
+	return ""
+}
+
+func (x *DumpPhysicalToFileRequest) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DumpPhysicalToFileRequest) GetRanges() []*PhysicalRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+func (x *DumpPhysicalToFileRequest) GetLayout() DumpFileLayout {
+	if x != nil {
+		return x.Layout
+	}
+	return DumpFileLayout_DUMP_FILE_LAYOUT_UNSPECIFIED
+}
+
+func (x *DumpPhysicalToFileRequest) GetHeader() []byte {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *DumpPhysicalToFileRequest) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+type DumpPhysicalToFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Range bytes written so far.
+	BytesWritten uint64 `protobuf:"varint,1,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
+	// The last message: the file is complete (size file_size).
+	Done     bool   `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	FileSize uint64 `protobuf:"varint,3,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	// Bytes of the ranges that could not be read; they are zeros.
+	Unread uint64 `protobuf:"varint,4,opt,name=unread,proto3" json:"unread,omitempty"`
+	// The guest ran before the call and was paused for it (not live).
+	PausedRunningGuest bool `protobuf:"varint,5,opt,name=paused_running_guest,json=pausedRunningGuest,proto3" json:"paused_running_guest,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *DumpPhysicalToFileResponse) Reset() {
+	*x = DumpPhysicalToFileResponse{}
+	mi := &file_frost_v1_dump_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DumpPhysicalToFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DumpPhysicalToFileResponse) ProtoMessage() {}
+
+func (x *DumpPhysicalToFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_dump_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DumpPhysicalToFileResponse.ProtoReflect.Descriptor instead.
+func (*DumpPhysicalToFileResponse) Descriptor() ([]byte, []int) {
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DumpPhysicalToFileResponse) GetBytesWritten() uint64 {
+	if x != nil {
+		return x.BytesWritten
+	}
+	return 0
+}
+
+func (x *DumpPhysicalToFileResponse) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *DumpPhysicalToFileResponse) GetFileSize() uint64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
+func (x *DumpPhysicalToFileResponse) GetUnread() uint64 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+func (x *DumpPhysicalToFileResponse) GetPausedRunningGuest() bool {
+	if x != nil {
+		return x.PausedRunningGuest
+	}
+	return false
+}
+
 type DumpProcessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
@@ -37,7 +259,7 @@ type DumpProcessRequest struct {
 
 func (x *DumpProcessRequest) Reset() {
 	*x = DumpProcessRequest{}
-	mi := &file_frost_v1_dump_proto_msgTypes[0]
+	mi := &file_frost_v1_dump_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +271,7 @@ func (x *DumpProcessRequest) String() string {
 func (*DumpProcessRequest) ProtoMessage() {}
 
 func (x *DumpProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[0]
+	mi := &file_frost_v1_dump_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +284,7 @@ func (x *DumpProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpProcessRequest.ProtoReflect.Descriptor instead.
 func (*DumpProcessRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{0}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DumpProcessRequest) GetVm() string {
@@ -102,7 +324,7 @@ type DumpProcessResponse struct {
 
 func (x *DumpProcessResponse) Reset() {
 	*x = DumpProcessResponse{}
-	mi := &file_frost_v1_dump_proto_msgTypes[1]
+	mi := &file_frost_v1_dump_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +336,7 @@ func (x *DumpProcessResponse) String() string {
 func (*DumpProcessResponse) ProtoMessage() {}
 
 func (x *DumpProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[1]
+	mi := &file_frost_v1_dump_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +349,7 @@ func (x *DumpProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpProcessResponse.ProtoReflect.Descriptor instead.
 func (*DumpProcessResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{1}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DumpProcessResponse) GetPart() isDumpProcessResponse_Part {
@@ -215,7 +437,7 @@ type DumpPlan struct {
 
 func (x *DumpPlan) Reset() {
 	*x = DumpPlan{}
-	mi := &file_frost_v1_dump_proto_msgTypes[2]
+	mi := &file_frost_v1_dump_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +449,7 @@ func (x *DumpPlan) String() string {
 func (*DumpPlan) ProtoMessage() {}
 
 func (x *DumpPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[2]
+	mi := &file_frost_v1_dump_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +462,7 @@ func (x *DumpPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpPlan.ProtoReflect.Descriptor instead.
 func (*DumpPlan) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{2}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DumpPlan) GetPid() uint32 {
@@ -324,7 +546,7 @@ type DumpModuleInfo struct {
 
 func (x *DumpModuleInfo) Reset() {
 	*x = DumpModuleInfo{}
-	mi := &file_frost_v1_dump_proto_msgTypes[3]
+	mi := &file_frost_v1_dump_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +558,7 @@ func (x *DumpModuleInfo) String() string {
 func (*DumpModuleInfo) ProtoMessage() {}
 
 func (x *DumpModuleInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[3]
+	mi := &file_frost_v1_dump_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +571,7 @@ func (x *DumpModuleInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpModuleInfo.ProtoReflect.Descriptor instead.
 func (*DumpModuleInfo) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{3}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DumpModuleInfo) GetName() string {
@@ -412,7 +634,7 @@ type DumpThreadInfo struct {
 
 func (x *DumpThreadInfo) Reset() {
 	*x = DumpThreadInfo{}
-	mi := &file_frost_v1_dump_proto_msgTypes[4]
+	mi := &file_frost_v1_dump_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -424,7 +646,7 @@ func (x *DumpThreadInfo) String() string {
 func (*DumpThreadInfo) ProtoMessage() {}
 
 func (x *DumpThreadInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[4]
+	mi := &file_frost_v1_dump_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -437,7 +659,7 @@ func (x *DumpThreadInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpThreadInfo.ProtoReflect.Descriptor instead.
 func (*DumpThreadInfo) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{4}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DumpThreadInfo) GetTid() uint64 {
@@ -493,7 +715,7 @@ type DumpPageCounts struct {
 
 func (x *DumpPageCounts) Reset() {
 	*x = DumpPageCounts{}
-	mi := &file_frost_v1_dump_proto_msgTypes[5]
+	mi := &file_frost_v1_dump_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +727,7 @@ func (x *DumpPageCounts) String() string {
 func (*DumpPageCounts) ProtoMessage() {}
 
 func (x *DumpPageCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[5]
+	mi := &file_frost_v1_dump_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +740,7 @@ func (x *DumpPageCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpPageCounts.ProtoReflect.Descriptor instead.
 func (*DumpPageCounts) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{5}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DumpPageCounts) GetWritten() uint64 {
@@ -589,7 +811,7 @@ type DumpPageRun struct {
 
 func (x *DumpPageRun) Reset() {
 	*x = DumpPageRun{}
-	mi := &file_frost_v1_dump_proto_msgTypes[6]
+	mi := &file_frost_v1_dump_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +823,7 @@ func (x *DumpPageRun) String() string {
 func (*DumpPageRun) ProtoMessage() {}
 
 func (x *DumpPageRun) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[6]
+	mi := &file_frost_v1_dump_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +836,7 @@ func (x *DumpPageRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpPageRun.ProtoReflect.Descriptor instead.
 func (*DumpPageRun) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{6}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DumpPageRun) GetStart() uint64 {
@@ -662,7 +884,7 @@ type DumpTrailer struct {
 
 func (x *DumpTrailer) Reset() {
 	*x = DumpTrailer{}
-	mi := &file_frost_v1_dump_proto_msgTypes[7]
+	mi := &file_frost_v1_dump_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +896,7 @@ func (x *DumpTrailer) String() string {
 func (*DumpTrailer) ProtoMessage() {}
 
 func (x *DumpTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[7]
+	mi := &file_frost_v1_dump_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +909,7 @@ func (x *DumpTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpTrailer.ProtoReflect.Descriptor instead.
 func (*DumpTrailer) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{7}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DumpTrailer) GetPages() *DumpPageCounts {
@@ -743,7 +965,7 @@ type DumpModuleRequest struct {
 
 func (x *DumpModuleRequest) Reset() {
 	*x = DumpModuleRequest{}
-	mi := &file_frost_v1_dump_proto_msgTypes[8]
+	mi := &file_frost_v1_dump_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -755,7 +977,7 @@ func (x *DumpModuleRequest) String() string {
 func (*DumpModuleRequest) ProtoMessage() {}
 
 func (x *DumpModuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[8]
+	mi := &file_frost_v1_dump_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -768,7 +990,7 @@ func (x *DumpModuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpModuleRequest.ProtoReflect.Descriptor instead.
 func (*DumpModuleRequest) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{8}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DumpModuleRequest) GetVm() string {
@@ -876,7 +1098,7 @@ type DumpModuleResponse struct {
 
 func (x *DumpModuleResponse) Reset() {
 	*x = DumpModuleResponse{}
-	mi := &file_frost_v1_dump_proto_msgTypes[9]
+	mi := &file_frost_v1_dump_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1110,7 @@ func (x *DumpModuleResponse) String() string {
 func (*DumpModuleResponse) ProtoMessage() {}
 
 func (x *DumpModuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[9]
+	mi := &file_frost_v1_dump_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1123,7 @@ func (x *DumpModuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpModuleResponse.ProtoReflect.Descriptor instead.
 func (*DumpModuleResponse) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{9}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DumpModuleResponse) GetPart() isDumpModuleResponse_Part {
@@ -988,7 +1210,7 @@ type DumpModuleHeader struct {
 
 func (x *DumpModuleHeader) Reset() {
 	*x = DumpModuleHeader{}
-	mi := &file_frost_v1_dump_proto_msgTypes[10]
+	mi := &file_frost_v1_dump_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1222,7 @@ func (x *DumpModuleHeader) String() string {
 func (*DumpModuleHeader) ProtoMessage() {}
 
 func (x *DumpModuleHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[10]
+	mi := &file_frost_v1_dump_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1235,7 @@ func (x *DumpModuleHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpModuleHeader.ProtoReflect.Descriptor instead.
 func (*DumpModuleHeader) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{10}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DumpModuleHeader) GetName() string {
@@ -1099,7 +1321,7 @@ type DumpModuleTrailer struct {
 
 func (x *DumpModuleTrailer) Reset() {
 	*x = DumpModuleTrailer{}
-	mi := &file_frost_v1_dump_proto_msgTypes[11]
+	mi := &file_frost_v1_dump_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1333,7 @@ func (x *DumpModuleTrailer) String() string {
 func (*DumpModuleTrailer) ProtoMessage() {}
 
 func (x *DumpModuleTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_frost_v1_dump_proto_msgTypes[11]
+	mi := &file_frost_v1_dump_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1346,7 @@ func (x *DumpModuleTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DumpModuleTrailer.ProtoReflect.Descriptor instead.
 func (*DumpModuleTrailer) Descriptor() ([]byte, []int) {
-	return file_frost_v1_dump_proto_rawDescGZIP(), []int{11}
+	return file_frost_v1_dump_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DumpModuleTrailer) GetUnreadablePages() []uint64 {
@@ -1145,7 +1367,20 @@ var File_frost_v1_dump_proto protoreflect.FileDescriptor
 
 const file_frost_v1_dump_proto_rawDesc = "" +
 	"\n" +
-	"\x13frost/v1/dump.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\"J\n" +
+	"\x13frost/v1/dump.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\x1a\x15frost/v1/memory.proto\"\xce\x01\n" +
+	"\x19DumpPhysicalToFileRequest\x12\x0e\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12/\n" +
+	"\x06ranges\x18\x03 \x03(\v2\x17.frost.v1.PhysicalRangeR\x06ranges\x120\n" +
+	"\x06layout\x18\x04 \x01(\x0e2\x18.frost.v1.DumpFileLayoutR\x06layout\x12\x16\n" +
+	"\x06header\x18\x05 \x01(\fR\x06header\x12\x12\n" +
+	"\x04live\x18\x06 \x01(\bR\x04live\"\xbc\x01\n" +
+	"\x1aDumpPhysicalToFileResponse\x12#\n" +
+	"\rbytes_written\x18\x01 \x01(\x04R\fbytesWritten\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\bR\x04done\x12\x1b\n" +
+	"\tfile_size\x18\x03 \x01(\x04R\bfileSize\x12\x16\n" +
+	"\x06unread\x18\x04 \x01(\x04R\x06unread\x120\n" +
+	"\x14paused_running_guest\x18\x05 \x01(\bR\x12pausedRunningGuest\"J\n" +
 	"\x12DumpProcessRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\rR\x03pid\x12\x12\n" +
@@ -1223,11 +1458,16 @@ const file_frost_v1_dump_proto_rawDesc = "" +
 	" \x03(\tR\bsections\"c\n" +
 	"\x11DumpModuleTrailer\x12)\n" +
 	"\x10unreadable_pages\x18\x01 \x03(\x04R\x0funreadablePages\x12#\n" +
-	"\rbytes_written\x18\x02 \x01(\x04R\fbytesWritten2\xa6\x01\n" +
+	"\rbytes_written\x18\x02 \x01(\x04R\fbytesWritten*p\n" +
+	"\x0eDumpFileLayout\x12 \n" +
+	"\x1cDUMP_FILE_LAYOUT_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17DUMP_FILE_LAYOUT_PACKED\x10\x01\x12\x1f\n" +
+	"\x1bDUMP_FILE_LAYOUT_AT_ADDRESS\x10\x022\x89\x02\n" +
 	"\vDumpService\x12L\n" +
 	"\vDumpProcess\x12\x1c.frost.v1.DumpProcessRequest\x1a\x1d.frost.v1.DumpProcessResponse0\x01\x12I\n" +
 	"\n" +
-	"DumpModule\x12\x1b.frost.v1.DumpModuleRequest\x1a\x1c.frost.v1.DumpModuleResponse0\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"DumpModule\x12\x1b.frost.v1.DumpModuleRequest\x1a\x1c.frost.v1.DumpModuleResponse0\x01\x12a\n" +
+	"\x12DumpPhysicalToFile\x12#.frost.v1.DumpPhysicalToFileRequest\x1a$.frost.v1.DumpPhysicalToFileResponse0\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_dump_proto_rawDescOnce sync.Once
@@ -1241,44 +1481,53 @@ func file_frost_v1_dump_proto_rawDescGZIP() []byte {
 	return file_frost_v1_dump_proto_rawDescData
 }
 
-var file_frost_v1_dump_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_frost_v1_dump_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_frost_v1_dump_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_frost_v1_dump_proto_goTypes = []any{
-	(*DumpProcessRequest)(nil),  // 0: frost.v1.DumpProcessRequest
-	(*DumpProcessResponse)(nil), // 1: frost.v1.DumpProcessResponse
-	(*DumpPlan)(nil),            // 2: frost.v1.DumpPlan
-	(*DumpModuleInfo)(nil),      // 3: frost.v1.DumpModuleInfo
-	(*DumpThreadInfo)(nil),      // 4: frost.v1.DumpThreadInfo
-	(*DumpPageCounts)(nil),      // 5: frost.v1.DumpPageCounts
-	(*DumpPageRun)(nil),         // 6: frost.v1.DumpPageRun
-	(*DumpTrailer)(nil),         // 7: frost.v1.DumpTrailer
-	(*DumpModuleRequest)(nil),   // 8: frost.v1.DumpModuleRequest
-	(*DumpModuleResponse)(nil),  // 9: frost.v1.DumpModuleResponse
-	(*DumpModuleHeader)(nil),    // 10: frost.v1.DumpModuleHeader
-	(*DumpModuleTrailer)(nil),   // 11: frost.v1.DumpModuleTrailer
-	(*PdbIdentity)(nil),         // 12: frost.v1.PdbIdentity
+	(DumpFileLayout)(0),                // 0: frost.v1.DumpFileLayout
+	(*DumpPhysicalToFileRequest)(nil),  // 1: frost.v1.DumpPhysicalToFileRequest
+	(*DumpPhysicalToFileResponse)(nil), // 2: frost.v1.DumpPhysicalToFileResponse
+	(*DumpProcessRequest)(nil),         // 3: frost.v1.DumpProcessRequest
+	(*DumpProcessResponse)(nil),        // 4: frost.v1.DumpProcessResponse
+	(*DumpPlan)(nil),                   // 5: frost.v1.DumpPlan
+	(*DumpModuleInfo)(nil),             // 6: frost.v1.DumpModuleInfo
+	(*DumpThreadInfo)(nil),             // 7: frost.v1.DumpThreadInfo
+	(*DumpPageCounts)(nil),             // 8: frost.v1.DumpPageCounts
+	(*DumpPageRun)(nil),                // 9: frost.v1.DumpPageRun
+	(*DumpTrailer)(nil),                // 10: frost.v1.DumpTrailer
+	(*DumpModuleRequest)(nil),          // 11: frost.v1.DumpModuleRequest
+	(*DumpModuleResponse)(nil),         // 12: frost.v1.DumpModuleResponse
+	(*DumpModuleHeader)(nil),           // 13: frost.v1.DumpModuleHeader
+	(*DumpModuleTrailer)(nil),          // 14: frost.v1.DumpModuleTrailer
+	(*PhysicalRange)(nil),              // 15: frost.v1.PhysicalRange
+	(*PdbIdentity)(nil),                // 16: frost.v1.PdbIdentity
 }
 var file_frost_v1_dump_proto_depIdxs = []int32{
-	2,  // 0: frost.v1.DumpProcessResponse.plan:type_name -> frost.v1.DumpPlan
-	7,  // 1: frost.v1.DumpProcessResponse.trailer:type_name -> frost.v1.DumpTrailer
-	3,  // 2: frost.v1.DumpPlan.modules:type_name -> frost.v1.DumpModuleInfo
-	4,  // 3: frost.v1.DumpPlan.threads:type_name -> frost.v1.DumpThreadInfo
-	5,  // 4: frost.v1.DumpPlan.pages:type_name -> frost.v1.DumpPageCounts
-	12, // 5: frost.v1.DumpModuleInfo.pdb:type_name -> frost.v1.PdbIdentity
-	5,  // 6: frost.v1.DumpTrailer.pages:type_name -> frost.v1.DumpPageCounts
-	6,  // 7: frost.v1.DumpTrailer.sourced:type_name -> frost.v1.DumpPageRun
-	6,  // 8: frost.v1.DumpTrailer.unread:type_name -> frost.v1.DumpPageRun
-	10, // 9: frost.v1.DumpModuleResponse.header:type_name -> frost.v1.DumpModuleHeader
-	11, // 10: frost.v1.DumpModuleResponse.trailer:type_name -> frost.v1.DumpModuleTrailer
-	12, // 11: frost.v1.DumpModuleHeader.pdb:type_name -> frost.v1.PdbIdentity
-	0,  // 12: frost.v1.DumpService.DumpProcess:input_type -> frost.v1.DumpProcessRequest
-	8,  // 13: frost.v1.DumpService.DumpModule:input_type -> frost.v1.DumpModuleRequest
-	1,  // 14: frost.v1.DumpService.DumpProcess:output_type -> frost.v1.DumpProcessResponse
-	9,  // 15: frost.v1.DumpService.DumpModule:output_type -> frost.v1.DumpModuleResponse
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	15, // 0: frost.v1.DumpPhysicalToFileRequest.ranges:type_name -> frost.v1.PhysicalRange
+	0,  // 1: frost.v1.DumpPhysicalToFileRequest.layout:type_name -> frost.v1.DumpFileLayout
+	5,  // 2: frost.v1.DumpProcessResponse.plan:type_name -> frost.v1.DumpPlan
+	10, // 3: frost.v1.DumpProcessResponse.trailer:type_name -> frost.v1.DumpTrailer
+	6,  // 4: frost.v1.DumpPlan.modules:type_name -> frost.v1.DumpModuleInfo
+	7,  // 5: frost.v1.DumpPlan.threads:type_name -> frost.v1.DumpThreadInfo
+	8,  // 6: frost.v1.DumpPlan.pages:type_name -> frost.v1.DumpPageCounts
+	16, // 7: frost.v1.DumpModuleInfo.pdb:type_name -> frost.v1.PdbIdentity
+	8,  // 8: frost.v1.DumpTrailer.pages:type_name -> frost.v1.DumpPageCounts
+	9,  // 9: frost.v1.DumpTrailer.sourced:type_name -> frost.v1.DumpPageRun
+	9,  // 10: frost.v1.DumpTrailer.unread:type_name -> frost.v1.DumpPageRun
+	13, // 11: frost.v1.DumpModuleResponse.header:type_name -> frost.v1.DumpModuleHeader
+	14, // 12: frost.v1.DumpModuleResponse.trailer:type_name -> frost.v1.DumpModuleTrailer
+	16, // 13: frost.v1.DumpModuleHeader.pdb:type_name -> frost.v1.PdbIdentity
+	3,  // 14: frost.v1.DumpService.DumpProcess:input_type -> frost.v1.DumpProcessRequest
+	11, // 15: frost.v1.DumpService.DumpModule:input_type -> frost.v1.DumpModuleRequest
+	1,  // 16: frost.v1.DumpService.DumpPhysicalToFile:input_type -> frost.v1.DumpPhysicalToFileRequest
+	4,  // 17: frost.v1.DumpService.DumpProcess:output_type -> frost.v1.DumpProcessResponse
+	12, // 18: frost.v1.DumpService.DumpModule:output_type -> frost.v1.DumpModuleResponse
+	2,  // 19: frost.v1.DumpService.DumpPhysicalToFile:output_type -> frost.v1.DumpPhysicalToFileResponse
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_dump_proto_init() }
@@ -1287,18 +1536,19 @@ func file_frost_v1_dump_proto_init() {
 		return
 	}
 	file_frost_v1_common_proto_init()
-	file_frost_v1_dump_proto_msgTypes[1].OneofWrappers = []any{
+	file_frost_v1_memory_proto_init()
+	file_frost_v1_dump_proto_msgTypes[3].OneofWrappers = []any{
 		(*DumpProcessResponse_Plan)(nil),
 		(*DumpProcessResponse_Chunk)(nil),
 		(*DumpProcessResponse_Trailer)(nil),
 	}
-	file_frost_v1_dump_proto_msgTypes[8].OneofWrappers = []any{
+	file_frost_v1_dump_proto_msgTypes[10].OneofWrappers = []any{
 		(*DumpModuleRequest_Pid)(nil),
 		(*DumpModuleRequest_Kernel)(nil),
 		(*DumpModuleRequest_Name)(nil),
 		(*DumpModuleRequest_Base)(nil),
 	}
-	file_frost_v1_dump_proto_msgTypes[9].OneofWrappers = []any{
+	file_frost_v1_dump_proto_msgTypes[11].OneofWrappers = []any{
 		(*DumpModuleResponse_Header)(nil),
 		(*DumpModuleResponse_Chunk)(nil),
 		(*DumpModuleResponse_Trailer)(nil),
@@ -1308,13 +1558,14 @@ func file_frost_v1_dump_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_dump_proto_rawDesc), len(file_frost_v1_dump_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   12,
+			NumEnums:      1,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_frost_v1_dump_proto_goTypes,
 		DependencyIndexes: file_frost_v1_dump_proto_depIdxs,
+		EnumInfos:         file_frost_v1_dump_proto_enumTypes,
 		MessageInfos:      file_frost_v1_dump_proto_msgTypes,
 	}.Build()
 	File_frost_v1_dump_proto = out.File

@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DumpService_DumpProcess_FullMethodName = "/frost.v1.DumpService/DumpProcess"
-	DumpService_DumpModule_FullMethodName  = "/frost.v1.DumpService/DumpModule"
+	DumpService_DumpProcess_FullMethodName        = "/frost.v1.DumpService/DumpProcess"
+	DumpService_DumpModule_FullMethodName         = "/frost.v1.DumpService/DumpModule"
+	DumpService_DumpPhysicalToFile_FullMethodName = "/frost.v1.DumpService/DumpPhysicalToFile"
 )
 
 // DumpServiceClient is the client API for DumpService service.
@@ -51,6 +52,19 @@ type DumpServiceClient interface {
 	// kernel driver) as a PE file: its sections read from memory and laid
 	// out for the file again, the headers fixed to match.
 	DumpModule(ctx context.Context, in *DumpModuleRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DumpModuleResponse], error)
+	// DumpPhysicalToFile writes guest-physical memory into a file on
+	// frostd's host, straight from the data plane with large writes: the
+	// fast path of a full dump for a client on the same host. It is served
+	// only over frostd's unix socket, and frostd writes only into a file
+	// the caller created: path must be absolute and name an existing,
+	// empty, regular file (not a symlink, one link) owned by the uid the
+	// socket's peer credentials give. frostd never creates, truncates,
+	// renames or removes a file here. Anything else is PERMISSION_DENIED
+	// (or INVALID_ARGUMENT for a relative path), and the client streams
+	// instead. The guest is held (paused, and let go as it was found) for
+	// the call unless live is set. Progress messages carry the bytes
+	// written so far; the last one has done set.
+	DumpPhysicalToFile(ctx context.Context, in *DumpPhysicalToFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DumpPhysicalToFileResponse], error)
 }
 
 type dumpServiceClient struct {
@@ -99,6 +113,25 @@ func (c *dumpServiceClient) DumpModule(ctx context.Context, in *DumpModuleReques
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DumpService_DumpModuleClient = grpc.ServerStreamingClient[DumpModuleResponse]
 
+func (c *dumpServiceClient) DumpPhysicalToFile(ctx context.Context, in *DumpPhysicalToFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DumpPhysicalToFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DumpService_ServiceDesc.Streams[2], DumpService_DumpPhysicalToFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DumpPhysicalToFileRequest, DumpPhysicalToFileResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DumpService_DumpPhysicalToFileClient = grpc.ServerStreamingClient[DumpPhysicalToFileResponse]
+
 // DumpServiceServer is the server API for DumpService service.
 // All implementations must embed UnimplementedDumpServiceServer
 // for forward compatibility.
@@ -127,6 +160,19 @@ type DumpServiceServer interface {
 	// kernel driver) as a PE file: its sections read from memory and laid
 	// out for the file again, the headers fixed to match.
 	DumpModule(*DumpModuleRequest, grpc.ServerStreamingServer[DumpModuleResponse]) error
+	// DumpPhysicalToFile writes guest-physical memory into a file on
+	// frostd's host, straight from the data plane with large writes: the
+	// fast path of a full dump for a client on the same host. It is served
+	// only over frostd's unix socket, and frostd writes only into a file
+	// the caller created: path must be absolute and name an existing,
+	// empty, regular file (not a symlink, one link) owned by the uid the
+	// socket's peer credentials give. frostd never creates, truncates,
+	// renames or removes a file here. Anything else is PERMISSION_DENIED
+	// (or INVALID_ARGUMENT for a relative path), and the client streams
+	// instead. The guest is held (paused, and let go as it was found) for
+	// the call unless live is set. Progress messages carry the bytes
+	// written so far; the last one has done set.
+	DumpPhysicalToFile(*DumpPhysicalToFileRequest, grpc.ServerStreamingServer[DumpPhysicalToFileResponse]) error
 	mustEmbedUnimplementedDumpServiceServer()
 }
 
@@ -142,6 +188,9 @@ func (UnimplementedDumpServiceServer) DumpProcess(*DumpProcessRequest, grpc.Serv
 }
 func (UnimplementedDumpServiceServer) DumpModule(*DumpModuleRequest, grpc.ServerStreamingServer[DumpModuleResponse]) error {
 	return status.Error(codes.Unimplemented, "method DumpModule not implemented")
+}
+func (UnimplementedDumpServiceServer) DumpPhysicalToFile(*DumpPhysicalToFileRequest, grpc.ServerStreamingServer[DumpPhysicalToFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method DumpPhysicalToFile not implemented")
 }
 func (UnimplementedDumpServiceServer) mustEmbedUnimplementedDumpServiceServer() {}
 func (UnimplementedDumpServiceServer) testEmbeddedByValue()                     {}
@@ -186,6 +235,17 @@ func _DumpService_DumpModule_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DumpService_DumpModuleServer = grpc.ServerStreamingServer[DumpModuleResponse]
 
+func _DumpService_DumpPhysicalToFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DumpPhysicalToFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DumpServiceServer).DumpPhysicalToFile(m, &grpc.GenericServerStream[DumpPhysicalToFileRequest, DumpPhysicalToFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DumpService_DumpPhysicalToFileServer = grpc.ServerStreamingServer[DumpPhysicalToFileResponse]
+
 // DumpService_ServiceDesc is the grpc.ServiceDesc for DumpService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -202,6 +262,11 @@ var DumpService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "DumpModule",
 			Handler:       _DumpService_DumpModule_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "DumpPhysicalToFile",
+			Handler:       _DumpService_DumpPhysicalToFile_Handler,
 			ServerStreams: true,
 		},
 	},
