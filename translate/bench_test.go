@@ -175,7 +175,8 @@ func BenchmarkReadVirtualVsCopy(b *testing.B) {
 // it and only the page-table cache spares the walk its four entry reads.
 // Each sweep starts a new generation (a cold cache). "copy" copies the
 // same pages from RAM; "no-table-cache" is the walk without the
-// page-table cache, as before it existed. Physical pages are contiguous
+// page-table cache, as before it existed; "no-caches" has neither cache
+// (TLBEntries -1), which the caches must not be slower than. Physical pages are contiguous
 // here except where the builder put a new page table, so most of a chunk
 // is one physical read.
 func BenchmarkReadVirtualSweep(b *testing.B) {
@@ -191,12 +192,12 @@ func BenchmarkReadVirtualSweep(b *testing.B) {
 		}
 	})
 	for _, c := range []struct {
-		name   string
-		tables int
-	}{{"ReadVirtual", 0}, {"ReadVirtual-no-table-cache", -1}} {
+		name        string
+		tlb, tables int
+	}{{"ReadVirtual", 0, 0}, {"ReadVirtual-no-table-cache", 0, -1}, {"ReadVirtual-no-caches", -1, 0}} {
 		b.Run(c.name, func(b *testing.B) {
 			mem := &countingMem{r: g.mem}
-			tr := g.translator(b, 0, func(cfg *Config) { cfg.TableCachePages = c.tables; cfg.Physical = mem })
+			tr := g.translator(b, c.tlb, func(cfg *Config) { cfg.TableCachePages = c.tables; cfg.Physical = mem })
 			b.SetBytes(pages * pageSize)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -80,9 +80,8 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 		if wrapped {
 			// Never wrap to VA 0: those bytes are not at the address asked.
 			pr.Location, pr.Err = Location{}, errPastTop(va)
-		} else if e := t.cacheHit(dtb, va, gen, smear); e != nil {
-			pr.Location = e.loc
-			pr.Location.advance(va & pageMask)
+		} else if l, ok := t.cacheHit(dtb, va, gen, smear); ok {
+			pr.Location = l.at(va & pageMask)
 		} else {
 			if w.t == nil {
 				w = t.newWalker(nil, gen, smear)

@@ -156,21 +156,21 @@ func TestTLBKeys(t *testing.T) {
 	c := newTLB(16)
 	for dtb := uint64(1); dtb <= 4; dtb++ {
 		for page := uint64(0); page < 64; page++ {
-			c.put(dtb<<12, page<<12, 1, Location{State: StateValid, Addr: dtb<<32 | page<<12})
+			c.put(dtb<<12, page<<12, 1, &Location{State: StateValid, Addr: dtb<<32 | page<<12})
 		}
 	}
 	hits := 0
 	for dtb := uint64(1); dtb <= 4; dtb++ {
 		for page := uint64(0); page < 64; page++ {
-			e := c.get(dtb<<12, page<<12, 1)
-			if e == nil {
+			l, ok := c.get(dtb<<12, page<<12, 1)
+			if !ok {
 				continue
 			}
 			hits++
-			if e.loc.Addr != dtb<<32|page<<12 {
-				t.Fatalf("(0x%x, 0x%x) answered %+v", dtb<<12, page<<12, e.loc)
+			if l.at(0).Addr != dtb<<32|page<<12 {
+				t.Fatalf("(0x%x, 0x%x) answered %+v", dtb<<12, page<<12, l)
 			}
-			if c.get(dtb<<12, page<<12, 2) != nil {
+			if _, ok := c.get(dtb<<12, page<<12, 2); ok {
 				t.Fatal("served in another generation")
 			}
 		}

@@ -1,22 +1,57 @@
 package translate
 
-import "sync/atomic"
+import (
+	"math/bits"
+	"sync/atomic"
+)
 
 // tlb caches page translations keyed by (dtb, page, generation). The
 // generation is the Translator's: bumped on every resume, so an entry is
 // served only within the stop that made it. Direct-mapped: a miss costs
 // one walk, and a walk is cheap, so nothing fancier pays.
 //
-// Entries are immutable and swapped in whole through atomic pointers, so a
-// hit takes no lock: the cached path must stay far cheaper than a walk.
+// Each slot holds its entry inline, one cache line, under a sequence
+// count (a seqlock), so neither a hit nor a fill takes a lock or
+// allocates. Entries used to be immutable heap objects behind atomic
+// pointers: a sweep larger than the TLB then allocated an entry per page,
+// each written to memory the cache had not seen, and the cached sweep ran
+// at several times the cost of walking with no cache at all.
 type tlb struct {
-	slots []atomic.Pointer[tlbEntry]
+	slots []tlbSlot
 	mask  uint64
 }
 
-type tlbEntry struct {
-	dtb, page, gen uint64
-	loc            Location
+// tlbSlot is one entry. seq is odd while a fill writes it; a reader takes
+// the fields only if seq was even and unchanged around its loads. Every
+// field is atomic so the protocol is data-race free as Go defines it.
+type tlbSlot struct {
+	seq            atomic.Uint64
+	dtb, page, gen atomic.Uint64
+	addr           atomic.Uint64
+	meta           atomic.Uint64 // state | sizeCode(PageSize)<<8 | Protection<<16 | Pagefile<<32
+	protoPTE       atomic.Uint64
+	_              uint64 // to a cache line
+}
+
+// pageLoc is a cached page's Location, without a File, as the slot keeps
+// it. It is three words, not a struct of Location's fields: a struct
+// returned through a few calls was copied in 16-byte moves over fields
+// just written one by one, and every such copy stalled (no store
+// forwarding), which made a TLB hit cost more than four loads.
+type pageLoc struct{ addr, meta, protoPTE uint64 }
+
+// at is the Location of the byte off bytes into the page.
+func (l pageLoc) at(off uint64) Location {
+	st := State(l.meta)
+	addr := l.addr
+	switch st {
+	case StateValid, StateTransition, StatePagefile, StateCompressed:
+		addr += off
+	}
+	return Location{
+		State: st, Addr: addr, Pagefile: l.meta >> 32, PageSize: sizeOfCode(l.meta >> 8 & 0xff),
+		Protection: l.meta >> 16 & 0xffff, PrototypePTE: l.protoPTE,
+	}
 }
 
 func newTLB(entries int) *tlb {
@@ -24,24 +59,66 @@ func newTLB(entries int) *tlb {
 	for n < entries {
 		n <<= 1
 	}
-	return &tlb{slots: make([]atomic.Pointer[tlbEntry], n), mask: uint64(n - 1)}
+	return &tlb{slots: make([]tlbSlot, n), mask: uint64(n - 1)}
 }
 
 // slot indexes by page number, as a hardware TLB does, so a run of
 // consecutive pages never evicts itself; the DTB only offsets the index,
 // so address spaces spread over the cache.
-func (c *tlb) slot(dtb, page uint64) *atomic.Pointer[tlbEntry] {
+func (c *tlb) slot(dtb, page uint64) *tlbSlot {
 	return &c.slots[(page>>pageShift+(dtb>>pageShift)*0x9E3779B97F4A7C15)&c.mask]
 }
 
-func (c *tlb) get(dtb, page, gen uint64) *tlbEntry {
-	e := c.slot(dtb, page).Load()
-	if e != nil && e.page == page && e.dtb == dtb && e.gen == gen {
-		return e
+func (c *tlb) get(dtb, page, gen uint64) (pageLoc, bool) {
+	s := c.slot(dtb, page)
+	seq := s.seq.Load()
+	if seq&1 != 0 || s.page.Load() != page || s.dtb.Load() != dtb || s.gen.Load() != gen {
+		return pageLoc{}, false
 	}
-	return nil
+	l := pageLoc{addr: s.addr.Load(), meta: s.meta.Load(), protoPTE: s.protoPTE.Load()}
+	if s.seq.Load() != seq {
+		return pageLoc{}, false // a fill raced this read: walk instead
+	}
+	return l, true
 }
 
-func (c *tlb) put(dtb, page, gen uint64, loc Location) {
-	c.slot(dtb, page).Store(&tlbEntry{dtb: dtb, page: page, gen: gen, loc: loc})
+// put caches loc for the page. Locations the slot cannot hold are left to
+// the walk: a File (a page only in its mapped file, whose read costs far
+// more than the walk), and fields wider than the slot keeps (a page size
+// that is not a power of two, a protection or paging-file number past 16
+// bits; Windows' are 5 and 4 bits). If another fill holds the slot, this
+// one gives way: the cache may always say less.
+func (c *tlb) put(dtb, page, gen uint64, loc *Location) {
+	if loc.File != nil || loc.PageSize&(loc.PageSize-1) != 0 ||
+		loc.Protection > 0xffff || loc.Pagefile > 0xffff {
+		return
+	}
+	meta := uint64(loc.State) | sizeCode(loc.PageSize)<<8 | loc.Protection<<16 | loc.Pagefile<<32
+	s := c.slot(dtb, page)
+	seq := s.seq.Load()
+	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
+		return
+	}
+	s.dtb.Store(dtb)
+	s.page.Store(page)
+	s.gen.Store(gen)
+	s.addr.Store(loc.Addr)
+	s.meta.Store(meta)
+	s.protoPTE.Store(loc.PrototypePTE)
+	s.seq.Store(seq + 2)
+}
+
+// sizeCode packs a page size that is 0 or a power of two: 0, or log2+1.
+func sizeCode(size uint64) uint64 {
+	if size == 0 {
+		return 0
+	}
+	return uint64(bits.TrailingZeros64(size)) + 1
+}
+
+func sizeOfCode(code uint64) uint64 {
+	if code == 0 {
+		return 0
+	}
+	return 1 << (code - 1)
 }

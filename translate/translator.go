@@ -131,15 +131,15 @@ func (t *Translator) Generation() uint64 { return t.generation.Load() }
 // location without bytes (not mapped, decommitted, ...) is not an error.
 func (t *Translator) Translate(dtb, va uint64) (Location, error) {
 	gen, smear := t.state()
-	if loc, ok := t.cached(dtb, va, gen, smear); ok {
-		return loc, nil
+	if l, ok := t.cacheHit(dtb, va, gen, smear); ok {
+		return l.at(va & pageMask), nil
 	}
 	// The walker lives on this stack: a translation allocates nothing
 	// unless it reads through a plain io.ReaderAt (see walker.scratch).
 	w := t.newWalker(nil, gen, smear)
 	var loc Location
 	err := w.translateTo(dtb, va, &loc)
-	return loc, err
+	return loc.fieldwise(), err
 }
 
 // Vtop translates va and explains every step, like Rekall's vtop. It
@@ -162,17 +162,10 @@ func (t *Translator) state() (gen uint64, running bool) {
 	return gen, t.running.Load()
 }
 
-// cached serves a translation from the TLB when the guest is stopped.
-func (t *Translator) cached(dtb, va, gen uint64, running bool) (Location, bool) {
-	if e := t.cacheHit(dtb, va, gen, running); e != nil {
-		return e.loc.at(va & pageMask), true
-	}
-	return Location{}, false
-}
-
-func (t *Translator) cacheHit(dtb, va, gen uint64, running bool) *tlbEntry {
+// cacheHit is the TLB's entry for va's page when the guest is stopped.
+func (t *Translator) cacheHit(dtb, va, gen uint64, running bool) (pageLoc, bool) {
 	if t.tlb == nil || running {
-		return nil
+		return pageLoc{}, false
 	}
 	return t.tlb.get(dtb, va&^uint64(pageMask), gen)
 }

@@ -70,9 +70,8 @@ func (w *walker) translateTo(dtb, va uint64, loc *Location) error {
 	*loc = Location{}
 	page, off := va&^uint64(pageMask), va&pageMask
 	if w.cache && w.steps == nil {
-		if e := w.t.tlb.get(dtb, page, w.gen); e != nil {
-			*loc = e.loc
-			loc.advance(off)
+		if l, ok := w.t.tlb.get(dtb, page, w.gen); ok {
+			*loc = l.at(off)
 			return nil
 		}
 	}
@@ -91,7 +90,7 @@ func (w *walker) translateTo(dtb, va uint64, loc *Location) error {
 		}
 		err = w.walk(dtb, page, loc)
 		if err == nil && w.cache {
-			w.t.tlb.put(dtb, page, w.gen, *loc)
+			w.t.tlb.put(dtb, page, w.gen, loc)
 		}
 		loc.advance(off)
 	}
