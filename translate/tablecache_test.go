@@ -127,8 +127,8 @@ func TestTableCacheGenerations(t *testing.T) {
 	}
 	for _, slots := range tr.tables.levels {
 		for i := range slots {
-			if p := slots[i].Load(); p != nil && p.gen == tr.Generation() {
-				t.Fatalf("a running walk filled the cache: %v", p.at)
+			if p := slots[i].Load(); p != nil && p.gen.Load() == tr.Generation() {
+				t.Fatalf("a running walk filled the cache: 0x%x", p.addr.Load())
 			}
 		}
 	}

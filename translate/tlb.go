@@ -28,10 +28,14 @@ type tlbSlot struct {
 	seq            atomic.Uint64
 	dtb, page, gen atomic.Uint64
 	addr           atomic.Uint64
-	meta           atomic.Uint64 // state | sizeCode(PageSize)<<8 | Protection<<16 | Pagefile<<32
+	meta           atomic.Uint64 // state | sizeCode(PageSize)<<8 | Protection<<16 | Pagefile<<32 | metaFilled
 	protoPTE       atomic.Uint64
 	_              uint64 // to a cache line
 }
+
+// metaFilled marks a slot a fill has written: a zero slot's key (DTB 0,
+// page 0, generation 0) must not answer.
+const metaFilled = 1 << 63
 
 // pageLoc is a cached page's Location, without a File, as the slot keeps
 // it. It is three words, not a struct of Location's fields: a struct
@@ -49,7 +53,7 @@ func (l pageLoc) at(off uint64) Location {
 		addr += off
 	}
 	return Location{
-		State: st, Addr: addr, Pagefile: l.meta >> 32, PageSize: sizeOfCode(l.meta >> 8 & 0xff),
+		State: st, Addr: addr, Pagefile: l.meta >> 32 & 0xffff, PageSize: sizeOfCode(l.meta >> 8 & 0xff),
 		Protection: l.meta >> 16 & 0xffff, PrototypePTE: l.protoPTE,
 	}
 }
@@ -76,8 +80,8 @@ func (c *tlb) get(dtb, page, gen uint64) (pageLoc, bool) {
 		return pageLoc{}, false
 	}
 	l := pageLoc{addr: s.addr.Load(), meta: s.meta.Load(), protoPTE: s.protoPTE.Load()}
-	if s.seq.Load() != seq {
-		return pageLoc{}, false // a fill raced this read: walk instead
+	if l.meta&metaFilled == 0 || s.seq.Load() != seq {
+		return pageLoc{}, false // never filled, or a fill raced this read: walk instead
 	}
 	return l, true
 }
@@ -93,19 +97,30 @@ func (c *tlb) put(dtb, page, gen uint64, loc *Location) {
 		loc.Protection > 0xffff || loc.Pagefile > 0xffff {
 		return
 	}
-	meta := uint64(loc.State) | sizeCode(loc.PageSize)<<8 | loc.Protection<<16 | loc.Pagefile<<32
+	meta := uint64(loc.State) | sizeCode(loc.PageSize)<<8 | loc.Protection<<16 | loc.Pagefile<<32 | metaFilled
 	s := c.slot(dtb, page)
 	seq := s.seq.Load()
 	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
 		return
 	}
-	s.dtb.Store(dtb)
-	s.page.Store(page)
-	s.gen.Store(gen)
-	s.addr.Store(loc.Addr)
-	s.meta.Store(meta)
-	s.protoPTE.Store(loc.PrototypePTE)
+	// Each atomic store is a locked instruction, which made a fill cost
+	// as much as a walk; a sweep refills slots with the same DTB,
+	// generation and kind of page, so only the words that change are
+	// written. Holding the odd count, this fill is the slot's only writer.
+	storeChanged(&s.dtb, dtb)
+	storeChanged(&s.page, page)
+	storeChanged(&s.gen, gen)
+	storeChanged(&s.addr, loc.Addr)
+	storeChanged(&s.meta, meta)
+	storeChanged(&s.protoPTE, loc.PrototypePTE)
 	s.seq.Store(seq + 2)
+}
+
+// storeChanged stores v in w unless w holds it already.
+func storeChanged(w *atomic.Uint64, v uint64) {
+	if w.Load() != v {
+		w.Store(v)
+	}
 }
 
 // sizeCode packs a page size that is 0 or a power of two: 0, or log2+1.

@@ -282,6 +282,6 @@ func (w *walker) fillTable(level Level, at Where) (uint64, bool) {
 	if readFull(r, page.Addr, buf[:]) != nil {
 		return 0, false
 	}
-	p := w.t.tables.fill(level, page, w.gen, buf[:])
-	return p.entries[at.Addr&pageMask/entrySize], true
+	w.t.tables.fill(level, page, w.gen, buf[:])
+	return binary.LittleEndian.Uint64(buf[at.Addr&pageMask:]), true
 }
