@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +16,7 @@ import (
 )
 
 // dumpRounds is how many times each way of dumping runs, alternating.
-const dumpRounds = 5
+const dumpRounds = 7
 
 // benchFullDump times a whole-RAM dump of the running guest, each way
 // once per round, in turn, every output to the same file system (the
@@ -25,7 +27,9 @@ const dumpRounds = 5
 //   - the same two for --format raw;
 //   - virsh dump --memory-only (libvirt's ELF core; pauses the guest);
 //   - dd of QEMU's RAM file (bs=1M), the copy floor;
-//   - HMP pmemsave of [0, RAM size) through virsh, QEMU's raw copy.
+//   - HMP pmemsave of [0, RAM size) through virsh, QEMU's raw copy;
+//   - frostctl dump --live with frostd writing: no pause, no registers,
+//     which shows what the consistent dump's pause and resume cost.
 //
 // Each time is the whole command, process start to exit, as a user sees it.
 func benchFullDump(ctx context.Context, t *testing.T, fd *frostdProc, c *ctl, d *testDomain, dir string) {
@@ -37,8 +41,13 @@ func benchFullDump(ctx context.Context, t *testing.T, fd *frostdProc, c *ctl, d 
 		if name == c.bin {
 			cmd = c.command(args...)
 		}
-		if b, err := cmd.CombinedOutput(); err != nil {
+		b, err := cmd.CombinedOutput()
+		if err != nil {
 			return fmt.Errorf("%s %v: %v\n%s", filepath.Base(name), args, err, b)
+		}
+		if _, serr := os.Stat(out); serr != nil {
+			// HMP answers errors as text, and virsh exits 0.
+			return fmt.Errorf("%s %v wrote no file: %s", filepath.Base(name), args, b)
 		}
 		return nil
 	}
@@ -58,9 +67,11 @@ func benchFullDump(ctx context.Context, t *testing.T, fd *frostdProc, c *ctl, d 
 			return run(c.bin, "dump", "-q", "--format", "raw", "--via", "stream", "-o", out)
 		}},
 		{"HMP pmemsave", func() error {
-			return virsh("qemu-monitor-command", "--hmp", d.name, fmt.Sprintf("pmemsave 0 %d %s", size, out))
+			return virsh("qemu-monitor-command", "--hmp", d.name, fmt.Sprintf("pmemsave 0 %d \"%s\"", size, out))
 		}},
+		{"frostctl dump --live (frostd writes)", func() error { return run(c.bin, "dump", "-q", "--live", "--via", "frostd", "-o", out) }},
 	}
+	logStart := len(fd.output())
 	times := make([][]time.Duration, len(ways))
 	for round := range dumpRounds {
 		for i, w := range ways {
@@ -94,12 +105,34 @@ func benchFullDump(ctx context.Context, t *testing.T, fd *frostdProc, c *ctl, d 
 		med := ts[len(ts)/2]
 		fmt.Fprintf(&b, "  %-44s %7.3f s  %6.0f MB/s  (rounds %v)\n", w.name, med.Seconds(), float64(size)/med.Seconds()/1e6, times[i])
 	}
-	for _, p := range [][3]int{{0, 2, 3}, {1, 2, 3}, {4, 6, 3}, {5, 6, 3}} {
+	for _, p := range [][3]int{{0, 2, 3}, {1, 2, 3}, {4, 6, 3}, {5, 6, 3}, {7, 2, 3}} {
 		m, lo, hi := ratio(p[0], p[1])
 		dm, dlo, dhi := ratio(p[0], p[2])
 		fmt.Fprintf(&b, "  %s: %.2fx %s (%.2f-%.2f), %.2f of dd (%.2f-%.2f)\n", ways[p[0]].name, m, ways[p[1]].name, lo, hi, dm, dlo, dhi)
 	}
+	b.WriteString(rpcTimes(fd.output()[logStart:]))
 	t.Log(b.String())
+}
+
+var rpcLine = regexp.MustCompile(`msg=rpc method=\S*/(\S+) code=(\S+) duration=(\S+)`)
+
+// rpcTimes is where frostd's time went during the benchmark: each method's
+// calls (from its per-call log lines) and their median duration.
+func rpcTimes(log string) string {
+	byMethod := map[string][]time.Duration{}
+	for _, m := range rpcLine.FindAllStringSubmatch(log, -1) {
+		if d, err := time.ParseDuration(m[3]); err == nil {
+			byMethod[m[1]] = append(byMethod[m[1]], d)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("  frostd's calls (all ways and rounds), median duration:\n")
+	for _, name := range slices.Sorted(maps.Keys(byMethod)) {
+		ds := byMethod[name]
+		slices.Sort(ds)
+		fmt.Fprintf(&b, "    %-22s %3d calls  %v\n", name, len(ds), ds[len(ds)/2])
+	}
+	return b.String()
 }
 
 // qemuRAMFile is QEMU's guest-RAM file for the domain (libvirt's shared
