@@ -99,6 +99,9 @@ func (c *tlb) put(dtb, page, gen uint64, loc *Location) {
 	}
 	meta := uint64(loc.State) | sizeCode(loc.PageSize)<<8 | loc.Protection<<16 | loc.Pagefile<<32 | metaFilled
 	s := c.slot(dtb, page)
+	if c.streaming(s, dtb, page, gen) {
+		return
+	}
 	seq := s.seq.Load()
 	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
 		return
@@ -136,4 +139,17 @@ func sizeOfCode(code uint64) uint64 {
 		return 0
 	}
 	return 1 << (code - 1)
+}
+
+// streaming says whether the slot holds, from this generation and address
+// space, the page exactly one TLB's span below page: the mark of a
+// sequential sweep larger than the TLB, which evicts every entry before
+// it is used. Such a fill is skipped, as processors skip caching streamed
+// data: a fill costs several locked instructions, more than the walk it
+// would spare, and keeping the older entry lets a repeated sweep still
+// hit on it. Random accesses rarely conflict at exactly that distance.
+// The loads are unsynchronised hints: a torn view only decides a fill.
+func (c *tlb) streaming(s *tlbSlot, dtb, page, gen uint64) bool {
+	span := (c.mask + 1) << pageShift
+	return page >= span && s.page.Load() == page-span && s.gen.Load() == gen && s.dtb.Load() == dtb
 }

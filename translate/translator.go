@@ -50,6 +50,7 @@ type Translator struct {
 	files     FileResolver
 	tlb       *tlb
 	tables    *tableCache // nil: every walk reads its entries afresh
+	pdes      *pdeCache   // nil: every walk starts at the PML4
 	scratch   sync.Pool   // *[pageSize]byte: a table page being read into the cache
 
 	// generation tags cached translations: Resumed bumps it, so nothing
@@ -103,6 +104,7 @@ func newTranslator(cfg Config, model Model) (*Translator, error) {
 	}
 	if t.tlb != nil && cfg.TableCachePages >= 0 {
 		t.tables = newTableCache(cmp.Or(cfg.TableCachePages, DefaultTableCachePages))
+		t.pdes = new(pdeCache)
 	}
 	t.scratch.New = func() any { return new([pageSize]byte) }
 	return t, nil

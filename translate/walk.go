@@ -108,7 +108,19 @@ func (w *walker) walk(dtb, va uint64, out *Location) error {
 	d := &w.t.dec
 	table := Where{Space: SpacePhysical, Addr: dtb & d.physMask}
 	var e entry
-	for level := LevelPML4E; level <= LevelPTE; level++ {
+	level := LevelPML4E
+	// upperValid: every entry so far was hardware-valid, so the page table
+	// the PDE names may go to the PDE cache.
+	pdes, upperValid := w.t.pdes, true
+	if !w.cache || w.steps != nil {
+		pdes = nil
+	}
+	if pdes != nil {
+		if pt, ok := pdes.get(dtb, va, w.gen); ok {
+			table, level = Where{Space: SpacePhysical, Addr: pt}, LevelPTE
+		}
+	}
+	for ; level <= LevelPTE; level++ {
 		at := table.plus(((va >> levelShift[level]) & (entriesPerTable - 1)) * entrySize)
 		raw, err := w.readEntry(level, at)
 		if err != nil {
@@ -139,6 +151,11 @@ func (w *walker) walk(dtb, va uint64, out *Location) error {
 				return nil
 			}
 			table = Where{Space: SpacePhysical, Addr: pa}
+			if level == LevelPDE && upperValid && pdes != nil {
+				pdes.put(dtb, va, w.gen, pa)
+			}
+			w.setNext(step, func() string { return tableNames[level] + " @ " + table.String() })
+			continue
 		case KindTransition:
 			pa := e.pfn << pageShift
 			if leaf {
@@ -190,6 +207,7 @@ func (w *walker) walk(dtb, va uint64, out *Location) error {
 			*out = loc
 			return err
 		}
+		upperValid = false
 		w.setNext(step, func() string { return tableNames[level] + " @ " + table.String() })
 	}
 	// Unreachable: every kind ends the walk at the PTE level.
