@@ -2,7 +2,9 @@ package physmem
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -64,7 +66,10 @@ func TestProcessNoMatch(t *testing.T) {
 	gm := fakeMap(t)
 	ram := guardedMapping(t, fakeBlockSize)
 	copy(ram, pattern(fakeBlockSize, 1))
-	ref := &imageRef{gm: gm, image: pattern(fakeBlockSize, 2)} // another guest
+	// Another guest's RAM, made up read by read: a whole copy held in this
+	// process's heap is itself a mapping that matches it, which OpenProcess
+	// (scanning this very process) could rightly pick.
+	ref := patternRef{gm: gm, salt: 2}
 
 	_, err := OpenProcess(context.Background(), os.Getpid(), gm, ref)
 	var ve *VerifyError
@@ -167,4 +172,28 @@ func TestCandidatesOrder(t *testing.T) {
 	if len(c) != 3 || c[0].base != 0x10000000 || c[1].base != 0x1000 || c[2].base != 0x1000+5<<20 {
 		t.Errorf("candidates %v", c)
 	}
+}
+
+// patternRef reads pattern(…, salt) without holding it: each read makes
+// just the bytes asked for.
+type patternRef struct {
+	gm   *Map
+	salt uint64
+}
+
+func (r patternRef) ReadPhysical(_ context.Context, gpa uint64, p []byte) error {
+	off, n, err := r.gm.Translate(gpa)
+	if err != nil {
+		return err
+	}
+	if n < uint64(len(p)) {
+		return fmt.Errorf("patternRef: read crosses a range end at %#x", gpa+n)
+	}
+	start := off &^ 7
+	b := pattern(int(off-start)+len(p)+8, 0)
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], (start+uint64(i))^r.salt)
+	}
+	copy(p, b[off-start:])
+	return nil
 }

@@ -102,7 +102,11 @@ func ParseReport(r io.Reader) (Report, error) {
 // taken verbatim: `name=\??\C:\pagefile.sys` keeps its backslashes.
 func ParseLine(line string) (e Event, ok bool, err error) {
 	line = strings.TrimRight(line, "\r\n")
-	i := strings.Index(line, ReportPrefix)
+	// The last event on the line: a reset cuts the event being printed,
+	// and the next boot's first one follows on the same line
+	// ("frost-guest: csrss-write count=frost-guest: loader ..."); the cut
+	// one never finished.
+	i := strings.LastIndex(line, ReportPrefix)
 	if i < 0 {
 		return Event{}, false, nil
 	}

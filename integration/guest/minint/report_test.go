@@ -84,3 +84,12 @@ func TestEmptyValue(t *testing.T) {
 		t.Errorf("ParseLine = %+v, %v, %v", e, ok, err)
 	}
 }
+
+// TestParseLineTornByReset: an event a reset cut off is followed on the
+// same line by the next boot's first event; that one is the line's.
+func TestParseLineTornByReset(t *testing.T) {
+	e, ok, err := ParseLine("frost-guest: csrss-write count=frost-guest: loader seed=5219517513 kernel-base=0xfffff8018be00000 boot=1")
+	if err != nil || !ok || e.Name != "loader" || e.Get("seed") != "5219517513" || e.Get("boot") != "1" {
+		t.Errorf("ParseLine of a torn line = %+v, %v, %v; want the loader event", e, ok, err)
+	}
+}
