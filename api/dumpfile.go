@@ -116,8 +116,9 @@ func checkDumpRanges(ranges []*pb.PhysicalRange) error {
 
 // openCallersFile opens path for writing if the rule allows it: asked over
 // frostd's unix socket, an absolute path, not a symlink (O_NOFOLLOW), and
-// the opened file (fstat, so no swap between check and write) regular,
-// empty, with one link and owned by the caller's uid. O_NONBLOCK keeps a
+// the opened file (fstat, so no swap between check and write) on a file
+// system for plain files (dumpFileSystems), regular, empty, with one link
+// and owned by the caller's uid. O_NONBLOCK keeps a
 // FIFO planted at the path from blocking the open; it is then refused as
 // not regular.
 func openCallersFile(cred *PeerAddr, path string) (int, error) {
@@ -138,7 +139,14 @@ func openCallersFile(cred *PeerAddr, path string) (int, error) {
 		return -1, refused(path, err.Error())
 	}
 	why := ""
+	var fs syscall.Statfs_t
+	if err := syscall.Fstatfs(fd, &fs); err != nil {
+		syscall.Close(fd)
+		return -1, refused(path, err.Error())
+	}
 	switch {
+	case !dumpFileSystems[int64(fs.Type)]:
+		why = fmt.Sprintf("its file system (magic %#x) is not one frostd writes dumps to (pseudo-files in /proc, /sys or a cgroup tree are owned by their user too, and a root write there changes the system)", fs.Type)
 	case st.Mode&syscall.S_IFMT != syscall.S_IFREG:
 		why = "it is not a regular file"
 	case st.Uid != cred.UID:
@@ -153,6 +161,28 @@ func openCallersFile(cred *PeerAddr, path string) (int, error) {
 		return -1, refused(path, why)
 	}
 	return fd, nil
+}
+
+// dumpFileSystems are the file systems (statfs magic numbers) a dump may
+// be written to: disk and memory file systems that hold plain files. It is
+// an allowlist because a pseudo-file system's files look like empty
+// regular files owned by the user (/proc/PID/uid_map, oom_score_adj,
+// delegated cgroup files) while a root write to them acts as root; a file
+// system not listed makes frostctl stream instead.
+var dumpFileSystems = map[int64]bool{
+	0xef53:     true, // ext2, ext3, ext4
+	0x58465342: true, // xfs
+	0x9123683e: true, // btrfs
+	0x01021994: true, // tmpfs
+	0xf2f52010: true, // f2fs
+	0x2fc12fc1: true, // zfs
+	0x6969:     true, // nfs
+	0x794c7630: true, // overlayfs
+	0x4d44:     true, // vfat
+	0x5346544e: true, // ntfs
+	0x7366746e: true, // ntfs3
+	0x65735546: true, // fuse
+	0x858458f6: true, // ramfs
 }
 
 func refused(path, why string) error {

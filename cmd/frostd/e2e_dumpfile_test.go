@@ -149,6 +149,7 @@ func TestDumpToFileOnLibvirt(t *testing.T) {
 			{link, codes.PermissionDenied, "cannot open it"},
 			{others, codes.PermissionDenied, "owned by uid 65534"},
 			{dir, codes.PermissionDenied, "cannot open it"},
+			{"/proc/self/oom_score_adj", codes.PermissionDenied, "file system"},
 		} {
 			_, err := dumpToFile(ctx, dumps, req(tc.path))
 			if status.Code(err) != tc.code || !strings.Contains(err.Error(), tc.why) {

@@ -58,7 +58,9 @@ type DumpServiceClient interface {
 	// only over frostd's unix socket, and frostd writes only into a file
 	// the caller created: path must be absolute and name an existing,
 	// empty, regular file (not a symlink, one link) owned by the uid the
-	// socket's peer credentials give. frostd never creates, truncates,
+	// socket's peer credentials give, on a file system for plain files
+	// (ext4, xfs, btrfs, tmpfs, ...: never /proc, /sys or a cgroup tree,
+	// whose files also look like that). frostd never creates, truncates,
 	// renames or removes a file here. Anything else is PERMISSION_DENIED
 	// (or INVALID_ARGUMENT for a relative path), and the client streams
 	// instead. The guest is held (paused, and let go as it was found) for
@@ -166,7 +168,9 @@ type DumpServiceServer interface {
 	// only over frostd's unix socket, and frostd writes only into a file
 	// the caller created: path must be absolute and name an existing,
 	// empty, regular file (not a symlink, one link) owned by the uid the
-	// socket's peer credentials give. frostd never creates, truncates,
+	// socket's peer credentials give, on a file system for plain files
+	// (ext4, xfs, btrfs, tmpfs, ...: never /proc, /sys or a cgroup tree,
+	// whose files also look like that). frostd never creates, truncates,
 	// renames or removes a file here. Anything else is PERMISSION_DENIED
 	// (or INVALID_ARGUMENT for a relative path), and the client streams
 	// instead. The guest is held (paused, and let go as it was found) for
