@@ -102,25 +102,3 @@ func (l *Location) advance(off uint64) {
 		l.Addr += off
 	}
 }
-
-// fieldwise returns a copy of l made field by field. A Location the walk
-// has just written field by field, copied whole, is read back in 16-byte
-// moves that span those narrower stores, and each such load waits for the
-// stores to retire (no store forwarding): on the uncached walk that stall
-// cost more than a level of the walk. Loads the size of the stores do not
-// wait.
-func (l *Location) fieldwise() Location { return l.plus(0) }
-
-// plus is at, built field by field as fieldwise is: at's copy, advance's
-// store to Addr and the copy of the result stalled a TLB hit the same way.
-func (l *Location) plus(off uint64) Location {
-	addr := l.Addr
-	switch l.State {
-	case StateValid, StateTransition, StatePagefile, StateCompressed, StateFile:
-		addr += off
-	}
-	return Location{
-		State: l.State, Addr: addr, Pagefile: l.Pagefile, PageSize: l.PageSize,
-		Protection: l.Protection, PrototypePTE: l.PrototypePTE, File: l.File,
-	}
-}

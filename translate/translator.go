@@ -141,7 +141,7 @@ func (t *Translator) Translate(dtb, va uint64) (Location, error) {
 	w := t.newWalker(nil, gen, smear)
 	var loc Location
 	err := w.translateTo(dtb, va, &loc)
-	return loc.fieldwise(), err
+	return loc, err
 }
 
 // Vtop translates va and explains every step, like Rekall's vtop. It
