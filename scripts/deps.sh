@@ -19,6 +19,7 @@ packages=(
   procps                     # pgrep, used by setup-libvirt.sh
   lldb                       # opens Frost's process dumps (MDMP) in the procdump test
   tshark                     # reads frostctl monitor network's pcapng in the network tests
+  gdb                        # the peer in BenchmarkBreakpointPeers (Debian's gdb on the same gdbstub)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/frostvmi/frost/integration/guest/minint"
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/vmi/libvirt"
+)
+
+// BenchmarkBreakpointPeers puts frostd's breakpoint events beside what a
+// user would pick instead, on the same mini-NT guest in the same run:
+// writer.exe calls nt!NtWriteFile in a tight loop, and each round times,
+// in turn,
+//
+//   - frostd: a Subscribe stream on nt!NtWriteFile filtered to writer.exe,
+//     hits/s at the client;
+//   - frostd-hold: the same with hold, each hit acked by the client;
+//   - gdb: Debian's gdb in batch mode on the domain's gdbstub (frostd
+//     detached), `hbreak *ADDR` with `commands silent … continue end`,
+//     timed by gdb itself from its first hit to its last;
+//   - floor: the hand-framed RSP loop of BenchmarkLinuxBreakpointStream
+//     (g, then z0+s, then Z0+c per hit) on the same stub.
+//
+// The first hit of each turn (arming, attaching) is not timed. gdb and
+// the floor break on every caller of NtWriteFile, frostd only on writer's:
+// on this guest writer is the only steady caller. Metrics are each
+// side's hits/s over the whole run and the medians of the per-round
+// ratios; the rounds are logged. ns/op is the whole run, the boot
+// included: read the metrics.
+//
+//	go test -run '^$' -bench BreakpointPeers -benchtime 2000x -timeout 40m ./cmd/frostd/
+func BenchmarkBreakpointPeers(b *testing.B) {
+	guestDir := requireE2E(b)
+	gdbPath, err := exec.LookPath("gdb")
+	if err != nil {
+		unavailable(b, "gdb not found (scripts/deps.sh installs it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	conn := setupLibvirt(ctx, b)
+	d := defineDomainWith(ctx, b, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: minint.WriterTightLoop})
+	// At info level: frostd's debug log has a line per hit.
+	fd := startFrostd(b, buildFrostd(b), b.TempDir(), guestDir, "frostd.log", "--log-level", "info")
+	if st := bootWithWinboot(ctx, b, fd.cc, d); !st.GetSuccess() {
+		b.Fatalf("boot: %v", st)
+	}
+	d.waitSerial(b, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	writer := guestPIDs(b, d)["writer.exe"]
+	vms := pb.NewVMServiceClient(fd.cc)
+
+	const rounds = 5
+	per := max(b.N/(4*rounds), 1)
+	var total [4]float64 // hits/s summed over rounds: frostd, hold, gdb, floor
+	var vsGDB, vsFloor, holdVsFloor []float64
+	b.ResetTimer()
+	for r := range rounds {
+		n, took, addr := peerStream(ctx, b, fd.cc, d.name, writer, false, per)
+		plain := float64(n) / took.Seconds()
+		n, took, _ = peerStream(ctx, b, fd.cc, d.name, writer, true, per)
+		hold := float64(n) / took.Seconds()
+		if _, err := vms.Detach(ctx, &pb.DetachRequest{Vm: d.name}); err != nil {
+			b.Fatal(err)
+		}
+		n, took = gdbStream(ctx, b, gdbPath, d.dom, addr, per)
+		gdbRate := float64(n) / took.Seconds()
+		n, took = bareStream(ctx, b, d.dom, addr, per)
+		floor := float64(n) / took.Seconds()
+		if _, err := vms.Attach(ctx, &pb.AttachRequest{Name: d.name}); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("round %d (%d hits each): frostd %.0f, frostd-hold %.0f, gdb %.0f, floor %.0f hits/s", r, per, plain, hold, gdbRate, floor)
+		for i, v := range []float64{plain, hold, gdbRate, floor} {
+			total[i] += v
+		}
+		vsGDB = append(vsGDB, plain/gdbRate)
+		vsFloor = append(vsFloor, plain/floor)
+		holdVsFloor = append(holdVsFloor, hold/floor)
+	}
+	b.StopTimer()
+	b.ReportMetric(total[0]/rounds, "frostd-hits/s")
+	b.ReportMetric(total[1]/rounds, "hold-hits/s")
+	b.ReportMetric(total[2]/rounds, "gdb-hits/s")
+	b.ReportMetric(total[3]/rounds, "floor-hits/s")
+	b.ReportMetric(medianOf(vsGDB), "frostd/gdb")
+	b.ReportMetric(medianOf(vsFloor), "frostd/floor")
+	b.ReportMetric(medianOf(holdVsFloor), "hold/floor")
+	b.Logf("per round: frostd/gdb %.2f, frostd/floor %.2f, hold/floor %.2f", vsGDB, vsFloor, holdVsFloor)
+}
+
+// peerStream subscribes to nt!NtWriteFile in pid, acking each hit when
+// hold is set, and times n hits after the first. It returns the hits, the
+// time, and the address frostd armed (what gdb and the floor break on).
+func peerStream(ctx context.Context, b *testing.B, cc *grpc.ClientConn, vm string, pid uint32, hold bool, n int) (int, time.Duration, uint64) {
+	b.Helper()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bps := pb.NewBreakpointServiceClient(cc)
+	req := &pb.SubscribeRequest{Vm: vm, Breakpoints: []*pb.BreakpointSpec{{
+		Location: &pb.BreakpointSpec_Symbol{Symbol: "nt!NtWriteFile"},
+		Filter:   &pb.BreakpointFilter{Pids: []uint32{pid}},
+	}}}
+	if hold {
+		req.Hold, req.HoldDeadline = true, durationpb.New(30*time.Second)
+	}
+	stream, err := bps.Subscribe(sctx, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var start time.Time
+	var sub, addr uint64
+	hits := -1 // the first hit starts the clock
+	for hits < n {
+		ev, err := stream.Recv()
+		if err != nil {
+			b.Fatalf("frostd's stream after %d hits: %v", hits, err)
+		}
+		if s := ev.GetSubscribed(); s != nil {
+			sub = s.GetSubscriptionId()
+			if len(s.GetBreakpoints()) != 1 {
+				b.Fatalf("subscribed: %v", s)
+			}
+			addr = s.GetBreakpoints()[0].GetAddress()
+			continue
+		}
+		h := ev.GetHit()
+		if h == nil {
+			continue
+		}
+		if h.GetAddress() != addr {
+			b.Fatalf("hit at %#x, want %#x", h.GetAddress(), addr)
+		}
+		if hold {
+			if !h.GetHeld() {
+				b.Fatalf("hit %d not held", hits)
+			}
+			if _, err := bps.Ack(ctx, &pb.AckRequest{Vm: vm, SubscriptionId: sub, Sequence: h.GetSequence()}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if hits < 0 {
+			start, hits = time.Now(), 0
+			continue
+		}
+		hits += 1 + int(h.GetDropped())
+	}
+	took := time.Since(start)
+	cancel()
+	waitNoBreakpointsB(ctx, b, cc, vm)
+	return hits, took, addr
+}
+
+// gdbScript is the batch script: a hardware breakpoint whose commands
+// count the hits and continue until n+1, gdb's own clock read at the first
+// hit and after the last (a Python one-liner, so the fork of a shell is
+// not timed), then the breakpoint deleted and the stub detached, which
+// resumes the guest.
+const gdbScript = `set pagination off
+set confirm off
+set height 0
+target remote %s
+python import time
+hbreak *%#x
+set $n = 0
+commands
+silent
+set $n = $n + 1
+if $n == 1
+python t0 = time.monotonic()
+end
+if $n <= %d
+continue
+end
+end
+continue
+python print("frost-gdb-took %%.9f hits %%d" %% (time.monotonic() - t0, int(gdb.parse_and_eval("$n"))))
+delete
+detach
+`
+
+// gdbStream starts the domain's gdbstub as frostd's attach does, runs
+// Debian's gdb on it for n timed hits at addr, and stops the stub.
+func gdbStream(ctx context.Context, b *testing.B, gdbPath string, dom *libvirt.Domain, addr uint64, n int) (int, time.Duration) {
+	b.Helper()
+	att, err := dom.Attach(ctx, libvirt.AttachOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer att.Close(ctx)
+	target := att.Address // gdb takes a unix socket's path as is
+	script := filepath.Join(b.TempDir(), "peer.gdb")
+	if err := os.WriteFile(script, fmt.Appendf(nil, gdbScript, target, addr, n), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(gctx, gdbPath, "-nx", "-batch", "-x", script).CombinedOutput()
+	if err != nil {
+		b.Fatalf("gdb: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || f[0] != "frost-gdb-took" {
+			continue
+		}
+		secs, err1 := strconv.ParseFloat(f[1], 64)
+		hits, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil || hits != n+1 {
+			b.Fatalf("gdb's result line %q (want %d hits)\n%s", line, n+1, out)
+		}
+		return n, time.Duration(secs * float64(time.Second))
+	}
+	b.Fatalf("gdb printed no result:\n%s", out)
+	return 0, 0
+}
+
+// medianOf returns the median of xs (the mean of the middle two for an
+// even count).
+func medianOf(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
