@@ -6,16 +6,29 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
+// hexValue maps a byte to its value as a hex digit (either case), or to
+// notHex. A table, not a switch: every stop's register file and every
+// memory reply goes through it byte by byte, and the branches of a switch
+// on data this varied cost several times the lookup.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = notHex
 	}
-	return 0, false
+	for i := range byte(10) {
+		t['0'+i] = i
+	}
+	for i := range byte(6) {
+		t['a'+i], t['A'+i] = 10+i, 10+i
+	}
+	return t
+}()
+
+// notHex marks a byte that is no hex digit; any value above 0xf would do.
+const notHex = 0xff
+
+func unhex(c byte) (byte, bool) {
+	v := hexValue[c]
+	return v, v != notHex
 }
 
 func parseHexByte(hi, lo byte) (byte, bool) {
@@ -41,16 +54,17 @@ func decodeHex(dst []byte, s []byte, unavailable []bool) bool {
 	}
 	for i := range dst {
 		hi, lo := s[2*i], s[2*i+1]
-		if hi == 'x' && lo == 'x' && unavailable != nil {
-			dst[i] = 0
-			unavailable[i] = true
-			continue
-		}
-		v, ok := parseHexByte(hi, lo)
-		if !ok {
+		h, l := hexValue[hi], hexValue[lo]
+		if h|l > 0xf {
+			// Not two digits: "xx" (when the caller takes it) or bad.
+			if hi == 'x' && lo == 'x' && unavailable != nil {
+				dst[i] = 0
+				unavailable[i] = true
+				continue
+			}
 			return false
 		}
-		dst[i] = v
+		dst[i] = h<<4 | l
 	}
 	return true
 }
