@@ -123,6 +123,9 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	if err != nil {
 		return err
 	}
+	if err := checkRegisterSelection(req.GetRegisters()); err != nil {
+		return err
+	}
 	k, err := s.kernelFor(ctx, vm, req.GetBreakpoints()...)
 	if err != nil {
 		return err
@@ -166,6 +169,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	if err := stream.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Subscribed{Subscribed: first}}); err != nil {
 		return err
 	}
+	ids := &hitIdentity{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +178,10 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 			if !ok {
 				return nil
 			}
-			msg := s.event(ctx, vm, k, sub, ev, req)
+			msg, err := s.event(ctx, vm, k, sub, ids, ev, req)
+			if err != nil {
+				return err
+			}
 			if msg == nil {
 				continue
 			}
@@ -230,15 +237,20 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 	return &pb.AckResponse{}, nil
 }
 
-// event maps a manager event onto the stream; nil skips it.
-func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ev breakpoints.Event, req *pb.SubscribeRequest) *pb.SubscribeResponse {
+// event maps a manager event onto the stream; nil skips it. An error (a
+// register the subscriber named that the vCPU lacks) ends the stream.
+func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ids *hitIdentity, ev breakpoints.Event, req *pb.SubscribeRequest) (*pb.SubscribeResponse, error) {
 	switch ev.Kind {
 	case breakpoints.EventHit:
 		h := ev.Hit
 		clientHolds := req.GetHold()
+		regs, err := selectedRegistersPB(h.Regs, req.GetRegisters())
+		if err != nil {
+			return nil, err
+		}
 		hit := &pb.BreakpointHit{
 			Sequence: ev.Seq, Time: timestamppb.New(ev.Time), Cpu: cpuIndex(h.CPU), Address: h.Addr,
-			Registers: registersPB(h.Regs), Held: ev.Held && clientHolds, Dropped: ev.Lost,
+			Registers: regs, Held: ev.Held && clientHolds, Dropped: ev.Lost,
 		}
 		if len(ev.Observers) > 0 {
 			hit.BreakpointId = uint64(ev.Observers[0])
@@ -250,7 +262,7 @@ func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *n
 			}
 		}
 		vm.CountHit(ev.Observers)
-		proc := s.identify(ctx, vm, h, ev.Held, hit)
+		proc := s.identify(vm, ids, h, ev.Held, hit)
 		if k == nil {
 			k = vm.FoundKernel()
 		}
@@ -272,17 +284,21 @@ func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *n
 				vm.Log().Debug("releasing a hit held for its stack", "seq", ev.Seq, "error", err)
 			}
 		}
-		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Hit{Hit: hit}}
+		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_Hit{Hit: hit}}, nil
 	case breakpoints.EventStop:
 		// Only an outside pause is news to a subscriber: the other stops
 		// (an API Pause or Step) were asked for by a client.
 		if ev.Stop == nil || !ev.Stop.Outside {
-			return nil
+			return nil, nil
 		}
 		reason := "paused outside Frost (virsh suspend, QMP stop or a dump)"
 		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_VmEvent{VmEvent: &pb.VMEvent{
-			Kind: pb.VMEvent_KIND_PAUSED_OUTSIDE, Time: timestamppb.New(ev.Time), Reason: reason}}}
+			Kind: pb.VMEvent_KIND_PAUSED_OUTSIDE, Time: timestamppb.New(ev.Time), Reason: reason}}}, nil
 	case breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone, breakpoints.EventResumed:
+		if ev.Kind != breakpoints.EventResumed {
+			// Threads and processes of the old boot are gone.
+			ids.reset()
+		}
 		out := &pb.VMEvent{Kind: vmEventKind(ev.Kind), Time: timestamppb.New(ev.Time), Reason: ev.Reason}
 		if ev.Err != nil && out.Reason == "" {
 			out.Reason = ev.Err.Error()
@@ -290,9 +306,9 @@ func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *n
 		for _, id := range ev.Removed {
 			out.DroppedBreakpointIds = append(out.DroppedBreakpointIds, uint64(id))
 		}
-		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_VmEvent{VmEvent: out}}
+		return &pb.SubscribeResponse{Event: &pb.SubscribeResponse_VmEvent{VmEvent: out}}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
@@ -313,36 +329,37 @@ func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
 // worth delivering even when the kernel's structures cannot be read. The
 // thread the manager named at the stop stays valid after the guest runs
 // on; "who runs now" (KPCR) does not, so it is asked only while held.
-func (s *breakpointService) identify(ctx context.Context, vm *session.Session, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) *nt.Process {
+// Threads seen before are confirmed through ids, not read again.
+func (s *breakpointService) identify(vm *session.Session, ids *hitIdentity, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) *nt.Process {
 	// Only a kernel already found: a hit must never wait on (or stop the
 	// guest for) a search, and a guest that is not Windows has none.
 	k := vm.FoundKernel()
 	if k == nil {
 		return nil
 	}
-	var err error
-	var th nt.Thread
+	var ethread uint64
 	switch {
 	case h.ThreadKnown:
-		if th, err = k.ThreadAt(h.Thread); err != nil {
-			return nil
-		}
+		ethread = h.Thread
 	case held && h.Regs != nil:
 		cur, err := k.Current(h.Regs)
 		if err != nil {
 			return nil
 		}
-		th = cur.Thread
+		ethread = cur.Thread.ETHREAD
 	default:
 		return nil
 	}
-	out.Tid, out.Pid = uint32(th.TID), uint32(th.PID)
-	p, err := k.ProcessByPID(th.PID)
+	tid, pid, p, err := ids.thread(k, ethread)
 	if err != nil {
 		return nil
 	}
+	out.Tid, out.Pid = uint32(tid), uint32(pid)
+	if p == nil {
+		return nil
+	}
 	out.ProcessName = p.Name
-	return &p
+	return p
 }
 
 // stackHold bounds how long a hit waits for its stack when only the stack

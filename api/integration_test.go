@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,8 +279,11 @@ func checkCPU(ctx context.Context, t *testing.T, cc *grpc.ClientConn) {
 }
 
 // checkBreakpointStream breaks on nt!NtWriteFile in writer.exe, holding
-// the guest, and acks two hits; then it drops the stream while held.
+// the guest, and acks two hits; then it drops the stream while held. It
+// asks for a few registers, as frostctl break does: the hits carry just
+// those, in the order asked.
 func checkBreakpointStream(ctx context.Context, t *testing.T, cc *grpc.ClientConn, writer uint32) {
+	selected := []string{"rip", "rsp", "rcx", "rdx", "cr3"}
 	bp := pb.NewBreakpointServiceClient(cc)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -290,6 +294,7 @@ func checkBreakpointStream(ctx context.Context, t *testing.T, cc *grpc.ClientCon
 			Location: &pb.BreakpointSpec_Symbol{Symbol: "nt!NtWriteFile"},
 			Filter:   &pb.BreakpointFilter{ProcessNames: []string{"writer.exe"}},
 		}},
+		Registers: selected,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -313,6 +318,16 @@ func checkBreakpointStream(ctx context.Context, t *testing.T, cc *grpc.ClientCon
 		}
 		if hit.GetPid() != writer || hit.GetProcessName() != "writer.exe" || !hit.GetHeld() || hit.GetSymbol() != "nt!NtWriteFile" || len(hit.GetRegisters().GetRegisters()) == 0 {
 			t.Errorf("hit %d: %v", i, hit)
+		}
+		var names []string
+		for _, r := range hit.GetRegisters().GetRegisters() {
+			names = append(names, r.GetName())
+			if r.GetName() == "rip" && r.GetValue() != hit.GetAddress() {
+				t.Errorf("hit %d: rip %#x at a hit of %#x", i, r.GetValue(), hit.GetAddress())
+			}
+		}
+		if !slices.Equal(names, selected) {
+			t.Errorf("hit %d: registers %v, asked for %v", i, names, selected)
 		}
 		if _, err := bp.Ack(ctx, &pb.AckRequest{Vm: "mini-nt", SubscriptionId: sub.GetSubscriptionId(), Sequence: hit.GetSequence()}); err != nil {
 			t.Errorf("Ack: %v", err)

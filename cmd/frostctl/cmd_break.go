@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,6 +123,11 @@ func cmdBreak(ctx context.Context, c *cli, args []string) error {
 		return c.emit(resp, func(w io.Writer) { printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()}) })
 	}
 	req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0, Stack: *stack}
+	if !c.json && !*stop {
+		// The line printed per hit shows only these: frostd converts and
+		// sends no others. JSON (scripts) and --stop's prompt get all.
+		req.Registers = printedRegisters
+	}
 	if *hold > 0 {
 		req.HoldDeadline = durationpb.New(*hold)
 	}
@@ -187,6 +193,10 @@ func (c *cli) subscribe(ctx context.Context, bp pb.BreakpointServiceClient, req 
 	}
 }
 
+// printedRegisters are the registers a hit's line shows, in the target
+// description's order (the order a whole register file comes in).
+var printedRegisters = []string{"rax", "rcx", "rdx", "rsp", "r8", "r9", "rip", "cr3"}
+
 func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 	switch e := ev.GetEvent().(type) {
 	case *pb.SubscribeResponse_Subscribed:
@@ -211,8 +221,7 @@ func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 		}
 		fmt.Fprintln(w)
 		for _, r := range h.GetRegisters().GetRegisters() {
-			switch r.GetName() {
-			case "rip", "rsp", "rcx", "rdx", "r8", "r9", "rax", "cr3":
+			if slices.Contains(printedRegisters, r.GetName()) {
 				fmt.Fprintf(w, "  %s=%016x", r.GetName(), r.GetValue())
 			}
 		}

@@ -666,8 +666,16 @@ type SubscribeRequest struct {
 	Stack bool `protobuf:"varint,6,opt,name=stack,proto3" json:"stack,omitempty"`
 	// At most this many frames per stack; 0 means 64, and 256 is the most.
 	MaxStackFrames uint32 `protobuf:"varint,7,opt,name=max_stack_frames,json=maxStackFrames,proto3" json:"max_stack_frames,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The registers each hit carries (BreakpointHit.registers), by their
+	// target-description names ("rip", "rsp", "rcx", "cr3", "xmm0"), in
+	// this order; empty means the whole file, x87 and XMM included. Naming
+	// only what the subscriber reads saves frostd converting and sending
+	// the rest at every hit. A name that is not a register of the vCPU ends
+	// the stream with INVALID_ARGUMENT at the first hit (the register file
+	// is known only then); one the stub left unavailable is left out.
+	Registers     []string `protobuf:"bytes,8,rep,name=registers,proto3" json:"registers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -747,6 +755,13 @@ func (x *SubscribeRequest) GetMaxStackFrames() uint32 {
 		return x.MaxStackFrames
 	}
 	return 0
+}
+
+func (x *SubscribeRequest) GetRegisters() []string {
+	if x != nil {
+		return x.Registers
+	}
+	return nil
 }
 
 type Subscribed struct {
@@ -1298,7 +1313,7 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x16ListBreakpointsRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"Q\n" +
 	"\x17ListBreakpointsResponse\x126\n" +
-	"\vbreakpoints\x18\x01 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\x99\x02\n" +
+	"\vbreakpoints\x18\x01 \x03(\v2\x14.frost.v1.BreakpointR\vbreakpoints\"\xb7\x02\n" +
 	"\x10SubscribeRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12:\n" +
 	"\vbreakpoints\x18\x02 \x03(\v2\x18.frost.v1.BreakpointSpecR\vbreakpoints\x12%\n" +
@@ -1306,7 +1321,8 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x04hold\x18\x04 \x01(\bR\x04hold\x12>\n" +
 	"\rhold_deadline\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\fholdDeadline\x12\x14\n" +
 	"\x05stack\x18\x06 \x01(\bR\x05stack\x12(\n" +
-	"\x10max_stack_frames\x18\a \x01(\rR\x0emaxStackFrames\"m\n" +
+	"\x10max_stack_frames\x18\a \x01(\rR\x0emaxStackFrames\x12\x1c\n" +
+	"\tregisters\x18\b \x03(\tR\tregisters\"m\n" +
 	"\n" +
 	"Subscribed\x12'\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\x04R\x0esubscriptionId\x126\n" +

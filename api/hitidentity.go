@@ -1,0 +1,141 @@
+package api
+
+import (
+	"encoding/binary"
+
+	"github.com/frostvmi/frost/nt"
+	"github.com/frostvmi/frost/symbols"
+)
+
+// maxIdentities bounds a subscription's identity cache: a guest with more
+// busy threads than this only pays the full reads again.
+const maxIdentities = 512
+
+// hitIdentity remembers, for one subscription, who each hitting thread is
+// (tid, pid and the owner's EPROCESS), so a hit reads two small members
+// to confirm it instead of the whole ETHREAD and a walk of the process
+// list. Only one goroutine (the stream's) uses it.
+type hitIdentity struct {
+	k *nt.Opened // the kernel the members below come from
+	// ok says the members were found; without them every hit takes the
+	// full reads, as before the cache.
+	ok                    bool
+	tid, pid, processPID  symbols.Field // _ETHREAD.Cid.*, _EPROCESS.UniqueProcessId
+	cidLo, cidLen         uint64        // the one span of the ETHREAD holding both Cid members
+	byThread              map[uint64]threadIdentity
+	limit                 int    // entries at most; 0 means maxIdentities
+	hits, misses, refused uint64 // for tests: how lookups went
+}
+
+type threadIdentity struct {
+	tid, pid uint64
+	proc     nt.Process
+}
+
+// reset forgets every thread: after a guest reset or shutdown an ETHREAD
+// address may hold another thread, and a new kernel has other members.
+func (c *hitIdentity) reset() { clear(c.byThread) }
+
+// use binds the cache to k, dropping what another kernel taught it.
+func (c *hitIdentity) use(k *nt.Opened) {
+	if c.k == k {
+		return
+	}
+	c.k, c.ok = k, false
+	c.reset()
+	if c.byThread == nil {
+		c.byThread = make(map[uint64]threadIdentity)
+	}
+	sym := k.Symbols()
+	var err error
+	if c.tid, err = sym.Field("_ETHREAD.Cid.UniqueThread"); err != nil {
+		return
+	}
+	if c.pid, err = sym.Field("_ETHREAD.Cid.UniqueProcess"); err != nil {
+		return
+	}
+	if c.processPID, err = sym.Field("_EPROCESS.UniqueProcessId"); err != nil {
+		return
+	}
+	lo, hi := min(c.tid.Offset, c.pid.Offset), max(c.tid.Offset+c.tid.Size, c.pid.Offset+c.pid.Size)
+	// A CLIENT_ID is two adjacent pointers; anything else (or a member
+	// wider than a uint64) is a layout this shortcut does not assume.
+	if hi-lo > 32 || c.tid.Size > 8 || c.pid.Size > 8 || c.processPID.Size > 8 {
+		return
+	}
+	c.cidLo, c.cidLen, c.ok = lo, hi-lo, true
+}
+
+// thread names the thread at ethread and its process. The process is nil
+// when only the thread could be read (then nothing is cached).
+func (c *hitIdentity) thread(k *nt.Opened, ethread uint64) (tid, pid uint64, proc *nt.Process, err error) {
+	c.use(k)
+	if e, found := c.byThread[ethread]; found {
+		if c.confirm(ethread, e) {
+			c.hits++
+			return e.tid, e.pid, &e.proc, nil
+		}
+		c.refused++
+		delete(c.byThread, ethread)
+	}
+	c.misses++
+	th, err := k.ThreadAt(ethread)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	p, err := c.owner(k, th)
+	if err != nil {
+		return th.TID, th.PID, nil, nil
+	}
+	if c.ok {
+		limit := c.limit
+		if limit <= 0 {
+			limit = maxIdentities
+		}
+		if len(c.byThread) >= limit {
+			c.reset()
+		}
+		c.byThread[ethread] = threadIdentity{tid: th.TID, pid: th.PID, proc: p}
+	}
+	return th.TID, th.PID, &p, nil
+}
+
+// owner reads the thread's own EPROCESS; a pointer that does not lead to
+// the process its Cid names (a thread being torn down) falls back to the
+// search by pid.
+func (c *hitIdentity) owner(k *nt.Opened, th nt.Thread) (nt.Process, error) {
+	if th.Process != 0 {
+		if p, err := k.ProcessAt(th.Process); err == nil && p.PID == th.PID {
+			return p, nil
+		}
+	}
+	return k.ProcessByPID(th.PID)
+}
+
+// confirm re-reads the thread's Cid and its process's UniqueProcessId: a
+// thread that exited and whose ETHREAD now holds another thread has
+// another Cid, and a process gone has another (or no) id at its EPROCESS.
+// What this misses is an ETHREAD and an EPROCESS both freed and reused with
+// the very same ids; a reset or shutdown drops every entry.
+func (c *hitIdentity) confirm(ethread uint64, e threadIdentity) bool {
+	var buf [32]byte
+	cid := buf[:c.cidLen]
+	if c.k.ReadVirtual(c.k.DTB(), ethread+c.cidLo, cid) != nil {
+		return false
+	}
+	if member(cid, c.tid, c.cidLo) != e.tid || member(cid, c.pid, c.cidLo) != e.pid {
+		return false
+	}
+	pid := buf[:c.processPID.Size]
+	if c.k.ReadVirtual(c.k.DTB(), e.proc.EPROCESS+c.processPID.Offset, pid) != nil {
+		return false
+	}
+	return member(pid, c.processPID, c.processPID.Offset) == e.pid
+}
+
+// member extracts f from raw, a read that began at offset base.
+func member(raw []byte, f symbols.Field, base uint64) uint64 {
+	var b [8]byte
+	copy(b[:], raw[f.Offset-base:f.Offset-base+f.Size])
+	return f.Extract(binary.LittleEndian.Uint64(b[:]))
+}
