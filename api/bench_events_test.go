@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,14 +24,19 @@ const eventWindow = 3 * time.Second
 // holds the guest at each and acks it, with the in-process monitor's event
 // rate (issue 7's BenchmarkNtWriteFileMonitor, repeated here).
 func (g *benchGuest) benchEvents(b *testing.B) {
-	var inproc, grpcRate float64
+	var inproc, grpcRate, cpu float64
 	for i := 0; i < b.N; i++ {
 		inproc += g.monitorRate(b)
-		grpcRate += g.ackedRate(b)
+		r, c := g.ackedRate(b)
+		grpcRate += r
+		cpu += c
 	}
 	b.ReportMetric(inproc/float64(b.N), "inproc-events/s")
 	b.ReportMetric(grpcRate/float64(b.N), "grpc-acked-events/s")
 	b.ReportMetric(100*grpcRate/inproc, "grpc/inproc-%")
+	// The test process's CPU per acked hit: the API server and its client
+	// together (QEMU is another process), so an upper bound on frostd's.
+	b.ReportMetric(cpu/float64(b.N), "proc-cpu-ms/hit")
 }
 
 // monitorRate is the in-process monitor on its own target, outside the API.
@@ -79,8 +85,9 @@ func (g *benchGuest) monitorRate(b *testing.B) float64 {
 }
 
 // ackedRate is hits of nt!NtWriteFile in writer.exe through Subscribe with
-// hold: the guest waits at each hit until the client's Ack arrives.
-func (g *benchGuest) ackedRate(b *testing.B) float64 {
+// hold: the guest waits at each hit until the client's Ack arrives. It
+// returns the rate and this process's CPU milliseconds per hit.
+func (g *benchGuest) ackedRate(b *testing.B) (rate, cpuMS float64) {
 	g.attach(b)
 	defer g.detach(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -105,6 +112,7 @@ func (g *benchGuest) ackedRate(b *testing.B) float64 {
 		b.Fatalf("first message %v, %v", first, err)
 	}
 	sub := first.GetSubscribed().GetSubscriptionId()
+	cpu0 := processCPU(b)
 	began := time.Now()
 	n := 0
 	for time.Since(began) < eventWindow {
@@ -124,5 +132,18 @@ func (g *benchGuest) ackedRate(b *testing.B) float64 {
 		}
 		n++
 	}
-	return float64(n) / time.Since(began).Seconds()
+	rate = float64(n) / time.Since(began).Seconds()
+	if n > 0 {
+		cpuMS = float64(processCPU(b)-cpu0) / float64(time.Millisecond) / float64(n)
+	}
+	return rate, cpuMS
+}
+
+// processCPU is this process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
