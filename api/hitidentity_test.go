@@ -12,7 +12,7 @@ import (
 
 // identityGuest is nttest's fake kernel (the real Windows 10 layouts) on a
 // vmitest target, opened; the test makes its processes and threads.
-func identityGuest(t *testing.T) (*nttest.Guest, *nt.Opened, *vmitest.Target) {
+func identityGuest(t testing.TB) (*nttest.Guest, *nt.Opened, *vmitest.Target) {
 	t.Helper()
 	tg, err := vmitest.New(vmitest.Config{})
 	if err != nil {
