@@ -68,8 +68,8 @@ const StackLimit = 256
 
 // Stack unwinds the call stack of a stopped vCPU from regs, reading in
 // the address space dtb (the vCPU's CR3). p is the process the vCPU runs
-// (nil when unknown: user frames are then unwound only as leaves and
-// named by address). Every caller is found from the modules' unwind
+// (nil when unknown: the walk then stops at the first user frame, which
+// no module it knows holds). Every caller is found from the modules' unwind
 // data, as Windows' own unwinder finds it; frame pointers are never
 // trusted. The walk crosses from the kernel into user mode through the
 // machine frame the system call's (or an interrupt's) unwind data
@@ -85,6 +85,7 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unw
 	max = min(max, StackLimit)
 	mem := processMemory{k: s.k, dtb: dtb}
 	fns := &stackFunctions{s: s, dtb: dtb, p: p}
+	var u unwind.Unwinder // reused: no allocation per frame
 	var st Stack
 	st.Frames = append(st.Frames, s.frame(ctx, dtb, p, regs.RIP, regs.GPR[unwind.RSP], MethodContext))
 	callSite := false
@@ -98,11 +99,7 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unw
 			return st
 		}
 		cur := st.Frames[len(st.Frames)-1]
-		fns.err = nil
-		step, err := unwind.Unwind(regs, callSite, mem, fns)
-		if fns.err != nil {
-			err = fns.err
-		}
+		step, err := u.Unwind(regs, callSite, mem, fns)
 		if err != nil {
 			st.Err = fmt.Errorf("finding the caller of frame %d (%s): %w", len(st.Frames)-1, cur.Symbol, err)
 			return st
@@ -125,7 +122,9 @@ func (s *Symbolizer) Stack(ctx context.Context, dtb uint64, p *Process, regs unw
 		case crossed && method != MethodMachineFrame:
 			st.Err = fmt.Errorf("frame %d (%s) returns into user mode at %#x without a machine frame", len(st.Frames)-1, cur.Symbol, rip)
 			return st
-		case !crossed && rsp <= cur.RSP:
+		case !crossed && method != MethodMachineFrame && rsp <= cur.RSP:
+			// A machine frame may switch stacks (an interrupt on its own
+			// stack); any other caller's frame lies above its callee's.
 			st.Err = fmt.Errorf("frame %d (%s): its caller's stack pointer %#x is not above its own %#x", len(st.Frames)-1, cur.Symbol, rsp, cur.RSP)
 			return st
 		}
@@ -158,14 +157,14 @@ func frameMethod(m unwind.Method) FrameMethod {
 }
 
 // stackFunctions finds the RUNTIME_FUNCTION covering an address in the
-// image that holds it. An address in no image has none (a leaf); an image
-// whose exception directory cannot be read is an error (err), since
-// guessing a leaf there would invent a caller.
+// image that holds it. An address in no image has none (a leaf: only the
+// first frame is unwound so, the walk stops at any later one); an image
+// whose exception directory cannot be read is an error, since guessing a
+// leaf there would invent a caller.
 type stackFunctions struct {
 	s   *Symbolizer
 	dtb uint64
 	p   *Process
-	err error
 }
 
 func (f *stackFunctions) FunctionAt(addr uint64) (unwind.Function, bool, error) {
