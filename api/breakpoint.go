@@ -169,7 +169,7 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	if err := stream.Send(&pb.SubscribeResponse{Event: &pb.SubscribeResponse_Subscribed{Subscribed: first}}); err != nil {
 		return err
 	}
-	ids := &hitIdentity{}
+	ids := nt.NewThreadIdentities(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -239,7 +239,7 @@ func (s *breakpointService) Ack(ctx context.Context, req *pb.AckRequest) (*pb.Ac
 
 // event maps a manager event onto the stream; nil skips it. An error (a
 // register the subscriber named that the vCPU lacks) ends the stream.
-func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ids *hitIdentity, ev breakpoints.Event, req *pb.SubscribeRequest) (*pb.SubscribeResponse, error) {
+func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *nt.Opened, sub *session.Subscription, ids *nt.ThreadIdentities, ev breakpoints.Event, req *pb.SubscribeRequest) (*pb.SubscribeResponse, error) {
 	switch ev.Kind {
 	case breakpoints.EventHit:
 		h := ev.Hit
@@ -297,7 +297,7 @@ func (s *breakpointService) event(ctx context.Context, vm *session.Session, k *n
 	case breakpoints.EventReset, breakpoints.EventShutdown, breakpoints.EventGone, breakpoints.EventResumed:
 		if ev.Kind != breakpoints.EventResumed {
 			// Threads and processes of the old boot are gone.
-			ids.reset()
+			ids.Reset()
 		}
 		out := &pb.VMEvent{Kind: vmEventKind(ev.Kind), Time: timestamppb.New(ev.Time), Reason: ev.Reason}
 		if ev.Err != nil && out.Reason == "" {
@@ -330,7 +330,7 @@ func vmEventKind(k breakpoints.EventKind) pb.VMEvent_Kind {
 // thread the manager named at the stop stays valid after the guest runs
 // on; "who runs now" (KPCR) does not, so it is asked only while held.
 // Threads seen before are confirmed through ids, not read again.
-func (s *breakpointService) identify(vm *session.Session, ids *hitIdentity, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) *nt.Process {
+func (s *breakpointService) identify(vm *session.Session, ids *nt.ThreadIdentities, h *breakpoints.Hit, held bool, out *pb.BreakpointHit) *nt.Process {
 	// Only a kernel already found: a hit must never wait on (or stop the
 	// guest for) a search, and a guest that is not Windows has none.
 	k := vm.FoundKernel()
@@ -350,7 +350,7 @@ func (s *breakpointService) identify(vm *session.Session, ids *hitIdentity, h *b
 	default:
 		return nil
 	}
-	tid, pid, p, err := ids.thread(k, ethread)
+	tid, pid, p, err := ids.Thread(k.Kernel, ethread)
 	if err != nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package api
+package nt_test
 
 import (
 	"context"
@@ -53,11 +53,11 @@ func TestHitIdentityCache(t *testing.T) {
 	writer := g.Process(0x44, 4, "writer.exe")
 	other := g.Process(0x88, 4, "other.exe")
 	et := identityThread(g, writer, 0x48, 0x44)
-	c := &hitIdentity{}
+	c := nt.NewThreadIdentities(0)
 
 	want := func(step string, tid, pid uint64, name string) {
 		t.Helper()
-		gotTid, gotPid, p, err := c.thread(k, et)
+		gotTid, gotPid, p, err := c.Thread(k.Kernel, et)
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -71,8 +71,8 @@ func TestHitIdentityCache(t *testing.T) {
 	}
 	counts := func(step string, hits, misses, refused uint64) {
 		t.Helper()
-		if c.hits != hits || c.misses != misses || c.refused != refused {
-			t.Fatalf("%s: %d hits, %d misses, %d refused; want %d, %d, %d", step, c.hits, c.misses, c.refused, hits, misses, refused)
+		if h, m, r := c.Stats(); h != hits || m != misses || r != refused {
+			t.Fatalf("%s: %d hits, %d misses, %d refused; want %d, %d, %d", step, h, m, r, hits, misses, refused)
 		}
 	}
 
@@ -80,7 +80,7 @@ func TestHitIdentityCache(t *testing.T) {
 	counts("first", 0, 1, 0)
 	want("again", 0x48, 0x44, "writer.exe")
 	counts("again", 1, 1, 0)
-	if !c.ok {
+	if c.Len() == 0 { // threads are kept only when both members were found
 		t.Fatal("the real layouts' Cid and UniqueProcessId were not found")
 	}
 
@@ -99,7 +99,7 @@ func TestHitIdentityCache(t *testing.T) {
 
 	g.Set("_EPROCESS", other, "UniqueProcessId", 0x88)
 	want("back", 0x8c, 0x88, "other.exe")
-	c.reset()
+	c.Reset()
 	want("after a reset", 0x8c, 0x88, "other.exe")
 	counts("after a reset", 2, 5, 2)
 }
@@ -109,7 +109,7 @@ func TestHitIdentityCache(t *testing.T) {
 func TestHitIdentityBounded(t *testing.T) {
 	g, k, _ := identityGuest(t)
 	ep := g.Process(0x44, 4, "writer.exe")
-	c := &hitIdentity{limit: 2}
+	c := nt.NewThreadIdentities(2)
 	// All made before the first read: the kernel's translator keeps what
 	// it learnt of the page tables, and these are new pages.
 	var threads []uint64
@@ -117,11 +117,46 @@ func TestHitIdentityBounded(t *testing.T) {
 		threads = append(threads, identityThread(g, ep, 0x100+4*i, 0x44))
 	}
 	for i, et := range threads {
-		if _, _, p, err := c.thread(k, et); err != nil || p == nil {
+		if _, _, p, err := c.Thread(k.Kernel, et); err != nil || p == nil {
 			t.Fatalf("thread %d: %v, %v", i, p, err)
 		}
-		if len(c.byThread) > c.limit || len(c.byThread) == 0 {
-			t.Fatalf("%d threads cached, want 1 to %d", len(c.byThread), c.limit)
+		if c.Len() > 2 || c.Len() == 0 {
+			t.Fatalf("%d threads cached, want 1 to 2", c.Len())
 		}
 	}
+}
+
+// BenchmarkHitIdentity is naming a hit's thread and process on nttest's
+// fake kernel holding 40 processes, the hitting one last on the list:
+// "read" is what each hit cost before the cache (the whole ETHREAD, then
+// PsActiveProcessHead walked to the pid), "cached" a thread seen before
+// (its Cid and its process's id re-read).
+func BenchmarkHitIdentity(b *testing.B) {
+	g, k, _ := identityGuest(b)
+	for i := range uint64(39) {
+		g.Process(0x100+4*i, 4, "filler.exe")
+	}
+	ep := g.Process(0x44, 4, "writer.exe")
+	et := identityThread(g, ep, 0x48, 0x44)
+	b.Run("read", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			th, err := k.ThreadAt(et)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if p, err := k.ProcessByPID(th.PID); err != nil || p.Name != "writer.exe" {
+				b.Fatal(p, err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		c := nt.NewThreadIdentities(0)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, p, err := c.Thread(k.Kernel, et); err != nil || p.Name != "writer.exe" {
+				b.Fatal(p, err)
+			}
+		}
+	})
 }
