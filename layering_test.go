@@ -30,8 +30,8 @@ var layers = map[string][]string{
 	"proto/frost/v1": {},
 	// api: validation and mapping, over the session layer and the value
 	// types of the packages below.
-	"api":         {"proto/...", "session", "breakpoints", "monitor", "nt", "translate", "symbols/...", "vmi", "winboot", "unwind", "minidump", "audit"},
-	"session":     {"winboot", "monitor", "breakpoints", "nt", "translate", "symbols/...", "vmi", "minidump", "unwind", "audit"},
+	"api":     {"proto/...", "session", "breakpoints", "monitor", "nt", "translate", "symbols/...", "vmi", "winboot", "unwind", "minidump", "audit"},
+	"session": {"winboot", "monitor", "breakpoints", "nt", "translate", "symbols/...", "vmi", "minidump", "unwind", "audit"},
 	// guard outlives frostd and lets its guests go; it attaches through
 	// an AttachFunc the wiring gives it, never a vmi backend of its own.
 	"guard": {"session", "vmi"},
@@ -41,7 +41,7 @@ var layers = map[string][]string{
 	"audit": {},
 	// client is the Go client package for programs: gRPC, plus guest RAM
 	// mapped locally with the hardware walk of translate.
-	"client": {"proto/...", "translate"},
+	"client":      {"proto/...", "translate"},
 	"winboot":     {"breakpoints", "nt", "translate", "symbols/...", "vmi"},
 	"monitor":     {"breakpoints", "nt", "translate"},
 	"breakpoints": {"vmi"},
