@@ -2,7 +2,12 @@ package api
 
 import (
 	"context"
+	"errors"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
@@ -19,12 +24,45 @@ func (s *cpuService) Pause(ctx context.Context, req *pb.PauseRequest) (*pb.Pause
 	if err != nil {
 		return nil, err
 	}
-	running, before := vm.Target.Running()
-	stop, err := vm.Manager().Pause(ctx)
-	if err != nil {
-		return nil, targetError(vm.Name, "pausing", err)
+	var d time.Duration
+	if l := req.GetLease(); l != nil {
+		if err := l.CheckValid(); err != nil {
+			return nil, invalid("lease", "%v", err)
+		}
+		d = l.AsDuration()
 	}
-	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: session.StoppedARunningGuest(running, before, stop)}, nil
+	if id := req.GetLeaseId(); id != "" {
+		l, err := vm.RenewPause(id, d)
+		if err != nil {
+			return nil, leaseError(vm.Name, id, err)
+		}
+		return &pb.PauseResponse{LeaseId: l.ID, Lease: durationpb.New(l.Length)}, nil
+	}
+	l, stop, was, err := vm.PauseLeased(ctx, callerName(ctx), d)
+	if err != nil {
+		return nil, leaseError(vm.Name, "", err)
+	}
+	return &pb.PauseResponse{Stop: stopInfo(stop, time.Now()), WasRunning: was, LeaseId: l.ID, Lease: durationpb.New(l.Length)}, nil
+}
+
+// leaseError maps the lease's own errors; the rest are the target's.
+func leaseError(vm, id string, err error) error {
+	switch {
+	case errors.Is(err, session.ErrLeaseEnded):
+		return apiError(codes.FailedPrecondition, pb.ErrorReason_ERROR_REASON_HOLD_EXPIRED,
+			vm+": pause lease "+id+": "+err.Error()+" (pause again)", "vm", vm)
+	case errors.Is(err, session.ErrLeaseTooLong):
+		return invalid("lease", "%v", err)
+	}
+	return targetError(vm, "pausing", err)
+}
+
+// callerName names who asked, for the log of a lease that lapses.
+func callerName(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return "unknown peer"
 }
 
 func (s *cpuService) Resume(ctx context.Context, req *pb.ResumeRequest) (*pb.ResumeResponse, error) {
@@ -32,7 +70,7 @@ func (s *cpuService) Resume(ctx context.Context, req *pb.ResumeRequest) (*pb.Res
 	if err != nil {
 		return nil, err
 	}
-	if err := vm.Manager().Resume(ctx); err != nil {
+	if err := vm.ResumeLeased(ctx); err != nil {
 		return nil, targetError(vm.Name, "resuming", err)
 	}
 	return &pb.ResumeResponse{}, nil

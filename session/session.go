@@ -49,6 +49,7 @@ type Session struct {
 	mgr *breakpoints.Manager
 	k   kernelState
 	cl  clients
+	pl  leases
 }
 
 // kernelState is the VM's Windows kernel model, found on first use and
@@ -127,6 +128,7 @@ func (s *Session) Log() *slog.Logger { return s.cfg.log().With("vm", s.Name) }
 // stopped by a failure here: the target's own Close falls back as far as
 // QMP's cont.
 func (s *Session) Close(ctx context.Context) error {
+	s.endLeases() // the guest is let go here; no lapse may touch it later
 	if err := s.mgr.Close(ctx); err != nil {
 		return errors.Join(err, s.Target.Close(ctx))
 	}

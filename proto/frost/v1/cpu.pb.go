@@ -297,8 +297,16 @@ func (x *HoldResponse) GetExpired() bool {
 }
 
 type PauseRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Vm            string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Vm    string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	// How long the pause lasts unless renewed; 0 means 30 seconds. More
+	// than 10 minutes is InvalidArgument.
+	Lease *durationpb.Duration `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	// Renews the lease Pause returned instead of pausing again: the guest
+	// stays stopped for another lease from now. A lease that has lapsed,
+	// or that a Resume ended, is FailedPrecondition (reason HOLD_EXPIRED):
+	// the guest may have run since, so the client must look again.
+	LeaseId       string `protobuf:"bytes,3,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -340,13 +348,31 @@ func (x *PauseRequest) GetVm() string {
 	return ""
 }
 
+func (x *PauseRequest) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
+}
+
+func (x *PauseRequest) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
 type PauseResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Stop  *StopInfo              `protobuf:"bytes,1,opt,name=stop,proto3" json:"stop,omitempty"`
 	// The guest ran until this call stopped it. A caller that wants to
 	// leave the guest as it found it (a consistent dump) resumes it
 	// afterwards only then: a guest already stopped stays stopped.
-	WasRunning    bool `protobuf:"varint,2,opt,name=was_running,json=wasRunning,proto3" json:"was_running,omitempty"`
+	WasRunning bool `protobuf:"varint,2,opt,name=was_running,json=wasRunning,proto3" json:"was_running,omitempty"`
+	// The lease: renew it (Pause with this lease_id) before lease passes,
+	// or frostd resumes the guest. Unset stop and was_running on renewal.
+	LeaseId       string               `protobuf:"bytes,3,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	Lease         *durationpb.Duration `protobuf:"bytes,4,opt,name=lease,proto3" json:"lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +419,20 @@ func (x *PauseResponse) GetWasRunning() bool {
 		return x.WasRunning
 	}
 	return false
+}
+
+func (x *PauseResponse) GetLeaseId() string {
+	if x != nil {
+		return x.LeaseId
+	}
+	return ""
+}
+
+func (x *PauseResponse) GetLease() *durationpb.Duration {
+	if x != nil {
+		return x.Lease
+	}
+	return nil
 }
 
 type ResumeRequest struct {
@@ -1029,13 +1069,17 @@ const file_frost_v1_cpu_proto_rawDesc = "" +
 	"wasRunning\x12\x1a\n" +
 	"\breleased\x18\x03 \x01(\bR\breleased\x12#\n" +
 	"\rrelease_error\x18\x04 \x01(\tR\freleaseError\x12\x18\n" +
-	"\aexpired\x18\x05 \x01(\bR\aexpired\"\x1e\n" +
+	"\aexpired\x18\x05 \x01(\bR\aexpired\"j\n" +
 	"\fPauseRequest\x12\x0e\n" +
-	"\x02vm\x18\x01 \x01(\tR\x02vm\"X\n" +
+	"\x02vm\x18\x01 \x01(\tR\x02vm\x12/\n" +
+	"\x05lease\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05lease\x12\x19\n" +
+	"\blease_id\x18\x03 \x01(\tR\aleaseId\"\xa4\x01\n" +
 	"\rPauseResponse\x12&\n" +
 	"\x04stop\x18\x01 \x01(\v2\x12.frost.v1.StopInfoR\x04stop\x12\x1f\n" +
 	"\vwas_running\x18\x02 \x01(\bR\n" +
-	"wasRunning\"\x1f\n" +
+	"wasRunning\x12\x19\n" +
+	"\blease_id\x18\x03 \x01(\tR\aleaseId\x12/\n" +
+	"\x05lease\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05lease\"\x1f\n" +
 	"\rResumeRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\"\x10\n" +
 	"\x0eResumeResponse\"/\n" +
@@ -1124,34 +1168,36 @@ var file_frost_v1_cpu_proto_depIdxs = []int32{
 	17, // 0: frost.v1.GetStackResponse.stack:type_name -> frost.v1.Stack
 	18, // 1: frost.v1.HoldRequest.max_duration:type_name -> google.protobuf.Duration
 	19, // 2: frost.v1.HoldResponse.stop:type_name -> frost.v1.StopInfo
-	19, // 3: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
-	19, // 4: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
-	20, // 5: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
-	12, // 6: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
-	13, // 7: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
-	14, // 8: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
-	14, // 9: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
-	21, // 10: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
-	20, // 11: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
-	4,  // 12: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
-	6,  // 13: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
-	8,  // 14: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
-	10, // 15: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
-	15, // 16: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
-	2,  // 17: frost.v1.CPUService.Hold:input_type -> frost.v1.HoldRequest
-	0,  // 18: frost.v1.CPUService.GetStack:input_type -> frost.v1.GetStackRequest
-	5,  // 19: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
-	7,  // 20: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
-	9,  // 21: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
-	11, // 22: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
-	16, // 23: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
-	3,  // 24: frost.v1.CPUService.Hold:output_type -> frost.v1.HoldResponse
-	1,  // 25: frost.v1.CPUService.GetStack:output_type -> frost.v1.GetStackResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	18, // 3: frost.v1.PauseRequest.lease:type_name -> google.protobuf.Duration
+	19, // 4: frost.v1.PauseResponse.stop:type_name -> frost.v1.StopInfo
+	18, // 5: frost.v1.PauseResponse.lease:type_name -> google.protobuf.Duration
+	19, // 6: frost.v1.StepResponse.stop:type_name -> frost.v1.StopInfo
+	20, // 7: frost.v1.GetRegistersResponse.cpus:type_name -> frost.v1.Registers
+	12, // 8: frost.v1.GetRegistersResponse.system:type_name -> frost.v1.SystemRegisters
+	13, // 9: frost.v1.SystemRegisters.segments:type_name -> frost.v1.SegmentRegister
+	14, // 10: frost.v1.SystemRegisters.gdt:type_name -> frost.v1.DescriptorTable
+	14, // 11: frost.v1.SystemRegisters.idt:type_name -> frost.v1.DescriptorTable
+	21, // 12: frost.v1.SetRegistersRequest.registers:type_name -> frost.v1.Register
+	20, // 13: frost.v1.SetRegistersResponse.registers:type_name -> frost.v1.Registers
+	4,  // 14: frost.v1.CPUService.Pause:input_type -> frost.v1.PauseRequest
+	6,  // 15: frost.v1.CPUService.Resume:input_type -> frost.v1.ResumeRequest
+	8,  // 16: frost.v1.CPUService.Step:input_type -> frost.v1.StepRequest
+	10, // 17: frost.v1.CPUService.GetRegisters:input_type -> frost.v1.GetRegistersRequest
+	15, // 18: frost.v1.CPUService.SetRegisters:input_type -> frost.v1.SetRegistersRequest
+	2,  // 19: frost.v1.CPUService.Hold:input_type -> frost.v1.HoldRequest
+	0,  // 20: frost.v1.CPUService.GetStack:input_type -> frost.v1.GetStackRequest
+	5,  // 21: frost.v1.CPUService.Pause:output_type -> frost.v1.PauseResponse
+	7,  // 22: frost.v1.CPUService.Resume:output_type -> frost.v1.ResumeResponse
+	9,  // 23: frost.v1.CPUService.Step:output_type -> frost.v1.StepResponse
+	11, // 24: frost.v1.CPUService.GetRegisters:output_type -> frost.v1.GetRegistersResponse
+	16, // 25: frost.v1.CPUService.SetRegisters:output_type -> frost.v1.SetRegistersResponse
+	3,  // 26: frost.v1.CPUService.Hold:output_type -> frost.v1.HoldResponse
+	1,  // 27: frost.v1.CPUService.GetStack:output_type -> frost.v1.GetStackResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_cpu_proto_init() }

@@ -35,6 +35,14 @@ const (
 // CPUService is the control plane: stop, run, step, registers. The guest is
 // all-stop: pausing or stepping stops every vCPU.
 type CPUServiceClient interface {
+	// Pause stops the guest under a lease: it stays stopped for the lease
+	// (30 s unless asked otherwise, 10 minutes at most), then frostd
+	// resumes it on its own (and logs who paused it), unless the client
+	// renews the lease first by calling Pause again with its lease_id. A
+	// client that pauses and dies leaves the guest stopped for at most one
+	// lease. Resume ends every lease at once. A guest that was already
+	// stopped when the lease began (at a breakpoint, or by someone outside
+	// Frost) is left stopped when it lapses, as it was found.
 	Pause(ctx context.Context, in *PauseRequest, opts ...grpc.CallOption) (*PauseResponse, error)
 	Resume(ctx context.Context, in *ResumeRequest, opts ...grpc.CallOption) (*ResumeResponse, error)
 	// Step executes one instruction on one vCPU; the guest stays stopped.
@@ -147,6 +155,14 @@ func (c *cPUServiceClient) GetStack(ctx context.Context, in *GetStackRequest, op
 // CPUService is the control plane: stop, run, step, registers. The guest is
 // all-stop: pausing or stepping stops every vCPU.
 type CPUServiceServer interface {
+	// Pause stops the guest under a lease: it stays stopped for the lease
+	// (30 s unless asked otherwise, 10 minutes at most), then frostd
+	// resumes it on its own (and logs who paused it), unless the client
+	// renews the lease first by calling Pause again with its lease_id. A
+	// client that pauses and dies leaves the guest stopped for at most one
+	// lease. Resume ends every lease at once. A guest that was already
+	// stopped when the lease began (at a breakpoint, or by someone outside
+	// Frost) is left stopped when it lapses, as it was found.
 	Pause(context.Context, *PauseRequest) (*PauseResponse, error)
 	Resume(context.Context, *ResumeRequest) (*ResumeResponse, error)
 	// Step executes one instruction on one vCPU; the guest stays stopped.
