@@ -19,6 +19,9 @@ import (
 // it 0600 in a 0700 directory) would otherwise be told, like one with no
 // frostd at all, that frostd is not running.
 func probeSocket(path string) error {
+	if err := checkSocketDir(filepath.Dir(path), os.Geteuid(), path == defaultSocket()); err != nil {
+		return err
+	}
 	c, err := net.DialTimeout("unix", path, 10*time.Second)
 	if err == nil {
 		return c.Close()
@@ -102,4 +105,34 @@ func groupName(gid uint32) string {
 		return g.Name
 	}
 	return id
+}
+
+// checkSocketDir refuses to talk through a socket another user could have
+// swapped in: frostctl would hand them its requests and show their
+// answers as the guest's. In the default directory (its name is
+// predictable, so anyone can create it first) only the user's own or
+// root's will do; anywhere else the directory must not be writable by
+// users besides its owner, unless sticky (as /tmp is), which stops them
+// replacing a socket they do not own.
+func checkSocketDir(dir string, euid int, isDefault bool) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		// Not visible (no directory, or one above it refuses): the dial
+		// says which, with its own advice.
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("refusing frostd's socket in %s: that is not a directory (%s), so whoever made it chose where it leads", dir, fi.Mode().Type())
+	case isDefault && int(st.Uid) != euid && st.Uid != 0:
+		return fmt.Errorf("refusing frostd's default socket: its directory %s is %s, not yours: another user may have made it to answer in frostd's place; "+
+			"remove it (as its owner or root) and restart frostd, or name a socket with --addr", dir, describeOwner(dir))
+	case fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0:
+		return fmt.Errorf("refusing frostd's socket in %s: the directory is %s, so other users may replace the socket; chmod go-w %s", dir, describeOwner(dir), dir)
+	}
+	return nil
 }

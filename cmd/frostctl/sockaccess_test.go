@@ -94,3 +94,72 @@ func TestSocketMissingOrStale(t *testing.T) {
 		t.Errorf("stale socket: %v", err)
 	}
 }
+
+// frostctl does not talk through a socket another user could have swapped
+// in (issue 19): its default directory must be the user's own or root's,
+// and no directory may be writable by others unless it is sticky.
+func TestCheckSocketDir(t *testing.T) {
+	const me = 1000
+	self := os.Geteuid()
+	cases := []struct {
+		name      string
+		mode      os.FileMode
+		uid, euid int
+		isDefault bool
+		want      string // "" accepts
+	}{
+		{"default, own", 0o700, self, self, true, ""},
+		{"default, another user's", 0o700, 4242, me, true, "not yours"},
+		{"default, root's", 0o755, 0, me, true, ""},
+		{"default, own but world-writable", 0o777, self, self, true, "chmod go-w"},
+		{"explicit, another user's", 0o750, 4242, me, false, ""},
+		{"explicit, group-writable", 0o770, self, self, false, "other users may replace"},
+		{"explicit, sticky world-writable", 0o777 | os.ModeSticky, self, self, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := filepath.Join(t.TempDir(), "frost")
+			if err := os.Mkdir(d, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(d, c.mode); err != nil {
+				t.Fatal(err)
+			}
+			if c.uid != self {
+				if err := os.Chown(d, c.uid, -1); err != nil {
+					t.Skipf("chown needs root: %v", err)
+				}
+			}
+			err := checkSocketDir(d, c.euid, c.isDefault)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.want != "" && err == nil:
+				t.Fatalf("accepted, want an error saying %q", c.want)
+			case c.want != "" && !strings.Contains(err.Error(), c.want):
+				t.Fatalf("error %q lacks %q", err, c.want)
+			}
+		})
+	}
+}
+
+// probeSocket applies the check before it dials: a live socket in a
+// directory others may write is refused, not connected to.
+func TestProbeSocketRefusesWritableDir(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "frostd.sock")
+	lis, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	if err := probeSocket(sock); err != nil {
+		t.Fatalf("own 0700 directory: %v", err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := probeSocket(sock); err == nil || !strings.Contains(err.Error(), "other users may replace the socket") {
+		t.Fatalf("world-writable directory: %v, want refused", err)
+	}
+}

@@ -19,7 +19,13 @@ import (
 // window in which any local user could connect. The directory is made 0700
 // when frostd creates it.
 func listenUnix(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// MkdirAll keeps a directory that exists, whoever made it.
+	euid := os.Geteuid()
+	if err := checkSocketDir(dir, euid, euid != 0 && dir == defaultDir()); err != nil {
 		return nil, err
 	}
 	if err := removeStaleSocket(path); err != nil {
