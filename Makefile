@@ -12,7 +12,7 @@ GUEST_DIR := integration/guest
 # at a time (the TCG lock), on a 2-core machine.
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all deps guest build test demo proto clean
+.PHONY: all deps guest build test demo proto clean fuzz
 
 all: build
 
@@ -54,6 +54,14 @@ demo:
 # generated code is committed; a test in proto/frost/v1 fails when it is stale.
 proto:
 	proto/generate.sh proto
+
+# Every fuzz target for FUZZTIME each (default 60s), one after another; fails
+# on a crash, whose input Go keeps under the package's testdata/fuzz/. Not
+# part of `test`: it takes FUZZTIME times the number of targets.
+FUZZTIME ?= 60s
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 clean:
 	rm -rf bin
