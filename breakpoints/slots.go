@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/frostvmi/frost/vmi"
@@ -19,6 +20,25 @@ type slot struct {
 	observers []*observer // in the order they were added
 }
 
+// owners lists who observes the slot, each once, for refusals.
+func (s *slot) owners() []string {
+	var names []string
+	for _, o := range s.observers {
+		if o.spec.Owner != "" && !slices.Contains(names, o.spec.Owner) {
+			names = append(names, o.spec.Owner)
+		}
+	}
+	return names
+}
+
+func (s *slot) ownerNames() string {
+	names := s.owners()
+	if len(names) == 0 {
+		return "an unnamed owner"
+	}
+	return strings.Join(names, " and ")
+}
+
 // observer is one Spec attached to a slot.
 type observer struct {
 	id   ID
@@ -28,35 +48,75 @@ type observer struct {
 	call *Hit
 }
 
-// candidates lists the placements the capabilities allow for a new slot,
-// best first: invisible before visible, and under KVM the debug registers
-// before a software breakpoint that writes 0xCC into the guest.
-func (m *Manager) candidates() []Placement {
+// candidates lists the placements a new slot for an observer asking want
+// may take, best first, or says why there is none. For KindAuto that is
+// invisible before visible, and under KVM the debug registers before a
+// software breakpoint that writes 0xCC into the guest.
+func (m *Manager) candidates(addr uint64, want KindChoice) ([]Placement, error) {
 	c := m.caps
+	sw := Placement{Kind: vmi.SoftwareBreakpoint, Visible: c.SoftwareVisible}
+	hw := Placement{Kind: vmi.HardwareBreakpoint}
+	hwFree := c.Hardware && (c.HardwareSlots == 0 || m.hwUsed < c.HardwareSlots)
+	switch want {
+	case KindSoftware:
+		if !c.Software {
+			return nil, &KindError{Addr: addr, Want: want, Accel: c.Accel, Reason: softwareRefusal(c)}
+		}
+		return []Placement{sw}, nil
+	case KindHardware:
+		if !c.Hardware {
+			return nil, &KindError{Addr: addr, Want: want, Accel: c.Accel, Reason: "hardware breakpoints are not available"}
+		}
+		if !hwFree {
+			return nil, m.slotError(addr, want, nil)
+		}
+		return []Placement{hw}, nil
+	}
 	if c.Software && !c.SoftwareVisible {
-		return []Placement{{Kind: vmi.SoftwareBreakpoint}} // TCG: unlimited and invisible
+		return []Placement{sw}, nil // TCG: unlimited and invisible
 	}
 	var out []Placement
-	if c.Hardware && (c.HardwareSlots == 0 || m.hwUsed < c.HardwareSlots) {
-		out = append(out, Placement{Kind: vmi.HardwareBreakpoint})
+	if hwFree {
+		out = append(out, hw)
 	}
 	if c.Software {
-		out = append(out, Placement{Kind: vmi.SoftwareBreakpoint, Visible: true})
+		out = append(out, sw)
 	}
-	return out
+	if len(out) == 0 {
+		return nil, m.slotError(addr, want, nil)
+	}
+	return out, nil
+}
+
+// slotError explains why addr got no slot: how many debug registers are
+// in use and by whom, and why software was no fallback. stub is the
+// stub's own refusal, when it had the last word.
+func (m *Manager) slotError(addr uint64, want KindChoice, stub error) *SlotError {
+	in := &HardwareInUse{Stub: stub}
+	if want != KindHardware && !m.caps.Software {
+		in.Software = softwareRefusal(m.caps)
+	}
+	for _, s := range m.slots {
+		if s.bp.Kind != vmi.HardwareBreakpoint {
+			continue
+		}
+		in.Used = append(in.Used, SlotUse{Addr: s.addr, Owners: s.owners()})
+	}
+	slices.SortFunc(in.Used, func(a, b SlotUse) int { return cmp.Compare(a.Addr, b.Addr) })
+	return &SlotError{Addr: addr, Caps: m.caps, HardwareUsed: m.hwUsed, Err: in}
 }
 
 // arm inserts a new slot at addr, trying the candidates in order. A
 // hardware slot the stub refuses as taken (another debugger's, or one
 // QEMU counts differently) falls through to the next candidate.
-func (m *Manager) arm(addr uint64) (*slot, error) {
-	cands := m.candidates()
-	if len(cands) == 0 {
-		return nil, &SlotError{Addr: addr, Caps: m.caps, HardwareUsed: m.hwUsed}
+func (m *Manager) arm(addr uint64, want KindChoice) (*slot, error) {
+	cands, err := m.candidates(addr, want)
+	if err != nil {
+		return nil, err
 	}
 	var got *slot
 	var last error
-	err := m.withStopped(func(ctx context.Context) error {
+	err = m.withStopped(func(ctx context.Context) error {
 		for _, p := range cands {
 			bp := vmi.Breakpoint{Kind: p.Kind, Addr: addr, Size: 1}
 			err := m.t.InsertBreakpoint(ctx, bp)
@@ -75,7 +135,7 @@ func (m *Manager) arm(addr uint64) (*slot, error) {
 		return nil, fmt.Errorf("breakpoints: arming %#x: %w", addr, err)
 	}
 	if got == nil {
-		return nil, &SlotError{Addr: addr, Caps: m.caps, HardwareUsed: m.hwUsed, Err: last}
+		return nil, m.slotError(addr, want, last)
 	}
 	if got.bp.Kind == vmi.HardwareBreakpoint {
 		m.hwUsed++
@@ -157,10 +217,19 @@ func (m *Manager) addOnLoop(spec Spec, call *Hit) (Armed, error) {
 	if m.closing {
 		return Armed{}, ErrClosed
 	}
+	if spec.ReturnOf != 0 && spec.Kind == KindAuto {
+		if o := m.observers[spec.ReturnOf]; o != nil {
+			spec.Kind = o.spec.Kind
+		}
+	}
 	s, shared := m.slots[spec.Addr], true
+	if s != nil && !spec.Kind.allows(s.placement) {
+		return Armed{}, &KindError{Addr: spec.Addr, Want: spec.Kind, Accel: m.caps.Accel,
+			Reason: fmt.Sprintf("the address is already armed as a %v breakpoint (by %s); ask for auto to share it, or remove it first", s.placement, s.ownerNames())}
+	}
 	if s == nil {
 		var err error
-		if s, err = m.arm(spec.Addr); err != nil {
+		if s, err = m.arm(spec.Addr, spec.Kind); err != nil {
 			return Armed{}, err
 		}
 		shared = false

@@ -48,12 +48,22 @@ type Spec struct {
 	// call this one waits for the return of. Subscribers that asked for
 	// that observer's hits get this one's too.
 	ReturnOf ID
+	// Kind is the kind of breakpoint asked for (KindAuto: the manager
+	// chooses). An observer at an address already armed shares its slot
+	// only if the slot's kind is the one asked for. A return observer
+	// asking KindAuto gets the kind its call's observer asked for, while
+	// that observer is still known: a caller that wants the guest blind
+	// to its breakpoint wants it blind to the return too.
+	Kind KindChoice
 }
 
 // validate checks what can be checked without the guest.
 func (s *Spec) validate() error {
 	if s.Addr < kernelStart && s.AddressSpace == nil {
 		return fmt.Errorf("%w: %#x is a user-mode address; give its AddressSpace", ErrNoAddressSpace, s.Addr)
+	}
+	if s.Kind >= kindChoices {
+		return fmt.Errorf("breakpoints: unknown breakpoint kind %v (want auto, hardware or software)", s.Kind)
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("breakpoints: negative handler timeout %v", s.Timeout)
