@@ -27,6 +27,10 @@ type config struct {
 	dataDir     string
 	stateFile   string
 	allowWrite  bool
+	// allowSoftware is the operator's consent to software breakpoints
+	// under KVM, where each writes 0xCC into guest code that the guest
+	// (and Windows' kernel patch protection) can read.
+	allowSoftware bool
 
 	logLevel, logFormat string
 }
@@ -62,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dataDir, "data-dir", "/var/lib/frost/vms", "`dir` holding a directory per VM of its paging files and mapped files")
 	fs.StringVar(&c.stateFile, "state-file", filepath.Join(defaultDir(), "state.json"), "`file` recording the VMs held, for crash recovery")
 	fs.BoolVar(&c.allowWrite, "allow-write", false, "allow writes to guest memory and registers")
+	fs.BoolVar(&c.allowSoftware, "allow-software-breakpoints", false, "under KVM, allow software breakpoints once the 4 debug registers are taken (or when a client asks for one): each writes 0xCC into guest code, which the guest and Windows' kernel patch protection can see (TCG's are invisible and always allowed)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
