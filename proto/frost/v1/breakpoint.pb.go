@@ -168,8 +168,23 @@ type BreakpointSpec struct {
 	//	*BreakpointSpec_Symbol
 	Location isBreakpointSpec_Location `protobuf_oneof:"location"`
 	Filter   *BreakpointFilter         `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
-	// UNSPECIFIED lets Frost choose: software under TCG (invisible,
-	// unlimited), hardware under KVM.
+	// The kind of breakpoint to arm.
+	//   - UNSPECIFIED (auto) lets Frost choose: under TCG a software breakpoint
+	//     (invisible, unlimited); under KVM one of the 4 debug registers while
+	//     one is free, then a software breakpoint only if frostd runs with
+	//     --allow-software-breakpoints (RESOURCE_EXHAUSTED otherwise, naming
+	//     who holds the debug registers).
+	//   - HARDWARE: a debug register or nothing: RESOURCE_EXHAUSTED when all
+	//     are in use (invisible to the guest under any accelerator).
+	//   - SOFTWARE: a software breakpoint or nothing. Under KVM it writes 0xCC
+	//     into guest code, which the guest and Windows' kernel patch
+	//     protection can read, so it needs --allow-software-breakpoints
+	//     (FAILED_PRECONDITION otherwise; always on a host whose KVM lacks
+	//     vmx/svm, where the guest would die). It spares the debug registers.
+	//
+	// An explicit kind at an address already armed with the other kind is
+	// refused (FAILED_PRECONDITION); auto shares whatever is there.
+	// A break_on_return stop is armed with the kind asked for here.
 	Kind BreakpointKind `protobuf:"varint,4,opt,name=kind,proto3,enum=frost.v1.BreakpointKind" json:"kind,omitempty"`
 	// Also stop once at the return of each accepted hit's call: at the
 	// return address [rsp] holds at a function's first instruction, on the
@@ -293,8 +308,11 @@ type Breakpoint struct {
 	Hits uint64 `protobuf:"varint,6,opt,name=hits,proto3" json:"hits,omitempty"`
 	// Armed by a Subscribe stream, and removed with it.
 	SubscriptionOwned bool `protobuf:"varint,7,opt,name=subscription_owned,json=subscriptionOwned,proto3" json:"subscription_owned,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The guest can read this breakpoint: a software breakpoint under KVM,
+	// which wrote 0xCC into guest code (see kind).
+	VisibleToGuest bool `protobuf:"varint,8,opt,name=visible_to_guest,json=visibleToGuest,proto3" json:"visible_to_guest,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Breakpoint) Reset() {
@@ -372,6 +390,13 @@ func (x *Breakpoint) GetHits() uint64 {
 func (x *Breakpoint) GetSubscriptionOwned() bool {
 	if x != nil {
 		return x.SubscriptionOwned
+	}
+	return false
+}
+
+func (x *Breakpoint) GetVisibleToGuest() bool {
+	if x != nil {
+		return x.VisibleToGuest
 	}
 	return false
 }
@@ -1289,7 +1314,7 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\x0e2\x18.frost.v1.BreakpointKindR\x04kind\x12&\n" +
 	"\x0fbreak_on_return\x18\x05 \x01(\bR\rbreakOnReturnB\n" +
 	"\n" +
-	"\blocation\"\xed\x01\n" +
+	"\blocation\"\x97\x02\n" +
 	"\n" +
 	"Breakpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12,\n" +
@@ -1298,7 +1323,8 @@ const file_frost_v1_breakpoint_proto_rawDesc = "" +
 	"\x06symbol\x18\x04 \x01(\tR\x06symbol\x12,\n" +
 	"\x04kind\x18\x05 \x01(\x0e2\x18.frost.v1.BreakpointKindR\x04kind\x12\x12\n" +
 	"\x04hits\x18\x06 \x01(\x04R\x04hits\x12-\n" +
-	"\x12subscription_owned\x18\a \x01(\bR\x11subscriptionOwned\"T\n" +
+	"\x12subscription_owned\x18\a \x01(\bR\x11subscriptionOwned\x12(\n" +
+	"\x10visible_to_guest\x18\b \x01(\bR\x0evisibleToGuest\"T\n" +
 	"\x14SetBreakpointRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.frost.v1.BreakpointSpecR\x04spec\"M\n" +
