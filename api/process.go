@@ -47,7 +47,7 @@ func (s *processService) ListProcesses(ctx context.Context, req *pb.ListProcesse
 	if err != nil {
 		return nil, err
 	}
-	procs, werr := k.Processes()
+	procs, werr := k.ProcessesContext(ctx)
 	resp := &pb.ListProcessesResponse{}
 	if resp.Truncated, err = walked(vm.Name, werr); err != nil {
 		return nil, err
@@ -55,7 +55,7 @@ func (s *processService) ListProcesses(ctx context.Context, req *pb.ListProcesse
 	for _, p := range procs {
 		// A thread list cut short still counts what it read, and says so;
 		// a count of 0 for a list that could not be walked would be wrong.
-		ths, werr := k.Threads(p)
+		ths, werr := k.ThreadsContext(ctx, p)
 		t, err := walked(vm.Name, werr)
 		if err != nil {
 			return nil, err
@@ -83,7 +83,7 @@ func (s *processService) ListThreads(ctx context.Context, req *pb.ListThreadsReq
 	if err != nil {
 		return nil, err
 	}
-	procs, werr := k.Processes()
+	procs, werr := k.ProcessesContext(ctx)
 	resp := &pb.ListThreadsResponse{}
 	if resp.Truncated, err = walked(vm.Name, werr); err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (s *processService) ListThreads(ctx context.Context, req *pb.ListThreadsReq
 		procs = []nt.Process{p}
 	}
 	for _, p := range procs {
-		ths, werr := k.Threads(p)
+		ths, werr := k.ThreadsContext(ctx, p)
 		t, err := walked(vm.Name, werr)
 		if err != nil {
 			return nil, err
@@ -205,7 +205,7 @@ func (s *processService) ListVads(ctx context.Context, req *pb.ListVadsRequest) 
 	if err != nil {
 		return nil, err
 	}
-	vads, werr := k.VADs(p)
+	vads, werr := k.VADsContext(ctx, p)
 	resp := &pb.ListVadsResponse{}
 	if resp.Truncated, err = walked(vm.Name, werr); err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func (s *processService) ListHandles(ctx context.Context, req *pb.ListHandlesReq
 	if err != nil {
 		return nil, err
 	}
-	hs, werr := k.Handles(p)
+	hs, werr := k.HandlesContext(ctx, p)
 	resp := &pb.ListHandlesResponse{}
 	if resp.Truncated, err = walked(vm.Name, werr); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
@@ -130,8 +131,12 @@ func (s *memoryService) VadMap(ctx context.Context, req *pb.VadMapRequest) (*pb.
 	if err != nil {
 		return nil, err
 	}
-	runs, err := tr.VadMap(dtb, req.GetStart(), req.GetEnd())
+	runs, err := tr.VadMapContext(ctx, dtb, req.GetStart(), req.GetEnd())
 	if err != nil {
+		if ctx.Err() != nil {
+			// The caller went, or its deadline passed: the walk stopped.
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 		return nil, invalid("start", "%v", err)
 	}
 	resp := &pb.VadMapResponse{Dtb: dtb, Model: modelPB(tr)}

@@ -1,6 +1,7 @@
 package nt
 
 import (
+	"context"
 	"fmt"
 )
 
@@ -165,7 +166,7 @@ func (k *Kernel) handleAt(ht handleTable, h uint64, types map[uint64]string) (Ha
 
 // handles lists every used entry of the table at va, a page of entries
 // per read.
-func (k *Kernel) handles(va uint64, what string) ([]Handle, error) {
+func (k *Kernel) handles(ctx context.Context, va uint64, what string) ([]Handle, error) {
 	if va == 0 {
 		return nil, nil
 	}
@@ -186,6 +187,9 @@ func (k *Kernel) handles(va uint64, what string) ([]Handle, error) {
 	for n, pa := range pages {
 		if pa == 0 {
 			continue
+		}
+		if err := walkDone(ctx, what); err != nil {
+			return out, err
 		}
 		if err := k.read(what+" entries", k.dtb, pa, page); err != nil {
 			return out, err
@@ -263,17 +267,27 @@ func (k *Kernel) entryPages(ht handleTable) ([]uint64, error) {
 // Handles lists a process's open handles (EPROCESS.ObjectTable). On an
 // error the handles read before it come with it.
 func (k *Kernel) Handles(p Process) ([]Handle, error) {
-	return k.handles(p.ObjectTable, fmt.Sprintf("handles of pid %d", p.PID))
+	return k.HandlesContext(context.Background(), p)
+}
+
+// HandlesContext is Handles that stops when ctx ends.
+func (k *Kernel) HandlesContext(ctx context.Context, p Process) ([]Handle, error) {
+	return k.handles(ctx, p.ObjectTable, fmt.Sprintf("handles of pid %d", p.PID))
 }
 
 // KernelHandles lists ObpKernelHandleTable, the System process's table
 // that kernel handles index.
 func (k *Kernel) KernelHandles() ([]Handle, error) {
+	return k.KernelHandlesContext(context.Background())
+}
+
+// KernelHandlesContext is KernelHandles that stops when ctx ends.
+func (k *Kernel) KernelHandlesContext(ctx context.Context) ([]Handle, error) {
 	va, err := k.kernelHandleTable()
 	if err != nil {
 		return nil, err
 	}
-	return k.handles(va, "kernel handles")
+	return k.handles(ctx, va, "kernel handles")
 }
 
 func (k *Kernel) kernelHandleTable() (uint64, error) {

@@ -1,6 +1,7 @@
 package nt
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -35,6 +36,19 @@ func dtbKey(v uint64) uint64 { return v &^ 0xfff &^ (1 << 63) }
 func (k *Kernel) Processes() ([]Process, error) {
 	var out []Process
 	err := k.eachProcess(func(p Process) (bool, error) {
+		out = append(out, p)
+		return true, nil
+	})
+	return out, err
+}
+
+// ProcessesContext is Processes that stops when ctx ends.
+func (k *Kernel) ProcessesContext(ctx context.Context) ([]Process, error) {
+	var out []Process
+	err := k.eachProcess(func(p Process) (bool, error) {
+		if err := walkDone(ctx, "ActiveProcessLinks"); err != nil {
+			return false, err
+		}
 		out = append(out, p)
 		return true, nil
 	})

@@ -1,6 +1,9 @@
 package nt
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Thread is one ETHREAD.
 type Thread struct {
@@ -84,6 +87,11 @@ func (k *Kernel) ThreadAt(ethread uint64) (Thread, error) {
 // Threads lists a process's threads (EPROCESS.ThreadListHead). On an
 // error the threads read before it come with it.
 func (k *Kernel) Threads(p Process) ([]Thread, error) {
+	return k.ThreadsContext(context.Background(), p)
+}
+
+// ThreadsContext is Threads that stops when ctx ends.
+func (k *Kernel) ThreadsContext(ctx context.Context, p Process) ([]Thread, error) {
 	headOff, err := k.lay.offset("_EPROCESS.ThreadListHead")
 	if err != nil {
 		return nil, err
@@ -93,7 +101,11 @@ func (k *Kernel) Threads(p Process) ([]Thread, error) {
 		return nil, err
 	}
 	var out []Thread
-	err = k.walkList(fmt.Sprintf("threads of pid %d", p.PID), k.dtb, p.EPROCESS+headOff, k.limits.Threads, func(link uint64) error {
+	what := fmt.Sprintf("threads of pid %d", p.PID)
+	err = k.walkList(what, k.dtb, p.EPROCESS+headOff, k.limits.Threads, func(link uint64) error {
+		if err := walkDone(ctx, what); err != nil {
+			return err
+		}
 		t, err := k.ThreadAt(link - linkOff)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package nt
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/frostvmi/frost/translate"
@@ -115,7 +116,11 @@ func (k *Kernel) vadRoot(p Process) (uint64, error) {
 }
 
 // VADs lists a process's VADs in address order.
-func (k *Kernel) VADs(p Process) ([]VAD, error) {
+func (k *Kernel) VADs(p Process) ([]VAD, error) { return k.VADsContext(context.Background(), p) }
+
+// VADsContext is VADs that stops when ctx ends (with the VADs read so
+// far and an error that errors.Is the context's).
+func (k *Kernel) VADsContext(ctx context.Context, p Process) ([]VAD, error) {
 	root, err := k.vadRoot(p)
 	if err != nil {
 		return nil, err
@@ -133,6 +138,9 @@ func (k *Kernel) VADs(p Process) ([]VAD, error) {
 	cur := root
 	for cur != 0 || len(stack) > 0 {
 		for cur != 0 {
+			if err := walkDone(ctx, what); err != nil {
+				return out, err
+			}
 			if seen[cur] {
 				return out, &WalkError{What: what, At: cur, Err: ErrCycle, Msg: "a node is reached twice"}
 			}

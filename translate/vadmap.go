@@ -1,6 +1,9 @@
 package translate
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Run is a stretch of pages in the same state whose locations follow each
 // other: one line of Rekall's vadmap.
@@ -28,29 +31,7 @@ const MaxVadMapPages = 1 << 22
 // It errs only on a range it will not walk; pages it cannot translate
 // become runs with Err set.
 func (t *Translator) VadMap(dtb, start, end uint64) ([]Run, error) {
-	pages, err := VadMapPages(start, end)
-	if err != nil {
-		return nil, err
-	}
-	gen, smear := t.state()
-	w := t.newWalker(nil, gen, smear)
-	var runs []Run
-	va := start &^ pageMask
-	for i := uint64(0); i < pages; i, va = i+1, va+pageSize {
-		// va+pageSize is 0 for the last page of the address space: the
-		// run then ends at 2^64.
-		loc, err := w.translate(dtb, va)
-		if n := len(runs); n > 0 && continues(&runs[n-1], va, loc, err) {
-			runs[n-1].End = va + pageSize
-			continue
-		}
-		r := Run{Start: va, End: va + pageSize, Location: loc, Err: err}
-		if err != nil {
-			r.errText = err.Error()
-		}
-		runs = append(runs, r)
-	}
-	return runs, nil
+	return t.VadMapContext(context.Background(), dtb, start, end)
 }
 
 // VadMapPages is how many pages VadMap walks for [start, end) (end 0 for
