@@ -907,6 +907,133 @@ func (x *ConvertPdbResponse) GetChunk() []byte {
 	return nil
 }
 
+type CompleteSymbolRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Scope *SymbolScope           `protobuf:"bytes,1,opt,name=scope,proto3" json:"scope,omitempty"`
+	// What the user typed so far: "nt!NtWr", "ntdll!", "hal", "" (case
+	// does not matter).
+	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// As in ResolveSymbolRequest: the process whose user-mode modules count
+	// too; 0 for kernel modules only.
+	Pid uint32 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	// At most this many names (0: 100; at most 1000).
+	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteSymbolRequest) Reset() {
+	*x = CompleteSymbolRequest{}
+	mi := &file_frost_v1_symbol_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteSymbolRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteSymbolRequest) ProtoMessage() {}
+
+func (x *CompleteSymbolRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_symbol_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteSymbolRequest.ProtoReflect.Descriptor instead.
+func (*CompleteSymbolRequest) Descriptor() ([]byte, []int) {
+	return file_frost_v1_symbol_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CompleteSymbolRequest) GetScope() *SymbolScope {
+	if x != nil {
+		return x.Scope
+	}
+	return nil
+}
+
+func (x *CompleteSymbolRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *CompleteSymbolRequest) GetPid() uint32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *CompleteSymbolRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type CompleteSymbolResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whole completions, sorted: "nt!NtWriteFile", or "ntdll!" for a module.
+	Names []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	// More names matched than limit allowed.
+	Truncated     bool `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteSymbolResponse) Reset() {
+	*x = CompleteSymbolResponse{}
+	mi := &file_frost_v1_symbol_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteSymbolResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteSymbolResponse) ProtoMessage() {}
+
+func (x *CompleteSymbolResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_frost_v1_symbol_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteSymbolResponse.ProtoReflect.Descriptor instead.
+func (*CompleteSymbolResponse) Descriptor() ([]byte, []int) {
+	return file_frost_v1_symbol_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CompleteSymbolResponse) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *CompleteSymbolResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 var File_frost_v1_symbol_proto protoreflect.FileDescriptor
 
 const file_frost_v1_symbol_proto_rawDesc = "" +
@@ -978,14 +1105,23 @@ const file_frost_v1_symbol_proto_rawDesc = "" +
 	"\x12ConvertPdbResponse\x12'\n" +
 	"\x03pdb\x18\x01 \x01(\v2\x15.frost.v1.PdbIdentityR\x03pdb\x12\x1b\n" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x14\n" +
-	"\x05chunk\x18\x03 \x01(\fR\x05chunk2\x83\x03\n" +
+	"\x05chunk\x18\x03 \x01(\fR\x05chunk\"\x84\x01\n" +
+	"\x15CompleteSymbolRequest\x12+\n" +
+	"\x05scope\x18\x01 \x01(\v2\x15.frost.v1.SymbolScopeR\x05scope\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x10\n" +
+	"\x03pid\x18\x03 \x01(\rR\x03pid\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\"L\n" +
+	"\x16CompleteSymbolResponse\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated2\xd8\x03\n" +
 	"\rSymbolService\x12P\n" +
 	"\rResolveSymbol\x12\x1e.frost.v1.ResolveSymbolRequest\x1a\x1f.frost.v1.ResolveSymbolResponse\x12P\n" +
 	"\rLookupAddress\x12\x1e.frost.v1.LookupAddressRequest\x1a\x1f.frost.v1.LookupAddressResponse\x12A\n" +
 	"\bGetField\x12\x19.frost.v1.GetFieldRequest\x1a\x1a.frost.v1.GetFieldResponse\x12>\n" +
 	"\aGetType\x12\x18.frost.v1.GetTypeRequest\x1a\x19.frost.v1.GetTypeResponse\x12K\n" +
 	"\n" +
-	"ConvertPdb\x12\x1b.frost.v1.ConvertPdbRequest\x1a\x1c.frost.v1.ConvertPdbResponse(\x010\x01B2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
+	"ConvertPdb\x12\x1b.frost.v1.ConvertPdbRequest\x1a\x1c.frost.v1.ConvertPdbResponse(\x010\x01\x12S\n" +
+	"\x0eCompleteSymbol\x12\x1f.frost.v1.CompleteSymbolRequest\x1a .frost.v1.CompleteSymbolResponseB2Z0github.com/frostvmi/frost/proto/frost/v1;frostv1b\x06proto3"
 
 var (
 	file_frost_v1_symbol_proto_rawDescOnce sync.Once
@@ -999,49 +1135,54 @@ func file_frost_v1_symbol_proto_rawDescGZIP() []byte {
 	return file_frost_v1_symbol_proto_rawDescData
 }
 
-var file_frost_v1_symbol_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_frost_v1_symbol_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_frost_v1_symbol_proto_goTypes = []any{
-	(*SymbolScope)(nil),           // 0: frost.v1.SymbolScope
-	(*ResolveSymbolRequest)(nil),  // 1: frost.v1.ResolveSymbolRequest
-	(*ResolveSymbolResponse)(nil), // 2: frost.v1.ResolveSymbolResponse
-	(*LookupAddressRequest)(nil),  // 3: frost.v1.LookupAddressRequest
-	(*LookupAddressResponse)(nil), // 4: frost.v1.LookupAddressResponse
-	(*GetFieldRequest)(nil),       // 5: frost.v1.GetFieldRequest
-	(*GetFieldResponse)(nil),      // 6: frost.v1.GetFieldResponse
-	(*GetTypeRequest)(nil),        // 7: frost.v1.GetTypeRequest
-	(*TypeMember)(nil),            // 8: frost.v1.TypeMember
-	(*GetTypeResponse)(nil),       // 9: frost.v1.GetTypeResponse
-	(*ConvertPdbRequest)(nil),     // 10: frost.v1.ConvertPdbRequest
-	(*ConvertPdbResponse)(nil),    // 11: frost.v1.ConvertPdbResponse
-	(*PdbIdentity)(nil),           // 12: frost.v1.PdbIdentity
-	(SymbolSource)(0),             // 13: frost.v1.SymbolSource
+	(*SymbolScope)(nil),            // 0: frost.v1.SymbolScope
+	(*ResolveSymbolRequest)(nil),   // 1: frost.v1.ResolveSymbolRequest
+	(*ResolveSymbolResponse)(nil),  // 2: frost.v1.ResolveSymbolResponse
+	(*LookupAddressRequest)(nil),   // 3: frost.v1.LookupAddressRequest
+	(*LookupAddressResponse)(nil),  // 4: frost.v1.LookupAddressResponse
+	(*GetFieldRequest)(nil),        // 5: frost.v1.GetFieldRequest
+	(*GetFieldResponse)(nil),       // 6: frost.v1.GetFieldResponse
+	(*GetTypeRequest)(nil),         // 7: frost.v1.GetTypeRequest
+	(*TypeMember)(nil),             // 8: frost.v1.TypeMember
+	(*GetTypeResponse)(nil),        // 9: frost.v1.GetTypeResponse
+	(*ConvertPdbRequest)(nil),      // 10: frost.v1.ConvertPdbRequest
+	(*ConvertPdbResponse)(nil),     // 11: frost.v1.ConvertPdbResponse
+	(*CompleteSymbolRequest)(nil),  // 12: frost.v1.CompleteSymbolRequest
+	(*CompleteSymbolResponse)(nil), // 13: frost.v1.CompleteSymbolResponse
+	(*PdbIdentity)(nil),            // 14: frost.v1.PdbIdentity
+	(SymbolSource)(0),              // 15: frost.v1.SymbolSource
 }
 var file_frost_v1_symbol_proto_depIdxs = []int32{
-	12, // 0: frost.v1.SymbolScope.pdb:type_name -> frost.v1.PdbIdentity
+	14, // 0: frost.v1.SymbolScope.pdb:type_name -> frost.v1.PdbIdentity
 	0,  // 1: frost.v1.ResolveSymbolRequest.scope:type_name -> frost.v1.SymbolScope
-	13, // 2: frost.v1.ResolveSymbolResponse.source:type_name -> frost.v1.SymbolSource
-	12, // 3: frost.v1.ResolveSymbolResponse.pdb:type_name -> frost.v1.PdbIdentity
+	15, // 2: frost.v1.ResolveSymbolResponse.source:type_name -> frost.v1.SymbolSource
+	14, // 3: frost.v1.ResolveSymbolResponse.pdb:type_name -> frost.v1.PdbIdentity
 	0,  // 4: frost.v1.LookupAddressRequest.scope:type_name -> frost.v1.SymbolScope
-	13, // 5: frost.v1.LookupAddressResponse.source:type_name -> frost.v1.SymbolSource
+	15, // 5: frost.v1.LookupAddressResponse.source:type_name -> frost.v1.SymbolSource
 	0,  // 6: frost.v1.GetFieldRequest.scope:type_name -> frost.v1.SymbolScope
 	0,  // 7: frost.v1.GetTypeRequest.scope:type_name -> frost.v1.SymbolScope
 	8,  // 8: frost.v1.GetTypeResponse.members:type_name -> frost.v1.TypeMember
-	12, // 9: frost.v1.ConvertPdbResponse.pdb:type_name -> frost.v1.PdbIdentity
-	1,  // 10: frost.v1.SymbolService.ResolveSymbol:input_type -> frost.v1.ResolveSymbolRequest
-	3,  // 11: frost.v1.SymbolService.LookupAddress:input_type -> frost.v1.LookupAddressRequest
-	5,  // 12: frost.v1.SymbolService.GetField:input_type -> frost.v1.GetFieldRequest
-	7,  // 13: frost.v1.SymbolService.GetType:input_type -> frost.v1.GetTypeRequest
-	10, // 14: frost.v1.SymbolService.ConvertPdb:input_type -> frost.v1.ConvertPdbRequest
-	2,  // 15: frost.v1.SymbolService.ResolveSymbol:output_type -> frost.v1.ResolveSymbolResponse
-	4,  // 16: frost.v1.SymbolService.LookupAddress:output_type -> frost.v1.LookupAddressResponse
-	6,  // 17: frost.v1.SymbolService.GetField:output_type -> frost.v1.GetFieldResponse
-	9,  // 18: frost.v1.SymbolService.GetType:output_type -> frost.v1.GetTypeResponse
-	11, // 19: frost.v1.SymbolService.ConvertPdb:output_type -> frost.v1.ConvertPdbResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	14, // 9: frost.v1.ConvertPdbResponse.pdb:type_name -> frost.v1.PdbIdentity
+	0,  // 10: frost.v1.CompleteSymbolRequest.scope:type_name -> frost.v1.SymbolScope
+	1,  // 11: frost.v1.SymbolService.ResolveSymbol:input_type -> frost.v1.ResolveSymbolRequest
+	3,  // 12: frost.v1.SymbolService.LookupAddress:input_type -> frost.v1.LookupAddressRequest
+	5,  // 13: frost.v1.SymbolService.GetField:input_type -> frost.v1.GetFieldRequest
+	7,  // 14: frost.v1.SymbolService.GetType:input_type -> frost.v1.GetTypeRequest
+	10, // 15: frost.v1.SymbolService.ConvertPdb:input_type -> frost.v1.ConvertPdbRequest
+	12, // 16: frost.v1.SymbolService.CompleteSymbol:input_type -> frost.v1.CompleteSymbolRequest
+	2,  // 17: frost.v1.SymbolService.ResolveSymbol:output_type -> frost.v1.ResolveSymbolResponse
+	4,  // 18: frost.v1.SymbolService.LookupAddress:output_type -> frost.v1.LookupAddressResponse
+	6,  // 19: frost.v1.SymbolService.GetField:output_type -> frost.v1.GetFieldResponse
+	9,  // 20: frost.v1.SymbolService.GetType:output_type -> frost.v1.GetTypeResponse
+	11, // 21: frost.v1.SymbolService.ConvertPdb:output_type -> frost.v1.ConvertPdbResponse
+	13, // 22: frost.v1.SymbolService.CompleteSymbol:output_type -> frost.v1.CompleteSymbolResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_frost_v1_symbol_proto_init() }
@@ -1060,7 +1201,7 @@ func file_frost_v1_symbol_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_frost_v1_symbol_proto_rawDesc), len(file_frost_v1_symbol_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

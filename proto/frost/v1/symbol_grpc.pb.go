@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SymbolService_ResolveSymbol_FullMethodName = "/frost.v1.SymbolService/ResolveSymbol"
-	SymbolService_LookupAddress_FullMethodName = "/frost.v1.SymbolService/LookupAddress"
-	SymbolService_GetField_FullMethodName      = "/frost.v1.SymbolService/GetField"
-	SymbolService_GetType_FullMethodName       = "/frost.v1.SymbolService/GetType"
-	SymbolService_ConvertPdb_FullMethodName    = "/frost.v1.SymbolService/ConvertPdb"
+	SymbolService_ResolveSymbol_FullMethodName  = "/frost.v1.SymbolService/ResolveSymbol"
+	SymbolService_LookupAddress_FullMethodName  = "/frost.v1.SymbolService/LookupAddress"
+	SymbolService_GetField_FullMethodName       = "/frost.v1.SymbolService/GetField"
+	SymbolService_GetType_FullMethodName        = "/frost.v1.SymbolService/GetType"
+	SymbolService_ConvertPdb_FullMethodName     = "/frost.v1.SymbolService/ConvertPdb"
+	SymbolService_CompleteSymbol_FullMethodName = "/frost.v1.SymbolService/CompleteSymbol"
 )
 
 // SymbolServiceClient is the client API for SymbolService service.
@@ -50,6 +51,12 @@ type SymbolServiceClient interface {
 	// PDB's bytes (identity first or not at all), then half-closes; frostd
 	// streams the ISF back.
 	ConvertPdb(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConvertPdbRequest, ConvertPdbResponse], error)
+	// CompleteSymbol lists "module!name" completions of a prefix, for a
+	// shell's tab: the module names when the prefix has no "!", else the
+	// module's symbols (its PDB's, or its exports without one) that begin
+	// with what follows the "!". Bounded by limit; never an error for a
+	// prefix nothing matches (an empty list).
+	CompleteSymbol(ctx context.Context, in *CompleteSymbolRequest, opts ...grpc.CallOption) (*CompleteSymbolResponse, error)
 }
 
 type symbolServiceClient struct {
@@ -113,6 +120,16 @@ func (c *symbolServiceClient) ConvertPdb(ctx context.Context, opts ...grpc.CallO
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SymbolService_ConvertPdbClient = grpc.BidiStreamingClient[ConvertPdbRequest, ConvertPdbResponse]
 
+func (c *symbolServiceClient) CompleteSymbol(ctx context.Context, in *CompleteSymbolRequest, opts ...grpc.CallOption) (*CompleteSymbolResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteSymbolResponse)
+	err := c.cc.Invoke(ctx, SymbolService_CompleteSymbol_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SymbolServiceServer is the server API for SymbolService service.
 // All implementations must embed UnimplementedSymbolServiceServer
 // for forward compatibility.
@@ -137,6 +154,12 @@ type SymbolServiceServer interface {
 	// PDB's bytes (identity first or not at all), then half-closes; frostd
 	// streams the ISF back.
 	ConvertPdb(grpc.BidiStreamingServer[ConvertPdbRequest, ConvertPdbResponse]) error
+	// CompleteSymbol lists "module!name" completions of a prefix, for a
+	// shell's tab: the module names when the prefix has no "!", else the
+	// module's symbols (its PDB's, or its exports without one) that begin
+	// with what follows the "!". Bounded by limit; never an error for a
+	// prefix nothing matches (an empty list).
+	CompleteSymbol(context.Context, *CompleteSymbolRequest) (*CompleteSymbolResponse, error)
 	mustEmbedUnimplementedSymbolServiceServer()
 }
 
@@ -161,6 +184,9 @@ func (UnimplementedSymbolServiceServer) GetType(context.Context, *GetTypeRequest
 }
 func (UnimplementedSymbolServiceServer) ConvertPdb(grpc.BidiStreamingServer[ConvertPdbRequest, ConvertPdbResponse]) error {
 	return status.Error(codes.Unimplemented, "method ConvertPdb not implemented")
+}
+func (UnimplementedSymbolServiceServer) CompleteSymbol(context.Context, *CompleteSymbolRequest) (*CompleteSymbolResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteSymbol not implemented")
 }
 func (UnimplementedSymbolServiceServer) mustEmbedUnimplementedSymbolServiceServer() {}
 func (UnimplementedSymbolServiceServer) testEmbeddedByValue()                       {}
@@ -262,6 +288,24 @@ func _SymbolService_ConvertPdb_Handler(srv interface{}, stream grpc.ServerStream
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SymbolService_ConvertPdbServer = grpc.BidiStreamingServer[ConvertPdbRequest, ConvertPdbResponse]
 
+func _SymbolService_CompleteSymbol_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteSymbolRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SymbolServiceServer).CompleteSymbol(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SymbolService_CompleteSymbol_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SymbolServiceServer).CompleteSymbol(ctx, req.(*CompleteSymbolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SymbolService_ServiceDesc is the grpc.ServiceDesc for SymbolService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +328,10 @@ var SymbolService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetType",
 			Handler:    _SymbolService_GetType_Handler,
+		},
+		{
+			MethodName: "CompleteSymbol",
+			Handler:    _SymbolService_CompleteSymbol_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
