@@ -148,8 +148,14 @@ func (b *boot) arm(ctx context.Context, fn string, oneShot bool, h breakpoints.H
 	if err != nil {
 		return fmt.Errorf("winboot: %w", err)
 	}
+	// KindAuto: under KVM a debug register while one is free, invisible
+	// to the guest and to Windows' kernel patch protection (which would
+	// see a 0xCC in NtCreatePagingFile), so clients keep the other two and
+	// software breakpoints when the operator allows them; a visible one
+	// only with that consent; under TCG an invisible software breakpoint.
 	a, err := b.mgr.Add(ctx, breakpoints.Spec{
 		Addr: va, OneShot: oneShot, Handler: b.noting(fn, h), Timeout: b.opt.HandlerTimeout, Owner: "winboot:" + fn,
+		Kind: breakpoints.KindAuto,
 	})
 	if err != nil {
 		return fmt.Errorf("winboot: arming nt!%s at %#x: %w", fn, va, err)

@@ -50,7 +50,13 @@ func testCtx(t *testing.T) context.Context {
 // vCPU in the kernel with paging on, nothing armed.
 func newFakeBoot(t *testing.T) *fakeBoot {
 	t.Helper()
-	tg, err := vmitest.New(vmitest.Config{})
+	return newFakeBootOn(t, nil)
+}
+
+// newFakeBootOn is newFakeBoot under caps (nil: TCG's).
+func newFakeBootOn(t *testing.T, caps *vmi.Capabilities) *fakeBoot {
+	t.Helper()
+	tg, err := vmitest.New(vmitest.Config{Capabilities: caps})
 	if err != nil {
 		t.Fatal(err)
 	}
