@@ -48,7 +48,9 @@ func managerSpec(ctx context.Context, vm string, k *nt.Opened, s *pb.BreakpointS
 		if err != nil {
 			return breakpoints.Spec{}, nil, err
 		}
-		out.Address = sym.Addr + n.Offset
+		if out.Address, err = n.at(sym.Addr, sym.Image.Base, sym.Image.Size); err != nil {
+			return breakpoints.Spec{}, nil, err
+		}
 	default:
 		return breakpoints.Spec{}, nil, invalid("spec.location", "give an address or module!symbol")
 	}

@@ -14,8 +14,10 @@ import (
 )
 
 // apiError builds a status with an ErrorDetail. kv are metadata pairs.
+// The message and every metadata value are clipped: they often quote the
+// request, whose fields may be megabytes long.
 func apiError(c codes.Code, reason pb.ErrorReason, msg string, kv ...string) error {
-	return withDetail(status.New(c, msg), &pb.ErrorDetail{Reason: reason, Metadata: pairs(kv)})
+	return withDetail(status.New(c, clipMessage(msg)), &pb.ErrorDetail{Reason: reason, Metadata: pairs(kv)})
 }
 
 func withDetail(st *status.Status, d *pb.ErrorDetail) error {
@@ -33,12 +35,18 @@ func pairs(kv []string) map[string]string {
 	}
 	m := make(map[string]string, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
+		m[kv[i]] = clipField(kv[i+1])
 	}
 	return m
 }
 
 func invalid(field, format string, a ...any) error {
+	for i, v := range a {
+		// A string argument is most often the client's own input.
+		if s, ok := v.(string); ok {
+			a[i] = clipField(s)
+		}
+	}
 	return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 		field+": "+fmt.Sprintf(format, a...), "field", field)
 }

@@ -47,5 +47,7 @@ func errString(err error) string {
 	if err == nil {
 		return ""
 	}
-	return status.Convert(err).Message()
+	// Clipped: a status made outside apiError may quote a huge request
+	// field, and one call must not make a megabyte log line.
+	return clipMessage(status.Convert(err).Message())
 }
