@@ -33,6 +33,9 @@ type config struct {
 	allowSoftware bool
 
 	logLevel, logFormat string
+
+	// ops: metrics, pprof, audit log, socket group, roles (roles.go).
+	ops opsConfig
 }
 
 // defaultDir is where frostd keeps its socket and state: /run/frost for
@@ -67,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.stateFile, "state-file", filepath.Join(defaultDir(), "state.json"), "`file` recording the VMs held, for crash recovery")
 	fs.BoolVar(&c.allowWrite, "allow-write", false, "allow writes to guest memory and registers")
 	fs.BoolVar(&c.allowSoftware, "allow-software-breakpoints", false, "under KVM, allow software breakpoints once the 4 debug registers are taken (or when a client asks for one): each writes 0xCC into guest code, which the guest and Windows' kernel patch protection can see (TCG's are invisible and always allowed)")
+	c.ops.register(fs)
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 // TLS, or without client certificates unless asked for in so many words.
 func (c *config) check() error {
 	network, _ := listenAddr(c.listen)
+	if err := c.ops.check(network); err != nil {
+		return err
+	}
 	tlsGiven := c.tlsCert != "" || c.tlsKey != "" || c.clientCA != ""
 	if network == "unix" {
 		if tlsGiven || c.insecureAnyClient {

@@ -41,6 +41,17 @@ func listenUnix(path string) (net.Listener, error) {
 		l.Close()
 		return nil, err
 	}
+	// --socket-group: the group may enter the directory and connect.
+	if g := groupForDir(dir); g != nil {
+		if err := g.openDir(dir); err != nil {
+			l.Close()
+			return nil, err
+		}
+		if err := g.openSocket(path); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	return l, nil
 }
 

@@ -26,9 +26,14 @@ const shutdownGrace = 5 * time.Second
 
 func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string)) error {
 	network, addr := listenAddr(c.listen)
+	// Before the socket exists: its group, roles, the audit log.
+	ops, err := startOps(c, log)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
 	var opts []grpc.ServerOption
 	var lis net.Listener
-	var err error
 	if network == "unix" {
 		lis, err = listenUnix(addr)
 		if err == nil {
@@ -87,7 +92,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	recoverVMs(ctx, state, acfg.Attach, log)
 
 	unary, stream := api.Interceptors(log)
-	opts = append(opts, grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream))
+	chain, err := ops.server(reg, unary, stream)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, chain...)
 	srv := grpc.NewServer(opts...)
 	api.Register(srv, acfg)
 	hs := health.NewServer()
