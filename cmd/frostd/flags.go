@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/frostvmi/frost/vmi"
 	"github.com/frostvmi/frost/vmi/libvirt"
 )
 
@@ -27,6 +28,10 @@ type config struct {
 	dataDir     string
 	stateFile   string
 	allowWrite  bool
+	// guardSocket is the guard's socket ("" beside the state file);
+	// noGuard runs without one.
+	guardSocket string
+	noGuard     bool
 	// allowSoftware is the operator's consent to software breakpoints
 	// under KVM, where each writes 0xCC into guest code that the guest
 	// (and Windows' kernel patch protection) can read.
@@ -69,6 +74,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.dataDir, "data-dir", "/var/lib/frost/vms", "`dir` holding a directory per VM of its paging files and mapped files")
 	fs.StringVar(&c.stateFile, "state-file", filepath.Join(defaultDir(), "state.json"), "`file` recording the VMs held, for crash recovery")
 	fs.BoolVar(&c.allowWrite, "allow-write", false, "allow writes to guest memory and registers")
+	fs.StringVar(&c.guardSocket, "guard-socket", "", "`path` of the guard's socket (default: guard.sock beside the state file); frostd starts a guard there if none answers")
+	fs.BoolVar(&c.noGuard, "no-guard", false, "run without the guard: if frostd dies, its guests stay stopped until the next frostd starts")
 	fs.BoolVar(&c.allowSoftware, "allow-software-breakpoints", false, "under KVM, allow software breakpoints once the 4 debug registers are taken (or when a client asks for one): each writes 0xCC into guest code, which the guest and Windows' kernel patch protection can see (TCG's are invisible and always allowed)")
 	c.ops.register(fs)
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -92,6 +99,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 	}
 	return c, c.check()
+}
+
+// vmiOptions is how frostd opens a guest: with the operator's consent to
+// visible software breakpoints, or without.
+func (c *config) vmiOptions() vmi.Options {
+	return vmi.Options{AllowVisibleBreakpoints: c.allowSoftware}
 }
 
 // check refuses configurations that would expose the guests: TCP without
