@@ -60,7 +60,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 		defer os.Remove(addr)
 	}
 
-	state := &session.StateFile{Path: c.stateFile}
+	// The crash record and the guard come first: a guard recovering
+	// what a dead frostd held finishes before the record is read.
+	rec := openCrashRecord(ctx, c, log)
+	defer rec.close()
+	state := rec.state
 	reg := session.NewRegistry(nil, func(names []string) {
 		if err := state.Save(names); err != nil {
 			log.Error("writing the state file", "path", c.stateFile, "error", err)
@@ -71,7 +75,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 		defer conn.Close()
 		acfg.Hypervisor = conn
 		acfg.Attach = func(ctx context.Context, name string) (vmi.Target, error) {
-			return vmi.AttachDomain(ctx, conn, name, vmi.Options{})
+			return vmi.AttachDomain(ctx, conn, name, c.vmiOptions())
 		}
 		acfg.Start = func(ctx context.Context, name string, paused bool) error {
 			d, err := conn.Lookup(ctx, name)
@@ -88,8 +92,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 			return d.Resume(ctx)
 		}
 	}
+	acfg.Attach = rec.wire(reg, acfg.Attach)
 	acfg.Symbols = openStore(c, log)
-	recoverVMs(ctx, state, acfg.Attach, log)
+	rec.recover(reg)
 
 	unary, stream := api.Interceptors(log)
 	chain, err := ops.server(reg, unary, stream)
@@ -99,16 +104,24 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	opts = append(opts, chain...)
 	srv := grpc.NewServer(opts...)
 	api.Register(srv, acfg)
+	if network == "unix" {
+		// Local clients may map guest RAM read-only (api.LocalMemory).
+		defer serveLocalMemory(addr, reg, log)()
+	}
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
 	for _, name := range append(api.ServiceNames(), "") {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
+	rec.useHealth(hs)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
-	log.Info("frostd serving", "listen", c.listen, "allow_write", c.allowWrite, "state_file", c.stateFile)
+	log.Info("frostd serving", "listen", c.listen, "allow_write", c.allowWrite, "allow_software_breakpoints", c.allowSoftware, "state_file", c.stateFile)
+	if c.allowSoftware {
+		log.Warn("software breakpoints allowed under KVM (--allow-software-breakpoints): once the 4 debug registers are taken, or when a client asks, breakpoints write 0xCC into guest code, where the guest and Windows' kernel patch protection can see them")
+	}
 	if ready != nil {
 		ready(lis.Addr().String())
 	}
@@ -178,19 +191,4 @@ func openStore(c *config, log *slog.Logger) *store.Store {
 		return nil
 	}
 	return st
-}
-
-func recoverVMs(ctx context.Context, state *session.StateFile, attach session.AttachFunc, log *slog.Logger) {
-	results, err := session.Recover(ctx, state, attach)
-	if err != nil {
-		log.Error("crash recovery", "state_file", state.Path, "error", err)
-		return
-	}
-	for _, r := range results {
-		if r.Err != nil {
-			log.Error("crash recovery", "vm", r.VM, "error", r.Err)
-		} else {
-			log.Info("crash recovery", "vm", r.VM, "result", r.String())
-		}
-	}
 }
