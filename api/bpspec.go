@@ -54,6 +54,11 @@ func managerSpec(ctx context.Context, vm string, k *nt.Opened, s *pb.BreakpointS
 	default:
 		return breakpoints.Spec{}, nil, invalid("spec.location", "give an address or module!symbol")
 	}
+	// The stub would refuse it as a hypervisor failure; it is the
+	// caller's mistake.
+	if err := breakpoints.CheckCanonical(out.Address); err != nil {
+		return breakpoints.Spec{}, nil, invalid("spec.address", "%v", err)
+	}
 	if s.GetKind() != pb.BreakpointKind_BREAKPOINT_KIND_UNSPECIFIED {
 		return breakpoints.Spec{}, nil, notYet("choosing a breakpoint's kind", "breakpoints: a kind preference in its Spec (it places by capability: software under TCG, hardware under KVM)")
 	}

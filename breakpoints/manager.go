@@ -265,6 +265,12 @@ func (m *Manager) resume() error {
 	defer cancel()
 	m.runState(true)
 	if err := m.t.Resume(ctx); err != nil {
+		if errors.Is(err, vmi.ErrRunning) {
+			// It runs already (resumed from outside since the run
+			// state was last heard): what was asked for, not a failure.
+			m.log.Debug("resume: the guest already runs")
+			return nil
+		}
 		m.log.Error("resuming the guest failed", "err", err)
 		if running, _ := m.t.Running(); !running {
 			m.runState(false)
