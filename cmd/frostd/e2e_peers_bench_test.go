@@ -38,8 +38,17 @@ import (
 // the floor break on every caller of NtWriteFile, frostd only on writer's:
 // on this guest writer is the only steady caller. Metrics are each
 // side's hits/s over the whole run and the medians of the per-round
-// ratios; the rounds are logged. ns/op is the whole run, the boot
+// ratios; the rounds are logged. frostd-cpu-ms/hit (and hold-cpu-ms/hit)
+// is frostd's own CPU (utime+stime from /proc/<frostd>/stat) over its
+// timed window divided by the hits: the process's whole CPU, every
+// goroutine of it, at the kernel's 10 ms tick, so a turn needs a few
+// hundred hits for it to mean much. ns/op is the whole run, the boot
 // included: read the metrics.
+//
+// With FROST_BENCH_PERF=DIR set, `perf record -g` samples frostd during
+// each plain turn into DIR/frostd-round<N>.data (perf report -i FILE).
+// FROST_BENCH_FROSTD_GOMAXPROCS=N runs frostd (only) with GOMAXPROCS=N,
+// to see what the Go scheduler's thread hand-offs cost per hit.
 //
 //	go test -run '^$' -bench BreakpointPeers -benchtime 2000x -timeout 40m ./cmd/frostd/
 func BenchmarkBreakpointPeers(b *testing.B) {
@@ -52,6 +61,10 @@ func BenchmarkBreakpointPeers(b *testing.B) {
 	defer cancel()
 	conn := setupLibvirt(ctx, b)
 	d := defineDomainWith(ctx, b, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: minint.WriterTightLoop})
+	if n := os.Getenv("FROST_BENCH_FROSTD_GOMAXPROCS"); n != "" {
+		// Inherited by frostd, started next; this process keeps its own.
+		b.Setenv("GOMAXPROCS", n)
+	}
 	// At info level: frostd's debug log has a line per hit.
 	fd := startFrostd(b, buildFrostd(b), b.TempDir(), guestDir, "frostd.log", "--log-level", "info")
 	if st := bootWithWinboot(ctx, b, fd.cc, d); !st.GetSuccess() {
@@ -64,13 +77,24 @@ func BenchmarkBreakpointPeers(b *testing.B) {
 	const rounds = 5
 	per := max(b.N/(4*rounds), 1)
 	var total [4]float64 // hits/s summed over rounds: frostd, hold, gdb, floor
-	var vsGDB, vsFloor, holdVsFloor []float64
+	var vsGDB, vsFloor, holdVsFloor, cpuPlain, cpuHold []float64
+	pid := fd.cmd.Process.Pid
+	perfDir := os.Getenv("FROST_BENCH_PERF")
 	b.ResetTimer()
 	for r := range rounds {
-		n, took, addr := peerStream(ctx, b, fd.cc, d.name, writer, false, per)
+		var stopPerf func()
+		if perfDir != "" {
+			stopPerf = perfRecord(b, pid, filepath.Join(perfDir, fmt.Sprintf("frostd-round%d.data", r)))
+		}
+		n, took, addr, cpu := peerStream(ctx, b, fd.cc, d.name, writer, false, per, pid)
+		if stopPerf != nil {
+			stopPerf()
+		}
 		plain := float64(n) / took.Seconds()
-		n, took, _ = peerStream(ctx, b, fd.cc, d.name, writer, true, per)
+		cpuPlain = append(cpuPlain, cpu.Seconds()*1e3/float64(n))
+		n, took, _, cpu = peerStream(ctx, b, fd.cc, d.name, writer, true, per, pid)
 		hold := float64(n) / took.Seconds()
+		cpuHold = append(cpuHold, cpu.Seconds()*1e3/float64(n))
 		if _, err := vms.Detach(ctx, &pb.DetachRequest{Vm: d.name}); err != nil {
 			b.Fatal(err)
 		}
@@ -81,7 +105,8 @@ func BenchmarkBreakpointPeers(b *testing.B) {
 		if _, err := vms.Attach(ctx, &pb.AttachRequest{Name: d.name}); err != nil {
 			b.Fatal(err)
 		}
-		b.Logf("round %d (%d hits each): frostd %.0f, frostd-hold %.0f, gdb %.0f, floor %.0f hits/s", r, per, plain, hold, gdbRate, floor)
+		b.Logf("round %d (%d hits each): frostd %.0f, frostd-hold %.0f, gdb %.0f, floor %.0f hits/s; frostd CPU per hit %.3f ms, held %.3f ms",
+			r, per, plain, hold, gdbRate, floor, cpuPlain[r], cpuHold[r])
 		for i, v := range []float64{plain, hold, gdbRate, floor} {
 			total[i] += v
 		}
@@ -97,13 +122,16 @@ func BenchmarkBreakpointPeers(b *testing.B) {
 	b.ReportMetric(medianOf(vsGDB), "frostd/gdb")
 	b.ReportMetric(medianOf(vsFloor), "frostd/floor")
 	b.ReportMetric(medianOf(holdVsFloor), "hold/floor")
+	b.ReportMetric(medianOf(cpuPlain), "frostd-cpu-ms/hit")
+	b.ReportMetric(medianOf(cpuHold), "hold-cpu-ms/hit")
 	b.Logf("per round: frostd/gdb %.2f, frostd/floor %.2f, hold/floor %.2f", vsGDB, vsFloor, holdVsFloor)
 }
 
 // peerStream subscribes to nt!NtWriteFile in pid, acking each hit when
 // hold is set, and times n hits after the first. It returns the hits, the
-// time, and the address frostd armed (what gdb and the floor break on).
-func peerStream(ctx context.Context, b *testing.B, cc *grpc.ClientConn, vm string, pid uint32, hold bool, n int) (int, time.Duration, uint64) {
+// time, the address frostd armed (what gdb and the floor break on), and
+// the CPU process frostdPID used over the same window.
+func peerStream(ctx context.Context, b *testing.B, cc *grpc.ClientConn, vm string, pid uint32, hold bool, n int, frostdPID int) (int, time.Duration, uint64, time.Duration) {
 	b.Helper()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -120,6 +148,7 @@ func peerStream(ctx context.Context, b *testing.B, cc *grpc.ClientConn, vm strin
 		b.Fatal(err)
 	}
 	var start time.Time
+	var cpu0 time.Duration
 	var sub, addr uint64
 	hits := -1 // the first hit starts the clock
 	for hits < n {
@@ -151,15 +180,58 @@ func peerStream(ctx context.Context, b *testing.B, cc *grpc.ClientConn, vm strin
 			}
 		}
 		if hits < 0 {
+			cpu0 = procCPU(b, frostdPID)
 			start, hits = time.Now(), 0
 			continue
 		}
 		hits += 1 + int(h.GetDropped())
 	}
 	took := time.Since(start)
+	cpu := procCPU(b, frostdPID) - cpu0
 	cancel()
 	waitNoBreakpointsB(ctx, b, cc, vm)
-	return hits, took, addr
+	return hits, took, addr, cpu
+}
+
+// procCPU is the user+system CPU process pid has used, from
+// /proc/<pid>/stat (fields 14 and 15, in USER_HZ ticks: 100 per second on
+// Linux whatever the kernel's HZ).
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// count the fields from the last ')'.
+	i := strings.LastIndexByte(string(raw), ')')
+	f := strings.Fields(string(raw[i+1:])) // f[0] is field 3, the state
+	if i < 0 || len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	const userHZ = 100
+	return time.Duration(utime+stime) * time.Second / userHZ
+}
+
+// perfRecord samples process pid with `perf record -g` into file until
+// the returned stop is called.
+func perfRecord(b *testing.B, pid int, file string) (stop func()) {
+	b.Helper()
+	cmd := exec.Command("perf", "record", "-q", "-F", "999", "-g", "-p", strconv.Itoa(pid), "-o", file)
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("perf record: %v", err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			b.Logf("perf record: %v", err)
+		}
+	}
 }
 
 // gdbScript is the batch script: a hardware breakpoint whose commands
