@@ -104,8 +104,9 @@ type SlotUse struct {
 type HardwareInUse struct {
 	Used []SlotUse
 	// Software says why software breakpoints were not the fallback; ""
-	// when the request asked for hardware only.
-	Software string
+	// when the request asked for hardware only (HardwareOnly).
+	Software     string
+	HardwareOnly bool
 	// Stub is the stub's refusal when it had the last word.
 	Stub error
 }
@@ -125,6 +126,9 @@ func (e *HardwareInUse) Error() string {
 			owners = "(no owner named)"
 		}
 		fmt.Fprintf(&b, "%s at %#x", owners, u.Addr)
+	}
+	if e.HardwareOnly {
+		b.WriteString("; a debug register was asked for: remove one of these, or ask for any kind")
 	}
 	if e.Software != "" {
 		b.WriteString("; no software fallback: ")

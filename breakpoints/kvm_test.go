@@ -176,10 +176,10 @@ func TestKVMWithConsent(t *testing.T) {
 	if !errors.Is(err, breakpoints.ErrNoSlot) || !errors.As(err, &in) {
 		t.Fatalf("hardware when full: %v; want ErrNoSlot with *HardwareInUse", err)
 	}
-	if in.Software != "" {
-		t.Errorf("a hardware-only request was told about software: %q", in.Software)
+	if in.Software != "" || !in.HardwareOnly {
+		t.Errorf("a hardware-only request: software %q, hardware only %v; want no software reason, hardware only", in.Software, in.HardwareOnly)
 	}
-	wantMentions(t, err, "4 of 4", "client0 at", "client3 at")
+	wantMentions(t, err, "4 of 4", "client0 at", "client3 at", "ask for any kind")
 	if hw, sw := p.stubKinds(); hw != 4 || sw != 2 {
 		t.Errorf("after the refusal the stub holds %d hardware, %d software; want 4 and 2", hw, sw)
 	}

@@ -92,7 +92,7 @@ func (m *Manager) candidates(addr uint64, want KindChoice) ([]Placement, error) 
 // in use and by whom, and why software was no fallback. stub is the
 // stub's own refusal, when it had the last word.
 func (m *Manager) slotError(addr uint64, want KindChoice, stub error) *SlotError {
-	in := &HardwareInUse{Stub: stub}
+	in := &HardwareInUse{Stub: stub, HardwareOnly: want == KindHardware}
 	if want != KindHardware && !m.caps.Software {
 		in.Software = softwareRefusal(m.caps)
 	}
