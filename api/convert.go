@@ -3,12 +3,13 @@ package api
 import (
 	"errors"
 	"io"
-	"os"
 	"strconv"
 
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
+	"github.com/frostvmi/frost/symbols"
 	"github.com/frostvmi/frost/symbols/isf"
 	"github.com/frostvmi/frost/symbols/pdb"
 	"github.com/frostvmi/frost/symbols/store"
@@ -19,14 +20,19 @@ import (
 // the disk.
 const maxPDBUpload = 1 << 30
 
-// ConvertPdb spools the upload to a temporary file (the PDB reader wants
-// random access) and streams the ISF back as it is written.
+// ConvertPdb spools the upload (the PDB reader wants random access) in
+// frostd's own spool, within its cap on bytes spooled at once, and
+// streams the ISF back as it is written. No error names the spool file.
 func (s *symbolService) ConvertPdb(stream pb.SymbolService_ConvertPdbServer) error {
-	tmp, err := os.CreateTemp("", "frostd-upload-*.pdb")
+	sp, err := s.c.sessions.Spool()
 	if err != nil {
+		return apiError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, "ConvertPdb: "+err.Error())
+	}
+	tmp, err := sp.Create()
+	if err != nil {
+		s.c.Log.Error("spooling a PDB upload", "error", err)
 		return apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, "spooling the PDB: "+err.Error())
 	}
-	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 
 	name, size := "", int64(0)
@@ -50,6 +56,9 @@ func (s *symbolService) ConvertPdb(stream pb.SymbolService_ConvertPdbServer) err
 				"the PDB exceeds "+strconv.Itoa(maxPDBUpload)+" bytes", "limit", strconv.Itoa(maxPDBUpload))
 		}
 		if _, err := tmp.Write(req.GetChunk()); err != nil {
+			if errors.Is(err, session.ErrSpoolFull) {
+				return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_LIMIT_EXCEEDED, "ConvertPdb: "+err.Error())
+			}
 			return apiError(codes.Internal, pb.ErrorReason_ERROR_REASON_UNSPECIFIED, "spooling the PDB: "+err.Error())
 		}
 	}
@@ -59,7 +68,13 @@ func (s *symbolService) ConvertPdb(stream pb.SymbolService_ConvertPdbServer) err
 	if err := store.CheckName(name); err != nil {
 		return invalid("pdb_name", "%v", err)
 	}
-	tab, err := pdb.Open(tmp.Name())
+	// Read from the open file, not by its name: the reader's errors then
+	// never carry the spool's path.
+	res, err := pdb.Read(tmp.File(), tmp.Size(), name)
+	var tab *symbols.Table
+	if err == nil {
+		tab, err = symbols.New(res.Data)
+	}
 	if err != nil {
 		return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT,
 			"not a PDB Frost can read: "+err.Error(), "field", "chunk")

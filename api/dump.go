@@ -30,6 +30,11 @@ func (s *dumpService) DumpProcess(req *pb.DumpProcessRequest, stream pb.DumpServ
 	if req.GetPid() == 0 {
 		return invalid("pid", "name the process to dump (0 is the idle process, which has no user memory)")
 	}
+	release, err := s.c.admitStream(ctx, "DumpProcess", dumpChunk)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := vm.PlanProcessDump(ctx, uint64(req.GetPid()), req.GetLive())
 	if err != nil {
 		return dumpError(vm.Name, err)
@@ -91,6 +96,11 @@ func (s *dumpService) DumpModule(req *pb.DumpModuleRequest, stream pb.DumpServic
 	default:
 		return invalid("module", "name the module (name) or give its base address (base)")
 	}
+	release, err := s.c.admitStream(ctx, "DumpModule", dumpChunk)
+	if err != nil {
+		return err
+	}
+	defer release()
 	d, err := vm.DumpModule(ctx, q)
 	if err != nil {
 		return dumpError(vm.Name, err)

@@ -90,6 +90,11 @@ func (s *memoryService) StreamPhysical(req *pb.StreamPhysicalRequest, stream pb.
 		return err
 	}
 	ctx := stream.Context()
+	release, err := s.c.admitStream(ctx, "StreamPhysical", chunk)
+	if err != nil {
+		return err
+	}
+	defer release()
 	buf := make([]byte, chunk)
 	served := false
 	for done := uint64(0); done < req.GetLength(); {

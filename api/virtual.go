@@ -87,6 +87,11 @@ func (s *memoryService) StreamVirtual(req *pb.StreamVirtualRequest, stream pb.Me
 	if err != nil {
 		return err
 	}
+	release, err := s.c.admitStream(stream.Context(), "StreamVirtual", chunk)
+	if err != nil {
+		return err
+	}
+	defer release()
 	buf := make([]byte, chunk)
 	served := false
 	for done := uint64(0); done < req.GetLength(); {

@@ -27,6 +27,11 @@ type Config struct {
 	// Log gets what the sessions do on their own (a failed release, a
 	// kernel found again after a reset); nil means slog.Default().
 	Log *slog.Logger
+	// StreamLimits bound the streams of guest memory open at once (zero
+	// fields: DefaultStreamLimits); read once, at the first stream.
+	StreamLimits StreamLimits
+
+	shared *shared // made on first use (sharedOf); copies of c share it
 }
 
 func (c *Config) log() *slog.Logger {
