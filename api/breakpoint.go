@@ -138,6 +138,14 @@ func (s *breakpointService) Subscribe(req *pb.SubscribeRequest, stream pb.Breakp
 	first := &pb.Subscribed{SubscriptionId: id}
 	observers := make([]breakpoints.ID, 0, len(req.GetBreakpointIds()))
 	for _, b := range req.GetBreakpointIds() {
+		// An id that names no breakpoint would make a stream that
+		// never delivers anything.
+		if _, err := vm.Manager().Lookup(ctx, breakpoints.ID(b)); errors.Is(err, breakpoints.ErrUnknown) {
+			return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_BREAKPOINT_NOT_FOUND,
+				"no breakpoint "+uitoa(b)+" in "+vm.Name, "vm", vm.Name, "breakpoint_id", uitoa(b))
+		} else if err != nil {
+			return targetError(vm.Name, "looking up breakpoints in", err)
+		}
 		observers = append(observers, breakpoints.ID(b))
 	}
 	for _, spec := range req.GetBreakpoints() {
