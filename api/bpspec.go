@@ -59,13 +59,14 @@ func managerSpec(ctx context.Context, vm string, k *nt.Opened, s *pb.BreakpointS
 	if err := breakpoints.CheckCanonical(out.Address); err != nil {
 		return breakpoints.Spec{}, nil, invalid("spec.address", "%v", err)
 	}
-	if s.GetKind() != pb.BreakpointKind_BREAKPOINT_KIND_UNSPECIFIED {
-		return breakpoints.Spec{}, nil, notYet("choosing a breakpoint's kind", "breakpoints: a kind preference in its Spec (it places by capability: software under TCG, hardware under KVM)")
+	kind, err := kindChoice(s.GetKind())
+	if err != nil {
+		return breakpoints.Spec{}, nil, err
 	}
 	if sym := describe(ctx, k, proc, out.Address); sym.InModule() {
 		out.Symbol = sym.String()
 	}
-	spec := breakpoints.Spec{Addr: out.Address, Owner: owner}
+	spec := breakpoints.Spec{Addr: out.Address, Owner: owner, Kind: kind}
 	if s.GetBreakOnReturn() {
 		// At each accepted hit, a one-shot breakpoint on this call's
 		// return; its hits go to this breakpoint's subscribers.
@@ -120,6 +121,7 @@ func armedPB(a session.Armed) *pb.Breakpoint {
 	}
 	out.Id = uint64(a.ID)
 	out.Kind = placementKind(a.Placement)
+	out.VisibleToGuest = a.Placement.Visible
 	out.SubscriptionOwned = a.Sub != 0
 	out.Hits = a.Hits
 	return out
@@ -134,6 +136,9 @@ func placementKind(p breakpoints.Placement) pb.BreakpointKind {
 
 func bpError(vm string, err error) error {
 	var se *breakpoints.SlotError
+	if kerr := kindRefused(vm, err); kerr != nil {
+		return kerr
+	}
 	if asSlot(err, &se) {
 		return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BREAKPOINT_SLOT, err.Error(), "vm", vm)
 	}
