@@ -12,7 +12,9 @@ import (
 //
 // A private directory is a non-root frostd's default (/tmp/frost-<uid> or
 // $XDG_RUNTIME_DIR/frost). Its path is predictable, so anyone can create
-// it first; frostd accepts it only as the euid's own with mode 0700.
+// it first; frostd accepts it only as the euid's own with mode 0700, or
+// 0750 as --socket-group leaves it (a group that may enter but never
+// write, so it cannot replace the socket either).
 // Any other directory must at least not belong to another ordinary user.
 func checkSocketDir(dir string, euid int, private bool) error {
 	// Lstat: a symlink planted in /tmp would otherwise be followed to a
@@ -31,7 +33,7 @@ func checkSocketDir(dir string, euid int, private bool) error {
 	case private && int(st.Uid) != euid:
 		return fmt.Errorf("socket directory %s is owned by uid %d, not by you (uid %d): another user may have made it to take over frostd's socket; "+
 			"remove it (as its owner or root) so frostd creates it with mode 0700, or pick another socket with --listen", dir, st.Uid, euid)
-	case private && fi.Mode().Perm()&0o077 != 0:
+	case private && fi.Mode().Perm()&0o027 != 0:
 		return fmt.Errorf("socket directory %s has mode %#o: other users could replace frostd's socket in it; run chmod 0700 %s", dir, fi.Mode().Perm(), dir)
 	case !private && int(st.Uid) != euid && st.Uid != 0:
 		return fmt.Errorf("socket directory %s is owned by uid %d, neither you (uid %d) nor root: its owner could replace frostd's socket; pick another socket with --listen", dir, st.Uid, euid)

@@ -9,8 +9,8 @@ import (
 
 // A non-root frostd's default socket directory has a predictable name, so
 // another user can create it first and swap the socket (issue 19). It is
-// accepted only as the euid's own with mode 0700; any other directory only
-// if it is the euid's or root's.
+// accepted only as the euid's own with mode 0700 (0750 with
+// --socket-group); any other directory only if it is the euid's or root's.
 func TestCheckSocketDir(t *testing.T) {
 	const me = 1000
 	mk := func(t *testing.T, mode os.FileMode, uid int) string {
@@ -41,6 +41,7 @@ func TestCheckSocketDir(t *testing.T) {
 		{"own 0700", 0o700, self, self, true, ""},
 		{"own but 0755", 0o755, self, self, true, "chmod 0700"},
 		{"own but group-writable", 0o770, self, self, true, "chmod 0700"},
+		{"own, opened to --socket-group", 0o750, self, self, true, ""},
 		{"another user's", 0o700, 4242, me, true, "owned by uid 4242, not by you (uid 1000)"},
 		{"root's, for a user", 0o700, 0, me, true, "owned by uid 0"},
 		{"explicit, another user's", 0o700, 4242, me, false, "neither you (uid 1000) nor root"},
