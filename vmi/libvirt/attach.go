@@ -67,7 +67,10 @@ func (d *Domain) Attach(ctx context.Context, opt AttachOptions) (_ *Attachment, 
 		a.Network, a.Address = "tcp", port
 		device = "tcp:" + port
 	} else {
-		if a.Dir, err = os.MkdirTemp(opt.Dir, "frost-gdb-"); err != nil { // mode 0700
+		// Directories a frostd that died left here; best effort, as a
+		// leftover costs only an inode.
+		_, _ = ReapGDBDirs(opt.Dir)
+		if a.Dir, err = os.MkdirTemp(opt.Dir, gdbDirPrefix); err != nil { // mode 0700
 			return nil, fmt.Errorf("libvirt: attaching to domain %s: %w", d.d.Name, err)
 		}
 		defer func() {
