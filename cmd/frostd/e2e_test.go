@@ -65,7 +65,7 @@ func TestEndToEndOnLibvirt(t *testing.T) {
 	t.Run("python client", func(t *testing.T) { checkPythonClient(t, fd.sock, vm) })
 	t.Run("read and vtop", func(t *testing.T) { checkReadAndVtop(ctx, t, fd.cc, d, vm, pids["swapper.exe"]) })
 	t.Run("unknown symbol", func(t *testing.T) { checkUnknownSymbol(ctx, t, fd.cc, vm) })
-	t.Run("pending call", func(t *testing.T) { checkPendingCall(ctx, t, fd.cc, vm) })
+	t.Run("breakpoint kinds", func(t *testing.T) { checkBreakpointKinds(ctx, t, fd.cc, vm) })
 	t.Run("breakpoint stream", func(t *testing.T) {
 		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], false)
 		checkBreakpointStream(ctx, t, fd.cc, vm, pids["writer.exe"], true)
