@@ -101,6 +101,18 @@ func (b *Booter) Boot(req BootRequest) (*BootJob, error) {
 	if b.jobs == nil {
 		b.jobs = map[string]*BootJob{}
 	}
+	// The domain is written down as paused before it is started paused:
+	// a crash at any point after leaves it to the guard or the next
+	// frostd, never `paused (user)` with nobody knowing. Without a
+	// working record the boot is refused.
+	var end func()
+	if b.Registry != nil {
+		var err error
+		if end, err = b.Registry.BeginHold(Hold{VM: req.Name, Kind: HoldPaused}); err != nil {
+			b.mu.Unlock()
+			return nil, err
+		}
+	}
 	j := &BootJob{name: req.Name, changed: make(chan struct{})}
 	b.jobs[req.Name] = j
 	b.mu.Unlock()
@@ -108,6 +120,9 @@ func (b *Booter) Boot(req BootRequest) (*BootJob, error) {
 	go func() {
 		r := &BootResult{Name: req.Name, Winboot: req.Winboot, Started: time.Now()}
 		b.run(j, req, r)
+		if end != nil {
+			end()
+		}
 		r.Finished = time.Now()
 		log := b.Config.log().With("vm", req.Name)
 		if r.Err != nil {

@@ -32,6 +32,12 @@ type Registry struct {
 	// be told from one that is no domain at all (a typo). Nil without
 	// libvirt.
 	hv Hypervisor
+	// recovering are VMs a dead frostd held that are being let go;
+	// calls on them wait for that (Recover).
+	recovering map[string]bool
+	// rec writes holds down before they begin (the state file and the
+	// guard); nil records nothing.
+	rec Recorder
 }
 
 // NewRegistry makes an empty registry. observe, if not nil, is called with
@@ -67,10 +73,13 @@ const domainListTimeout = 5 * time.Second
 // whether the name is a domain at all.
 func (r *Registry) Get(name string) (*Session, error) {
 	r.mu.Lock()
-	s, hv := r.sessions[name], r.hv
+	s, hv, recovering := r.sessions[name], r.hv, r.recovering[name]
 	r.mu.Unlock()
 	if s != nil {
 		return s, nil
+	}
+	if recovering {
+		return nil, &RecoveringError{Name: name}
 	}
 	if hv == nil {
 		return nil, &NotAttachedError{Name: name}
@@ -169,14 +178,18 @@ func (r *Registry) notify() {
 
 // CloseAll lets every VM go: its breakpoints are removed and the guest
 // resumes (D;1). It is the shutdown path, so it tries every VM and
-// returns every failure.
+// returns every failure. A VM stays recorded until it is let go, so a
+// crash halfway leaves it to the guard.
 func (r *Registry) CloseAll(ctx context.Context) error {
 	var errs []error
 	for _, name := range r.Names() {
-		if s := r.Remove(name); s != nil {
+		if s := r.Lookup(name); s != nil {
 			if err := s.Close(ctx); err != nil {
+				// Still recorded: a second try, or the guard, lets it go.
 				errs = append(errs, err)
+				continue
 			}
+			r.Remove(name)
 		}
 	}
 	return errors.Join(errs...)
