@@ -30,6 +30,12 @@ type request struct {
 	// batch have answered OK, and drops it if one did not (a step-over
 	// must not step with its breakpoint still in).
 	needOK []*request
+	// pipelined lets a resume go out in the same write as the requests
+	// ahead of it, before their replies: QEMU answers them in order before
+	// it resumes, and replies that come while the guest runs are not
+	// acked (an ack would stop it). needOK is then checked afterwards by
+	// the caller, not before sending. It saves a round trip per step-over.
+	pipelined bool
 
 	// Set by the owner.
 	frame     []byte    // the encoded packet, kept for retransmission
@@ -316,7 +322,7 @@ func (e *engine) pump() {
 			continue
 		}
 		r := b.reqs[b.next]
-		if r.kind == kindResume && len(e.unacked)+len(e.awaiting) > 0 {
+		if r.kind == kindResume && !r.pipelined && len(e.unacked)+len(e.awaiting) > 0 {
 			// Every reply before a resume must have come in, and its ack
 			// gone out ahead of the resume: an ack that reaches QEMU after
 			// the guest started is a byte sent to a running guest, and
@@ -328,7 +334,7 @@ func (e *engine) pump() {
 			e.fail(r, context.Cause(b.ctx))
 			continue
 		}
-		if err := depsFailed(r); err != nil {
+		if err := depsFailed(r); err != nil && !r.pipelined {
 			e.fail(r, err)
 			continue
 		}

@@ -63,10 +63,17 @@ func (c *Client) Step(ctx context.Context, th ThreadID) (*Stop, error) {
 // StepOver moves vCPU th past the breakpoints at its instruction: a
 // breakpoint must be removed to step over it, since "c" or "s" on it
 // re-hits it at once. The connection's owner does it in one go: it
-// removes them, steps th once every removal answered OK (if one did not,
-// nothing is stepped), and re-inserts them right after the step's stop,
-// in the same write as the stop's register read. They stay armed as far
-// as the client's bookkeeping is concerned.
+// removes them, steps th, and re-inserts them right after the step's
+// stop, in the same write as the stop's register read. They stay armed
+// as far as the client's bookkeeping is concerned.
+//
+// When this client armed every one of them, the removals and the step go
+// out in one write (one round trip fewer per hit): a removal of a
+// breakpoint QEMU accepted does not fail, and if one did all the same,
+// the step would only re-hit it without moving, which the caller hears of
+// as the removal's error with the stop. A breakpoint the client did not
+// arm may well be absent, so the step then waits until every removal
+// answered OK (if one did not, nothing is stepped).
 func (c *Client) StepOver(ctx context.Context, th ThreadID, bps ...Breakpoint) (*Stop, error) {
 	return c.step(ctx, th, bps)
 }
@@ -87,7 +94,7 @@ func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Sto
 	if c.sstepFlags != 0 && !c.sstepSet {
 		flags = req("Qqemu.sstep=%x", c.sstepFlags)
 	}
-	step := &request{payload: fmt.Appendf(nil, "vCont;s:%s", th), kind: kindResume, needOK: remove}
+	step := &request{payload: fmt.Appendf(nil, "vCont;s:%s", th), kind: kindResume, needOK: remove, pipelined: c.allArmed(over)}
 	var hc *request
 	if !c.vCont["s"] {
 		// Without vCont, "s" steps the vCPU that Hc selected.
@@ -117,6 +124,11 @@ func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Sto
 	if step.err != nil {
 		return nil, errors.Join(append(errs, step.err)...) // not sent: the guest did not move
 	}
+	if step.pipelined && len(errs) > 0 {
+		// The step went out with the removals and a removal failed: the
+		// stop below is where it ended, likely the same instruction.
+		errs = append(errs, fmt.Errorf("gdbstub: stepped with a breakpoint whose removal failed"))
+	}
 	// The step is done; a failed flags or Hc packet only means it ran with
 	// the stub's previous settings, which the caller should hear of along
 	// with the stop.
@@ -137,4 +149,17 @@ func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Sto
 	}
 	stop, err := c.e.waitStop(ctx, step.seq)
 	return stop, errors.Join(append(errs, err)...)
+}
+
+// allArmed says whether this client armed every breakpoint in bps (and
+// there is one): their removals can be pipelined with the step.
+func (c *Client) allArmed(bps []Breakpoint) bool {
+	c.bpMu.Lock()
+	defer c.bpMu.Unlock()
+	for _, bp := range bps {
+		if !c.armed[bp.normalized()] {
+			return false
+		}
+	}
+	return len(bps) > 0
 }

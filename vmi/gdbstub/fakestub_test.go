@@ -50,15 +50,21 @@ type fakeStub struct {
 	memory      map[uint64]byte // bytes written with M (virtual and physical alike)
 
 	// Scripted misbehaviour.
-	nak      map[string]int // NAK the next n receipts of a packet
-	corrupt  map[string]int // send the reply to a packet with a bad checksum n times
-	swallow  string         // a packet starting with this gets no ack and no reply
-	closeOn  string         // a packet starting with this closes the connection
-	holdM    int            // hold "m" replies until this many "m" requests are in
-	heldM    []string
-	onStop   func(f *fakeStub) // runs when the guest stops (interrupt, step, hit)
-	sentRaw  []string          // everything written, for framing checks
-	received bytes.Buffer      // every byte received
+	nak     map[string]int // NAK the next n receipts of a packet
+	corrupt map[string]int // send the reply to a packet with a bad checksum n times
+	swallow string         // a packet starting with this gets no ack and no reply
+	closeOn string         // a packet starting with this closes the connection
+	holdM   int            // hold "m" replies until this many "m" requests are in
+	// holdReplyTo: the reply to a packet starting with this waits until
+	// the next packet arrives (and goes out before it is handled, as
+	// QEMU answers in order): a client that waits for it before sending
+	// on waits for ever.
+	holdReplyTo string
+	heldReply   *string
+	heldM       []string
+	onStop      func(f *fakeStub) // runs when the guest stops (interrupt, step, hit)
+	sentRaw     []string          // everything written, for framing checks
+	received    bytes.Buffer      // every byte received
 }
 
 // fakeCPU is one vCPU: cur is its real state, synced what QEMU's copy
@@ -223,6 +229,11 @@ func (f *fakeStub) feed(ch byte) {
 
 func (f *fakeStub) packet(p string) {
 	f.log = append(f.log, p)
+	if f.heldReply != nil {
+		f.log = append(f.log, "<held reply sent>")
+		f.reply(*f.heldReply)
+		f.heldReply = nil
+	}
 	if n := f.nak[p]; n > 0 {
 		f.nak[p] = n - 1
 		f.writeStr("-")
@@ -246,6 +257,10 @@ func (f *fakeStub) packet(p string) {
 		return
 	}
 	if r, ok := f.answerOrResume(p); ok {
+		if f.holdReplyTo != "" && strings.HasPrefix(p, f.holdReplyTo) {
+			f.heldReply = &r
+			return
+		}
 		if n := f.corrupt[p]; n > 0 {
 			f.corrupt[p] = n - 1
 			bad := appendPacket(nil, []byte(r))
