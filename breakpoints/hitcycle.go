@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/frostvmi/frost/vmi"
@@ -53,11 +54,12 @@ func (m *Manager) handleStop(at time.Time, stop *vmi.Stop) {
 		return
 	}
 	hit := m.newHit(at, stop, regs, rip)
+	verdicts := m.callOut(hit, s)
 	if m.suppressed(hit) {
 		m.stepAndResume(hit, regs)
 		return
 	}
-	matched := m.match(hit, s)
+	matched := m.match(hit, s, verdicts)
 	if len(matched) == 0 {
 		m.stepAndResume(hit, regs)
 		return
@@ -78,29 +80,104 @@ func (m *Manager) newHit(at time.Time, stop *vmi.Stop, regs *vmi.Registers, rip 
 	}
 	h.RSP, _ = regs.Uint("rsp")
 	h.CR3, _ = regs.Uint("cr3")
-	if m.opts.Threads != nil {
-		th, err := bounded(m, func(ctx context.Context) (uint64, error) { return m.opts.Threads.CurrentThread(ctx, h) })
-		if err != nil {
-			m.log.Debug("cannot name the thread at a hit", "addr", hexAddr(rip), "err", err)
-		} else {
-			h.Thread, h.ThreadKnown = th, true
-		}
-	}
 	return h
 }
 
-// match runs the slot's observers' filters, in the order they were
-// added.
-func (m *Manager) match(h *Hit, s *slot) []*observer {
-	var out []*observer
-	for _, o := range s.observers {
-		if o.call != nil && !(h.RSP > o.call.RSP && h.sameThread(o.call)) {
-			continue // not the return of the call it waits for
+// verdict is a filter's answer, decided ahead of match.
+type verdict struct {
+	decided bool
+	ok      bool
+	err     error
+}
+
+// callOut names the hit's thread and runs the filters of s's observers
+// that call out of the package (thread and process predicates, a
+// translator), all in one bounded call: one goroutine and one deadline
+// per hit, where the thread and each such filter used to take their own,
+// each a hand-off between OS threads that frostd paid for on every hit.
+// It sets h.Thread and returns the verdicts by observer index; nil when
+// nothing needs to call out. If the call overruns FilterTimeout, the
+// thread stays unknown and those filters count as not matching
+// (ErrFilterTimeout), as each did on its own before.
+func (m *Manager) callOut(h *Hit, s *slot) []verdict {
+	calls := func(o *observer) bool {
+		f := &o.spec.Filter
+		return f.Thread != nil || f.Process != nil || f.Physical != nil
+	}
+	if m.opts.Threads == nil && !slices.ContainsFunc(s.observers, calls) {
+		return nil
+	}
+	// The goroutine may outlive the deadline: it works on copies, never on
+	// the manager's state (the slot's observers may change meanwhile).
+	obs := slices.Clone(s.observers)
+	hc := *h
+	type result struct {
+		thread   uint64
+		known    bool
+		verdicts []verdict
+	}
+	r, err := bounded(m, func(ctx context.Context) (result, error) {
+		var r result
+		if m.opts.Threads != nil {
+			th, err := m.opts.Threads.CurrentThread(ctx, &hc)
+			if err != nil {
+				m.log.Debug("cannot name the thread at a hit", "addr", hexAddr(hc.Addr), "err", err)
+			} else {
+				hc.Thread, hc.ThreadKnown = th, true
+				r.thread, r.known = th, true
+			}
 		}
-		if as := o.spec.AddressSpace; as != nil && !as.matches(h.CR3) {
+		r.verdicts = make([]verdict, len(obs))
+		for i, o := range obs {
+			if !calls(o) || !preMatch(o, &hc) {
+				continue
+			}
+			ok, err := o.spec.Filter.match(ctx, &hc)
+			r.verdicts[i] = verdict{decided: true, ok: ok, err: err}
+		}
+		return r, nil
+	})
+	if err != nil {
+		m.log.Debug("cannot name the thread at a hit", "addr", hexAddr(h.Addr), "err", err)
+		out := make([]verdict, len(obs))
+		for i, o := range obs {
+			if calls(o) {
+				out[i] = verdict{decided: true, err: err}
+			}
+		}
+		return out
+	}
+	h.Thread, h.ThreadKnown = r.thread, r.known
+	return r.verdicts
+}
+
+// preMatch is what an observer asks of a hit before its filter: the
+// return of its call, in its address space.
+func preMatch(o *observer, h *Hit) bool {
+	if o.call != nil && !(h.RSP > o.call.RSP && h.sameThread(o.call)) {
+		return false // not the return of the call it waits for
+	}
+	if as := o.spec.AddressSpace; as != nil && !as.matches(h.CR3) {
+		return false
+	}
+	return true
+}
+
+// match runs the slot's observers' filters, in the order they were
+// added; those callOut decided (verdicts, by index) are not run again.
+func (m *Manager) match(h *Hit, s *slot, verdicts []verdict) []*observer {
+	var out []*observer
+	for i, o := range s.observers {
+		if !preMatch(o, h) {
 			continue
 		}
-		ok, err := m.filter(&o.spec.Filter, h)
+		var ok bool
+		var err error
+		if i < len(verdicts) && verdicts[i].decided {
+			ok, err = verdicts[i].ok, verdicts[i].err
+		} else {
+			ok, err = m.filter(&o.spec.Filter, h)
+		}
 		if err != nil {
 			m.log.Warn("breakpoint filter could not decide; hit not delivered", "id", o.id, "owner", o.spec.Owner, "addr", hexAddr(h.Addr), "err", err)
 		}
