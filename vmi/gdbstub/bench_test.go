@@ -37,9 +37,10 @@ var cycleTargets = []struct {
 
 // BenchmarkBreakpointCycle is one breakpoint hit handled end to end:
 // continue, the hit with its register snapshot (Hg, g), a handler that
-// reads a register, and step-over (z0; vCont;s; at the step's stop Hg, g
-// and Z0 in one write). "bare" sends the same packets with no client:
-// hand-framed, in the same order and batching, read synchronously.
+// reads a register, and step-over (z0 and vCont;s in one write; at the
+// step's stop Hg, g and Z0 in one write). "bare" sends the same packets
+// with no client: hand-framed, in the same order and batching, read
+// synchronously.
 //
 // The guest's own time between hits is part of every cycle and varies
 // with its state (QEMU drops its translated code at each breakpoint
@@ -176,8 +177,10 @@ func bareCycles(b *testing.B, m *minint.Machine, fn uint64, n int) []time.Durati
 		th := s.Thread.String()
 		regs := p.batch(b, "Hg"+th, "g")
 		_ = regs[1][rcx : rcx+16] // the handler's register
-		p.exchange(b, "z0,"+z)
-		p.resume(b, "vCont;s:"+th)
+		p.write(b, "z0,"+z, "vCont;s:"+th)
+		if r := p.packet(b); r != "OK" {
+			b.Fatalf("z0: %q", r)
+		}
 		p.packet(b) // the step's stop
 		p.batch(b, "Hg"+th, "g", "Z0,"+z)
 		took = append(took, time.Since(start))
