@@ -11,6 +11,12 @@ modules generated from proto/frost/v1 by generate.sh:
 Call /usr/bin/python3 explicitly: Debian's python3-grpcio is installed for
 it only. Errors print the status code and frostd's ErrorDetail (its reason
 and metadata), the way a program would act on them.
+
+The memory read goes through frost_local.Reader: on frostd's host it maps
+guest RAM (frostd hands it out read-only on its side socket) and walks the
+process's page tables itself, asking frostd only for pages that are not
+present in hardware; elsewhere, or with --no-local, it reads over gRPC.
+--compare reads the range over gRPC too and says whether the bytes match.
 """
 
 import argparse
@@ -29,6 +35,9 @@ def parse_args():
     p.add_argument("--process", default="swapper.exe", help="process whose memory to read")
     p.add_argument("--address", type=lambda s: int(s, 0), help="VA to read (default: the start of its first committed VAD)")
     p.add_argument("--length", type=int, default=64)
+    p.add_argument("--no-local", action="store_true", help="read over gRPC only, never through a local mapping")
+    p.add_argument("--compare", action="store_true", help="also read over gRPC and say whether the bytes match")
+    p.add_argument("--no-hexdump", action="store_true", help="do not print the bytes read")
     p.add_argument("--stack-at", metavar="SYMBOL",
                    help="break once at SYMBOL (module!name) in the process and print the call stack there")
     return p.parse_args()
@@ -94,6 +103,32 @@ def print_stack(args, target, breakpoint_pb2, bps, common_pb2):
         stream.cancel()
 
 
+def read_memory(args, target, address, mem, memory_pb2, common_pb2):
+    """Reads args.length bytes at address in target, locally when it can."""
+    import frost_local
+    reader = frost_local.Reader(args.socket, args.vm, mem, memory_pb2, common_pb2, local=not args.no_local)
+    try:
+        if reader.ram is not None:
+            print("\nlocal memory: %s of %d MiB mapped read-only" % (reader.kind, len(reader.ram) >> 20))
+        else:
+            print("\nlocal memory: not used (%s); reading over gRPC" % reader.why)
+        # The first read learns the DTB from frostd; the second walks locally.
+        reader.read_virtual(target.pid, address, args.length)
+        reader.local_pages = reader.remote_calls = 0
+        data, unserved = reader.read_virtual(target.pid, address, args.length)
+        print("%s (pid %d) at %#x: %d page(s) from the mapping, %d call(s) to frostd" % (
+            target.name, target.pid, address, reader.local_pages, reader.remote_calls))
+        if not args.no_hexdump:
+            hexdump(address, data, unserved)
+        if args.compare:
+            ref = mem.ReadVirtual(memory_pb2.ReadVirtualRequest(
+                vm=args.vm, space=common_pb2.AddressSpace(pid=target.pid),
+                address=address, length=args.length), timeout=30)
+            print("same bytes as frostd's ReadVirtual: %s" % ("yes" if ref.data == data else "NO"))
+    finally:
+        reader.close()
+
+
 def main():
     args = parse_args()
     sys.path.insert(0, args.gen)
@@ -134,11 +169,7 @@ def main():
                 print("%s has no VADs to read; pass --address" % args.process, file=sys.stderr)
                 return 1
             address = committed[0].start
-        read = mem.ReadVirtual(memory_pb2.ReadVirtualRequest(
-            vm=args.vm, space=common_pb2.AddressSpace(pid=target.pid),
-            address=address, length=args.length), timeout=30)
-        print("\n%s (pid %d) at %#x:" % (target.name, target.pid, address))
-        hexdump(address, read.data, read.pages)
+        read_memory(args, target, address, mem, memory_pb2, common_pb2)
     except grpc.RpcError as err:
         print("frost_client: " + describe(err, common_pb2, rpc_status_pb2), file=sys.stderr)
         return 1
