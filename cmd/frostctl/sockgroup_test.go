@@ -50,3 +50,19 @@ func TestGroupDenial(t *testing.T) {
 		t.Errorf("directory shared with a group: %q %v", msg, ok)
 	}
 }
+
+// TestGroupDenialOfThisProcess: groupDenial with the process's own
+// groups: a socket whose group the process has gives no group message.
+func TestGroupDenialOfThisProcess(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "frostd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	os.Chown(sock, -1, os.Getegid())
+	os.Chmod(sock, 0o660)
+	if msg, ok := groupDenial(sock); ok {
+		t.Errorf("the process's own group: %q", msg)
+	}
+}
