@@ -46,7 +46,7 @@ func checkRange(address, length uint64) error {
 }
 
 func (s *memoryService) ReadPhysical(ctx context.Context, req *pb.ReadPhysicalRequest) (*pb.ReadPhysicalResponse, error) {
-	vm, err := s.c.get(req.GetVm())
+	vm, gone, err := s.c.getForRead(req.GetVm(), req.GetPostMortem())
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *memoryService) ReadPhysical(ctx context.Context, req *pb.ReadPhysicalRe
 	if err := servedAny(vm.Name, "ReadPhysical", pages); err != nil {
 		return nil, err
 	}
-	return &pb.ReadPhysicalResponse{Data: buf, Pages: pages}, nil
+	return &pb.ReadPhysicalResponse{Data: buf, Pages: pages, PostMortem: gone}, nil
 }
 
 func chunkSize(req uint32) (int, error) {
@@ -78,7 +78,7 @@ func chunkSize(req uint32) (int, error) {
 }
 
 func (s *memoryService) StreamPhysical(req *pb.StreamPhysicalRequest, stream pb.MemoryService_StreamPhysicalServer) error {
-	vm, err := s.c.get(req.GetVm())
+	vm, gone, err := s.c.getForRead(req.GetVm(), req.GetPostMortem())
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (s *memoryService) StreamPhysical(req *pb.StreamPhysicalRequest, stream pb.
 			served = served || p.Served
 		}
 		// The chunk's pieces are relative to its own data.
-		if err := stream.Send(&pb.StreamPhysicalResponse{Address: addr, Data: buf[:n], Pages: pages}); err != nil {
+		if err := stream.Send(&pb.StreamPhysicalResponse{Address: addr, Data: buf[:n], Pages: pages, PostMortem: gone}); err != nil {
 			return err
 		}
 		done += n

@@ -22,6 +22,11 @@ func (c *Config) get(name string) (*session.Session, error) {
 	if err != nil {
 		return nil, sessionError(name, err)
 	}
+	// A guest whose QEMU exited stays registered until detached: every
+	// call but Detach (and post-mortem reads, getForRead) says so.
+	if gerr := s.Gone(); gerr != nil {
+		return nil, goneError(s.Name, gerr)
+	}
 	return s, nil
 }
 

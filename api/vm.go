@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 
@@ -32,7 +33,7 @@ func (s *vmService) ListDomains(ctx context.Context, _ *pb.ListDomainsRequest) (
 	}
 	ds, err := h.Domains(ctx)
 	if err != nil {
-		return nil, targetError("libvirt", "listing domains of", err)
+		return nil, hypervisorError("libvirt", "listing domains of", err)
 	}
 	resp := &pb.ListDomainsResponse{}
 	for _, d := range ds {
@@ -59,7 +60,15 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	}
 	d, err := session.FindDomain(ctx, h, req.GetName())
 	if err != nil {
-		return nil, targetError(req.GetName(), "looking up", err)
+		return nil, hypervisorError(req.GetName(), "looking up", err)
+	}
+	if old := s.c.Registry.Lookup(d.Name); old != nil && old.Gone() != nil {
+		// Its QEMU exited, and the domain may run again (virsh start):
+		// the dead session goes, and this attach takes the new QEMU.
+		if s.c.Registry.Remove(d.Name) == old {
+			_ = old.Close(context.WithoutCancel(ctx))
+			s.c.Log.Info("replacing the session of a gone guest", "vm", d.Name, "was", old.Gone())
+		}
 	}
 	if s.c.Registry.Lookup(d.Name) != nil {
 		return nil, apiError(codes.AlreadyExists, pb.ErrorReason_ERROR_REASON_VM_ALREADY_ATTACHED,
@@ -70,7 +79,7 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 	}
 	t, err := s.c.Attach(ctx, d.Name)
 	if err != nil {
-		return nil, targetError(d.Name, "attaching", err)
+		return nil, hypervisorError(d.Name, "attaching", err)
 	}
 	vm, err := s.c.newSession(d.Name, d.UUID, t)
 	if err != nil {
@@ -95,7 +104,7 @@ func (s *vmService) Attach(ctx context.Context, req *pb.AttachRequest) (*pb.Atta
 }
 
 func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.DetachResponse, error) {
-	if _, err := s.c.get(req.GetVm()); err != nil {
+	if _, _, err := s.c.getAny(req.GetVm()); err != nil {
 		return nil, err
 	}
 	vm := s.c.Registry.Remove(req.GetVm())
@@ -103,9 +112,16 @@ func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.Deta
 		// Detached by a concurrent call: the outcome asked for holds.
 		return &pb.DetachResponse{}, nil
 	}
+	if gerr := vm.Gone(); gerr != nil {
+		// Nothing to let go: QEMU exited. Frost forgets the guest; its
+		// log says why it was gone rather than a detach error.
+		_ = vm.Close(context.WithoutCancel(ctx))
+		s.c.Log.Info("detached a gone guest", "vm", vm.Name, "gone", gerr)
+		return &pb.DetachResponse{}, nil
+	}
 	// The guest must be let go even if the client gives up waiting.
 	if err := vm.Close(context.WithoutCancel(ctx)); err != nil {
-		return nil, targetError(vm.Name, "detaching", err)
+		return nil, hypervisorError(vm.Name, "detaching", err)
 	}
 	s.c.Log.Info("detached", "vm", vm.Name)
 	return &pb.DetachResponse{}, nil
@@ -121,7 +137,7 @@ func (s *vmService) GetVM(ctx context.Context, req *pb.GetVMRequest) (*pb.GetVMR
 	}
 	d, err := session.FindDomain(ctx, h, req.GetVm())
 	if err != nil {
-		return nil, targetError(req.GetVm(), "looking up", err)
+		return nil, hypervisorError(req.GetVm(), "looking up", err)
 	}
 	resp := &pb.GetVMResponse{Domain: s.domain(d)}
 	vm := s.c.Registry.Lookup(d.Name)
@@ -170,4 +186,15 @@ func domainState(s vmi.DomainState) pb.DomainState {
 		return pb.DomainState_DOMAIN_STATE_PM_SUSPENDED
 	}
 	return pb.DomainState_DOMAIN_STATE_UNSPECIFIED
+}
+
+// hypervisorError is targetError, but a call made while libvirtd is away
+// (restarting; frostd reconnects with backoff) is Unavailable, which
+// clients retry, rather than Internal with a dead socket's error.
+func hypervisorError(vm, op string, err error) error {
+	if errors.Is(err, vmi.ErrHypervisorUnavailable) {
+		return apiError(codes.Unavailable, pb.ErrorReason_ERROR_REASON_HYPERVISOR,
+			fmt.Sprintf("%s %s: %v", op, vm, err), "vm", vm)
+	}
+	return targetError(vm, op, err)
 }

@@ -28,6 +28,11 @@ func DialLibvirt(ctx context.Context, target string) (*LibvirtConn, error) {
 	return libvirt.Dial(ctx, target)
 }
 
+// ErrHypervisorUnavailable matches (errors.Is) a call made while
+// libvirtd is away (restarting): the connection dials again with backoff,
+// and the call may be retried.
+var ErrHypervisorUnavailable = libvirt.ErrUnavailable
+
 // DomainInfo is one domain of a listing: name, UUID (canonical form), id
 // (-1 while not running) and state.
 type DomainInfo = libvirt.DomainInfo

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -71,7 +72,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 		}
 	})
 	acfg := api.Config{Registry: reg, AllowWrite: c.allowWrite, DataDir: c.dataDir, Log: log}
-	if conn := dialLibvirt(ctx, c, log); conn != nil {
+	conn := dialLibvirt(ctx, c, log)
+	if conn != nil {
 		defer conn.Close()
 		acfg.Hypervisor = conn
 		acfg.Attach = func(ctx context.Context, name string) (vmi.Target, error) {
@@ -115,6 +117,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	rec.useHealth(hs)
+	if conn != nil {
+		watchLibvirt(conn, hs, rec, log)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
@@ -166,18 +171,52 @@ func stopServer(srv *grpc.Server, log *slog.Logger) {
 	}
 }
 
-// dialLibvirt connects once at start. Without libvirtd frostd still
-// serves what needs none (symbols), and the VM calls say libvirt is
-// missing.
+// dialLibvirt connects at start. A libvirtd that is not there (yet) or
+// restarts later is dialled again in the background, with backoff; the VM
+// calls meanwhile say "libvirtd unavailable, reconnecting" (Unavailable)
+// and the symbol calls, which need no libvirtd, go on.
 func dialLibvirt(ctx context.Context, c *config, log *slog.Logger) *libvirt.Conn {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := libvirt.Dial(dctx, c.libvirtURI)
+	conn, err := libvirt.Open(dctx, c.libvirtURI)
 	if err != nil {
-		log.Warn("no libvirt connection: the VM calls will fail until frostd restarts", "libvirt", c.libvirtURI, "error", err)
-		return nil
+		log.Warn("libvirtd unavailable at start: reconnecting in the background; the VM calls fail until then", "libvirt", c.libvirtURI, "error", err)
 	}
 	return conn
+}
+
+// watchLibvirt reports the VM services NOT_SERVING while libvirtd is away,
+// and logs each loss and reconnection. Back up, they serve again unless
+// the crash record is what stops them.
+func watchLibvirt(conn *libvirt.Conn, hs *health.Server, rec *crashRecord, log *slog.Logger) {
+	var mu sync.Mutex // Watch's first call may race the reconnector's
+	wasUp := true
+	conn.Watch(func(up bool, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		st := healthpb.HealthCheckResponse_SERVING
+		switch {
+		case !up:
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+			if wasUp {
+				log.Error("libvirtd unavailable: reconnecting with backoff (VM services NOT_SERVING)", "libvirt", conn.Target(), "error", err)
+			}
+		case !wasUp:
+			log.Info("libvirtd connected again: VM services SERVING", "libvirt", conn.Target())
+		}
+		wasUp = up
+		if up {
+			rec.mu.Lock()
+			broken := rec.lastErr != nil
+			rec.mu.Unlock()
+			if broken {
+				return // the crash record keeps them NOT_SERVING
+			}
+		}
+		for _, name := range vmServices() {
+			hs.SetServingStatus(name, st)
+		}
+	})
 }
 
 func openStore(c *config, log *slog.Logger) *store.Store {

@@ -70,8 +70,8 @@ func (d *Domain) UUID() string { return formatUUID(d.d.UUID) }
 // Domains lists every domain, running or not, with its state.
 func (c *Conn) Domains(ctx context.Context) ([]DomainInfo, error) {
 	flags := golibvirt.ConnectListDomainsActive | golibvirt.ConnectListDomainsInactive
-	doms, err := call(ctx, "listing domains", func() ([]golibvirt.Domain, error) {
-		doms, _, err := c.l.ConnectListAllDomains(1, flags)
+	doms, err := call(ctx, c, "listing domains", func(l *golibvirt.Libvirt) ([]golibvirt.Domain, error) {
+		doms, _, err := l.ConnectListAllDomains(1, flags)
 		return doms, err
 	})
 	if err != nil {
@@ -104,7 +104,7 @@ func (c *Conn) Lookup(ctx context.Context, s string) (*Domain, error) {
 // LookupByName finds a domain by name; an unknown name matches
 // ErrNoDomain.
 func (c *Conn) LookupByName(ctx context.Context, name string) (*Domain, error) {
-	d, err := call(ctx, "looking up domain "+name, func() (golibvirt.Domain, error) { return c.l.DomainLookupByName(name) })
+	d, err := call(ctx, c, "looking up domain "+name, func(l *golibvirt.Libvirt) (golibvirt.Domain, error) { return l.DomainLookupByName(name) })
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (c *Conn) LookupByUUID(ctx context.Context, uuid string) (*Domain, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := call(ctx, "looking up domain "+uuid, func() (golibvirt.Domain, error) { return c.l.DomainLookupByUUID(u) })
+	d, err := call(ctx, c, "looking up domain "+uuid, func(l *golibvirt.Libvirt) (golibvirt.Domain, error) { return l.DomainLookupByUUID(u) })
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (c *Conn) LookupByUUID(ctx context.Context, uuid string) (*Domain, error) {
 
 // Define defines (persistently) the domain described by xml.
 func (c *Conn) Define(ctx context.Context, xml string) (*Domain, error) {
-	d, err := call(ctx, "defining a domain", func() (golibvirt.Domain, error) { return c.l.DomainDefineXML(xml) })
+	d, err := call(ctx, c, "defining a domain", func(l *golibvirt.Libvirt) (golibvirt.Domain, error) { return l.DomainDefineXML(xml) })
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +135,8 @@ func (c *Conn) Define(ctx context.Context, xml string) (*Domain, error) {
 
 // State reports the domain's state.
 func (d *Domain) State(ctx context.Context) (State, error) {
-	s, err := call(ctx, "state of domain "+d.d.Name, func() (int32, error) {
-		s, _, err := d.c.l.DomainGetState(d.d, 0)
+	s, err := call(ctx, d.c, "state of domain "+d.d.Name, func(l *golibvirt.Libvirt) (int32, error) {
+		s, _, err := l.DomainGetState(d.d, 0)
 		return s, err
 	})
 	return State(s), err
@@ -150,7 +150,7 @@ func (d *Domain) Start(ctx context.Context, paused bool) error {
 	if paused {
 		flags = uint32(golibvirt.DomainStartPaused)
 	}
-	dom, err := call(ctx, "starting domain "+d.d.Name, func() (golibvirt.Domain, error) { return d.c.l.DomainCreateWithFlags(d.d, flags) })
+	dom, err := call(ctx, d.c, "starting domain "+d.d.Name, func(l *golibvirt.Libvirt) (golibvirt.Domain, error) { return l.DomainCreateWithFlags(d.d, flags) })
 	if err == nil {
 		d.d = dom // now carries the running domain's id
 	}
@@ -159,28 +159,28 @@ func (d *Domain) Start(ctx context.Context, paused bool) error {
 
 // Suspend pauses the domain's vCPUs.
 func (d *Domain) Suspend(ctx context.Context) error {
-	return call0(ctx, "suspending domain "+d.d.Name, func() error { return d.c.l.DomainSuspend(d.d) })
+	return call0(ctx, d.c, "suspending domain "+d.d.Name, func(l *golibvirt.Libvirt) error { return l.DomainSuspend(d.d) })
 }
 
 // Resume runs the domain's vCPUs again.
 func (d *Domain) Resume(ctx context.Context) error {
-	return call0(ctx, "resuming domain "+d.d.Name, func() error { return d.c.l.DomainResume(d.d) })
+	return call0(ctx, d.c, "resuming domain "+d.d.Name, func(l *golibvirt.Libvirt) error { return l.DomainResume(d.d) })
 }
 
 // Reset resets the machine at once, like the reset button (QMP
 // system_reset); libvirt reports it as a REBOOT event.
 func (d *Domain) Reset(ctx context.Context) error {
-	return call0(ctx, "resetting domain "+d.d.Name, func() error { return d.c.l.DomainReset(d.d, 0) })
+	return call0(ctx, d.c, "resetting domain "+d.d.Name, func(l *golibvirt.Libvirt) error { return l.DomainReset(d.d, 0) })
 }
 
 // Destroy kills the domain's QEMU.
 func (d *Domain) Destroy(ctx context.Context) error {
-	return call0(ctx, "destroying domain "+d.d.Name, func() error { return d.c.l.DomainDestroy(d.d) })
+	return call0(ctx, d.c, "destroying domain "+d.d.Name, func(l *golibvirt.Libvirt) error { return l.DomainDestroy(d.d) })
 }
 
 // Undefine removes a defined domain's configuration.
 func (d *Domain) Undefine(ctx context.Context) error {
-	return call0(ctx, "undefining domain "+d.d.Name, func() error { return d.c.l.DomainUndefine(d.d) })
+	return call0(ctx, d.c, "undefining domain "+d.d.Name, func(l *golibvirt.Libvirt) error { return l.DomainUndefine(d.d) })
 }
 
 // UUIDError is a string that is not a UUID.

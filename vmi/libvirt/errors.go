@@ -3,6 +3,7 @@ package libvirt
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 )
@@ -15,6 +16,30 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("libvirt: %s: %s", e.Op, e.Msg) }
+
+// ErrUnavailable matches (errors.Is) every call made while libvirtd is
+// not connected: it went away (a restart) and the Conn is dialing again.
+var ErrUnavailable = errors.New("libvirtd unavailable, reconnecting")
+
+// UnavailableError is ErrUnavailable with since when and why.
+type UnavailableError struct {
+	Target string
+	Since  time.Time
+	Cause  error
+}
+
+func (e *UnavailableError) Error() string {
+	msg := fmt.Sprintf("%v (%s", ErrUnavailable, e.Target)
+	if !e.Since.IsZero() {
+		msg += fmt.Sprintf(", down for %v", time.Since(e.Since).Round(time.Second))
+	}
+	if e.Cause != nil {
+		msg += fmt.Sprintf(": %v", e.Cause)
+	}
+	return msg + ")"
+}
+
+func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
 
 // ErrNoDomain matches (errors.Is) a lookup of a domain libvirt does not
 // know.

@@ -88,12 +88,16 @@ func (c *Conn) eventFanout() (*fanout, error) {
 	if c.events != nil {
 		return c.events, nil
 	}
+	l, err := c.lib()
+	if err != nil {
+		return nil, fmt.Errorf("libvirt: subscribing to events: %w", err)
+	}
 	// Never cancelled: see Events.
-	life, err := c.l.LifecycleEvents(context.Background())
+	life, err := l.LifecycleEvents(context.Background())
 	if err != nil {
 		return nil, wrap("subscribing to lifecycle events", err)
 	}
-	reboot, err := c.l.SubscribeEvents(context.Background(), golibvirt.DomainEventIDReboot, nil)
+	reboot, err := l.SubscribeEvents(context.Background(), golibvirt.DomainEventIDReboot, nil)
 	if err != nil {
 		// The lifecycle subscription stays: cancelling it is what
 		// deadlocks. It ends with the connection.

@@ -1,6 +1,10 @@
 package libvirt
 
 import (
+	"context"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
 	"github.com/frostvmi/frost/vmi/qmp"
 )
 
@@ -14,10 +18,9 @@ const qmpFlags = 0
 // Events do not come this way: use Conn.Events.
 func (d *Domain) QMP() *qmp.Passthrough {
 	return qmp.NewPassthrough("libvirt domain "+d.d.Name, func(cmd string) (string, error) {
-		reply, err := d.c.l.QEMUDomainMonitorCommand(d.d, cmd, qmpFlags)
-		if err != nil {
-			return "", wrap("QMP passthrough to domain "+d.d.Name, err)
-		}
-		return reply, nil
+		// No ctx here: the passthrough bounds its own calls.
+		return call(context.Background(), d.c, "QMP passthrough to domain "+d.d.Name, func(l *golibvirt.Libvirt) (string, error) {
+			return l.QEMUDomainMonitorCommand(d.d, cmd, qmpFlags)
+		})
 	})
 }

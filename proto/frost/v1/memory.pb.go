@@ -22,10 +22,15 @@ const (
 )
 
 type ReadPhysicalRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Vm            string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
-	Address       uint64                 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
-	Length        uint64                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Vm      string                 `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	Address uint64                 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
+	Length  uint64                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	// Read even though the guest is gone (QEMU exited): its last RAM, from
+	// a file-backed memory that outlives QEMU. Without it a read of a gone
+	// guest fails (FailedPrecondition, "guest is gone") rather than pass
+	// old contents off as the guest's.
+	PostMortem    bool `protobuf:"varint,4,opt,name=post_mortem,json=postMortem,proto3" json:"post_mortem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -81,10 +86,19 @@ func (x *ReadPhysicalRequest) GetLength() uint64 {
 	return 0
 }
 
+func (x *ReadPhysicalRequest) GetPostMortem() bool {
+	if x != nil {
+		return x.PostMortem
+	}
+	return false
+}
+
 type ReadPhysicalResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
-	Pages         []*PageStatus          `protobuf:"bytes,2,rep,name=pages,proto3" json:"pages,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Data  []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	Pages []*PageStatus          `protobuf:"bytes,2,rep,name=pages,proto3" json:"pages,omitempty"`
+	// The guest is gone: data is its RAM as QEMU left it (post_mortem).
+	PostMortem    bool `protobuf:"varint,3,opt,name=post_mortem,json=postMortem,proto3" json:"post_mortem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -131,6 +145,13 @@ func (x *ReadPhysicalResponse) GetPages() []*PageStatus {
 		return x.Pages
 	}
 	return nil
+}
+
+func (x *ReadPhysicalResponse) GetPostMortem() bool {
+	if x != nil {
+		return x.PostMortem
+	}
+	return false
 }
 
 type ReadVirtualRequest struct {
@@ -295,7 +316,9 @@ type StreamPhysicalRequest struct {
 	Address uint64                 `protobuf:"varint,2,opt,name=address,proto3" json:"address,omitempty"`
 	Length  uint64                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
 	// Bytes per message: 0 means 1 MiB; at most 2 MiB.
-	ChunkSize     uint32 `protobuf:"varint,4,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	ChunkSize uint32 `protobuf:"varint,4,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
+	// As ReadPhysicalRequest.post_mortem.
+	PostMortem    bool `protobuf:"varint,5,opt,name=post_mortem,json=postMortem,proto3" json:"post_mortem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -358,12 +381,21 @@ func (x *StreamPhysicalRequest) GetChunkSize() uint32 {
 	return 0
 }
 
+func (x *StreamPhysicalRequest) GetPostMortem() bool {
+	if x != nil {
+		return x.PostMortem
+	}
+	return false
+}
+
 type StreamPhysicalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// GPA of data[0].
-	Address       uint64        `protobuf:"varint,1,opt,name=address,proto3" json:"address,omitempty"`
-	Data          []byte        `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
-	Pages         []*PageStatus `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	Address uint64        `protobuf:"varint,1,opt,name=address,proto3" json:"address,omitempty"`
+	Data    []byte        `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Pages   []*PageStatus `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	// As ReadPhysicalResponse.post_mortem.
+	PostMortem    bool `protobuf:"varint,4,opt,name=post_mortem,json=postMortem,proto3" json:"post_mortem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -417,6 +449,13 @@ func (x *StreamPhysicalResponse) GetPages() []*PageStatus {
 		return x.Pages
 	}
 	return nil
+}
+
+func (x *StreamPhysicalResponse) GetPostMortem() bool {
+	if x != nil {
+		return x.PostMortem
+	}
+	return false
 }
 
 type StreamVirtualRequest struct {
@@ -1245,14 +1284,18 @@ var File_frost_v1_memory_proto protoreflect.FileDescriptor
 
 const file_frost_v1_memory_proto_rawDesc = "" +
 	"\n" +
-	"\x15frost/v1/memory.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\"W\n" +
+	"\x15frost/v1/memory.proto\x12\bfrost.v1\x1a\x15frost/v1/common.proto\"x\n" +
 	"\x13ReadPhysicalRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\x04R\aaddress\x12\x16\n" +
-	"\x06length\x18\x03 \x01(\x04R\x06length\"V\n" +
+	"\x06length\x18\x03 \x01(\x04R\x06length\x12\x1f\n" +
+	"\vpost_mortem\x18\x04 \x01(\bR\n" +
+	"postMortem\"w\n" +
 	"\x14ReadPhysicalResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12*\n" +
-	"\x05pages\x18\x02 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\"\xa4\x01\n" +
+	"\x05pages\x18\x02 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x12\x1f\n" +
+	"\vpost_mortem\x18\x03 \x01(\bR\n" +
+	"postMortem\"\xa4\x01\n" +
 	"\x12ReadVirtualRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12,\n" +
 	"\x05space\x18\x02 \x01(\v2\x16.frost.v1.AddressSpaceR\x05space\x12\x18\n" +
@@ -1266,17 +1309,21 @@ const file_frost_v1_memory_proto_rawDesc = "" +
 	"\x05pages\x18\x02 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x12\x10\n" +
 	"\x03dtb\x18\x03 \x01(\x04R\x03dtb\x12\x14\n" +
 	"\x05smear\x18\x04 \x01(\bR\x05smear\x120\n" +
-	"\x05model\x18\x05 \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model\"x\n" +
+	"\x05model\x18\x05 \x01(\x0e2\x1a.frost.v1.TranslationModelR\x05model\"\x99\x01\n" +
 	"\x15StreamPhysicalRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\x04R\aaddress\x12\x16\n" +
 	"\x06length\x18\x03 \x01(\x04R\x06length\x12\x1d\n" +
 	"\n" +
-	"chunk_size\x18\x04 \x01(\rR\tchunkSize\"r\n" +
+	"chunk_size\x18\x04 \x01(\rR\tchunkSize\x12\x1f\n" +
+	"\vpost_mortem\x18\x05 \x01(\bR\n" +
+	"postMortem\"\x93\x01\n" +
 	"\x16StreamPhysicalResponse\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\x04R\aaddress\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12*\n" +
-	"\x05pages\x18\x03 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\"\xa5\x01\n" +
+	"\x05pages\x18\x03 \x03(\v2\x14.frost.v1.PageStatusR\x05pages\x12\x1f\n" +
+	"\vpost_mortem\x18\x04 \x01(\bR\n" +
+	"postMortem\"\xa5\x01\n" +
 	"\x14StreamVirtualRequest\x12\x0e\n" +
 	"\x02vm\x18\x01 \x01(\tR\x02vm\x12,\n" +
 	"\x05space\x18\x02 \x01(\v2\x16.frost.v1.AddressSpaceR\x05space\x12\x18\n" +
