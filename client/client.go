@@ -92,7 +92,7 @@ const (
 	DefaultDTBMaxAge = time.Second
 	// DefaultMapRecheck bounds how long a mapping of a QEMU that has
 	// since gone (a restarted domain) is read.
-	DefaultMapRecheck = 2 * time.Second
+	DefaultMapRecheck = 5 * time.Second
 )
 
 // Dial connects to frostd at addr: a unix socket path (optionally

@@ -49,7 +49,7 @@
 //     tables Windows has freed; WithDTBMaxAge(0) asks frostd on every
 //     read.
 //   - A VM's mapping is rechecked with frostd every WithMapRecheck
-//     (default 2 s): a new RAM file (the domain restarted, another QEMU
+//     (default 5 s): a new RAM file (the domain restarted, another QEMU
 //     was attached) is mapped afresh, and a refusal unmaps it. A
 //     refusal is retried after 5 s.
 //   - Nothing else: every page walk reads the page tables afresh.
