@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/frostvmi/frost/vmi"
@@ -26,13 +27,17 @@ const HoldTimeout = 30 * time.Second
 
 // Hold stops the guest through the session's manager.
 func (s *Session) Hold(ctx context.Context) (*Held, error) {
+	done := s.holding() // no pause lease lapses under the hold
 	running, before := s.Target.Running()
 	stop, wasHeld, err := s.mgr.PauseHeld(ctx)
 	if err != nil {
+		done()
 		return nil, err
 	}
 	h := &Held{Stop: stop, WasRunning: StoppedARunningGuest(running, before, stop)}
+	var once sync.Once
 	h.release = func(ctx context.Context) error {
+		defer once.Do(done)
 		if wasHeld {
 			return nil // another Pause holds it; its Resume lets it go
 		}

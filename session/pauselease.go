@@ -45,6 +45,9 @@ type lease struct {
 	Lease
 	since time.Time
 	timer *time.Timer
+	// lapsed: its time ran out while a Hold had the guest still; the
+	// lapse waits for the hold (renewing is refused meanwhile).
+	lapsed bool
 }
 
 // leases are the live pause leases of a session.
@@ -54,6 +57,25 @@ type leases struct {
 	// wasRunning: some Pause under the live leases stopped a running
 	// guest, so the last lease to lapse resumes it.
 	wasRunning bool
+	// holds counts Holds in progress (a dump reading a still guest): a
+	// lapse then would resume the guest under the dump.
+	holds int
+}
+
+// lapseRetry is how soon a lapse that waited for a Hold looks again.
+// Holds are bounded (HoldTimeout, a dump's own deadline), so the wait is.
+const lapseRetry = time.Second
+
+// holding counts a Hold in progress; the returned func ends it.
+func (s *Session) holding() func() {
+	s.pl.mu.Lock()
+	s.pl.holds++
+	s.pl.mu.Unlock()
+	return func() {
+		s.pl.mu.Lock()
+		s.pl.holds--
+		s.pl.mu.Unlock()
+	}
 }
 
 // leaseDuration applies the default and the bound.
@@ -107,7 +129,7 @@ func (s *Session) RenewPause(id string, d time.Duration) (Lease, error) {
 	l := s.pl.m[id]
 	// Stop reports false when the timer has fired: the lapse is already
 	// on its way (waiting for mu), so the lease is as good as gone.
-	if l == nil || !l.timer.Stop() {
+	if l == nil || l.lapsed || !l.timer.Stop() {
 		return Lease{}, ErrLeaseEnded
 	}
 	l.Expires, l.Length = time.Now().Add(d), d
@@ -151,6 +173,15 @@ func (s *Session) lapse(l *lease) {
 	if s.pl.m[l.ID] != l {
 		s.pl.mu.Unlock()
 		return // renewed and ended meanwhile, or a Resume ended it
+	}
+	if s.pl.holds > 0 {
+		if !l.lapsed {
+			s.Log().Info("pause lease lapsed during a hold: letting the guest go when the hold ends", "lease", l.ID, "paused_by", l.Holder)
+		}
+		l.lapsed = true
+		l.timer.Reset(lapseRetry)
+		s.pl.mu.Unlock()
+		return
 	}
 	delete(s.pl.m, l.ID)
 	others := len(s.pl.m)

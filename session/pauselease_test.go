@@ -101,3 +101,36 @@ func TestPauseLeasesTogether(t *testing.T) {
 		t.Error("a lapse resumed a guest that was stopped before the pause")
 	}
 }
+
+// A lease that runs out while a Hold (a dump) has the guest still waits
+// for the hold: the guest is not resumed under the dump, and runs once
+// the hold ends.
+func TestPauseLeaseWaitsForAHold(t *testing.T) {
+	ctx := ctxT(t)
+	s, tg := fakeSession(t, vmitest.Config{Running: true})
+	l, _, _, err := s.PauseLeased(ctx, "client A", MaxPauseLease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Hold(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RenewPause(l.ID, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the lease has run out meanwhile
+	if running, _ := tg.Running(); running {
+		t.Fatal("a lapsing lease resumed the guest under a hold")
+	}
+	if _, err := s.RenewPause(l.ID, 0); !errors.Is(err, ErrLeaseEnded) {
+		t.Errorf("renewing a lease that ran out during a hold: %v", err)
+	}
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.WaitRunning(ctx); err != nil {
+		t.Fatalf("the guest never ran after the hold ended: %v", err)
+	}
+	waitLeases(t, ctx, s, 0)
+}
