@@ -65,7 +65,12 @@ func (m *Manager) runHit(h *Hit, matched []*observer) *vmi.Registers {
 			}
 		}
 	}
+	m.stats.hits.Add(1)
+	start := time.Now()
 	acked := m.await(h, work, holds, results)
+	if len(holds) > 0 {
+		m.stats.observeHold(time.Since(start))
+	}
 	return m.apply(h, work, acked)
 }
 

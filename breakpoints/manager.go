@@ -109,6 +109,9 @@ type Manager struct {
 	lastReset time.Time            // the target's time of the last reset
 	closing   bool
 	finished  bool
+
+	// stats are counters for metrics (stats.go).
+	stats stats
 }
 
 // New starts managing t: from now on the manager is the only reader of

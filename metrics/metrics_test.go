@@ -85,7 +85,8 @@ func TestVMMetricsFollowTheSession(t *testing.T) {
 	}
 	m := New(reg)
 	_, body := scrape(t, m.Handler(false), "/metrics")
-	for _, want := range []string{`frost_vm_running{vm="win"} 1`, "frost_vms_attached 1"} {
+	for _, want := range []string{`frost_vm_running{vm="win"} 1`, "frost_vms_attached 1",
+		`frost_vm_breakpoint_hits_total{vm="win"} 0`, `frost_hold_seconds_count{vm="win"} 0`, `frost_hold_seconds_bucket{vm="win",le="0.001"} 0`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("scrape lacks %q:\n%s", want, grepFrost(body))
 		}

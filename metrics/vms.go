@@ -19,13 +19,19 @@ var (
 		"Events a subscriber lost to its full queue (a slow reader drops events rather than holding the guest).",
 		[]string{"vm", "subscription"}, nil)
 	vmsHeld = prometheus.NewDesc("frost_vms_attached", "VMs frostd holds.", nil, nil)
+	vmHits  = prometheus.NewDesc("frost_vm_breakpoint_hits_total",
+		"Breakpoint hits an observer accepted (winboot's, monitors' and clients'), per VM.", []string{"vm"}, nil)
+	vmHolds = prometheus.NewDesc("frost_hold_seconds",
+		"How long held breakpoint hits kept the guest stopped, from delivery until every holder acked or its deadline passed.", []string{"vm"}, nil)
+	vmRead = prometheus.NewDesc("frost_physical_read_bytes_total",
+		"Guest-physical bytes read, by data-plane backend (mmap, procmem, gdbstub).", []string{"vm", "backend"}, nil)
 )
 
 // vmCollector reads the sessions at scrape time.
 type vmCollector struct{ sessions *session.Registry }
 
 func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{vmRunning, vmAttached, bpHits, subLost, vmsHeld} {
+	for _, d := range []*prometheus.Desc{vmRunning, vmAttached, bpHits, subLost, vmsHeld, vmHits, vmHolds, vmRead} {
 		ch <- d
 	}
 }
@@ -42,6 +48,11 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 		st := s.Stats()
 		ch <- prometheus.MustNewConstMetric(vmRunning, prometheus.GaugeValue, b2f(st.Running), name)
 		ch <- prometheus.MustNewConstMetric(vmAttached, prometheus.GaugeValue, timeSince(s), name)
+		ch <- prometheus.MustNewConstMetric(vmHits, prometheus.CounterValue, float64(st.Hits), name)
+		ch <- holdHistogram(st.Holds, name)
+		if st.Read.Backend != "" {
+			ch <- prometheus.MustNewConstMetric(vmRead, prometheus.CounterValue, float64(st.Read.Bytes), name, st.Read.Backend)
+		}
 		for _, b := range st.Breakpoints {
 			ch <- prometheus.MustNewConstMetric(bpHits, prometheus.CounterValue, float64(b.Hits), name, strconv.FormatUint(b.ID, 10))
 		}

@@ -1,5 +1,10 @@
 package session
 
+import (
+	"github.com/frostvmi/frost/breakpoints"
+	"github.com/frostvmi/frost/vmi"
+)
+
 // Stats is a snapshot of what a session counts, for the metrics endpoint
 // (which imports session; session knows nothing of it).
 type Stats struct {
@@ -12,6 +17,13 @@ type Stats struct {
 	// a full queue (a slow reader drops events rather than holding the
 	// guest).
 	Subscribers []SubscriberStats
+	// Hits counts every hit an observer accepted (winboot's and
+	// monitors' too); Holds how long held hits kept the guest stopped.
+	Hits  uint64
+	Holds breakpoints.HoldTimes
+	// Read is the data plane's backend and bytes served; zero for a
+	// target that does not count.
+	Read vmi.ReadStats
 }
 
 type BreakpointStats struct {
@@ -29,7 +41,10 @@ type SubscriberStats struct {
 // state.
 func (s *Session) Stats() Stats {
 	running, _ := s.Target.Running()
-	st := Stats{Running: running}
+	st := Stats{Running: running, Hits: s.mgr.Hits(), Holds: s.mgr.HoldTimes()}
+	if rs, ok := s.Target.(vmi.ReadStatser); ok {
+		st.Read = rs.ReadStats()
+	}
 	s.cl.mu.Lock()
 	for _, a := range s.cl.armed {
 		st.Breakpoints = append(st.Breakpoints, BreakpointStats{ID: uint64(a.ID), Hits: a.Hits})

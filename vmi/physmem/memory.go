@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // Kind names a backend.
@@ -52,6 +53,8 @@ type Memory struct {
 	kind    Kind
 	desc    string
 	skipped []Attempt
+	// served counts the bytes read, for metrics (stats.go).
+	served atomic.Uint64
 }
 
 func newMemory(gm *Map, src source, kind Kind, desc string) *Memory {
@@ -75,7 +78,8 @@ func (m *Memory) Skipped() []Attempt { return append([]Attempt(nil), m.skipped..
 // reaches an address that is not guest RAM, it fails with a *NotRAMError
 // naming the first such address; the bytes before it are filled.
 func (m *Memory) ReadPhysical(ctx context.Context, gpa uint64, p []byte) error {
-	_, err := m.read(ctx, gpa, p)
+	n, err := m.read(ctx, gpa, p)
+	m.served.Add(uint64(n))
 	return err
 }
 
@@ -86,7 +90,9 @@ func (m *Memory) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("physmem: negative address %d", off)
 	}
-	return m.read(context.Background(), uint64(off), p)
+	n, err := m.read(context.Background(), uint64(off), p)
+	m.served.Add(uint64(n))
+	return n, err
 }
 
 func (m *Memory) read(ctx context.Context, gpa uint64, p []byte) (int, error) {
