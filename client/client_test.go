@@ -103,7 +103,7 @@ func (f *fakeFrostd) calls() (phy, vir int) {
 // startFake serves the fake frostd on dir/frostd.sock and, when share is
 // not "", a side socket handing out the image as a file (share "refuse":
 // a refusal).
-func startFake(t *testing.T, share string) (sock string, f *fakeFrostd) {
+func startFake(t testing.TB, share string) (sock string, f *fakeFrostd) {
 	t.Helper()
 	dir := t.TempDir()
 	f = &fakeFrostd{img: fakeImage()}

@@ -19,7 +19,7 @@ func (c *Client) ram(ctx context.Context, vm string) *vmRAM {
 	if c.memSock == "" {
 		return nil
 	}
-	now := time.Now()
+	now := c.now()
 	c.mu.Lock()
 	r := c.rams[vm]
 	c.mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"sort"
 	"sync"
 	"syscall"
@@ -97,6 +96,18 @@ func (r *vmRAM) close() error {
 // the same range.
 func (r *vmRAM) offset(gpa uint64) (off, n uint64, ok bool) {
 	rs := r.ranges
+	// A PC has a handful of ranges (below 640 KiB, below the PCI hole,
+	// above 4 GiB): a scan beats a search there, and every entry of a
+	// page walk comes through here.
+	if len(rs) <= 4 {
+		for _, x := range rs {
+			if gpa >= x.GPA && gpa-x.GPA < x.Size {
+				d := gpa - x.GPA
+				return x.Offset + d, x.Size - d, true
+			}
+		}
+		return 0, 0, false
+	}
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].GPA+rs[i].Size > gpa })
 	if i == len(rs) || gpa < rs[i].GPA {
 		return 0, 0, false
@@ -118,18 +129,6 @@ func (r *vmRAM) copyPhys(gpa uint64, p []byte) bool {
 		gpa += uint64(k)
 	}
 	return true
-}
-
-// guardFault turns a fault on the mapping (the file shrank under it) into
-// a fallback rather than a crash; call as defer r.guardFault(&ok)().
-func guardFault(ok *bool) func() {
-	old := debug.SetPanicOnFault(true)
-	return func() {
-		debug.SetPanicOnFault(old)
-		if recover() != nil {
-			*ok = false
-		}
-	}
 }
 
 // ramPhysical is the mapping as translate's Physical, with the EntryReader

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -64,12 +65,18 @@ func (c *Client) ReadPhysical(ctx context.Context, vm string, pa uint64, buf []b
 
 func (r *vmRAM) readPhys(pa uint64, buf []byte) (ok bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.data == nil {
-		return false
-	}
-	defer guardFault(&ok)()
-	return r.copyPhys(pa, buf)
+	// A fault on the mapping (the file shrank under it) falls back
+	// rather than crashing. The deferred closure stays on the stack: no
+	// allocation per read.
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		r.mu.RUnlock()
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return r.data != nil && r.copyPhys(pa, buf)
 }
 
 // ReadVirtual fills buf from va in the address space of process pid of
@@ -86,8 +93,7 @@ func (c *Client) ReadVirtual(ctx context.Context, vm string, pid uint32, va uint
 	if va+uint64(len(buf)) < va && va+uint64(len(buf)) != 0 {
 		return fmt.Errorf("client: read of %d bytes at %#x wraps past 2^64", len(buf), va)
 	}
-	r := c.ram(ctx, vm)
-	dtb, haveDTB := c.dtb(vm, pid)
+	r, dtb, haveDTB := c.local(ctx, vm, pid)
 	if r == nil || !haveDTB {
 		return c.readVirtualRemote(ctx, vm, pid, va, buf)
 	}
@@ -124,11 +130,17 @@ func (c *Client) ReadVirtual(ctx context.Context, vm string, pid uint32, va uint
 // the processor's walk finds it present and its frame is in the map.
 func (r *vmRAM) readVirtualPage(dtb, va uint64, p []byte) (ok bool) {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		r.mu.RUnlock()
+		if recover() != nil {
+			ok = false
+		}
+	}()
 	if r.data == nil {
 		return false
 	}
-	defer guardFault(&ok)()
 	loc, err := r.hw.Translate(dtb, va)
 	if err != nil || loc.State != translate.StateValid {
 		return false
@@ -233,23 +245,27 @@ type dtbEntry struct {
 	at  time.Time
 }
 
-// dtb is pid's page-table base as frostd last gave it, if younger than
-// the max age.
-func (c *Client) dtb(vm string, pid uint32) (uint64, bool) {
-	if c.opt.dtbMaxAge <= 0 {
-		return 0, false
+// local is vm's mapping (nil: read over gRPC) and pid's page-table base
+// as frostd last gave it, if younger than the max age. The common case,
+// both known and fresh, takes one lock and one clock reading.
+func (c *Client) local(ctx context.Context, vm string, pid uint32) (*vmRAM, uint64, bool) {
+	if c.memSock == "" {
+		return nil, 0, false
 	}
+	now := c.now()
 	c.mu.Lock()
-	e, ok := c.dtbs[dtbKey{vm, pid}]
+	r := c.rams[vm]
+	e, haveDTB := c.dtbs[dtbKey{vm, pid}]
 	c.mu.Unlock()
-	if !ok || time.Since(e.at) >= c.opt.dtbMaxAge {
-		return 0, false
+	haveDTB = haveDTB && c.opt.dtbMaxAge > 0 && now.Sub(e.at) < c.opt.dtbMaxAge
+	if r == nil || r.refused != nil || now.Sub(r.checked) >= c.opt.mapRecheck {
+		r = c.ram(ctx, vm)
 	}
-	return e.dtb, true
+	return r, e.dtb, haveDTB
 }
 
 func (c *Client) learnDTB(vm string, pid uint32, dtb uint64) {
-	if c.opt.dtbMaxAge <= 0 {
+	if c.opt.dtbMaxAge <= 0 || c.memSock == "" {
 		return
 	}
 	c.mu.Lock()
@@ -258,7 +274,7 @@ func (c *Client) learnDTB(vm string, pid uint32, dtb uint64) {
 	if len(c.dtbs) >= maxDTBs {
 		clear(c.dtbs)
 	}
-	c.dtbs[dtbKey{vm, pid}] = dtbEntry{dtb: dtb, at: time.Now()}
+	c.dtbs[dtbKey{vm, pid}] = dtbEntry{dtb: dtb, at: c.now()}
 }
 
 func (c *Client) forgetDTB(vm string, pid uint32) {
