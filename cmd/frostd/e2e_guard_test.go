@@ -11,7 +11,9 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/frostvmi/frost/guard"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
+	"github.com/frostvmi/frost/session"
 	"github.com/frostvmi/frost/vmi/libvirt"
 )
 
@@ -111,6 +113,35 @@ func TestGuardLetsGoOnLibvirt(t *testing.T) {
 		n := d.writes(t)
 		wantPaused(ctx, t, d, "during the dump")
 		killAndWantLetGo(ctx, t, fd, d, state, n)
+	})
+
+	// What Boot records before it starts a domain paused: a frostd that
+	// dies before it attaches leaves the domain `paused (user)` in
+	// libvirt, and the guard resumes it through its own connection.
+	t.Run("a domain left paused is resumed", func(t *testing.T) {
+		if err := d.dom.Suspend(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantPaused(ctx, t, d, "suspended")
+		n := d.writes(t)
+		c, err := guard.Dial(ctx, filepath.Join(dir, guardSocketName))
+		if err != nil {
+			t.Fatalf("the guard is gone: %v", err)
+		}
+		if _, err := c.Hello(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Tell(session.Holds{Paused: []string{vm}}); err != nil {
+			t.Fatal(err)
+		}
+		dropped := time.Now()
+		c.Close() // as frostd's death closes it
+		took, ok := waitQMPRunning(ctx, d.dom)
+		if !ok {
+			t.Fatal("the paused domain was not resumed")
+		}
+		t.Logf("paused domain running again %v after the connection dropped", took.Sub(dropped).Round(time.Millisecond))
+		d.waitMoreWrites(t, n)
 	})
 }
 
