@@ -43,11 +43,15 @@ func FuzzKernelWalks(f *testing.F) {
 	}
 	f.Add(pool, globals)
 	f.Add(pool[:len(pool)/2], globals)
+	// The symbol table is the same for every input: built once, so each
+	// input pays only for its walks.
+	tab := g.tab
 	f.Fuzz(func(t *testing.T, pool, globals []byte) {
 		if len(pool) > 1<<16 || len(globals) > 0x1000 {
 			return
 		}
-		g := newGuest(t, false)
+		g := &guest{t: t, tab: tab, mem: newFakeMemory(), next: poolBase}
+		g.mem.write(testKernelBase, make([]byte, 0x4000)) // the image's globals
 		g.mem.write(poolBase, pool)
 		g.mem.write(testKernelBase+0x1000, globals)
 		k := g.kernel()

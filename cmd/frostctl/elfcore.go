@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -82,6 +83,12 @@ func coreHeaders(ranges []*pb.PhysicalRange, notes []elfNote) ([]byte, error) {
 			return nil, fmt.Errorf("physical map: range [%#x, %#x) ends before it starts", r.GetStart(), r.GetEnd())
 		}
 		size := r.GetEnd() - r.GetStart()
+		// The map is frostd's word: ranges whose sizes add up past what a
+		// file offset holds (int64) would wrap, writing one range over
+		// another; no machine has that much RAM.
+		if size > math.MaxInt64-off {
+			return nil, fmt.Errorf("physical map: range [%#x, %#x) takes the core past %d bytes", r.GetStart(), r.GetEnd(), int64(math.MaxInt64))
+		}
 		h = appendPhdr(h, elf.PT_LOAD, off, r.GetStart(), size)
 		off += size
 	}
