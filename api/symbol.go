@@ -286,3 +286,54 @@ func isKernelModule(m string) bool {
 	}
 	return false
 }
+
+// completeLimit is CompleteSymbol's default number of names;
+// maxCompletePrefix bounds what a prefix may be (a C++ name is long, but
+// not a kilobyte).
+const (
+	completeLimit     = 100
+	maxCompletePrefix = 1024
+)
+
+// CompleteSymbol lists module!name completions of a prefix, for a shell's
+// tab: in a VM, its modules and their PDBs' or exports' names (nt lists
+// them); in a PDB scope, that PDB's names after whatever module the
+// prefix names.
+func (s *symbolService) CompleteSymbol(ctx context.Context, req *pb.CompleteSymbolRequest) (*pb.CompleteSymbolResponse, error) {
+	limit := int(req.GetLimit())
+	switch {
+	case limit == 0:
+		limit = completeLimit
+	case limit > nt.MaxCompletions:
+		return nil, invalid("limit", "at most %d", nt.MaxCompletions)
+	}
+	if len(req.GetPrefix()) > maxCompletePrefix {
+		return nil, invalid("prefix", "longer than %d bytes", maxCompletePrefix)
+	}
+	if vmName, ok := req.GetScope().GetScope().(*pb.SymbolScope_Vm); ok {
+		vm, k, err := s.c.vmKernel(ctx, vmName.Vm)
+		if err != nil {
+			return nil, err
+		}
+		p, err := processOf(vm.Name, k, req.GetPid())
+		if err != nil {
+			return nil, err
+		}
+		names, truncated, err := k.Symbolizer().Complete(ctx, nt.SpaceOf(k.Kernel, p), p, req.GetPrefix(), limit)
+		if err != nil {
+			return nil, moduleSymbolError(vm.Name, req.GetPrefix(), err)
+		}
+		return &pb.CompleteSymbolResponse{Names: names, Truncated: truncated}, nil
+	}
+	module, name, ok := strings.Cut(req.GetPrefix(), "!")
+	if !ok {
+		// A PDB is one module: its name is whatever the user calls it.
+		return &pb.CompleteSymbolResponse{Names: []string{"nt!"}}, nil
+	}
+	t, _, err := s.scopeTable(ctx, req.GetScope(), module, 0)
+	if err != nil {
+		return nil, err
+	}
+	names, truncated := nt.CompleteIn(t, module, name, limit)
+	return &pb.CompleteSymbolResponse{Names: names, Truncated: truncated}, nil
+}

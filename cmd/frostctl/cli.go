@@ -1,16 +1,13 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -24,12 +21,14 @@ type cli struct {
 	// in is where break --stop's prompt reads commands; nil means stdin.
 	in io.Reader
 
-	json bool
-	vm   string
-	// needVM is set when a command's flags were made for a VM: parse then
-	// refuses to go on without one. A command whose VM is optional
-	// (symbols: --vm or --pdb) binds --vm with vmFlag instead.
-	needVM bool
+	// The global flags: every command reads its VM from vm (--vm or
+	// $FROST_VM) and its output form from json.
+	json    bool
+	vm      string
+	version bool
+	// protoJSON: --json=proto, protojson's form rather than the script
+	// form (jsonout.go).
+	protoJSON bool
 }
 
 func (c *cli) client() (*grpc.ClientConn, error) {
@@ -49,53 +48,10 @@ func (c *cli) close() {
 	}
 }
 
-// flags makes a command's flag set with --json and, for VM commands, --vm.
-func (c *cli) flags(name string, needsVM bool) *flag.FlagSet {
-	fs := flag.NewFlagSet("frostctl "+name, flag.ContinueOnError)
-	fs.SetOutput(c.errOut)
-	fs.BoolVar(&c.json, "json", false, "print the API's messages as JSON")
-	if needsVM {
-		c.vmFlag(fs, "the VM (libvirt domain name; default $FROST_VM)")
-		c.needVM = true
-	}
-	return fs
-}
-
-// vmFlag binds --vm to c.vm, defaulting to $FROST_VM, without making it
-// required. Every command reads its VM from c.vm: a command binding a flag
-// of its own would leave c.vm empty and parse's check would refuse it
-// (issue 12, item 3: every symbols subcommand failed so).
-func (c *cli) vmFlag(fs *flag.FlagSet, help string) {
-	fs.StringVar(&c.vm, "vm", os.Getenv("FROST_VM"), help)
-}
-
-// parse reads flags anywhere among the positional arguments, as virsh
-// does ("frostctl read 0x1000 64 --pid 4"), and checks the positional count.
-func (c *cli) parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
-		return nil, errUsage
-	}
-	if c.needVM && c.vm == "" {
-		return nil, fmt.Errorf("no VM named: give --vm NAME or set FROST_VM")
-	}
-	return pos, nil
-}
-
 // emit prints m as JSON with --json; otherwise human runs the table.
 func (c *cli) emit(m proto.Message, human func(w io.Writer)) error {
 	if c.json {
-		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", UseProtoNames: true}.Marshal(m)
+		b, err := c.marshal(m, false)
 		if err != nil {
 			return err
 		}
@@ -110,7 +66,7 @@ func (c *cli) emit(m proto.Message, human func(w io.Writer)) error {
 // (JSON Lines, so a script can read events as they come).
 func (c *cli) emitLine(m proto.Message, human func(w io.Writer)) error {
 	if c.json {
-		b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+		b, err := c.marshal(m, true)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,10 @@
 package main
 
 import (
-	"flag"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // A size that overflows 64 bits is refused, not wrapped to a small one.
@@ -49,7 +50,7 @@ func TestEndAddrAtTheTop(t *testing.T) {
 // --dtb reaches the breakpoint's filter as a hex page-table base, the way
 // a user address names its address space without a Windows kernel.
 func TestBreakDTBFilter(t *testing.T) {
-	fs := flag.NewFlagSet("break", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("break", pflag.ContinueOnError)
 	f := addFilterFlags(fs)
 	if err := fs.Parse([]string{"--dtb", "1aa000", "--dtb", "0x2b3000"}); err != nil {
 		t.Fatal(err)
@@ -61,7 +62,7 @@ func TestBreakDTBFilter(t *testing.T) {
 	if d := got.GetDtbs(); len(d) != 2 || d[0] != 0x1aa000 || d[1] != 0x2b3000 {
 		t.Errorf("dtbs %#x", d)
 	}
-	fs = flag.NewFlagSet("break", flag.ContinueOnError)
+	fs = pflag.NewFlagSet("break", pflag.ContinueOnError)
 	f = addFilterFlags(fs)
 	fs.Parse([]string{"--dtb", "nope"})
 	if _, err := f.filter(); err == nil {

@@ -10,86 +10,93 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"boot", "NAME [--winboot] [--deadline D] | boot --status NAME [--follow]",
-		"start a domain paused under Frost, optionally with winboot (no paging, WinPE in RAM); --status shows the latest boot", cmdBoot})
+	register(command{name: "boot", args: "NAME [--winboot] [--deadline D] | --status NAME [--follow]",
+		short: "start a domain paused under Frost, optionally with winboot (no paging, WinPE in RAM); --status shows the latest boot",
+		long: `Hands a libvirt domain's boot to frostd: it starts the domain paused,
+attaches before the first instruction, and lets it run. With --winboot it
+also keeps the guest from ever paging: no paging file is created and WinPE's
+in-RAM mode is forced, so every page stays readable. The boot's steps stream
+as they happen; frostd carries on if frostctl goes away, and
+--status [--follow] shows the latest boot of NAME.`,
+		example: "frostctl boot win10 --winboot\nfrostctl boot --status win10 --follow",
+		minPos:  1, maxPos: 1, setup: cmdBoot, complete: completeVMArg})
 }
 
-func cmdBoot(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("boot", false)
+func cmdBoot(c *cli, fs *pflag.FlagSet) runFunc {
 	winboot := fs.Bool("winboot", false, "refuse paging files and force WinPE in-RAM mode")
 	deadline := fs.Duration("deadline", 0, "how long winboot may wait for the kernel to appear, then for csrss.exe (default: frostd's, 10m and 30m); a guest that is not Windows fails the boot after it and runs on")
 	status := fs.Bool("status", false, "show the latest boot of NAME (since frostd started) instead of booting")
 	follow := fs.Bool("follow", false, "with --status: follow a boot in progress to its end")
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if *follow && !*status {
-		return errors.New("--follow goes with --status (a boot is always followed)")
-	}
-	if *status && (*winboot || *deadline != 0) {
-		return errors.New("--status shows a boot; --winboot and --deadline start one")
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	boots := pb.NewBootServiceClient(cc)
-	var stream interface {
-		Recv() (*pb.BootResponse, error)
-	}
-	if *status {
-		stream, err = boots.WatchBoot(ctx, &pb.WatchBootRequest{Name: pos[0], Follow: *follow})
-	} else {
-		req := &pb.BootRequest{Name: pos[0], Winboot: *winboot}
-		if *deadline > 0 {
-			req.Deadline = durationpb.New(*deadline)
+	return func(ctx context.Context, pos []string) error {
+		if *follow && !*status {
+			return errors.New("--follow goes with --status (a boot is always followed)")
 		}
-		stream, err = boots.Boot(ctx, req)
-	}
-	if err != nil {
-		return err
-	}
-	accepted := false
-	var final *pb.BootStatus
-	for {
-		ev, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
+		if *status && (*winboot || *deadline != 0) {
+			return errors.New("--status shows a boot; --winboot and --deadline start one")
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		boots := pb.NewBootServiceClient(cc)
+		var stream interface {
+			Recv() (*pb.BootResponse, error)
+		}
+		if *status {
+			stream, err = boots.WatchBoot(ctx, &pb.WatchBootRequest{Name: pos[0], Follow: *follow})
+		} else {
+			req := &pb.BootRequest{Name: pos[0], Winboot: *winboot}
+			if *deadline > 0 {
+				req.Deadline = durationpb.New(*deadline)
+			}
+			stream, err = boots.Boot(ctx, req)
 		}
 		if err != nil {
-			if accepted && ctx.Err() != nil {
-				return fmt.Errorf("stopped watching; frostd carries on with the boot: `frostctl boot --status %s --follow` shows it", pos[0])
+			return err
+		}
+		accepted := false
+		var final *pb.BootStatus
+		for {
+			ev, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			return err
+			if err != nil {
+				if accepted && ctx.Err() != nil {
+					return fmt.Errorf("stopped watching; frostd carries on with the boot: `frostctl boot --status %s --follow` shows it", pos[0])
+				}
+				return err
+			}
+			if ev.GetProgress().GetPhase() == pb.BootPhase_BOOT_PHASE_ACCEPTED {
+				accepted = true
+			}
+			if s := ev.GetStatus(); s != nil {
+				final = s
+			}
+			if err := c.emitLine(ev, func(w io.Writer) { printBoot(w, ev) }); err != nil {
+				return err
+			}
 		}
-		if ev.GetProgress().GetPhase() == pb.BootPhase_BOOT_PHASE_ACCEPTED {
-			accepted = true
+		switch {
+		case final == nil && *follow:
+			return fmt.Errorf("the boot stream of %s ended before its status (frostd stopped?)", pos[0])
+		case final == nil && *status:
+			if !c.json {
+				fmt.Fprintf(c.out, "The boot of %s is still in progress (--follow to watch it end).\n", pos[0])
+			}
+		case final == nil:
+			return fmt.Errorf("the boot stream of %s ended without a status (frostd stopped?)", pos[0])
+		case !final.GetSuccess():
+			return fmt.Errorf("boot of %s did not succeed: %s", pos[0], final.GetError())
 		}
-		if s := ev.GetStatus(); s != nil {
-			final = s
-		}
-		if err := c.emitLine(ev, func(w io.Writer) { printBoot(w, ev) }); err != nil {
-			return err
-		}
+		return nil
 	}
-	switch {
-	case final == nil && *follow:
-		return fmt.Errorf("the boot stream of %s ended before its status (frostd stopped?)", pos[0])
-	case final == nil && *status:
-		if !c.json {
-			fmt.Fprintf(c.out, "The boot of %s is still in progress (--follow to watch it end).\n", pos[0])
-		}
-	case final == nil:
-		return fmt.Errorf("the boot stream of %s ended without a status (frostd stopped?)", pos[0])
-	case !final.GetSuccess():
-		return fmt.Errorf("boot of %s did not succeed: %s", pos[0], final.GetError())
-	}
-	return nil
 }
 
 func printBoot(w io.Writer, ev *pb.BootResponse) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -11,28 +10,43 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
 	register(
-		command{"break", "(ADDR|'MODULE!NAME') [--process NAME] [--pid N] [--tid N] [--persist] [--stack] [--stop [--exec 'CMD; ...']]", "set a breakpoint and stream its hits (until ^C, which removes it), or stop at the first and inspect it", cmdBreak},
-		command{"events", "[--id N]...", "stream hits of the VM's breakpoints", cmdEvents},
-		command{"breakpoints", "", "list breakpoints", cmdBreakpoints},
-		command{"clear", "ID", "remove a breakpoint", cmdClear},
+		command{name: "break", args: "(ADDR|'MODULE!NAME') [--process NAME] [--pid N] [--tid N] [--persist] [--stack] [--stop [--exec 'CMD; ...']]",
+			short: "set a breakpoint and stream its hits (until ^C, which removes it), or stop at the first and inspect it",
+			long: `Sets a breakpoint at an address or at 'module!symbol' (a bare name is the
+kernel's, as in WinDbg) and prints each hit: time, process, thread and
+registers, until ^C, which removes it. --process, --pid, --tid and --dtb
+filter the hits. --persist leaves it set after frostctl exits (see
+breakpoints and clear). --stop holds the guest at the first hit and gives a
+prompt (regs, stack, disasm, read, step, continue), or runs --exec's
+commands; the guest is let go however frostctl ends.`,
+			example: "frostctl break --vm win10 'nt!NtWriteFile' --process writer.exe\n" +
+				"frostctl break --vm win10 'ntdll!NtWriteFile' --pid 420 --stop --exec 'regs; stack; continue'\n" +
+				"frostctl break --vm win10 --dtb 1aa000 0x401000",
+			minPos: 1, maxPos: 1, vm: true, setup: cmdBreak, complete: completeSymbolArg},
+		command{name: "events", args: "[--id N]...", short: "stream hits of the VM's breakpoints",
+			long:    "Streams the hits of breakpoints already set (break --persist), every one or those of --id, until ^C.",
+			example: "frostctl events --vm win10\nfrostctl events --vm win10 --id 1 --json", maxPos: 0, vm: true, setup: cmdEvents},
+		command{name: "breakpoints", short: "list breakpoints",
+			long:    "Lists the VM's breakpoints: id, address, symbol, kind, filters and who owns it.",
+			example: "frostctl breakpoints --vm win10", maxPos: 0, vm: true, setup: cmdBreakpoints},
+		command{name: "clear", args: "ID", short: "remove a breakpoint",
+			long:    "Removes a breakpoint by the id breakpoints lists.",
+			example: "frostctl clear --vm win10 1", minPos: 1, maxPos: 1, vm: true, setup: cmdClear},
 	)
 }
-
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
 
 // filterFlags are a breakpoint's process, thread and address-space
 // filters.
 type filterFlags struct{ procs, pids, tids, dtbs multi }
 
-func addFilterFlags(fs *flag.FlagSet) *filterFlags {
+func addFilterFlags(fs *pflag.FlagSet) *filterFlags {
 	f := &filterFlags{}
 	fs.Var(&f.procs, "process", "only hits in the process with this image `name` (repeatable)")
 	fs.Var(&f.pids, "pid", "only hits in this process `id` (repeatable)")
@@ -49,14 +63,22 @@ func (f *filterFlags) filter() (*pb.BreakpointFilter, error) {
 		if err != nil {
 			return nil, err
 		}
-		out.Pids = append(out.Pids, uint32(v))
+		p, err := idU32("--pid", v)
+		if err != nil {
+			return nil, err
+		}
+		out.Pids = append(out.Pids, p)
 	}
 	for _, s := range f.tids {
 		v, err := parseUint("--tid", s)
 		if err != nil {
 			return nil, err
 		}
-		out.Tids = append(out.Tids, uint32(v))
+		t, err := idU32("--tid", v)
+		if err != nil {
+			return nil, err
+		}
+		out.Tids = append(out.Tids, t)
 	}
 	for _, s := range f.dtbs {
 		v, err := parseAddr("--dtb", s)
@@ -84,8 +106,7 @@ func breakSpec(where string, f *pb.BreakpointFilter, hw bool) *pb.BreakpointSpec
 	return spec
 }
 
-func cmdBreak(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("break", true)
+func cmdBreak(c *cli, fs *pflag.FlagSet) runFunc {
 	ff := addFilterFlags(fs)
 	persist := fs.Bool("persist", false, "leave the breakpoint set after frostctl exits (see clear)")
 	hw := fs.Bool("hw", false, "use a hardware (debug register) breakpoint")
@@ -95,68 +116,64 @@ func cmdBreak(ctx context.Context, c *cli, args []string) error {
 	stop := fs.Bool("stop", false, "hold the guest at the first hit and give a prompt (regs, stack, disasm, read, step, continue)")
 	exec := fs.String("exec", "", "with --stop: run these `commands` (separated by ;) at the hit instead of reading them from stdin")
 	maxHold := fs.Duration("max-hold", defaultMaxHold, "with --stop: the longest the guest stays held (frostd lets it go then)")
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if err := checkStopFlags(c, *stop, *persist, *hold, *exec, *maxHold); err != nil {
-		return err
-	}
-	filter, err := ff.filter()
-	if err != nil {
-		return err
-	}
-	spec := breakSpec(pos[0], filter, *hw)
-	spec.BreakOnReturn = *ret
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	bp := pb.NewBreakpointServiceClient(cc)
-	if *persist {
-		uctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := bp.SetBreakpoint(uctx, &pb.SetBreakpointRequest{Vm: c.vm, Spec: spec})
+	return func(ctx context.Context, pos []string) error {
+		if err := checkStopFlags(c, *stop, *persist, *hold, *exec, *maxHold); err != nil {
+			return err
+		}
+		filter, err := ff.filter()
 		if err != nil {
 			return err
 		}
-		return c.emit(resp, func(w io.Writer) { printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()}) })
+		spec := breakSpec(pos[0], filter, *hw)
+		spec.BreakOnReturn = *ret
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		bp := pb.NewBreakpointServiceClient(cc)
+		if *persist {
+			uctx, cancel := unaryCtx(ctx)
+			defer cancel()
+			resp, err := bp.SetBreakpoint(uctx, &pb.SetBreakpointRequest{Vm: c.vm, Spec: spec})
+			if err != nil {
+				return err
+			}
+			return c.emit(resp, func(w io.Writer) { printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()}) })
+		}
+		req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0, Stack: *stack}
+		if !c.json && !*stop {
+			// The line printed per hit shows only these: frostd converts and
+			// sends no others. JSON (scripts) and --stop's prompt get all.
+			req.Registers = printedRegisters
+		}
+		if *hold > 0 {
+			req.HoldDeadline = durationpb.New(*hold)
+		}
+		if *stop {
+			return c.stopAtFirstHit(ctx, bp, req, *exec, *maxHold)
+		}
+		return c.subscribe(ctx, bp, req)
 	}
-	req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0, Stack: *stack}
-	if !c.json && !*stop {
-		// The line printed per hit shows only these: frostd converts and
-		// sends no others. JSON (scripts) and --stop's prompt get all.
-		req.Registers = printedRegisters
-	}
-	if *hold > 0 {
-		req.HoldDeadline = durationpb.New(*hold)
-	}
-	if *stop {
-		return c.stopAtFirstHit(ctx, bp, req, *exec, *maxHold)
-	}
-	return c.subscribe(ctx, bp, req)
 }
 
-func cmdEvents(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("events", true)
+func cmdEvents(c *cli, fs *pflag.FlagSet) runFunc {
 	var ids multi
 	fs.Var(&ids, "id", "only this breakpoint `id` (repeatable; default: every breakpoint)")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	req := &pb.SubscribeRequest{Vm: c.vm}
-	for _, s := range ids {
-		v, err := parseUint("--id", s)
+	return func(ctx context.Context, pos []string) error {
+		req := &pb.SubscribeRequest{Vm: c.vm}
+		for _, s := range ids {
+			v, err := parseUint("--id", s)
+			if err != nil {
+				return err
+			}
+			req.BreakpointIds = append(req.BreakpointIds, v)
+		}
+		cc, err := c.client()
 		if err != nil {
 			return err
 		}
-		req.BreakpointIds = append(req.BreakpointIds, v)
+		return c.subscribe(ctx, pb.NewBreakpointServiceClient(cc), req)
 	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	return c.subscribe(ctx, pb.NewBreakpointServiceClient(cc), req)
 }
 
 // subscribe prints hits until the stream ends or the user interrupts;
@@ -261,41 +278,38 @@ func filterText(f *pb.BreakpointFilter) string {
 	return strings.Join(parts, " ")
 }
 
-func cmdBreakpoints(ctx context.Context, c *cli, args []string) error {
-	if _, err := c.parse(c.flags("breakpoints", true), args, 0, 0); err != nil {
-		return err
+func cmdBreakpoints(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewBreakpointServiceClient(cc).ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: c.vm})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printBreakpoints(w, resp.GetBreakpoints()) })
 	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewBreakpointServiceClient(cc).ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: c.vm})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printBreakpoints(w, resp.GetBreakpoints()) })
 }
 
-func cmdClear(ctx context.Context, c *cli, args []string) error {
-	pos, err := c.parse(c.flags("clear", true), args, 1, 1)
-	if err != nil {
-		return err
+func cmdClear(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		id, err := parseUint("ID", pos[0])
+		if err != nil {
+			return err
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewBreakpointServiceClient(cc).ClearBreakpoint(ctx, &pb.ClearBreakpointRequest{Vm: c.vm, Id: id})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "breakpoint %d removed\n", id) })
 	}
-	id, err := parseUint("ID", pos[0])
-	if err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewBreakpointServiceClient(cc).ClearBreakpoint(ctx, &pb.ClearBreakpointRequest{Vm: c.vm, Id: id})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "breakpoint %d removed\n", id) })
 }

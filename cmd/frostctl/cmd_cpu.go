@@ -6,100 +6,111 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
 	register(
-		command{"pause", "", "stop the guest (every vCPU)", cmdPause},
-		command{"resume", "", "run the guest", cmdResume},
-		command{"step", "[--cpu N]", "execute one instruction on a vCPU", cmdStep},
-		command{"regs", "[--cpu N]", "registers of one or every vCPU (guest stopped)", cmdRegs},
+		command{name: "pause", short: "stop the guest (every vCPU)",
+			long:    "Stops every vCPU of the guest; it stays stopped until resume (or detach).",
+			example: "frostctl pause --vm win10", maxPos: 0, vm: true, setup: cmdPause},
+		command{name: "resume", short: "run the guest",
+			long:    "Lets a stopped guest run again.",
+			example: "frostctl resume --vm win10", maxPos: 0, vm: true, setup: cmdResume},
+		command{name: "step", args: "[--cpu N]", short: "execute one instruction on a vCPU",
+			long:    "Executes one instruction on a vCPU of a stopped guest, and shows where it stopped.",
+			example: "frostctl step --vm win10 --cpu 0", maxPos: 0, vm: true, setup: cmdStep},
+		command{name: "regs", args: "[--cpu N]", short: "registers of one or every vCPU (guest stopped)",
+			long:    "Prints the registers of one vCPU, or of every vCPU, of a stopped guest.",
+			example: "frostctl pause --vm win10\nfrostctl regs --vm win10 --cpu 0", maxPos: 0, vm: true, setup: cmdRegs},
 	)
 }
 
-func cmdPause(ctx context.Context, c *cli, args []string) error {
-	if _, err := c.parse(c.flags("pause", true), args, 0, 0); err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewCPUServiceClient(cc).Pause(ctx, &pb.PauseRequest{Vm: c.vm})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printStop(w, resp.GetStop()) })
-}
-
-func cmdResume(ctx context.Context, c *cli, args []string) error {
-	if _, err := c.parse(c.flags("resume", true), args, 0, 0); err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewCPUServiceClient(cc).Resume(ctx, &pb.ResumeRequest{Vm: c.vm})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "%s running\n", c.vm) })
-}
-
-func cmdStep(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("step", true)
-	cpu := fs.Uint("cpu", 0, "vCPU `index`, from 0")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewCPUServiceClient(cc).Step(ctx, &pb.StepRequest{Vm: c.vm, Cpu: uint32(*cpu)})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printStop(w, resp.GetStop()) })
-}
-
-func cmdRegs(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("regs", true)
-	cpu := fs.Int("cpu", -1, "vCPU `index` (default: every vCPU)")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	req := &pb.GetRegistersRequest{Vm: c.vm}
-	if *cpu >= 0 {
-		n := uint32(*cpu)
-		req.Cpu = &n
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewCPUServiceClient(cc).GetRegisters(ctx, req)
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) {
-		for i, r := range resp.GetCpus() {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			printRegisters(w, r)
+func cmdPause(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		cc, err := c.client()
+		if err != nil {
+			return err
 		}
-	})
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewCPUServiceClient(cc).Pause(ctx, &pb.PauseRequest{Vm: c.vm})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printStop(w, resp.GetStop()) })
+	}
+}
+
+func cmdResume(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewCPUServiceClient(cc).Resume(ctx, &pb.ResumeRequest{Vm: c.vm})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "%s running\n", c.vm) })
+	}
+}
+
+func cmdStep(c *cli, fs *pflag.FlagSet) runFunc {
+	cpuFlag := newIDFlag(fs, "cpu", "vCPU `index`, from 0")
+	return func(ctx context.Context, pos []string) error {
+		cpu, err := cpuFlag.u32()
+		if err != nil {
+			return err
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewCPUServiceClient(cc).Step(ctx, &pb.StepRequest{Vm: c.vm, Cpu: cpu})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printStop(w, resp.GetStop()) })
+	}
+}
+
+func cmdRegs(c *cli, fs *pflag.FlagSet) runFunc {
+	cpuFlag := newIDFlag(fs, "cpu", "vCPU `index` (default: every vCPU)")
+	return func(ctx context.Context, pos []string) error {
+		req := &pb.GetRegistersRequest{Vm: c.vm}
+		if cpuFlag.set {
+			n, err := cpuFlag.u32()
+			if err != nil {
+				return err
+			}
+			req.Cpu = &n
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewCPUServiceClient(cc).GetRegisters(ctx, req)
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) {
+			for i, r := range resp.GetCpus() {
+				if i > 0 {
+					fmt.Fprintln(w)
+				}
+				printRegisters(w, r)
+			}
+		})
+	}
 }
 
 func printStop(w io.Writer, s *pb.StopInfo) {

@@ -10,138 +10,147 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"dump", "-o FILE|- [--format elf|raw] [--live]", "guest-physical memory to an ELF core or a raw file: paused for a consistent image, or --live", cmdDump})
+	register(command{name: "dump", args: "-o FILE|- [--format elf|raw] [--live]",
+		short: "guest-physical memory to an ELF core or a raw file: paused for a consistent image, or --live",
+		long: `Writes the guest's physical memory to FILE: an ELF core as QEMU's
+dump-guest-memory writes (CPU notes, one PT_LOAD per RAM range), or raw
+(file offset = guest-physical address, holes sparse). The guest is paused for
+a consistent image and resumed however the dump ends; --live keeps it
+running, and the image says it is a smear. When frostd is local and may,
+it writes the file straight from the guest's RAM (--via).`,
+		example: "frostctl dump --vm win10 -o guest.elf\nfrostctl dump --vm win10 --format raw --live -o guest.raw",
+		maxPos:  0, vm: true, setup: cmdDump})
 }
 
 // resumeTimeout bounds the resume after a dump, which runs even when the
 // dump was interrupted (its context is gone by then).
 const resumeTimeout = 30 * time.Second
 
-func cmdDump(ctx context.Context, c *cli, args []string) (err error) {
-	fs := c.flags("dump", true)
-	out := fs.String("o", "", "output `file`, or - for stdout")
+func cmdDump(c *cli, fs *pflag.FlagSet) runFunc {
+	out := fs.StringP("output", "o", "", "output `file`, or - for stdout")
 	format := fs.String("format", "elf", "elf (a core file as QEMU's dump-guest-memory writes: CPU notes, one PT_LOAD per RAM range) or raw (file offset = guest-physical address, holes sparse)")
 	live := fs.Bool("live", false, "keep the guest running: the image is a smear (pages from different moments), and says so")
 	via := fs.String("via", viaAuto, "how the bytes reach the file: auto (frostd writes it straight from the guest's RAM when it is local and may, else stream), frostd (only that), stream (over gRPC, written by frostctl)")
-	quiet := fs.Bool("q", false, "no progress bar (it is drawn only when stderr is a terminal)")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if *out == "" {
-		return errors.New("name the output: -o FILE, or -o - for stdout")
-	}
-	if *format != "elf" && *format != "raw" {
-		return fmt.Errorf("--format %q: want elf or raw", *format)
-	}
-	switch *via {
-	case viaAuto, viaStream:
-	case viaFile:
-		if !c.canAskFrostd(*out) {
-			return errors.New("--via frostd needs a file (not -o -) and frostd's unix socket (not tcp:)")
+	quiet := fs.BoolP("quiet", "q", false, "no progress bar (it is drawn only when stderr is a terminal)")
+	return func(ctx context.Context, _ []string) (err error) {
+		if *out == "" {
+			return errors.New("name the output: -o FILE, or -o - for stdout")
 		}
-	default:
-		return fmt.Errorf("--via %q: want auto, frostd or stream", *via)
-	}
-	if *out == "-" && isTerminal(c.out) {
-		return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	cpu := pb.NewCPUServiceClient(cc)
-	mem := pb.NewMemoryServiceClient(cc)
-	info := dumpInfo{live: *live}
-
-	if !*live {
-		h, err := holdForDump(ctx, cpu, c.vm)
+		if *format != "elf" && *format != "raw" {
+			return fmt.Errorf("--format %q: want elf or raw", *format)
+		}
+		switch *via {
+		case viaAuto, viaStream:
+		case viaFile:
+			if !c.canAskFrostd(*out) {
+				return errors.New("--via frostd needs a file (not -o -) and frostd's unix socket (not tcp:)")
+			}
+		default:
+			return fmt.Errorf("--via %q: want auto, frostd or stream", *via)
+		}
+		if *out == "-" && isTerminal(c.out) {
+			return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
+		}
+		cc, err := c.client()
 		if err != nil {
 			return err
 		}
-		info.wasRunning = h.wasRunning
-		// Whatever ends the dump (success, an error, ^C or SIGTERM, which
-		// cancel ctx), the hold ends with it and frostd leaves the guest
-		// as it was; if frostctl dies, frostd sees the call end and does
-		// the same.
-		defer func() { err = errors.Join(err, h.release(c.vm)) }()
-	}
+		cpu := pb.NewCPUServiceClient(cc)
+		mem := pb.NewMemoryServiceClient(cc)
+		info := dumpInfo{live: *live}
 
-	mctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	m, err := mem.GetPhysicalMap(mctx, &pb.GetPhysicalMapRequest{Vm: c.vm})
-	if err != nil {
-		return err
-	}
-	ranges := m.GetRanges()
-	if err := checkRanges(ranges); err != nil {
-		return err
-	}
-	var header []byte
-	if *format == "elf" {
-		notes := cpuStateNotes(ctx, cpu, c, &info)
-		if header, err = coreHeaders(ranges, append(notes, info.note())); err != nil {
+		if !*live {
+			h, err := holdForDump(ctx, cpu, c.vm)
+			if err != nil {
+				return err
+			}
+			info.wasRunning = h.wasRunning
+			// Whatever ends the dump (success, an error, ^C or SIGTERM, which
+			// cancel ctx), the hold ends with it and frostd leaves the guest
+			// as it was; if frostctl dies, frostd sees the call end and does
+			// the same.
+			defer func() { err = errors.Join(err, h.release(c.vm)) }()
+		}
+
+		mctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		m, err := mem.GetPhysicalMap(mctx, &pb.GetPhysicalMapRequest{Vm: c.vm})
+		if err != nil {
 			return err
 		}
-	}
+		ranges := m.GetRanges()
+		if err := checkRanges(ranges); err != nil {
+			return err
+		}
+		var header []byte
+		if *format == "elf" {
+			notes := cpuStateNotes(ctx, cpu, c, &info)
+			if header, err = coreHeaders(ranges, append(notes, info.note())); err != nil {
+				return err
+			}
+		}
 
-	sink, err := openSink(*out, c.out)
-	if err != nil {
-		return err
-	}
-	var total uint64
-	for _, r := range ranges {
-		total += r.GetEnd() - r.GetStart()
-	}
-	bar := newProgress(c.errOut, total)
-	if *quiet {
-		bar.w = nil
-	}
-	var unread uint64
-	streamed := true
-	if *via != viaStream && c.canAskFrostd(*out) {
-		var size uint64
-		size, unread, err = dumpByFrostd(ctx, pb.NewDumpServiceClient(cc), c.vm, ranges, header, *live, sink, bar)
-		var refused *errNotByFrostd
-		switch {
-		case err == nil:
-			streamed = false
-			sink.off = size
-		case errors.As(err, &refused) && *via == viaAuto:
-			// frostd may not write here (another uid's directory, an
-			// older frostd): the file is untouched, stream into it.
-			err = nil
-		case errors.As(err, &refused):
-			err = fmt.Errorf("frostd will not write the file: %w", refused.err)
+		sink, err := openSink(*out, c.out)
+		if err != nil {
+			return err
 		}
-	}
-	if err == nil && streamed {
-		unread, err = writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
-	}
-	if err == nil && ctx.Err() != nil {
-		// ^C as the last bytes came in: the user asked to stop, and gets
-		// no file rather than one made after they did.
-		err = context.Cause(ctx)
-	}
-	if err != nil {
-		bar.end()
-		if aerr := sink.abort(); aerr != nil {
-			err = errors.Join(err, aerr)
+		var total uint64
+		for _, r := range ranges {
+			total += r.GetEnd() - r.GetStart()
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted: %w", ctx.Err())
+		bar := newProgress(c.errOut, total)
+		if *quiet {
+			bar.w = nil
 		}
-		return err
+		var unread uint64
+		streamed := true
+		if *via != viaStream && c.canAskFrostd(*out) {
+			var size uint64
+			size, unread, err = dumpByFrostd(ctx, pb.NewDumpServiceClient(cc), c.vm, ranges, header, *live, sink, bar)
+			var refused *errNotByFrostd
+			switch {
+			case err == nil:
+				streamed = false
+				sink.off = size
+			case errors.As(err, &refused) && *via == viaAuto:
+				// frostd may not write here (another uid's directory, an
+				// older frostd): the file is untouched, stream into it.
+				err = nil
+			case errors.As(err, &refused):
+				err = fmt.Errorf("frostd will not write the file: %w", refused.err)
+			}
+		}
+		if err == nil && streamed {
+			unread, err = writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
+		}
+		if err == nil && ctx.Err() != nil {
+			// ^C as the last bytes came in: the user asked to stop, and gets
+			// no file rather than one made after they did.
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			bar.end()
+			if aerr := sink.abort(); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %w", ctx.Err())
+			}
+			return err
+		}
+		if err := sink.commit(); err != nil {
+			return err
+		}
+		bar.finish()
+		summary(c, *out, *format, total, len(ranges), unread, info)
+		return nil
 	}
-	if err := sink.commit(); err != nil {
-		return err
-	}
-	bar.finish()
-	summary(c, *out, *format, total, len(ranges), unread, info)
-	return nil
 }
 
 // dumpHold is the dump's hold on the guest (CPUService.Hold): frostd

@@ -7,63 +7,70 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"monitor", "ntwritefile [--process NAME] [--pid N] [--file TEXT] [--max-bytes N] | network [--process NAME] [--pid N] [--filter EXPR] [--stack] [-w FILE.pcapng] [--count N] [--duration D]",
-		"stream the guest's NtWriteFile calls with their bytes, or the frames its NDIS sends and receives", cmdMonitor})
-	subcommands["monitor"] = []string{"ntwritefile", "network"}
+	register(command{name: "monitor", args: "ntwritefile|network [flags]",
+		short: "stream the guest's NtWriteFile calls with their bytes, or the frames its NDIS sends and receives",
+		long: `Monitors stream what the guest does, from breakpoints Frost sets and
+removes itself: ntwritefile, every NtWriteFile call with the bytes written;
+network, every frame the guest's NDIS sends or receives, optionally into a
+pcapng file.`,
+		example: "frostctl monitor ntwritefile --vm win10 --process writer.exe\n" +
+			"frostctl monitor network --vm win10 --filter 'udp and port 53' -w capture.pcapng",
+		subs: []command{
+			{name: "ntwritefile", args: "[--process NAME] [--pid N] [--file TEXT] [--max-bytes N]",
+				short: "stream the guest's NtWriteFile calls with their bytes",
+				long: `Streams every NtWriteFile call in the guest, until ^C: the process, thread,
+file name and the bytes written (the first --max-bytes of each).`,
+				example: "frostctl monitor ntwritefile --vm win10 --process writer.exe --file log",
+				maxPos:  0, vm: true, setup: cmdMonitorNtWriteFile},
+			{name: "network", args: "[--process NAME] [--pid N] [--filter EXPR] [--stack] [-w FILE.pcapng] [--count N] [--duration D]",
+				short: "stream the frames the guest's NDIS sends and receives",
+				long: `Streams the frames the guest sends and receives, seen at NDIS from outside
+the guest, with the process and thread that sent them; -w also writes a
+pcapng file Wireshark and tshark read, each packet's comment naming them.`,
+				example: "frostctl monitor network --vm win10 --filter 'udp and port 53' -w capture.pcapng\n" +
+					"frostctl monitor network --vm win10 --process writer.exe --count 10",
+				maxPos: 0, vm: true, setup: cmdMonitorNetwork},
+		}})
 }
 
-func cmdMonitor(ctx context.Context, c *cli, args []string) error {
-	// Each monitor has flags of its own: the first argument naming one
-	// picks the flag set.
-	for i, a := range args {
-		if a == "network" {
-			return cmdMonitorNetwork(ctx, c, append(append([]string{}, args[:i]...), args[i+1:]...))
-		}
-		if a == "ntwritefile" {
-			break
-		}
-	}
-	fs := c.flags("monitor", true)
+func cmdMonitorNtWriteFile(c *cli, fs *pflag.FlagSet) runFunc {
 	ff := addFilterFlags(fs)
 	file := fs.String("file", "", "only writes to files whose name contains this `text`")
-	maxBytes := fs.Uint("max-bytes", 0, "bytes of each buffer to capture (default 4096)")
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	if pos[0] != "ntwritefile" {
-		return fmt.Errorf("unknown monitor %q: the monitors are: ntwritefile, network", pos[0])
-	}
-	f, err := ff.filter()
-	if err != nil {
-		return err
-	}
-	if len(f.GetTids()) > 0 {
-		return errors.New("--tid does not apply to monitors")
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	stream, err := pb.NewMonitorServiceClient(cc).MonitorNtWriteFile(ctx, &pb.MonitorNtWriteFileRequest{
-		Vm:       c.vm,
-		Filter:   &pb.NtWriteFileFilter{Pids: f.GetPids(), ProcessNames: f.GetProcessNames(), FileNameContains: *file},
-		MaxBytes: uint32(*maxBytes),
-	})
-	if err != nil {
-		return err
-	}
-	for {
-		ev, err := stream.Recv()
+	maxBytes := fs.Uint32("max-bytes", 0, "bytes of each buffer to capture (default 4096)")
+	return func(ctx context.Context, _ []string) error {
+		f, err := ff.filter()
 		if err != nil {
-			return streamEnd(ctx, "the NtWriteFile monitor of "+c.vm, err, nil)
-		}
-		if err := c.emitLine(ev, func(w io.Writer) { printWrite(w, ev.GetEvent()) }); err != nil {
 			return err
+		}
+		if len(f.GetTids()) > 0 {
+			return errors.New("--tid does not apply to monitors")
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		stream, err := pb.NewMonitorServiceClient(cc).MonitorNtWriteFile(ctx, &pb.MonitorNtWriteFileRequest{
+			Vm:       c.vm,
+			Filter:   &pb.NtWriteFileFilter{Pids: f.GetPids(), ProcessNames: f.GetProcessNames(), FileNameContains: *file},
+			MaxBytes: *maxBytes,
+		})
+		if err != nil {
+			return err
+		}
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				return streamEnd(ctx, "the NtWriteFile monitor of "+c.vm, err, nil)
+			}
+			if err := c.emitLine(ev, func(w io.Writer) { printWrite(w, ev.GetEvent()) }); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -8,100 +8,104 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 // cmdMonitorNetwork streams the guest's frames: one line each, and with
 // -w a pcapng file Wireshark and tshark read, each packet's comment naming
 // the process, pid, thread and direction.
-func cmdMonitorNetwork(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("monitor network", true)
+func cmdMonitorNetwork(c *cli, fs *pflag.FlagSet) runFunc {
 	var procs, pids multi
 	fs.Var(&procs, "process", "only frames of calls made by the process with this image `name` (repeatable)")
 	fs.Var(&pids, "pid", "only frames of calls made by this process `id` (repeatable)")
 	expr := fs.String("filter", "", "only frames matching this `expression`: arp, ip, ip6, icmp, icmp6, udp, tcp, dns, [src|dst] host ADDR, [src|dst] port N, and, or, not, ( )")
 	stack := fs.Bool("stack", false, "print the calling thread's stack under each frame")
-	file := fs.String("w", "", "also write the frames to this pcapng `file` (Wireshark, tshark)")
+	file := fs.StringP("write", "w", "", "also write the frames to this pcapng `file` (Wireshark, tshark)")
 	count := fs.Uint64("count", 0, "stop after this many frames (0: until ^C)")
 	dur := fs.Duration("duration", 0, "stop after this `long` (0: until ^C)")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	req := &pb.MonitorNetworkRequest{Vm: c.vm, Processes: procs, Filter: *expr, Stack: *stack, IncludeFrames: *file != "" || c.json}
-	for _, s := range pids {
-		v, err := parseUint("--pid", s)
-		if err != nil {
-			return err
+	return func(ctx context.Context, pos []string) error {
+		req := &pb.MonitorNetworkRequest{Vm: c.vm, Processes: procs, Filter: *expr, Stack: *stack, IncludeFrames: *file != "" || c.json}
+		for _, s := range pids {
+			v, err := parseUint("--pid", s)
+			if err != nil {
+				return err
+			}
+			p, err := idU32("--pid", v)
+			if err != nil {
+				return err
+			}
+			req.Pids = append(req.Pids, p)
 		}
-		req.Pids = append(req.Pids, uint32(v))
-	}
-	var pcap *pcapngFile
-	if *file != "" {
-		f, err := os.OpenFile(*file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if pcap, err = newPcapng(f, "guest "+c.vm+" NDIS (frost monitor network)", *expr); err != nil {
-			return err
-		}
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	if *dur > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *dur)
-		defer cancel()
-	}
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	stream, err := pb.NewMonitorServiceClient(cc).MonitorNetwork(ctx, req)
-	if err != nil {
-		return err
-	}
-	var frames, unreadable uint64
-	var last *pb.NetworkCounters
-	defer func() { printNetworkEnd(c.errOut, *file, pcap, frames, unreadable, last) }()
-	for {
-		m, err := stream.Recv()
-		if err != nil {
-			return streamEnd(ctx, "the network monitor of "+c.vm, err, nil)
-		}
-		if c.json {
-			if err := c.emitLine(m, nil); err != nil {
+		var pcap *pcapngFile
+		if *file != "" {
+			f, err := os.OpenFile(*file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if pcap, err = newPcapng(f, "guest "+c.vm+" NDIS (frost monitor network)", *expr); err != nil {
 				return err
 			}
 		}
-		switch ev := m.GetEvent().(type) {
-		case *pb.MonitorNetworkResponse_Started:
-			printNetworkStarted(c.errOut, ev.Started)
-		case *pb.MonitorNetworkResponse_Counters:
-			last = ev.Counters
-			if l := ev.Counters.GetLost(); l > 0 && !c.json {
-				fmt.Fprintf(c.errOut, "frostctl: %d frames lost so far (frostd's queue for this stream was full)\n", l)
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		if *dur > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, *dur)
+			defer cancel()
+		}
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		stream, err := pb.NewMonitorServiceClient(cc).MonitorNetwork(ctx, req)
+		if err != nil {
+			return err
+		}
+		var frames, unreadable uint64
+		var last *pb.NetworkCounters
+		defer func() { printNetworkEnd(c.errOut, *file, pcap, frames, unreadable, last) }()
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return streamEnd(ctx, "the network monitor of "+c.vm, err, nil)
 			}
-		case *pb.MonitorNetworkResponse_Frame:
-			f := ev.Frame
-			frames++
-			if f.GetUnreadable() != "" {
-				unreadable++
-			}
-			if !c.json {
-				printFrame(c.out, f)
-			}
-			if pcap != nil && f.GetUnreadable() == "" {
-				if len(f.GetData()) != int(f.GetLength()) {
-					return fmt.Errorf("frame %d: frostd sent %d bytes of %d", f.GetSequence(), len(f.GetData()), f.GetLength())
-				}
-				if err := pcap.write(f.GetTime().AsTime(), f.GetData(), f.GetDirection() == pb.FrameDirection_FRAME_DIRECTION_SEND, frameComment(f)); err != nil {
+			if c.json {
+				if err := c.emitLine(m, nil); err != nil {
 					return err
 				}
 			}
-			if *count > 0 && frames >= *count {
-				stop()
-				return nil
+			switch ev := m.GetEvent().(type) {
+			case *pb.MonitorNetworkResponse_Started:
+				printNetworkStarted(c.errOut, ev.Started)
+			case *pb.MonitorNetworkResponse_Counters:
+				last = ev.Counters
+				if l := ev.Counters.GetLost(); l > 0 && !c.json {
+					fmt.Fprintf(c.errOut, "frostctl: %d frames lost so far (frostd's queue for this stream was full)\n", l)
+				}
+			case *pb.MonitorNetworkResponse_Frame:
+				f := ev.Frame
+				frames++
+				if f.GetUnreadable() != "" {
+					unreadable++
+				}
+				if !c.json {
+					printFrame(c.out, f)
+				}
+				if pcap != nil && f.GetUnreadable() == "" {
+					if len(f.GetData()) != int(f.GetLength()) {
+						return fmt.Errorf("frame %d: frostd sent %d bytes of %d", f.GetSequence(), len(f.GetData()), f.GetLength())
+					}
+					if err := pcap.write(f.GetTime().AsTime(), f.GetData(), f.GetDirection() == pb.FrameDirection_FRAME_DIRECTION_SEND, frameComment(f)); err != nil {
+						return err
+					}
+				}
+				if *count > 0 && frames >= *count {
+					stop()
+					return nil
+				}
 			}
 		}
 	}

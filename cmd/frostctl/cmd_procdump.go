@@ -7,24 +7,15 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"procdump", "--pid N -o FILE.dmp|- [--live]",
-		"a process as a Windows minidump (lldb -c, WinDbg): modules with PDB identities, threads with registers, all readable committed memory", cmdProcdump})
-}
-
-func cmdProcdump(ctx context.Context, c *cli, args []string) (err error) {
-	fs := c.flags("procdump", true)
-	pid := fs.Uint("pid", 0, "the process to dump, by pid (see ps)")
-	out := fs.String("o", "", "output `file` (a minidump, e.g. writer.dmp), or - for stdout")
-	live := fs.Bool("live", false, "keep the guest running: pages may be from different moments, and registers come from trap frames only")
-	quiet := fs.Bool("q", false, "no progress bar (it is drawn only when stderr is a terminal)")
-	fs.Usage = func() {
-		fmt.Fprint(c.errOut, `usage: frostctl procdump --pid N -o FILE.dmp [--live]
-
-Writes a Windows minidump (MDMP) of one process, which lldb (lldb -c FILE.dmp)
+	register(command{name: "procdump", args: "--pid N -o FILE.dmp|- [--live]",
+		short: "a process as a Windows minidump (lldb -c, WinDbg): modules with PDB identities, threads with registers, all readable committed memory",
+		long: `Writes a Windows minidump (MDMP) of one process, which lldb (lldb -c FILE.dmp)
 and WinDbg open: its modules with their RSDS identities (so a debugger finds
 their PDBs), its threads with their user-mode registers (a paused vCPU's, or
 the trap frame of the thread's last system call), and every committed page of
@@ -33,88 +24,91 @@ listed with their source in the dump's comment and here; pages that cannot be
 read are listed and left out of the dump, never written as zeros.
 
 The guest is paused for the dump and left as it was found afterwards, however
-the dump ends (--live keeps it running). A dump that fails leaves no file.
+the dump ends (--live keeps it running). A dump that fails leaves no file.`,
+		example: "frostctl procdump --vm win10 --pid 420 -o writer.dmp\nlldb -c writer.dmp -o 'image list' -o 'thread list'",
+		maxPos:  0, vm: true, setup: cmdProcdump})
+}
 
-Example:
-  frostctl procdump --vm win10 --pid 420 -o writer.dmp
-  lldb -c writer.dmp -o 'image list' -o 'thread list'
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if *pid == 0 {
-		return errors.New("name the process: --pid N (frostctl ps lists them)")
-	}
-	if *out == "" {
-		return errors.New("name the output: -o FILE.dmp, or -o - for stdout")
-	}
-	if *out == "-" && isTerminal(c.out) {
-		return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	// The call's end is frostd's signal to let the guest go: ^C cancels
-	// ctx, and frostd resumes the guest when the stream ends.
-	stream, err := pb.NewDumpServiceClient(cc).DumpProcess(ctx, &pb.DumpProcessRequest{Vm: c.vm, Pid: uint32(*pid), Live: *live})
-	if err != nil {
-		return err
-	}
-	first, err := stream.Recv()
-	if err != nil {
-		return err
-	}
-	plan := first.GetPlan()
-	if plan == nil {
-		return errors.New("frostd's dump stream did not start with its plan")
-	}
-	fmt.Fprintf(c.errOut, "dumping %s (pid %d): %d modules, %d threads, %d pages (%.1f MiB) into %s\n",
-		plan.GetProcessName(), plan.GetPid(), len(plan.GetModules()), len(plan.GetThreads()), plan.GetPages().GetWritten(),
-		float64(plan.GetMemoryBytes())/(1<<20), *out)
-
-	sink, err := openSink(*out, c.out)
-	if err != nil {
-		return err
-	}
-	bar := newProgress(c.errOut, plan.GetFileSize())
-	if *quiet {
-		bar.w = nil
-	}
-	trailer, err := recvDump(stream, sink, bar, plan.GetFileSize())
-	if err == nil && ctx.Err() != nil {
-		err = context.Cause(ctx)
-	}
-	if err != nil {
-		bar.end()
-		if aerr := sink.abort(); aerr != nil {
-			err = errors.Join(err, aerr)
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted: %w (no file written)", ctx.Err())
-		}
-		return err
-	}
-	if err := sink.commit(); err != nil {
-		return err
-	}
-	bar.finish()
-	if c.json {
-		if err := c.emitLine(plan, nil); err != nil {
+func cmdProcdump(c *cli, fs *pflag.FlagSet) runFunc {
+	pidFlag := newIDFlag(fs, "pid", "the process to dump, by pid (see ps)")
+	out := fs.StringP("output", "o", "", "output `file` (a minidump, e.g. writer.dmp), or - for stdout")
+	live := fs.Bool("live", false, "keep the guest running: pages may be from different moments, and registers come from trap frames only")
+	quiet := fs.BoolP("quiet", "q", false, "no progress bar (it is drawn only when stderr is a terminal)")
+	return func(ctx context.Context, _ []string) (err error) {
+		pid, err := pidFlag.u32()
+		if err != nil {
 			return err
 		}
-		return c.emitLine(trailer, nil)
+		if pid == 0 {
+			return errors.New("name the process: --pid N (frostctl ps lists them)")
+		}
+		if *out == "" {
+			return errors.New("name the output: -o FILE.dmp, or -o - for stdout")
+		}
+		if *out == "-" && isTerminal(c.out) {
+			return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		// The call's end is frostd's signal to let the guest go: ^C cancels
+		// ctx, and frostd resumes the guest when the stream ends.
+		stream, err := pb.NewDumpServiceClient(cc).DumpProcess(ctx, &pb.DumpProcessRequest{Vm: c.vm, Pid: pid, Live: *live})
+		if err != nil {
+			return err
+		}
+		first, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		plan := first.GetPlan()
+		if plan == nil {
+			return errors.New("frostd's dump stream did not start with its plan")
+		}
+		fmt.Fprintf(c.errOut, "dumping %s (pid %d): %d modules, %d threads, %d pages (%.1f MiB) into %s\n",
+			plan.GetProcessName(), plan.GetPid(), len(plan.GetModules()), len(plan.GetThreads()), plan.GetPages().GetWritten(),
+			float64(plan.GetMemoryBytes())/(1<<20), *out)
+
+		sink, err := openSink(*out, c.out)
+		if err != nil {
+			return err
+		}
+		bar := newProgress(c.errOut, plan.GetFileSize())
+		if *quiet {
+			bar.w = nil
+		}
+		trailer, err := recvDump(stream, sink, bar, plan.GetFileSize())
+		if err == nil && ctx.Err() != nil {
+			err = context.Cause(ctx)
+		}
+		if err != nil {
+			bar.end()
+			if aerr := sink.abort(); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted: %w (no file written)", ctx.Err())
+			}
+			return err
+		}
+		if err := sink.commit(); err != nil {
+			return err
+		}
+		bar.finish()
+		if c.json {
+			if err := c.emitLine(plan, nil); err != nil {
+				return err
+			}
+			return c.emitLine(trailer, nil)
+		}
+		w := c.out
+		if *out == "-" {
+			w = c.errOut // stdout holds the dump
+		}
+		procdumpSummary(w, *out, plan, trailer)
+		return nil
 	}
-	w := c.out
-	if *out == "-" {
-		w = c.errOut // stdout holds the dump
-	}
-	procdumpSummary(w, *out, plan, trailer)
-	return nil
 }
 
 // recvDump writes the stream's chunks to sink until the trailer, checking

@@ -6,12 +6,20 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
 	register(
-		command{"read", "(--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE|-]", "read memory of any length: a hexdump, or the raw bytes into a file", cmdRead},
+		command{name: "read", args: "(--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE|-]",
+			short: "read memory of any length: a hexdump, or the raw bytes into a file",
+			long:  readHelp,
+			example: "frostctl read --vm win10 --physical 0x1000 0x40\n" +
+				"frostctl read --vm win10 --pid 420 '7ff6`12340000' 0x1000 -o page.bin\n" +
+				"frostctl read --vm win10 --pid 420 0x7ff612340000 16M -o image.bin",
+			minPos: 2, maxPos: 2, vm: true, setup: cmdRead},
 	)
 }
 
@@ -35,107 +43,97 @@ none. -o - writes the raw bytes to stdout (not a terminal).
 
 --json prints the API's messages: the ReadPhysical/ReadVirtual reply for
 up to 1M without -o, else each streamed chunk as a JSON line (with -o, the
-chunks' page statuses without their bytes, which are in the file).
+chunks' page statuses without their bytes, which are in the file).`
 
-flags:
-`
-
-func cmdRead(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("read", true)
+func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 	sp := addSpaceFlags(fs)
 	physical := fs.Bool("physical", false, "guest-physical addresses")
-	out := fs.String("o", "", "write the raw bytes to `file` (- for stdout) instead of a hexdump")
+	out := fs.StringP("output", "o", "", "write the raw bytes to `file` (- for stdout) instead of a hexdump")
 	prov := fs.Bool("provenance", false, "show how every page was translated (a hexdump of at most 1M)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: frostctl read (--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE|-]\n\n%s", readHelp)
-		fs.PrintDefaults()
-	}
-	pos, err := c.parse(fs, args, 2, 2)
-	if err != nil {
-		return err
-	}
-	at, err := parseAddr("ADDR", pos[0])
-	if err != nil {
-		return err
-	}
-	n, err := parseSize("LEN", pos[1])
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return errors.New("LEN: nothing to read")
-	}
-	if at+n < at && at+n != 0 {
-		return fmt.Errorf("ADDR+LEN: %s+%#x runs past the top of the address space", addr(at), n)
-	}
-	if *physical == sp.given() {
-		return errors.New("name one address space: --physical, --pid N, --dtb CR3 or --kernel")
-	}
-	var space *pb.AddressSpace
-	if !*physical {
-		if space, err = sp.space(); err != nil {
+	return func(ctx context.Context, pos []string) error {
+		at, err := parseAddr("ADDR", pos[0])
+		if err != nil {
 			return err
 		}
-	}
-	streamed := *out != "" || n > maxUnaryRead
-	if *prov && (streamed || *physical) {
-		return errors.New("--provenance: a hexdump of virtual memory of at most 1M only (vadmap gives the page states of a larger range)")
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	mem := pb.NewMemoryServiceClient(cc)
-	if streamed {
-		rs := physicalStream(mem, c.vm, at, n)
+		n, err := parseSize("LEN", pos[1])
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("LEN: nothing to read")
+		}
+		if at+n < at && at+n != 0 {
+			return fmt.Errorf("ADDR+LEN: %s+%#x runs past the top of the address space", addr(at), n)
+		}
+		if *physical == sp.given() {
+			return errors.New("name one address space: --physical, --pid N, --dtb CR3 or --kernel")
+		}
+		var space *pb.AddressSpace
 		if !*physical {
-			rs = virtualStream(mem, c.vm, space, at, n)
+			if space, err = sp.space(); err != nil {
+				return err
+			}
 		}
-		if *out != "" {
-			return rs.toFile(ctx, c, *out)
+		streamed := *out != "" || n > maxUnaryRead
+		if *prov && (streamed || *physical) {
+			return errors.New("--provenance: a hexdump of virtual memory of at most 1M only (vadmap gives the page states of a larger range)")
 		}
-		return rs.hexdump(ctx, c)
-	}
-	uctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	var data []byte
-	var pages []*pb.PageStatus
-	smear, hardware := false, false
-	if *physical {
-		resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n})
+		cc, err := c.client()
 		if err != nil {
 			return err
 		}
-		if c.json {
-			return c.emit(resp, nil)
+		mem := pb.NewMemoryServiceClient(cc)
+		if streamed {
+			rs := physicalStream(mem, c.vm, at, n)
+			if !*physical {
+				rs = virtualStream(mem, c.vm, space, at, n)
+			}
+			if *out != "" {
+				return rs.toFile(ctx, c, *out)
+			}
+			return rs.hexdump(ctx, c)
 		}
-		data, pages = resp.GetData(), resp.GetPages()
-	} else {
-		resp, err := mem.ReadVirtual(uctx, &pb.ReadVirtualRequest{Vm: c.vm, Space: space, Address: at, Length: n, Provenance: *prov})
-		if err != nil {
-			return err
+		uctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		var data []byte
+		var pages []*pb.PageStatus
+		smear, hardware := false, false
+		if *physical {
+			resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n})
+			if err != nil {
+				return err
+			}
+			if c.json {
+				return c.emit(resp, nil)
+			}
+			data, pages = resp.GetData(), resp.GetPages()
+		} else {
+			resp, err := mem.ReadVirtual(uctx, &pb.ReadVirtualRequest{Vm: c.vm, Space: space, Address: at, Length: n, Provenance: *prov})
+			if err != nil {
+				return err
+			}
+			if c.json {
+				return c.emit(resp, nil)
+			}
+			data, pages, smear = resp.GetData(), resp.GetPages(), resp.GetSmear()
+			hardware = resp.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64
 		}
-		if c.json {
-			return c.emit(resp, nil)
+		hexdump(c.out, at, data, pages)
+		printUnserved(c.out, pages)
+		if hardware && !allServed(pages) {
+			fmt.Fprintln(c.out, hardwareNote)
 		}
-		data, pages, smear = resp.GetData(), resp.GetPages(), resp.GetSmear()
-		hardware = resp.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64
-	}
-	hexdump(c.out, at, data, pages)
-	printUnserved(c.out, pages)
-	if hardware && !allServed(pages) {
-		fmt.Fprintln(c.out, hardwareNote)
-	}
-	if smear {
-		fmt.Fprintln(c.out, "the guest ran during the read: its pages come from different moments (pause it for a consistent image)")
-	}
-	for _, p := range pages {
-		if p.GetProvenance() != nil {
-			fmt.Fprintln(c.out)
-			fmt.Fprint(c.out, p.GetProvenance().GetText())
+		if smear {
+			fmt.Fprintln(c.out, "the guest ran during the read: its pages come from different moments (pause it for a consistent image)")
 		}
+		for _, p := range pages {
+			if p.GetProvenance() != nil {
+				fmt.Fprintln(c.out)
+				fmt.Fprint(c.out, p.GetProvenance().GetText())
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 // hardwareNote explains unread pages of a hardware-only walk.

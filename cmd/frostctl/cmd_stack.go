@@ -6,42 +6,51 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"stack", "[--cpu N] [--max N]", "call stack of a stopped vCPU, unwound from .pdata and symbolized", cmdStack})
+	register(command{name: "stack", args: "[--cpu N] [--max N]",
+		short: "call stack of a stopped vCPU, unwound from .pdata and symbolized",
+		long: `Unwinds the call stack of a vCPU the guest is stopped on (pause, step, or a
+held breakpoint), from each module's .pdata and .xdata, and names every frame
+from the modules' symbols.`,
+		example: "frostctl pause --vm win10\nfrostctl stack --vm win10 --cpu 0 --max 32",
+		maxPos:  0, vm: true, setup: cmdStack})
 }
 
 // maxStackFrames is the API's limit on one unwind.
 const maxStackFrames = 256
 
-func cmdStack(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("stack", true)
-	cpu := fs.Int("cpu", -1, "vCPU `index` (default: the one that stopped)")
+func cmdStack(c *cli, fs *pflag.FlagSet) runFunc {
+	cpuFlag := newIDFlag(fs, "cpu", "vCPU `index` (default: the one that stopped)")
 	maxFrames := fs.Uint("max", 0, "at most `N` frames (default 64, at most 256)")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
+	return func(ctx context.Context, pos []string) error {
+		if *maxFrames > maxStackFrames {
+			return fmt.Errorf("--max %d: at most %d frames", *maxFrames, maxStackFrames)
+		}
+		req := &pb.GetStackRequest{Vm: c.vm, MaxFrames: uint32(*maxFrames)}
+		if cpuFlag.set {
+			n, err := cpuFlag.u32()
+			if err != nil {
+				return err
+			}
+			req.Cpu = &n
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewCPUServiceClient(cc).GetStack(ctx, req)
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printStackResponse(w, resp) })
 	}
-	if *maxFrames > maxStackFrames {
-		return fmt.Errorf("--max %d: at most %d frames", *maxFrames, maxStackFrames)
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	req := &pb.GetStackRequest{Vm: c.vm, MaxFrames: uint32(*maxFrames)}
-	if *cpu >= 0 {
-		n := uint32(*cpu)
-		req.Cpu = &n
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewCPUServiceClient(cc).GetStack(ctx, req)
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printStackResponse(w, resp) })
 }
 
 func printStackResponse(w io.Writer, r *pb.GetStackResponse) {

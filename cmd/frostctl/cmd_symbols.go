@@ -7,20 +7,44 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
-	register(command{"symbols", "(resolve 'MODULE!NAME' | lookup ADDR | field PATH | type NAME | convert FILE.pdb [-o OUT]) (--vm NAME | --pdb NAME:GUID:AGE)",
-		"symbols: 'nt!Name' to an address and back, field offsets, types, PDB to ISF", cmdSymbols})
-	subcommands["symbols"] = symbolVerbs
+	subs := []command{
+		{name: "resolve", args: "'MODULE!NAME'", short: "a symbol's address",
+			long:     "Turns 'module!name' into an address (in a VM) or an RVA (in a PDB); a bare name is the kernel's.",
+			example:  "frostctl symbols --vm win10 resolve 'nt!NtWriteFile'\nfrostctl symbols --vm win10 --pid 420 resolve 'ntdll!NtWriteFile'",
+			complete: completeSymbolArg},
+		{name: "lookup", args: "ADDR", short: "the symbol an address is in, as 'module!symbol+0xoff'",
+			long:    "Names an address as a debugger does: module!symbol+0xoff.",
+			example: "frostctl symbols --vm win10 lookup 'fffff800`12345678'"},
+		{name: "field", args: "PATH", short: "a field's offset, size and type (_EPROCESS.Pcb.DirectoryTableBase)",
+			long:    "Places a dotted field path in its structure: offset, size, kind and type, and bit range for a bit field.",
+			example: "frostctl symbols --vm win10 field _EPROCESS.UniqueProcessId"},
+		{name: "type", args: "NAME", short: "a struct, union, class, enum or base type, with its members",
+			long:    "Describes a type: kind, size, and every member with its offset.",
+			example: "frostctl symbols --vm win10 type _LIST_ENTRY\nfrostctl symbols --vm win10 --pid 88 --module frostrt type _FROST_USER_STACK"},
+		{name: "convert", args: "FILE.pdb [-o OUT]", short: "a PDB to Volatility 3's ISF (JSON, xz)",
+			long:    "Uploads a PDB to frostd and writes the ISF it returns (default file name <GUID>-<AGE>.json.xz); needs no VM.",
+			example: "frostctl symbols convert ntkrnlmp.pdb -o ntkrnlmp.json.xz"},
+	}
+	for i := range subs {
+		subs[i].minPos, subs[i].maxPos, subs[i].setup = 1, 1, symbolVerb(subs[i].name)
+	}
+	register(command{name: "symbols", args: "VERB ARG (--vm NAME | --pdb NAME:GUID:AGE)",
+		short: "symbols: 'nt!Name' to an address and back, field offsets, types, PDB to ISF",
+		long: `Answers what a Windows build looks like, from the PDBs along frostd's symbol
+path: in a VM's loaded modules (--vm, $FROST_VM; --pid adds a process's
+DLLs), or in one PDB of the store by identity (--pdb; addresses are RVAs).`,
+		example: "frostctl symbols --vm win10 resolve 'nt!NtWriteFile'\n" +
+			"frostctl symbols --pdb ntkrnlmp.pdb:606FF669409B00F7FC8C61A9C1670129:1 resolve 'nt!NtWriteFile'",
+		subs: subs})
 }
-
-// symbolVerbs are the symbols subcommands.
-var symbolVerbs = []string{"resolve", "lookup", "field", "type", "convert"}
 
 // symbolScope is --vm (the VM's loaded modules) or --pdb NAME:GUID:AGE (one
 // PDB of frostd's symbol store; addresses are RVAs).
@@ -42,37 +66,51 @@ func symbolScope(vm, pdbSpec string) (*pb.SymbolScope, error) {
 	return &pb.SymbolScope{Scope: &pb.SymbolScope_Vm{Vm: vm}}, nil
 }
 
-func cmdSymbols(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("symbols", false)
-	c.vmFlag(fs, "the VM whose modules are meant (default $FROST_VM); convert needs none")
-	pdbSpec := fs.String("pdb", "", "one PDB of frostd's symbol store, as `NAME:GUID:AGE`")
-	module := fs.String("module", "", "module whose types are meant (default nt)")
-	pid := fs.Uint("pid", 0, "the process whose DLLs and executable count too (user-mode modules: 'ntdll!NtWriteFile', 'writer!main'); 0: kernel modules only")
-	out := fs.String("o", "", "convert: output `file` (default <GUID>-<AGE>.json.xz)")
-	pos, err := c.parse(fs, args, 2, 2)
+// symbolVerb is one symbols subcommand. Each takes every flag of the
+// group, so that "symbols --pdb X lookup 0" and "symbols lookup 0 --pdb X"
+// mean the same.
+func symbolVerb(verb string) func(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(c *cli, fs *pflag.FlagSet) runFunc {
+		if verb == "convert" {
+			out := fs.StringP("output", "o", "", "output `file` (default <GUID>-<AGE>.json.xz)")
+			return func(ctx context.Context, pos []string) error {
+				cc, err := c.client()
+				if err != nil {
+					return err
+				}
+				return convertPDB(ctx, c, pb.NewSymbolServiceClient(cc), pos[0], *out)
+			}
+		}
+		pdbSpec := fs.String("pdb", "", "one PDB of frostd's symbol store, as `NAME:GUID:AGE` (instead of --vm)")
+		module := fs.String("module", "", "module whose types are meant (default nt)")
+		pidFlag := newIDFlag(fs, "pid", "the process whose DLLs and executable count too (user-mode modules: 'ntdll!NtWriteFile', 'writer!main'); default: kernel modules only")
+		return func(ctx context.Context, pos []string) error {
+			pid, err := pidFlag.u32()
+			if err != nil {
+				return err
+			}
+			return c.symbols(ctx, verb, pos[0], *pdbSpec, *module, pid)
+		}
+	}
+}
+
+// symbols runs one lookup verb on arg.
+func (c *cli) symbols(ctx context.Context, verb, arg, pdbSpec, module string, pid uint32) error {
+	scope, err := symbolScope(c.vm, pdbSpec)
 	if err != nil {
 		return err
-	}
-	if !slices.Contains(symbolVerbs, pos[0]) {
-		return fmt.Errorf("unknown symbols subcommand %q: the subcommands are %s", pos[0], strings.Join(symbolVerbs, ", "))
 	}
 	cc, err := c.client()
 	if err != nil {
 		return err
 	}
 	sym := pb.NewSymbolServiceClient(cc)
-	if pos[0] == "convert" {
-		return convertPDB(ctx, c, sym, pos[1], *out)
-	}
-	scope, err := symbolScope(c.vm, *pdbSpec)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := unaryCtx(ctx)
 	defer cancel()
+	pos := []string{verb, arg}
 	switch pos[0] {
 	case "resolve":
-		resp, err := sym.ResolveSymbol(ctx, &pb.ResolveSymbolRequest{Scope: scope, Symbol: pos[1], Pid: uint32(*pid)})
+		resp, err := sym.ResolveSymbol(ctx, &pb.ResolveSymbolRequest{Scope: scope, Symbol: pos[1], Pid: pid})
 		if err != nil {
 			return err
 		}
@@ -84,7 +122,7 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		resp, err := sym.LookupAddress(ctx, &pb.LookupAddressRequest{Scope: scope, Address: a, Pid: uint32(*pid)})
+		resp, err := sym.LookupAddress(ctx, &pb.LookupAddressRequest{Scope: scope, Address: a, Pid: pid})
 		if err != nil {
 			return err
 		}
@@ -92,7 +130,7 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(w, "%s = %s (from %s)\n", addr(a), resp.GetName(), sourceName(resp.GetSource()))
 		})
 	case "field":
-		resp, err := sym.GetField(ctx, &pb.GetFieldRequest{Scope: scope, Module: *module, Path: pos[1], Pid: uint32(*pid)})
+		resp, err := sym.GetField(ctx, &pb.GetFieldRequest{Scope: scope, Module: module, Path: pos[1], Pid: pid})
 		if err != nil {
 			return err
 		}
@@ -104,7 +142,7 @@ func cmdSymbols(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintln(w)
 		})
 	case "type":
-		resp, err := sym.GetType(ctx, &pb.GetTypeRequest{Scope: scope, Module: *module, Name: pos[1], Pid: uint32(*pid)})
+		resp, err := sym.GetType(ctx, &pb.GetTypeRequest{Scope: scope, Module: module, Name: pos[1], Pid: pid})
 		if err != nil {
 			return err
 		}

@@ -2,21 +2,37 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
 	register(
-		command{"vms", "", "list libvirt domains", cmdVMs},
-		command{"attach", "NAME", "take hold of a running domain", cmdAttach},
-		command{"detach", "[--vm NAME]", "let a VM go: breakpoints removed, guest resumed", cmdDetach},
-		command{"state", "[--vm NAME] [--find-kernel]", "a VM's state, and Frost's view of it", cmdState},
+		command{name: "vms", short: "list libvirt domains",
+			long:    "Lists the domains libvirt knows on frostd's host: id, name, state, whether Frost is attached, and UUID.",
+			example: "frostctl vms\nfrostctl vms --json", maxPos: 0, setup: cmdVMs},
+		command{name: "attach", args: "NAME", short: "take hold of a running domain",
+			long: `Attaches frostd to a running libvirt domain: its gdbstub, QMP and RAM.
+The guest keeps running; Frost finds its Windows kernel when a command first
+needs it.`,
+			example: "frostctl attach win10", minPos: 1, maxPos: 1, setup: cmdAttach, complete: completeVMArg},
+		command{name: "detach", args: "[NAME]", short: "let a VM go: breakpoints removed, guest resumed",
+			long: `Lets a VM go: every breakpoint Frost set is removed and the guest runs.
+The VM is NAME, else --vm or $FROST_VM.`,
+			example: "frostctl detach win10\nfrostctl detach --vm win10", maxPos: 1, setup: cmdDetach, complete: completeVMArg},
+		command{name: "state", args: "[--find-kernel]", short: "a VM's state, and Frost's view of it",
+			long: `Shows a VM's domain state, whether the guest runs or why it stopped, the
+accelerator and its breakpoint slots, the memory backend, and the Windows
+kernel Frost found (or why it found none).`,
+			example: "frostctl state --vm win10\nFROST_VM=win10 frostctl state --find-kernel", maxPos: 0, vm: true, setup: cmdState},
 	)
 }
 
@@ -26,98 +42,91 @@ func domainState(s pb.DomainState) string {
 	return strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(s.String(), "DOMAIN_STATE_"), "_", " "))
 }
 
-func cmdVMs(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("vms", false)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewVMServiceClient(cc).ListDomains(ctx, &pb.ListDomainsRequest{})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) {
-		t := table(w)
-		fmt.Fprintln(t, " Id\tName\tState\tAttached\tUUID")
-		for _, d := range resp.GetDomains() {
-			id := "-"
-			if d.GetId() >= 0 {
-				id = fmt.Sprint(d.GetId())
-			}
-			att := ""
-			if d.GetAttached() {
-				att = "yes"
-			}
-			fmt.Fprintf(t, " %s\t%s\t%s\t%s\t%s\n", id, d.GetName(), domainState(d.GetState()), att, d.GetUuid())
+func cmdVMs(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		cc, err := c.client()
+		if err != nil {
+			return err
 		}
-		t.Flush()
-	})
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewVMServiceClient(cc).ListDomains(ctx, &pb.ListDomainsRequest{})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) {
+			t := table(w)
+			fmt.Fprintln(t, " Id\tName\tState\tAttached\tUUID")
+			for _, d := range resp.GetDomains() {
+				id := "-"
+				if d.GetId() >= 0 {
+					id = fmt.Sprint(d.GetId())
+				}
+				att := ""
+				if d.GetAttached() {
+					att = "yes"
+				}
+				fmt.Fprintf(t, " %s\t%s\t%s\t%s\t%s\n", id, d.GetName(), domainState(d.GetState()), att, d.GetUuid())
+			}
+			t.Flush()
+		})
+	}
 }
 
-func cmdAttach(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("attach", false)
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+func cmdAttach(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewVMServiceClient(cc).Attach(ctx, &pb.AttachRequest{Name: pos[0]})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printVM(w, resp.GetVm().GetDomain(), resp.GetVm()) })
 	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewVMServiceClient(cc).Attach(ctx, &pb.AttachRequest{Name: pos[0]})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printVM(w, resp.GetVm().GetDomain(), resp.GetVm()) })
 }
 
-func cmdDetach(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("detach", true)
-	pos, err := c.parse(fs, args, 0, 1)
-	if err != nil {
-		return err
+func cmdDetach(c *cli, fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, pos []string) error {
+		vm := c.vm
+		if len(pos) == 1 {
+			vm = pos[0]
+		}
+		if vm == "" {
+			return errors.New("no VM named: give NAME, --vm NAME or set FROST_VM")
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewVMServiceClient(cc).Detach(ctx, &pb.DetachRequest{Vm: vm})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "detached %s: breakpoints removed, guest running\n", vm) })
 	}
-	vm := c.vm
-	if len(pos) == 1 {
-		vm = pos[0]
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewVMServiceClient(cc).Detach(ctx, &pb.DetachRequest{Vm: vm})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { fmt.Fprintf(w, "detached %s: breakpoints removed, guest running\n", vm) })
 }
 
-func cmdState(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("state", true)
+func cmdState(c *cli, fs *pflag.FlagSet) runFunc {
 	find := fs.Bool("find-kernel", false, "look for the guest's Windows kernel now, even if an earlier search found none\n(stops a running guest for a moment)")
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
-		return err
+	return func(ctx context.Context, pos []string) error {
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: c.vm, FindKernel: *find})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printVM(w, resp.GetDomain(), resp.GetVm()) })
 	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: c.vm, FindKernel: *find})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printVM(w, resp.GetDomain(), resp.GetVm()) })
 }
 
 func printVM(w io.Writer, d *pb.Domain, vm *pb.VM) {

@@ -6,42 +6,51 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 func init() {
 	register(
-		command{"vtop", "(--pid N|--dtb X|--kernel) ADDR", "translate a virtual address, step by step (Rekall's vtop)", cmdVtop},
-		command{"vadmap", "(--pid N|--dtb X|--kernel) START END", "the state of every page in a range (Rekall's vadmap)", cmdVadmap},
+		command{name: "vtop", args: "(--pid N|--dtb X|--kernel) ADDR",
+			short: "translate a virtual address, step by step (Rekall's vtop)",
+			long: `Translates a virtual address in a process, an address space or the kernel,
+showing each page-table entry on the way and, when the page is not in RAM,
+Windows' software PTE state (paging file, prototype, transition, demand zero).`,
+			example: "frostctl vtop --vm win10 --pid 420 7ff612340000\nfrostctl vtop --vm win10 --kernel 'fffff800`12345678'",
+			minPos:  1, maxPos: 1, vm: true, setup: cmdVtop},
+		command{name: "vadmap", args: "(--pid N|--dtb X|--kernel) START END",
+			short:   "the state of every page in a range (Rekall's vadmap)",
+			long:    "Shows the state of every page from START to END (END 0 is the top of the address space), runs of equal state merged.",
+			example: "frostctl vadmap --vm win10 --pid 420 0x7ff612340000 0x7ff612360000",
+			minPos:  2, maxPos: 2, vm: true, setup: cmdVadmap},
 	)
 }
 
-func cmdVtop(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("vtop", true)
+func cmdVtop(c *cli, fs *pflag.FlagSet) runFunc {
 	sp := addSpaceFlags(fs)
-	pos, err := c.parse(fs, args, 1, 1)
-	if err != nil {
-		return err
+	return func(ctx context.Context, pos []string) error {
+		va, err := parseAddr("ADDR", pos[0])
+		if err != nil {
+			return err
+		}
+		space, err := sp.space()
+		if err != nil {
+			return err
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewMemoryServiceClient(cc).Translate(ctx, &pb.TranslateRequest{Vm: c.vm, Space: space, Address: va})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) { printProvenance(w, resp.GetProvenance()) })
 	}
-	va, err := parseAddr("ADDR", pos[0])
-	if err != nil {
-		return err
-	}
-	space, err := sp.space()
-	if err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewMemoryServiceClient(cc).Translate(ctx, &pb.TranslateRequest{Vm: c.vm, Space: space, Address: va})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) { printProvenance(w, resp.GetProvenance()) })
 }
 
 // printProvenance prints the server's rendering, which is translate's own
@@ -86,44 +95,41 @@ func location(l *pb.Location) string {
 	return s
 }
 
-func cmdVadmap(ctx context.Context, c *cli, args []string) error {
-	fs := c.flags("vadmap", true)
+func cmdVadmap(c *cli, fs *pflag.FlagSet) runFunc {
 	sp := addSpaceFlags(fs)
-	pos, err := c.parse(fs, args, 2, 2)
-	if err != nil {
-		return err
-	}
-	start, err := parseAddr("START", pos[0])
-	if err != nil {
-		return err
-	}
-	end, err := parseAddr("END", pos[1])
-	if err != nil {
-		return err
-	}
-	space, err := sp.space()
-	if err != nil {
-		return err
-	}
-	cc, err := c.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := unaryCtx(ctx)
-	defer cancel()
-	resp, err := pb.NewMemoryServiceClient(cc).VadMap(ctx, &pb.VadMapRequest{Vm: c.vm, Space: space, Start: start, End: end})
-	if err != nil {
-		return err
-	}
-	return c.emit(resp, func(w io.Writer) {
-		t := table(w)
-		fmt.Fprintln(t, "Start\tEnd\tLocation\tError")
-		for _, r := range resp.GetRuns() {
-			fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr(r.GetStart()), endAddr(r.GetEnd()), location(r.GetLocation()), r.GetError())
+	return func(ctx context.Context, pos []string) error {
+		start, err := parseAddr("START", pos[0])
+		if err != nil {
+			return err
 		}
-		t.Flush()
-		if resp.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64 {
-			fmt.Fprintln(w, "no Windows kernel is known in this guest: pages were walked as the processor walks them (no VADs; a non-present entry reads as Not Mapped)")
+		end, err := parseAddr("END", pos[1])
+		if err != nil {
+			return err
 		}
-	})
+		space, err := sp.space()
+		if err != nil {
+			return err
+		}
+		cc, err := c.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := unaryCtx(ctx)
+		defer cancel()
+		resp, err := pb.NewMemoryServiceClient(cc).VadMap(ctx, &pb.VadMapRequest{Vm: c.vm, Space: space, Start: start, End: end})
+		if err != nil {
+			return err
+		}
+		return c.emit(resp, func(w io.Writer) {
+			t := table(w)
+			fmt.Fprintln(t, "Start\tEnd\tLocation\tError")
+			for _, r := range resp.GetRuns() {
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\n", addr(r.GetStart()), endAddr(r.GetEnd()), location(r.GetLocation()), r.GetError())
+			}
+			t.Flush()
+			if resp.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64 {
+				fmt.Fprintln(w, "no Windows kernel is known in this guest: pages were walked as the processor walks them (no VADs; a non-present entry reads as Not Mapped)")
+			}
+		})
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/spf13/pflag"
 )
 
 // connFlags say how to reach frostd.
@@ -33,12 +34,14 @@ func defaultSocket() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("frost-%d", os.Geteuid()), "frostd.sock")
 }
 
-func (f *connFlags) register(fs *flag.FlagSet) {
+func (f *connFlags) register(fs *pflag.FlagSet) {
 	def := os.Getenv("FROSTD")
 	if def == "" {
 		def = defaultSocket()
 	}
-	fs.StringVar(&f.addr, "addr", def, "frostd's unix socket `path`, or tcp:HOST:PORT (default $FROSTD, else frostd's default socket)")
+	fs.StringVar(&f.addr, "addr", def, "frostd's unix socket `path`, or tcp:HOST:PORT ($FROSTD, else frostd's default)")
+	// --socket is what frostd calls the same path; either spelling works.
+	fs.StringVar(&f.addr, "socket", def, "the same as --addr")
 	fs.StringVar(&f.cert, "tls-cert", "", "client certificate `file` (PEM), for TCP")
 	fs.StringVar(&f.key, "tls-key", "", "client key `file` (PEM), for TCP")
 	fs.StringVar(&f.ca, "ca", "", "CA `file` (PEM) that frostd's certificate chains to, for TCP")

@@ -67,41 +67,42 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// --json prints the API's own messages: a script parses them back.
+// --json=proto prints the API's own messages as protojson does: a program
+// with the API's types parses them back.
 func TestJSONParses(t *testing.T) {
 	sock := startServer(t)
-	stdout, stderr, code := frostctl(t, sock, "vms", "--json")
+	stdout, stderr, code := frostctl(t, sock, "vms", "--json=proto")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var vms pb.ListDomainsResponse
 	if err := protojson.Unmarshal([]byte(stdout), &vms); err != nil {
-		t.Fatalf("vms --json: %v\n%s", err, stdout)
+		t.Fatalf("vms --json=proto: %v\n%s", err, stdout)
 	}
 	if len(vms.GetDomains()) != 2 || vms.GetDomains()[0].GetName() != "win10" || !vms.GetDomains()[0].GetAttached() {
-		t.Errorf("vms --json: %v", &vms)
+		t.Errorf("vms --json=proto: %v", &vms)
 	}
 
-	stdout, stderr, code = frostctl(t, sock, "ps", "--vm", "win10", "--json")
+	stdout, stderr, code = frostctl(t, sock, "ps", "--vm", "win10", "--json=proto")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var ps pb.ListProcessesResponse
 	if err := protojson.Unmarshal([]byte(stdout), &ps); err != nil {
-		t.Fatalf("ps --json: %v\n%s", err, stdout)
+		t.Fatalf("ps --json=proto: %v\n%s", err, stdout)
 	}
 	if len(ps.GetProcesses()) != 4 || ps.GetProcesses()[2].GetName() != "writer.exe" || ps.GetProcesses()[2].GetPid() != 420 ||
 		ps.GetProcesses()[2].GetCommandLine() != `C:\writer.exe --period 250` || !ps.GetProcesses()[3].GetExited() {
-		t.Errorf("ps --json: %v", &ps)
+		t.Errorf("ps --json=proto: %v", &ps)
 	}
 
-	stdout, _, code = frostctl(t, sock, "read", "--vm", "win10", "--physical", "0x1000", "4", "--json")
+	stdout, _, code = frostctl(t, sock, "read", "--vm", "win10", "--physical", "0x1000", "4", "--json=proto")
 	var rd pb.ReadPhysicalResponse
 	if err := protojson.Unmarshal([]byte(stdout), &rd); code != 0 || err != nil {
-		t.Fatalf("read --json: exit %d, %v\n%s", code, err, stdout)
+		t.Fatalf("read --json=proto: exit %d, %v\n%s", code, err, stdout)
 	}
 	if string(rd.GetData()) != "MZ\x90\x00" || len(rd.GetPages()) != 1 || !rd.GetPages()[0].GetServed() {
-		t.Errorf("read --json: %v", &rd)
+		t.Errorf("read --json=proto: %v", &rd)
 	}
 }
 

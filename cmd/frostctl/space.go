@@ -2,35 +2,39 @@ package main
 
 import (
 	"errors"
-	"flag"
+	"github.com/spf13/pflag"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
 
 // spaceFlags choose whose addresses a memory command means.
 type spaceFlags struct {
-	pid    *int
+	pid    *idFlag
 	dtb    *string
 	kernel *bool
 }
 
-func addSpaceFlags(fs *flag.FlagSet) *spaceFlags {
+func addSpaceFlags(fs *pflag.FlagSet) *spaceFlags {
 	return &spaceFlags{
-		pid:    fs.Int("pid", -1, "a process's address space, by `pid`"),
+		pid:    newIDFlag(fs, "pid", "a process's address space, by `pid`"),
 		dtb:    fs.String("dtb", "", "an address space by its page-table base (CR3 `value`)"),
 		kernel: fs.Bool("kernel", false, "the kernel's address space"),
 	}
 }
 
 // given reports whether any of the flags was set.
-func (s *spaceFlags) given() bool { return *s.pid >= 0 || *s.dtb != "" || *s.kernel }
+func (s *spaceFlags) given() bool { return s.pid.set || *s.dtb != "" || *s.kernel }
 
 func (s *spaceFlags) space() (*pb.AddressSpace, error) {
 	n := 0
 	out := &pb.AddressSpace{}
-	if *s.pid >= 0 {
+	if s.pid.set {
 		n++
-		out.Space = &pb.AddressSpace_Pid{Pid: uint32(*s.pid)}
+		pid, err := s.pid.u32()
+		if err != nil {
+			return nil, err
+		}
+		out.Space = &pb.AddressSpace_Pid{Pid: pid}
 	}
 	if *s.dtb != "" {
 		n++

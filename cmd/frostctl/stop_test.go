@@ -19,11 +19,11 @@ import (
 func runStop(t *testing.T, sock string, in io.Reader, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	c := &cli{conn: connFlags{addr: sock}, out: &out, errOut: &errb, in: in}
+	c := &cli{out: &out, errOut: &errb, in: in}
 	defer c.close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err = cmdBreak(ctx, c, args)
+	_, err = c.execute(ctx, append([]string{"--addr", sock, "break"}, args...))
 	return out.String(), errb.String(), err
 }
 
