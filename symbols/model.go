@@ -9,6 +9,10 @@ type Data struct {
 	// Machine is the PE machine type (0x8664 for x64), as ISF's
 	// metadata.windows.pdb.machine_type records it.
 	Machine uint16
+	// ImageSize is where the image's last section ends, from the PDB's
+	// section headers; 0 when not known (ISF does not record it). An RVA
+	// at or past it lies in no part of this module.
+	ImageSize uint64
 
 	BaseTypes map[string]BaseType
 	UserTypes map[string]*UserType

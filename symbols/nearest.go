@@ -8,6 +8,12 @@ import (
 // Nearest implements Symbols. Of several symbols at one address, the first
 // by name wins, so the answer is stable.
 func (t *Table) Nearest(rva uint64) (string, uint64, error) {
+	// Past the image the last symbol would name every address up to the
+	// end of the address space.
+	if end := t.data.ImageSize; end != 0 && rva >= end {
+		return "", 0, &LookupError{Err: ErrSymbolNotFound, Query: fmt.Sprintf("%#x", rva),
+			Reason: fmt.Sprintf("past the end of the image (%#x bytes): no module of this table holds it", end), Table: t.data.ID}
+	}
 	i := sort.Search(len(t.byAddr), func(i int) bool { return t.byAddr[i].addr > rva }) - 1
 	if i < 0 {
 		return "", 0, &LookupError{Err: ErrSymbolNotFound, Query: fmt.Sprintf("%#x", rva), Reason: "no symbol at or below this RVA", Table: t.data.ID}

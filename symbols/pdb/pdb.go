@@ -167,6 +167,15 @@ func readDBISymbols(f *msf.File, dbi *dbiHeader, tc *typeConv, d *symbols.Data) 
 		return err
 	}
 	am.sections = parseSections(secs)
+	// The image's extent is the final layout's, not the original one
+	// OMAP maps from.
+	final := am.sections
+	if len(omap) > 0 {
+		if b, err := stream(dbi.sectionHdr); err == nil {
+			final = parseSections(b)
+		}
+	}
+	d.ImageSize = imageEnd(final)
 	recs, err := stream(dbi.symRecStream)
 	if err != nil {
 		return err

@@ -172,3 +172,12 @@ func (e *FormatError) Error() string { return "pdb: " + e.Stream + ": " + e.What
 func formatErr(stream, format string, args ...any) error {
 	return &FormatError{Stream: stream, What: fmt.Sprintf(format, args...)}
 }
+
+// imageEnd is where the last section ends; 0 with no sections.
+func imageEnd(secs []section) uint64 {
+	var end uint64
+	for _, s := range secs {
+		end = max(end, uint64(s.va)+uint64(s.size))
+	}
+	return end
+}
