@@ -33,9 +33,19 @@ type request struct {
 	// pipelined lets a resume go out in the same write as the requests
 	// ahead of it, before their replies: QEMU answers them in order before
 	// it resumes, and replies that come while the guest runs are not
-	// acked (an ack would stop it). needOK is then checked afterwards by
-	// the caller, not before sending. It saves a round trip per step-over.
+	// acked (an ack would stop it). needOK deps not answered yet when it
+	// goes out are then the caller's to check afterwards. It saves a round
+	// trip per step-over.
 	pipelined bool
+	// afterCleanStep marks a resume that follows a step's stop (in the
+	// step's afterStop): it is sent only if that stop ended the step
+	// cleanly (a trap on the stepped vCPU, nobody else's pause, the guest
+	// alive), and completed with errNotContinued otherwise.
+	afterCleanStep bool
+	stepped        ThreadID // the vCPU the step ran, for afterCleanStep
+	// follows: the request is in its batch's afterStop, so a resume of
+	// it does not carry that afterStop again (it is part of it).
+	follows bool
 
 	// Set by the owner.
 	frame     []byte    // the encoded packet, kept for retransmission
@@ -61,6 +71,9 @@ type batch struct {
 	// together with the stop's register read (a step-over's re-insert).
 	// It is sent even if the caller's context has ended: it restores.
 	afterStop []*request
+	// stop is the stop that ended the batch's resume, once afterStop is
+	// under way (set by the owner before afterStop completes).
+	stop *Stop
 }
 
 // addAfterStop attaches requests to be sent after the stop.
@@ -68,6 +81,7 @@ func (b *batch) addAfterStop(reqs ...*request) {
 	for _, r := range reqs {
 		r.batch = b
 		r.essential = true
+		r.follows = true
 	}
 	b.afterStop = append(b.afterStop, reqs...)
 	b.left += len(reqs)
@@ -173,6 +187,9 @@ type engine struct {
 	// strayAt is the Seq of a stray stop to undo once the requests that
 	// caused it have their replies; 0 when there is none.
 	strayAt uint64
+
+	// rtt counts round trips, for metrics (stats.go).
+	rtt rttStats
 }
 
 // writeSlice bounds one write: if the stub is not reading (it may itself
@@ -301,7 +318,7 @@ func (e *engine) failBatch(b *batch, err error) {
 // that were to follow its stop with it.
 func (e *engine) fail(r *request, err error) {
 	e.complete(r, nil, err)
-	if r.kind == kindResume {
+	if r.kind == kindResume && !r.follows {
 		for _, f := range r.batch.afterStop {
 			e.complete(f, nil, err)
 		}
@@ -334,7 +351,7 @@ func (e *engine) pump() {
 			e.fail(r, context.Cause(b.ctx))
 			continue
 		}
-		if err := depsFailed(r); err != nil && !r.pipelined {
+		if err := depsFailed(r); err != nil {
 			e.fail(r, err)
 			continue
 		}
@@ -347,9 +364,14 @@ func (e *engine) pump() {
 	}
 }
 
-// depsFailed says why a request held back by needOK may not go out.
+// depsFailed says why a request held back by needOK may not go out. A
+// pipelined request does not wait for its deps: those not answered yet
+// are the caller's to check afterwards.
 func depsFailed(r *request) error {
 	for _, dep := range r.needOK {
+		if r.pipelined && !dep.completed {
+			continue
+		}
 		if err := checkOK(dep); err != nil {
 			return fmt.Errorf("gdbstub: %s not sent: %s failed: %w", command(r.payload), command(dep.payload), err)
 		}
@@ -375,7 +397,9 @@ func (e *engine) send(r *request) {
 		// from here; the caller need not wait for the ack (the request
 		// stays in line so that the ack still matches it).
 		e.resumed = true
-		e.afterStop = append(e.afterStop, r.batch.afterStop...)
+		if !r.follows {
+			e.afterStop = append(e.afterStop, r.batch.afterStop...)
+		}
 		e.update(func(p *published) {
 			p.state = StateRunning
 			p.regs, p.synced = nil, nil
@@ -541,6 +565,9 @@ func (e *engine) onStop(p []byte, asked bool) error {
 	}
 	follow := e.afterStop
 	e.afterStop = nil
+	if len(follow) > 0 {
+		follow[0].batch.stop = s
+	}
 	m := e.regMap.Load()
 	fetch := m != nil && !s.Thread.IsZero() && !s.Exited && !s.Terminated
 	change := e.publish
@@ -561,6 +588,7 @@ func (e *engine) onStop(p []byte, asked bool) error {
 		}
 		follow = nil
 	}
+	follow = e.dropUncleanResumes(s, follow)
 	if !fetch {
 		if len(follow) > 0 {
 			e.enqueueFirst(&batch{ctx: context.Background(), reqs: follow, done: make(chan struct{})})
@@ -581,7 +609,10 @@ func (e *engine) onStop(p []byte, asked bool) error {
 				return // a newer stop came first; its own fetch will finish it
 			}
 			s.Registers, s.RegistersErr, p.ready = regs, err, true
-			if regs != nil {
+			// A resume may have followed in the same write (a step-over
+			// that continues): the stop keeps its snapshot, but the guest
+			// runs and has no current registers.
+			if regs != nil && p.regs != nil {
 				p.regs[s.Thread], p.synced[s.Thread] = regs, true
 			}
 		})
@@ -623,6 +654,10 @@ func (e *engine) complete(r *request, reply []byte, err error) {
 	}
 	r.completed = true
 	r.reply, r.err, r.seq = reply, err, e.seq
+	if err == nil && r.kind != kindResume && !r.deadline.IsZero() {
+		// deadline is the send time plus the reply timeout.
+		e.rtt.observe(time.Since(r.deadline.Add(-e.replyTimeout)))
+	}
 	b := r.batch
 	if b.left--; b.left == 0 {
 		if b.then != nil {
@@ -813,4 +848,23 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// errNotContinued completes a resume that was to follow a step's stop
+// when that stop did not end the step cleanly: the guest stays stopped
+// and the caller decides.
+var errNotContinued = errors.New("gdbstub: the step did not end cleanly; not continued")
+
+// dropUncleanResumes completes, unsent, the afterCleanStep resumes in
+// follow when s is not the clean end of their step.
+func (e *engine) dropUncleanResumes(s *Stop, follow []*request) []*request {
+	out := follow[:0]
+	for _, r := range follow {
+		if r.afterCleanStep && (s.Signal != SignalTrap || s.Outside || s.Exited || s.Terminated || s.Thread != r.stepped) {
+			e.complete(r, nil, errNotContinued)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -57,7 +57,8 @@ func (c *Client) Interrupt(ctx context.Context) (*Stop, error) {
 // are set first to ENABLE|NOIRQ|NOTIMER, as far as the stub offers them,
 // so the step does not land in an interrupt handler.
 func (c *Client) Step(ctx context.Context, th ThreadID) (*Stop, error) {
-	return c.step(ctx, th, nil)
+	stop, _, err := c.step(ctx, th, nil, false)
+	return stop, err
 }
 
 // StepOver moves vCPU th past the breakpoints at its instruction: a
@@ -75,12 +76,26 @@ func (c *Client) Step(ctx context.Context, th ThreadID) (*Stop, error) {
 // arm may well be absent, so the step then waits until every removal
 // answered OK (if one did not, nothing is stepped).
 func (c *Client) StepOver(ctx context.Context, th ThreadID, bps ...Breakpoint) (*Stop, error) {
-	return c.step(ctx, th, bps)
+	stop, _, err := c.step(ctx, th, bps, false)
+	return stop, err
 }
 
-func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Stop, error) {
+// StepOverContinue is StepOver, then Continue, as one exchange: the
+// continue goes out in the same write as the step's register read and
+// the re-inserts, right when the step's stop comes, so no caller's turn
+// (two hand-offs between goroutines and a write) lies between the step
+// and the continue of a breakpoint hit. It continues only if the step
+// ended cleanly (a trap on th, not someone else's pause, and no failed
+// removal or re-insert); continued says whether it did. The stop
+// returned is the step's, with its registers, which were read before the
+// guest ran on.
+func (c *Client) StepOverContinue(ctx context.Context, th ThreadID, bps ...Breakpoint) (stop *Stop, continued bool, err error) {
+	return c.step(ctx, th, bps, true)
+}
+
+func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint, cont bool) (*Stop, bool, error) {
 	if th.IsZero() {
-		return nil, errors.New("gdbstub: a step needs the vCPU to step")
+		return nil, false, errors.New("gdbstub: a step needs the vCPU to step")
 	}
 	remove := make([]*request, len(over))
 	insert := make([]*request, len(over))
@@ -109,8 +124,17 @@ func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Sto
 	}
 	b := newBatch(ctx, append(reqs, step)...)
 	b.addAfterStop(insert...)
+	var resume *request
+	if cont {
+		resume = &request{payload: []byte("c"), kind: kindResume, pipelined: true, afterCleanStep: true, stepped: th,
+			needOK: append(slices.Clone(remove), insert...)}
+		if c.vCont["c"] {
+			resume.payload = []byte("vCont;c")
+		}
+		b.addAfterStop(resume)
+	}
 	if err := c.e.do(ctx, b); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var errs []error
 	for i, r := range remove {
@@ -122,7 +146,7 @@ func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Sto
 		c.sstepSet = true
 	}
 	if step.err != nil {
-		return nil, errors.Join(append(errs, step.err)...) // not sent: the guest did not move
+		return nil, false, errors.Join(append(errs, step.err)...) // not sent: the guest did not move
 	}
 	if step.pipelined && len(errs) > 0 {
 		// The step went out with the removals and a removal failed: the
@@ -147,8 +171,23 @@ func (c *Client) step(ctx context.Context, th ThreadID, over []Breakpoint) (*Sto
 			errs = append(errs, &BreakpointError{Op: "insert", Breakpoint: over[i].normalized(), Err: err})
 		}
 	}
-	stop, err := c.e.waitStop(ctx, step.seq)
-	return stop, errors.Join(append(errs, err)...)
+	if resume == nil {
+		stop, err := c.e.waitStop(ctx, step.seq)
+		return stop, false, errors.Join(append(errs, err)...)
+	}
+	// The batch is done: the step's stop came, its register read was
+	// answered (ahead of the re-inserts), and the continue was sent or
+	// dropped. The guest may be running, and stopped again, since: the
+	// step's stop is the one the owner recorded on the batch.
+	stop := b.stop
+	if stop == nil {
+		return nil, false, errors.Join(append(errs, protocolErr("the step's stop was not recorded"))...)
+	}
+	continued := resume.err == nil
+	if !continued && !errors.Is(resume.err, errNotContinued) {
+		errs = append(errs, resume.err)
+	}
+	return stop, continued, errors.Join(errs...)
 }
 
 // allArmed says whether this client armed every breakpoint in bps (and

@@ -61,6 +61,7 @@ type fakeStub struct {
 	// on waits for ever.
 	holdReplyTo string
 	heldReply   *string
+	stepSignal  int // the signal a step's stop reports; 0 means SIGTRAP
 	heldM       []string
 	onStop      func(f *fakeStub) // runs when the guest stops (interrupt, step, hit)
 	sentRaw     []string          // everything written, for framing checks
@@ -296,7 +297,7 @@ func (f *fakeStub) answerOrResume(p string) (string, bool) {
 		rip, _ := f.regs(th).Uint("rip")
 		f.setReg(th, "rip", rip+2)
 		f.cThread = th
-		f.stop(fmt.Sprintf("T%02xthread:%s;", SignalTrap, f.threadID(th)))
+		f.stop(fmt.Sprintf("T%02xthread:%s;", cmp.Or(f.stepSignal, SignalTrap), f.threadID(th)))
 		return "", false
 	case p == "D;1":
 		f.running = true
