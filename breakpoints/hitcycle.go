@@ -198,6 +198,10 @@ func (m *Manager) stepAndResume(h *Hit, regs *vmi.Registers) {
 	}
 	rip, _ := regs.Uint("rip")
 	if s := m.slots[rip]; s != nil && rip == h.Addr {
+		if sr, ok := m.t.(StepOverResumer); ok {
+			m.stepOverResume(sr, h, s, rip)
+			return
+		}
 		ctx, cancel := m.opCtx()
 		m.runState(true)
 		step, err := m.t.StepOver(ctx, h.CPU, s.bp)
@@ -209,6 +213,36 @@ func (m *Manager) stepAndResume(h *Hit, regs *vmi.Registers) {
 			m.noteStep(h, step)
 		}
 	}
+	m.resume()
+}
+
+// StepOverResumer is a target that steps a vCPU over breakpoints and
+// resumes the guest in one exchange with the hypervisor (the gdbstub
+// sends the continue with the step's register read, as soon as the step's
+// stop comes), when the step ended cleanly; resumed says whether it did.
+// A target that offers it saves each hit a turn of the manager's loop
+// between the step and the resume.
+type StepOverResumer interface {
+	StepOverResume(ctx context.Context, cpu vmi.CPU, at ...vmi.Breakpoint) (stop *vmi.Stop, resumed bool, err error)
+}
+
+// stepOverResume is stepAndResume's step-over and resume through a
+// StepOverResumer; a step it did not resume after is resumed here, as
+// StepOver's is.
+func (m *Manager) stepOverResume(sr StepOverResumer, h *Hit, s *slot, rip uint64) {
+	ctx, cancel := m.opCtx()
+	m.runState(true)
+	step, resumed, err := sr.StepOverResume(ctx, h.CPU, s.bp)
+	cancel()
+	if err != nil {
+		m.log.Error("step-over failed", "addr", hexAddr(rip), "cpu", h.CPU.String(), "err", err)
+	} else {
+		m.noteStep(h, step)
+	}
+	if resumed {
+		return
+	}
+	m.runState(false)
 	m.resume()
 }
 
