@@ -48,6 +48,10 @@ import (
 //
 // With FROST_BENCH_PERF=DIR set, `perf record -g` samples frostd during
 // each plain turn into DIR/frostd-round<N>.data (perf report -i FILE).
+// FROST_BENCH_PERF_STAT=1 counts, with `perf stat`, frostd's system
+// calls (all, write, read, futex), context switches and CPU per hit over
+// each plain turn (its arming and teardown included) and logs them: counts
+// that, unlike rates, hardly move with the load of a shared machine.
 // FROST_BENCH_FROSTD_GOMAXPROCS=N runs frostd (only) with GOMAXPROCS=N,
 // to see what the Go scheduler's thread hand-offs cost per hit.
 //
@@ -87,9 +91,20 @@ func BenchmarkBreakpointPeers(b *testing.B) {
 		if perfDir != "" {
 			stopPerf = perfRecord(b, pid, filepath.Join(perfDir, fmt.Sprintf("frostd-round%d.data", r)))
 		}
+		var stopStat func() map[string]float64
+		if os.Getenv("FROST_BENCH_PERF_STAT") != "" {
+			stopStat = perfStat(b, pid)
+		}
 		n, took, addr, cpu := peerStream(ctx, b, fd.cc, d.name, writer, false, per, pid)
 		if stopPerf != nil {
 			stopPerf()
+		}
+		if stopStat != nil {
+			c := stopStat()
+			perHit := func(ev string) float64 { return c[ev] / float64(n+1) }
+			b.Logf("round %d, frostd per hit: %.1f syscalls (%.1f write, %.1f read, %.1f futex), %.1f context switches, %.3f ms task-clock",
+				r, perHit("raw_syscalls:sys_enter"), perHit("syscalls:sys_enter_write"), perHit("syscalls:sys_enter_read"),
+				perHit("syscalls:sys_enter_futex"), perHit("context-switches"), perHit("task-clock"))
 		}
 		plain := float64(n) / took.Seconds()
 		cpuPlain = append(cpuPlain, cpu.Seconds()*1e3/float64(n))
@@ -223,6 +238,38 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / userHZ
 }
 
+// perfStat counts frostd's events until the returned stop, which returns
+// them by event name (task-clock in ms).
+func perfStat(b *testing.B, pid int) (stop func() map[string]float64) {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "perf-stat.csv")
+	cmd := exec.Command("perf", "stat", "-x", ",", "-o", out, "-e",
+		"task-clock,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_read,syscalls:sys_enter_futex",
+		"-p", strconv.Itoa(pid))
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("perf stat: %v", err)
+	}
+	return func() map[string]float64 {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait() // ends by the signal
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			b.Fatalf("perf stat: %v", err)
+		}
+		counts := map[string]float64{}
+		for _, line := range strings.Split(string(raw), "\n") {
+			f := strings.Split(line, ",")
+			if len(f) < 3 {
+				continue
+			}
+			if v, err := strconv.ParseFloat(f[0], 64); err == nil {
+				counts[f[2]] = v
+			}
+		}
+		return counts
+	}
+}
+
 // perfRecord samples process pid with `perf record -g` into file until
 // the returned stop is called.
 func perfRecord(b *testing.B, pid int, file string) (stop func()) {
@@ -314,4 +361,86 @@ func medianOf(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// BenchmarkDumpHoldSteps times, one by one, the calls a consistent
+// `frostctl dump` makes around its copy, on mini-NT running under
+// libvirt (TCG), to show where the pause and resume of the guest go:
+// Hold (the guest stopped: its first reply), GetRegisters of every vCPU
+// with and without the system registers, GetPhysicalMap, and the
+// release (CloseSend, then frostd's confirmation that the guest runs).
+// Each step's median over the iterations is reported in ms.
+//
+//	go test -run '^$' -bench DumpHoldSteps -benchtime 30x -timeout 20m ./cmd/frostd/
+func BenchmarkDumpHoldSteps(b *testing.B) {
+	guestDir := requireE2E(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	conn := setupLibvirt(ctx, b)
+	d := defineDomainWith(ctx, b, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: minint.WriterTightLoop})
+	fd := startFrostd(b, buildFrostd(b), b.TempDir(), guestDir, "frostd.log", "--log-level", "info")
+	if st := bootWithWinboot(ctx, b, fd.cc, d); !st.GetSuccess() {
+		b.Fatalf("boot: %v", st)
+	}
+	d.waitSerial(b, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	cpu := pb.NewCPUServiceClient(fd.cc)
+	mem := pb.NewMemoryServiceClient(fd.cc)
+	steps := []string{"hold", "registers+system", "registers", "physical-map", "release", "total"}
+	took := make([][]float64, len(steps))
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 }
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		hctx, hcancel := context.WithCancel(ctx)
+		stream, err := cpu.Hold(hctx)
+		if err == nil {
+			err = stream.Send(&pb.HoldRequest{Vm: d.name})
+		}
+		var first *pb.HoldResponse
+		if err == nil {
+			first, err = stream.Recv()
+		}
+		if err != nil || !first.GetWasRunning() {
+			b.Fatalf("hold: %v (%v)", err, first)
+		}
+		t1 := time.Now()
+		if _, err := cpu.GetRegisters(ctx, &pb.GetRegistersRequest{Vm: d.name, System: true}); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if _, err := cpu.GetRegisters(ctx, &pb.GetRegistersRequest{Vm: d.name}); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		if _, err := mem.GetPhysicalMap(ctx, &pb.GetPhysicalMapRequest{Vm: d.name}); err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		if err := stream.CloseSend(); err != nil {
+			b.Fatal(err)
+		}
+		last, err := stream.Recv()
+		if err != nil || !last.GetReleased() {
+			b.Fatalf("release: %v (%v)", err, last)
+		}
+		t5 := time.Now()
+		hcancel()
+		for i, v := range []float64{ms(t1.Sub(t0)), ms(t2.Sub(t1)), ms(t3.Sub(t2)), ms(t4.Sub(t3)), ms(t5.Sub(t4)), ms(t5.Sub(t0))} {
+			took[i] = append(took[i], v)
+		}
+		// Let the guest run a little, as it would between two dumps.
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.StopTimer()
+	for i, s := range steps {
+		b.ReportMetric(medianOf(took[i]), s+"-ms")
+	}
+	b.Logf("ms by step (median, min-max): %s", func() string {
+		var out []string
+		for i, s := range steps {
+			v := slices.Sorted(slices.Values(took[i]))
+			out = append(out, fmt.Sprintf("%s %.2f (%.2f-%.2f)", s, medianOf(v), v[0], v[len(v)-1]))
+		}
+		return strings.Join(out, ", ")
+	}())
 }
