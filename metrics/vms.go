@@ -23,6 +23,8 @@ var (
 		"Breakpoint hits an observer accepted (winboot's, monitors' and clients'), per VM.", []string{"vm"}, nil)
 	vmHolds = prometheus.NewDesc("frost_hold_seconds",
 		"How long held breakpoint hits kept the guest stopped, from delivery until every holder acked or its deadline passed.", []string{"vm"}, nil)
+	vmStub = prometheus.NewDesc("frost_gdbstub_round_trip_seconds",
+		"gdbstub request round trips, from sending a packet to its reply (resumes not counted).", []string{"vm"}, nil)
 	vmRead = prometheus.NewDesc("frost_physical_read_bytes_total",
 		"Guest-physical bytes read, by data-plane backend (mmap, procmem, gdbstub).", []string{"vm", "backend"}, nil)
 )
@@ -31,7 +33,7 @@ var (
 type vmCollector struct{ sessions *session.Registry }
 
 func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{vmRunning, vmAttached, bpHits, subLost, vmsHeld, vmHits, vmHolds, vmRead} {
+	for _, d := range []*prometheus.Desc{vmRunning, vmAttached, bpHits, subLost, vmsHeld, vmHits, vmHolds, vmRead, vmStub} {
 		ch <- d
 	}
 }
@@ -52,6 +54,9 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- holdHistogram(st.Holds, name)
 		if st.Read.Backend != "" {
 			ch <- prometheus.MustNewConstMetric(vmRead, prometheus.CounterValue, float64(st.Read.Bytes), name, st.Read.Backend)
+		}
+		if len(st.Stub.Buckets) > 0 {
+			ch <- stubHistogram(st.Stub, name)
 		}
 		for _, b := range st.Breakpoints {
 			ch <- prometheus.MustNewConstMetric(bpHits, prometheus.CounterValue, float64(b.Hits), name, strconv.FormatUint(b.ID, 10))

@@ -24,6 +24,8 @@ type Stats struct {
 	// Read is the data plane's backend and bytes served; zero for a
 	// target that does not count.
 	Read vmi.ReadStats
+	// Stub is the gdbstub's round-trip histogram (Count 0: not known).
+	Stub vmi.StubRoundTrips
 }
 
 type BreakpointStats struct {
@@ -44,6 +46,9 @@ func (s *Session) Stats() Stats {
 	st := Stats{Running: running, Hits: s.mgr.Hits(), Holds: s.mgr.HoldTimes()}
 	if rs, ok := s.Target.(vmi.ReadStatser); ok {
 		st.Read = rs.ReadStats()
+	}
+	if ss, ok := s.Target.(vmi.StubStatser); ok {
+		st.Stub = ss.StubRoundTrips()
 	}
 	s.cl.mu.Lock()
 	for _, a := range s.cl.armed {
