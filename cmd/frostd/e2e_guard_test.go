@@ -143,6 +143,43 @@ func TestGuardLetsGoOnLibvirt(t *testing.T) {
 		t.Logf("paused domain running again %v after the connection dropped", took.Sub(dropped).Round(time.Millisecond))
 		d.waitMoreWrites(t, n)
 	})
+
+	// Without the guard (the control): the guest stays stopped in
+	// `debug`. A successor whose state file is corrupt keeps it aside,
+	// finds the VM by the gdbstub Frost left in it, and lets it go.
+	t.Run("no guard, corrupt state file: the successor finds the VM", func(t *testing.T) {
+		// A clean stop says bye, and the guard frostd started then exits:
+		// no guard is left to let go of anything.
+		fd := start("frostd-noguard.log")
+		fd.stop(t)
+		fd = startFrostd(t, bin, dir, guestDir, "frostd-noguard-2.log", "--no-guard")
+		logs = append(logs, fd)
+		attach(ctx, t, fd.cc, vm)
+		c := startHoldingClient(t, fd.sock, vm)
+		n := d.writes(t)
+		wantPaused(ctx, t, d, "while a client holds it")
+		if err := fd.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-fd.done
+		c.kill()
+		if st, _ := qmpStatus(ctx, d.dom); st != "debug" {
+			t.Errorf("without a guard, QMP status %q after frostd's SIGKILL, want debug", st)
+		}
+		if err := os.WriteFile(state, []byte(`{"pid": 1, "vms": ["`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fd2 := startFrostd(t, bin, dir, guestDir, "frostd-corrupt.log", "--no-guard")
+		logs = append(logs, fd2)
+		d.waitMoreWrites(t, n)
+		out := fd2.output()
+		if !strings.Contains(out, "CRASH RECORD CORRUPT") || !strings.Contains(out, vm+": recovered") {
+			t.Errorf("the successor did not say it found and recovered %s:\n%s", vm, out)
+		}
+		if kept, _ := filepath.Glob(state + ".corrupt-*"); len(kept) != 1 {
+			t.Errorf("corrupt copies kept: %v", kept)
+		}
+	})
 }
 
 // killAndWantLetGo SIGKILLs fd and, with no frostd running, waits for the
