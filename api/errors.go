@@ -83,6 +83,10 @@ func targetError(vm, op string, err error) error {
 		return apiError(codes.ResourceExhausted, pb.ErrorReason_ERROR_REASON_NO_BREAKPOINT_SLOT, msg, "vm", vm)
 	case errors.Is(err, vmi.ErrUnknownRegister):
 		return apiError(codes.InvalidArgument, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg, "field", "registers")
+	case errors.As(err, new(*vmi.NotRAMError)):
+		// An address outside the guest's RAM is the caller's, not a
+		// hypervisor failure.
+		return apiError(codes.OutOfRange, pb.ErrorReason_ERROR_REASON_INVALID_ARGUMENT, msg, "vm", vm, "field", "address")
 	case errors.Is(err, vmi.ErrNoDomain):
 		return apiError(codes.NotFound, pb.ErrorReason_ERROR_REASON_VM_NOT_FOUND, msg, "vm", vm)
 	case errors.Is(err, vmi.ErrClosed), errors.Is(err, vmi.ErrExited):

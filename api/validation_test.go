@@ -87,3 +87,23 @@ func TestSubscribeUnknownBreakpointID(t *testing.T) {
 		t.Fatalf("Subscribe to breakpoint %d: %v", set.GetBreakpoint().GetId(), err)
 	}
 }
+
+// A write to a guest-physical address outside RAM was Internal, as if the
+// hypervisor had failed (issue 19): it is OutOfRange, naming the address.
+func TestWritePhysicalOutsideRAM(t *testing.T) {
+	tg, err := vmitest.New(vmitest.Config{Name: "linux", RAM: 1 << 20, Running: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testConfig(&Config{AllowWrite: true})
+	s := addVM(t, c, "linux", tg)
+	ctx := context.Background()
+	if _, err := s.Manager().Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := &memoryService{c: c}
+	_, err = m.WritePhysical(ctx, &pb.WritePhysicalRequest{Vm: "linux", Address: 1 << 40, Data: []byte{1}})
+	if status.Code(err) != codes.OutOfRange || !strings.Contains(err.Error(), "0x10000000000") {
+		t.Fatalf("WritePhysical outside RAM: %v, want OutOfRange naming the address", err)
+	}
+}
