@@ -12,7 +12,7 @@ GUEST_DIR := integration/guest
 # at a time (the TCG lock), on a 2-core machine.
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all deps guest build test demo proto clean fuzz
+.PHONY: all deps guest build test demo proto clean fuzz man
 
 all: build
 
@@ -43,6 +43,12 @@ test: deps guest
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	FROST_REQUIRE_INTEGRATION=1 $(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Man pages of frostctl and each of its commands, from the same help
+# --help prints (frostctl man DIR). MANDIR is where they go.
+MANDIR ?= bin/man/man1
+man:
+	$(GO) run ./cmd/frostctl man $(MANDIR)
 
 # The demo does its own setup and build (scripts/demo.sh, step by step, with
 # a header per step), so its output reads as the whole story.
