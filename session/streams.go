@@ -37,7 +37,7 @@ var ErrTooManyStreams = errors.New("too many streams")
 // is then what the operator sees of it.
 const (
 	freeAfter = 64 << 20
-	freeEvery = 2 * time.Second
+	freeEvery = time.Second
 )
 
 // Streams is frostd's account of its open streams.
@@ -102,15 +102,23 @@ func (s *Streams) release(client string, bytes int64) {
 	s.open--
 	s.bytes -= bytes
 	s.freed += bytes
-	if s.freed >= freeAfter && !s.freeing && time.Since(s.lastFree) >= freeEvery {
-		s.freed, s.freeing, s.lastFree = 0, true, time.Now()
-		go func() {
-			debug.FreeOSMemory()
-			s.mu.Lock()
-			s.freeing = false
-			s.mu.Unlock()
-		}()
+	if s.freed >= freeAfter && !s.freeing {
+		// At most one pending: a burst of ends frees once, after
+		// the last free by at least freeEvery.
+		s.freeing = true
+		time.AfterFunc(max(0, freeEvery-time.Since(s.lastFree)), s.freeOS)
 	}
+}
+
+// freeOS hands the heap that ended streams left back to the kernel.
+func (s *Streams) freeOS() {
+	s.mu.Lock()
+	s.freed = 0
+	s.mu.Unlock()
+	debug.FreeOSMemory()
+	s.mu.Lock()
+	s.freeing, s.lastFree = false, time.Now()
+	s.mu.Unlock()
 }
 
 // Open is how many streams are open, and the bytes they may buffer.
