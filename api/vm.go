@@ -43,10 +43,13 @@ func (s *vmService) ListDomains(ctx context.Context, _ *pb.ListDomainsRequest) (
 }
 
 func (s *vmService) domain(d vmi.DomainInfo) *pb.Domain {
+	// A session whose QEMU exited holds nothing any more: not attached
+	// (its calls say "guest is gone" until a Detach or a new Attach).
+	vm := s.c.Registry.Lookup(d.Name)
 	return &pb.Domain{
 		Name: d.Name, Uuid: d.UUID, Id: d.ID,
 		State:    domainState(d.State),
-		Attached: s.c.Registry.Lookup(d.Name) != nil,
+		Attached: vm != nil && vm.Gone() == nil,
 	}
 }
 

@@ -29,8 +29,9 @@ func cancelAfter(n int64) *stopAfter {
 }
 
 // A long walk stops when its caller goes: a large VAD tree laid out from
-// the real Windows 10 ISF, and the process list, stop mid-walk on a
-// cancel (with what was read so far) and do not start past a deadline.
+// the real Windows 10 ISF, the process and thread lists and a handle
+// table stop mid-walk on a cancel (with what was read so far) and do not
+// start past a deadline.
 func TestLongWalksStopOnCancel(t *testing.T) {
 	g := newRealGuest(t)
 	g.process(4, 0, 0x1ad000, "System")
@@ -45,6 +46,10 @@ func TestLongWalksStopOnCancel(t *testing.T) {
 	for pid := uint64(0x1000); pid < 0x1000+64*4; pid += 4 {
 		g.process(pid, 4, 0x10000000+pid<<12, "filler.exe")
 	}
+	for tid := uint64(0x100); tid < 0x100+64*4; tid += 4 {
+		g.thread(ep, ep, tid)
+	}
+	g.levelZeroTable(ep) // one page of entries, none used
 	k := g.kernel()
 	p, err := k.ProcessByPID(0x2f4)
 	if err != nil {
@@ -71,10 +76,14 @@ func TestLongWalksStopOnCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || len(procs) != 10 {
 		t.Errorf("processes cancelled after 10: %d, %v", len(procs), err)
 	}
-	if _, err := k.ThreadsContext(past, p); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("threads past the deadline: %v", err)
+	ths, err := k.ThreadsContext(cancelAfter(10), p)
+	if !errors.Is(err, context.Canceled) || len(ths) != 10 {
+		t.Errorf("threads cancelled after 10: %d, %v", len(ths), err)
 	}
-	if _, err := k.HandlesContext(past, p); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := k.HandlesContext(past, p); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("handles past the deadline: %v", err)
+	}
+	if hs, err := k.HandlesContext(context.Background(), p); err != nil || len(hs) != 0 {
+		t.Errorf("handles of an empty table: %v, %v", hs, err)
 	}
 }
