@@ -51,14 +51,6 @@ func invalid(field, format string, a ...any) error {
 		field+": "+fmt.Sprintf(format, a...), "field", field)
 }
 
-// notYet is the answer of a call whose backend package has not landed:
-// clients see what it waits on instead of a fake.
-func notYet(what, waitsOn string) error {
-	return apiError(codes.Unimplemented, pb.ErrorReason_ERROR_REASON_NOT_AVAILABLE_YET,
-		fmt.Sprintf("%s: not available yet in this frostd: it waits on %s", what, waitsOn),
-		"waits_on", waitsOn)
-}
-
 func writesDisabled(what string) error {
 	return apiError(codes.PermissionDenied, pb.ErrorReason_ERROR_REASON_WRITES_DISABLED,
 		what+": writes to guest memory and registers are disabled; start frostd with --allow-write")
