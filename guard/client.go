@@ -14,11 +14,15 @@ import (
 	"github.com/frostvmi/frost/session"
 )
 
-// Client is frostd's end of the guard's socket.
+// Client is frostd's end of the guard's socket. A reader goroutine
+// takes the guard's replies, so that a guard that dies is noticed at once
+// (Done), not at the next hold.
 type Client struct {
-	mu sync.Mutex
-	c  *net.UnixConn
-	r  *bufio.Reader
+	mu      sync.Mutex // one exchange at a time
+	c       *net.UnixConn
+	replies chan []byte
+	done    chan struct{}
+	err     error // why done was closed
 }
 
 // tellTimeout bounds one exchange with a guard that is not recovering:
@@ -45,8 +49,33 @@ func Dial(ctx context.Context, socket string) (*Client, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Client{c: c, r: bufio.NewReader(c)}, nil
+	cl := &Client{c: c, replies: make(chan []byte, 1), done: make(chan struct{})}
+	go cl.read()
+	return cl, nil
 }
+
+func (c *Client) read() {
+	r := bufio.NewReader(c.c)
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			c.err = err
+			close(c.done)
+			return
+		}
+		select {
+		case c.replies <- line:
+		default: // a reply nobody asked for: the guard is confused
+			c.err = errors.New("guard: unexpected message")
+			c.c.Close()
+			close(c.done)
+			return
+		}
+	}
+}
+
+// Done is closed when the connection to the guard is lost.
+func (c *Client) Done() <-chan struct{} { return c.done }
 
 // Hello introduces frostd; it returns once the guard has finished any
 // recovery it runs (bounded by ctx), with what it let go meanwhile.
@@ -79,15 +108,28 @@ func (c *Client) Close() error { return c.c.Close() }
 func (c *Client) call(req Request, deadline time.Time) (Reply, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.c.SetDeadline(deadline); err != nil {
+	select {
+	case <-c.done:
+		return Reply{}, fmt.Errorf("guard: %s: connection lost: %w", req.Op, c.err)
+	default:
+	}
+	if err := c.c.SetWriteDeadline(deadline); err != nil {
 		return Reply{}, err
 	}
 	if err := encode(c.c, req); err != nil {
 		return Reply{}, fmt.Errorf("guard: %s: %w", req.Op, err)
 	}
-	line, err := readLine(c.r)
-	if err != nil {
-		return Reply{}, fmt.Errorf("guard: %s: %w", req.Op, err)
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var line []byte
+	select {
+	case line = <-c.replies:
+	case <-c.done:
+		return Reply{}, fmt.Errorf("guard: %s: connection lost: %w", req.Op, c.err)
+	case <-timer.C:
+		// A late reply would answer the next request: drop the link.
+		c.c.Close()
+		return Reply{}, fmt.Errorf("guard: %s: no reply by %v", req.Op, deadline.Format(time.RFC3339))
 	}
 	var rep Reply
 	if err := decode(line, &rep); err != nil {

@@ -174,7 +174,7 @@ func Recover(h Holds, f *StateFile, reg *Registry, rel Releaser, report func(Rec
 	names := h.Names()
 	reg.markRecovering(names)
 	f.KeepHolds(h) // recorded until let go
-	f.resave()
+	_ = f.Resave() // a failure was reported through Health
 	ch := make(chan struct{})
 	go func() {
 		defer close(ch)
@@ -189,15 +189,6 @@ func Recover(h Holds, f *StateFile, reg *Registry, rel Releaser, report func(Rec
 		})
 	}()
 	return ch
-}
-
-// resave writes the record again (and tells the guard): what is kept
-// unrecovered must be known to the guard too, should frostd die while
-// letting it go.
-func (f *StateFile) resave() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_ = f.saveLocked() // a failure was reported through Health
 }
 
 // forgetUnrecovered drops a VM let go from what is kept, and rewrites the

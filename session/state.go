@@ -219,6 +219,14 @@ func (f *StateFile) dropLocked(h Hold) {
 	f.pending[h]--
 }
 
+// Resave writes the record again and tells Notify: after a guard was
+// lost, or when what is kept unrecovered changed.
+func (f *StateFile) Resave() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.saveLocked()
+}
+
 // Current is what the file records now.
 func (f *StateFile) Current() Holds {
 	f.mu.Lock()

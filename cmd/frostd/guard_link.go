@@ -27,8 +27,13 @@ type guardLink struct {
 	spawn func() error
 	log   *slog.Logger
 
-	mu sync.Mutex
-	c  *guard.Client
+	// resave writes the record again, and so tells a new guard
+	// everything (the state file's Resave); nil: nothing to tell.
+	resave func() error
+
+	mu     sync.Mutex
+	c      *guard.Client
+	closed bool
 }
 
 // guardStartWait bounds how long frostd waits for a guard it started to
@@ -78,7 +83,30 @@ func (g *guardLink) connectLocked(ctx context.Context) error {
 	}
 	g.log.Info("guard connected", "socket", g.socket, "guard_pid", rep.PID)
 	g.c = c
+	go g.watch(c)
 	return nil
+}
+
+// watch notices the guard's end (killed, restarted by its service) at
+// once rather than at the next hold: frostd reconnects, starting a guard
+// if none answers, and tells it everything again, retrying with backoff.
+func (g *guardLink) watch(c *guard.Client) {
+	<-c.Done()
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		g.mu.Lock()
+		current := g.c == c && !g.closed
+		g.mu.Unlock()
+		if !current || g.resave == nil {
+			return // replaced, or frostd is stopping
+		}
+		g.log.Warn("the guard's connection dropped: reconnecting and telling it what frostd holds")
+		err := g.resave() // through tell, which reconnects
+		if err == nil {
+			return
+		}
+		g.log.Error("no guard: frostd refuses new holds until one answers", "error", err, "retry_in", wait)
+		time.Sleep(wait)
+	}
 }
 
 // tell is the state file's Notify.
@@ -104,6 +132,7 @@ func (g *guardLink) tell(h session.Holds) error {
 func (g *guardLink) close(bye bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.closed = true
 	if g.c == nil {
 		return
 	}

@@ -41,7 +41,8 @@ func openCrashRecord(ctx context.Context, c *config, log *slog.Logger) *crashRec
 			socket = filepath.Join(filepath.Dir(c.stateFile), guardSocketName)
 		}
 		r.link = &guardLink{socket: socket, log: log.With("component", "guard-link"),
-			spawn: spawnGuard(socket, c.stateFile, c.libvirtURI, c.logLevel)}
+			spawn:  spawnGuard(socket, c.stateFile, c.libvirtURI, c.logLevel),
+			resave: r.state.Resave}
 		if err := r.link.connect(ctx); err != nil {
 			// Every hold retries, and is refused while no guard answers.
 			log.Error("no guard: frostd refuses to hold guests until one answers", "error", err)

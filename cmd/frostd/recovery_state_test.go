@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,4 +110,46 @@ func TestSIGHUPShutsDownCleanly(t *testing.T) {
 	if !strings.Contains(string(guardLog), "frostd said bye") {
 		t.Errorf("the guard was not told bye:\n%s", guardLog)
 	}
+}
+
+// A guard that dies while frostd runs is noticed at once: frostd starts
+// another and tells it what it holds, without waiting for the next hold.
+func TestGuardLostIsReplaced(t *testing.T) {
+	d := startDaemon(t, baseArgs(t)...)
+	first := guardPIDs(d.out.String())
+	if len(first) != 1 {
+		t.Fatalf("guards connected: %v\n%s", first, d.out)
+	}
+	if err := syscall.Kill(first[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(guardPIDs(d.out.String())) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new guard after the first was killed:\n%s", d.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pids := guardPIDs(d.out.String()); pids[1] == pids[0] {
+		t.Errorf("the same guard twice: %v", pids)
+	}
+}
+
+// guardPIDs lists the guards frostd's log says it connected to.
+func guardPIDs(log string) []int {
+	var out []int
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "guard connected") {
+			continue
+		}
+		_, v, ok := strings.Cut(line, "guard_pid=")
+		if !ok {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscanf(v, "%d", &pid); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
