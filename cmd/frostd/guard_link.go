@@ -94,7 +94,8 @@ func (g *guardLink) watch(c *guard.Client) {
 	<-c.Done()
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 		g.mu.Lock()
-		current := g.c == c && !g.closed
+		// Still this connection, or none since (a reconnect failed).
+		current := (g.c == c || g.c == nil) && !g.closed
 		g.mu.Unlock()
 		if !current || g.resave == nil {
 			return // replaced, or frostd is stopping
