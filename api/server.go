@@ -35,6 +35,10 @@ type Config struct {
 	// files (DataDir/<vm>/pagefiles, DataDir/<vm>/files).
 	DataDir string
 	Log     *slog.Logger
+	// Booter, when given (a zero &session.Booter{}), is the one Boot
+	// runs on, so the wiring can read its boots (metrics); Register
+	// fills its fields from this Config.
+	Booter *session.Booter
 
 	sessions *session.Config // what every session shares, from the above
 	booter   *session.Booter
@@ -70,7 +74,12 @@ func (c *Config) init() {
 	}
 	c.Registry.UseHypervisor(c.Hypervisor)
 	c.sessions = &session.Config{Symbols: c.Symbols, DataDir: c.DataDir, Log: c.Log}
-	c.booter = &session.Booter{Config: c.sessions, Registry: c.Registry, Start: c.Start, Attach: c.Attach, Resume: c.Resume}
+	if c.Booter == nil {
+		c.Booter = &session.Booter{}
+	}
+	c.Booter.Config, c.Booter.Registry = c.sessions, c.Registry
+	c.Booter.Start, c.Booter.Attach, c.Booter.Resume = c.Start, c.Attach, c.Resume
+	c.booter = c.Booter
 }
 
 // ServiceNames lists the fully qualified names of Frost's services, for

@@ -124,3 +124,12 @@ func grepFrost(body string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestBootsWithoutBoots: a Booter that ran nothing adds no series.
+func TestBootsWithoutBoots(t *testing.T) {
+	m := New(nil)
+	m.WatchBoots(&session.Booter{})
+	if _, body := scrape(t, m.Handler(false), "/metrics"); strings.Contains(body, "frost_boot_phase_seconds{") {
+		t.Errorf("phases of no boot:\n%s", grepFrost(body))
+	}
+}

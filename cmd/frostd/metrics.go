@@ -34,6 +34,9 @@ func startOps(c *config, log *slog.Logger) (*ops, error) {
 	o := &ops{c: &c.ops, log: log}
 	network, addr := listenAddr(c.listen)
 	if network == "unix" && o.c.socketGroup != "" {
+		if err := groupableDir(os.Geteuid(), filepath.Dir(addr)); err != nil {
+			return nil, err
+		}
 		g, err := lookupSocketGroup(o.c.socketGroup)
 		if err != nil {
 			return nil, err
@@ -68,12 +71,18 @@ func (o *ops) stop() {
 // server gives the gRPC server its interceptors, in this order: metrics
 // (so every call is counted, refused ones too), frostd's log, the audit
 // log (so a refused write is on record), roles. It starts the metrics
-// listener when asked for.
-func (o *ops) server(reg *session.Registry, unary grpc.UnaryServerInterceptor, stream grpc.StreamServerInterceptor) ([]grpc.ServerOption, error) {
+// listener when asked for. Call it before api.Register(acfg).
+func (o *ops) server(acfg *api.Config, unary grpc.UnaryServerInterceptor, stream grpc.StreamServerInterceptor) ([]grpc.ServerOption, error) {
 	us := []grpc.UnaryServerInterceptor{}
 	ss := []grpc.StreamServerInterceptor{}
 	if o.c.metricsListen != "" {
-		m := metrics.New(reg)
+		m := metrics.New(acfg.Registry)
+		// Boot runs on this Booter (api.Register fills it in), so its
+		// phases reach the scrape.
+		if acfg.Booter == nil {
+			acfg.Booter = &session.Booter{}
+		}
+		m.WatchBoots(acfg.Booter)
 		mu, ms := m.Interceptors()
 		us, ss = append(us, mu), append(ss, ms)
 		stop, err := serveMetrics(o.c.metricsListen, m.Handler(o.c.pprof), o.log)

@@ -54,6 +54,16 @@ func TestMetricsAndAuditOnLibvirt(t *testing.T) {
 		t.Errorf("frost_vm_running after boot: %v %v, want 1", v, ok)
 	}
 
+	_, body := get(t, hc, "http://frostd/metrics")
+	phases := regexp.MustCompile(`(?m)^frost_boot_phase_seconds\{stage="([^"]+)",vm="`+regexp.QuoteMeta(vm)+`"\} (\S+)$`).FindAllStringSubmatch(body, -1)
+	stages := map[string]bool{}
+	for _, p := range phases {
+		stages[p[1]] = true
+	}
+	if !stages["accepted"] || !stages["attached"] || len(stages) < 4 {
+		t.Errorf("boot phases in the scrape: %v", phases)
+	}
+
 	// A held stream: hits grow between scrapes while it is open.
 	bp := pb.NewBreakpointServiceClient(fd.cc)
 	sctx, stop := context.WithCancel(ctx)

@@ -77,3 +77,13 @@ func (g *socketGroup) openSocket(path string) error {
 	}
 	return os.Chmod(path, 0o660)
 }
+
+// groupableDir refuses to share a non-root frostd's default directory: it
+// must stay 0700 (it may sit in /tmp, where another user could have made
+// it first, and checkSocketDir refuses it otherwise at the next start).
+func groupableDir(euid int, dir string) error {
+	if euid != 0 && filepath.Clean(dir) == filepath.Clean(defaultDir()) {
+		return fmt.Errorf("--socket-group needs a socket directory of frostd's own: %s stays private (0700); give --listen DIR/frostd.sock in a directory you made", dir)
+	}
+	return nil
+}

@@ -157,3 +157,15 @@ func dialTLS(t *testing.T, addr string, creds credentials.TransportCredentials) 
 	t.Cleanup(func() { cc.Close() })
 	return cc
 }
+
+func TestGroupableDir(t *testing.T) {
+	if err := groupableDir(1000, defaultDir()); err == nil || !strings.Contains(err.Error(), "stays private") {
+		t.Errorf("a non-root frostd's default directory: %v", err)
+	}
+	if err := groupableDir(1000, "/srv/frost"); err != nil {
+		t.Errorf("a directory of its own: %v", err)
+	}
+	if err := groupableDir(0, defaultDir()); err != nil {
+		t.Errorf("root's /run/frost: %v", err)
+	}
+}

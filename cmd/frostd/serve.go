@@ -99,7 +99,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	rec.recover(reg)
 
 	unary, stream := api.Interceptors(log)
-	chain, err := ops.server(reg, unary, stream)
+	chain, err := ops.server(&acfg, unary, stream)
 	if err != nil {
 		return err
 	}
