@@ -41,7 +41,7 @@ func (f *connFlags) register(fs *pflag.FlagSet) {
 	}
 	fs.StringVar(&f.addr, "addr", def, "frostd's unix socket `path`, or tcp:HOST:PORT ($FROSTD, else frostd's default)")
 	// --socket is what frostd calls the same path; either spelling works.
-	fs.StringVar(&f.addr, "socket", def, "the same as --addr")
+	fs.StringVar(&f.addr, "socket", def, "the same as --addr (frostd's unix socket `path`)")
 	fs.StringVar(&f.cert, "tls-cert", "", "client certificate `file` (PEM), for TCP")
 	fs.StringVar(&f.key, "tls-key", "", "client key `file` (PEM), for TCP")
 	fs.StringVar(&f.ca, "ca", "", "CA `file` (PEM) that frostd's certificate chains to, for TCP")

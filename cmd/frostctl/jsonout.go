@@ -31,7 +31,7 @@ var addressFields = map[protoreflect.Name]bool{
 	"preferred_base": true, "entry_point": true, "start_address": true, "teb": true,
 	"eprocess": true, "ethread": true, "object": true, "vad": true, "handle": true,
 	"net_buffer_list": true, "net_buffer": true, "buffer": true, "return_of": true,
-	"prototype_pte": true, "value": true, "rva": true, "pagefile": true,
+	"prototype_pte": true, "value": true, "rva": true, "raw": true,
 }
 
 // jsonOf renders m in the script form, on one line.
