@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -286,4 +287,37 @@ func TestTCPClientIsRemote(t *testing.T) {
 	if err := c.LocalMemory(ctx, "vm"); !errors.Is(err, ErrRemote) {
 		t.Errorf("LocalMemory over TCP: %v, want ErrRemote", err)
 	}
+}
+
+// TestConcurrentReadsAcrossRechecks: readers on several goroutines while
+// the mapping is rechecked with frostd all the time (the same file: the
+// mapping is kept) get frostd's bytes, and the race detector sees no
+// race between a recheck and the readers.
+func TestConcurrentReadsAcrossRechecks(t *testing.T) {
+	sock, f := startFake(t, "share")
+	ctx := context.Background()
+	c, err := Dial(ctx, sock, WithMapRecheck(time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 4096)
+			for i := range 200 {
+				if err := c.ReadPhysical(ctx, "vm", 0x20000, buf); err != nil || !bytes.Equal(buf, f.img[0x20000:0x21000]) {
+					t.Errorf("goroutine %d read %d: %v", g, i, err)
+					return
+				}
+				if err := c.ReadVirtual(ctx, "vm", fakePID, fakeVA, buf); err != nil || !bytes.Equal(buf, f.img[fakeFrame:fakeFrame+4096]) {
+					t.Errorf("goroutine %d virtual read %d: %v", g, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -28,7 +28,7 @@ func (c *Client) ram(ctx context.Context, vm string) *vmRAM {
 		if r.refused != nil {
 			wait = refusedRetry
 		}
-		if now.Sub(r.checked) < wait {
+		if r.age(now) < wait {
 			if r.refused != nil {
 				return nil
 			}
@@ -65,21 +65,21 @@ func (c *Client) ram(ctx context.Context, vm string) *vmRAM {
 func (c *Client) fetchRAM(ctx context.Context, vm string, old *vmRAM, now time.Time) *vmRAM {
 	f, rep, err := askRAM(ctx, c.memSock, vm)
 	if err != nil {
-		return &vmRAM{refused: err, checked: now}
+		return refusal(err, now)
 	}
 	defer f.Close()
 	if ranges, err := mapRAMRanges(rep); err == nil && old != nil && old.refused == nil && rep.Size == old.size && sameFile(f, old) {
 		old.mu.Lock()
 		old.ranges = ranges
-		old.checked = now
+		old.checked.Store(now.UnixNano())
 		old.mu.Unlock()
 		return old
 	}
 	r, err := mapRAM(f, rep)
 	if err != nil {
-		return &vmRAM{refused: err, checked: now}
+		return refusal(err, now)
 	}
-	r.checked = now
+	r.checked.Store(now.UnixNano())
 	return r
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,8 +24,8 @@ type vmRAM struct {
 	ranges  []sideRange  // sorted by GPA
 	dev     uint64       // the file's identity, to tell a new RAM file at a recheck
 	ino     uint64
-	checked time.Time // when frostd was last asked
-	refused error     // why there is no mapping
+	checked atomic.Int64 // when frostd was last asked (Unix ns): read without mu
+	refused error        // why there is no mapping
 	hw      *translate.Translator
 }
 
@@ -64,6 +65,18 @@ func mapRAM(f *os.File, rep *sideReply) (*vmRAM, error) {
 }
 
 const maxInt = int(^uint(0) >> 1)
+
+// age is how long ago frostd was last asked about this VM.
+func (r *vmRAM) age(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, r.checked.Load()))
+}
+
+// refusal records why a VM has no mapping, at now.
+func refusal(err error, now time.Time) *vmRAM {
+	r := &vmRAM{refused: err}
+	r.checked.Store(now.UnixNano())
+	return r
+}
 
 // mapRAMRanges checks frostd's map (every range inside the file, none
 // wrapping, none overlapping) and sorts it by GPA.

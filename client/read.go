@@ -258,7 +258,7 @@ func (c *Client) local(ctx context.Context, vm string, pid uint32) (*vmRAM, uint
 	e, haveDTB := c.dtbs[dtbKey{vm, pid}]
 	c.mu.Unlock()
 	haveDTB = haveDTB && c.opt.dtbMaxAge > 0 && now.Sub(e.at) < c.opt.dtbMaxAge
-	if r == nil || r.refused != nil || now.Sub(r.checked) >= c.opt.mapRecheck {
+	if r == nil || r.refused != nil || r.age(now) >= c.opt.mapRecheck {
 		r = c.ram(ctx, vm)
 	}
 	return r, e.dtb, haveDTB
