@@ -22,16 +22,22 @@ import (
 // under a running frostd. Meanwhile the VM calls answer Unavailable
 // "libvirtd unavailable, reconnecting" (not Internal with a dead socket's
 // error) and health says NOT_SERVING for the VM services; once libvirtd is
-// back, frostd has reconnected on its own and lists domains again.
+// back, frostd has reconnected on its own and lists domains again, and a
+// VM attached before the restart still follows an outside pause and
+// resume (libvirt's events and QMP passthrough on the new connection).
 func TestLibvirtdRestart(t *testing.T) {
 	guestDir := requireE2E(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	conn := setupLibvirt(ctx, t)
-	// No guest here, but the lock keeps other tests' guests (and their
-	// libvirt calls) from running into the restart.
-	lockTCGAndClear(ctx, t, conn)
 	bin := buildFrostd(t)
+	// The TCG lock (defineDomain's) also keeps other tests' guests, and
+	// their libvirt calls, out of the restart.
+	d := defineDomain(ctx, t, conn, guestDir)
+	if err := d.dom.Start(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	d.waitMoreWrites(t, 0)
 	fd := startFrostd(t, bin, t.TempDir(), guestDir, "frostd.log")
 	defer func() {
 		if t.Failed() {
@@ -50,6 +56,7 @@ func TestLibvirtdRestart(t *testing.T) {
 	if _, err := vms.ListDomains(ctx, &pb.ListDomainsRequest{}); err != nil {
 		t.Fatalf("ListDomains before the restart: %v", err)
 	}
+	attach(ctx, t, fd.cc, d.name)
 
 	pidText, err := os.ReadFile("/var/run/libvirtd.pid")
 	if err != nil {
@@ -105,6 +112,10 @@ func TestLibvirtdRestart(t *testing.T) {
 	}
 	if out := fd.output(); !strings.Contains(out, "libvirtd connected again") {
 		t.Errorf("frostd's log does not say it reconnected:\n%s", out)
+	}
+	checkOutsidePause(ctx, t, fd.cc, d)
+	if _, err := vms.Detach(ctx, &pb.DetachRequest{Vm: d.name}); err != nil {
+		t.Errorf("Detach after the restart: %v", err)
 	}
 }
 

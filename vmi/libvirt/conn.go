@@ -208,6 +208,12 @@ func (c *Conn) Watch(f func(up bool, err error)) {
 	f(up, err)
 }
 
+func (c *Conn) isClosed() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.closed
+}
+
 // Target is what the Conn dials: a URI or a socket path.
 func (c *Conn) Target() string { return c.target }
 

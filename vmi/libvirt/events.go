@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"fmt"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 )
@@ -85,9 +86,10 @@ func (c *Conn) Events(ctx context.Context) (<-chan Event, error) {
 func (c *Conn) eventFanout() (*fanout, error) {
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
-	if c.events != nil {
+	if c.events != nil && !c.events.isEnded() {
 		return c.events, nil
 	}
+	c.events = nil // its connection is gone: subscribe on the new one
 	l, err := c.lib()
 	if err != nil {
 		return nil, fmt.Errorf("libvirt: subscribing to events: %w", err)
@@ -108,7 +110,11 @@ func (c *Conn) eventFanout() (*fanout, error) {
 	return c.events, nil
 }
 
-// Events delivers the events of this domain only; see Conn.Events.
+// Events delivers the events of this domain only, until ctx ends; see
+// Conn.Events. Unlike Conn.Events it outlives a libvirtd restart: once the
+// Conn has reconnected it subscribes again (events sent while libvirtd
+// was away are lost), so a target attached before the restart keeps
+// hearing of its domain.
 func (d *Domain) Events(ctx context.Context) (<-chan Event, error) {
 	all, err := d.c.Events(ctx)
 	if err != nil {
@@ -118,15 +124,38 @@ func (d *Domain) Events(ctx context.Context) (<-chan Event, error) {
 	out := make(chan Event)
 	go func() {
 		defer close(out)
-		for e := range all {
-			if e.UUID != uuid {
-				continue
+		for all != nil {
+			for e := range all {
+				if e.UUID != uuid {
+					continue
+				}
+				select {
+				case out <- e:
+				case <-ctx.Done():
+				}
 			}
-			select {
-			case out <- e:
-			case <-ctx.Done():
-			}
+			all = d.c.resubscribe(ctx)
 		}
 	}()
 	return out, nil
+}
+
+// resubscribe waits for the connection to be up again and subscribes
+// anew; nil once ctx ends or the Conn is closed.
+func (c *Conn) resubscribe(ctx context.Context) <-chan Event {
+	for wait := backoffFirst; ; wait = min(2*wait, backoffMax) {
+		if ctx.Err() != nil || c.isClosed() {
+			return nil
+		}
+		if c.Up() {
+			if ch, err := c.Events(ctx); err == nil {
+				return ch
+			}
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }

@@ -76,6 +76,13 @@ func (f *fanout) run(life <-chan golibvirt.DomainEventLifecycleMsg, reboot <-cha
 	}
 }
 
+// isEnded says whether the connection's streams have ended.
+func (f *fanout) isEnded() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ended
+}
+
 // end closes every subscriber once the streams are gone.
 func (f *fanout) end() {
 	f.mu.Lock()
