@@ -43,8 +43,8 @@ func (c *Client) ram(ctx context.Context, vm string) *vmRAM {
 		if nr != r {
 			nr.close()
 		}
-		if cur.refused != nil {
-			return nil
+		if cur == nil || cur.refused != nil {
+			return nil // closed meanwhile, or refused
 		}
 		return cur
 	}
