@@ -111,6 +111,18 @@ WinDbg (0x optional, a backtick may split the halves).`,
 		root.AddCommand(c.cobra(cmd))
 	}
 	root.AddCommand(c.extraCommands()...)
+	// cobra's completion command, made now so that it has examples like
+	// every other (cobra would make it at Execute).
+	root.InitDefaultCompletionCmd()
+	for _, cmd := range root.Commands() {
+		if cmd.Name() != "completion" {
+			continue
+		}
+		cmd.Example = "  source <(frostctl completion bash)\n  frostctl completion zsh > \"${fpath[1]}/_frostctl\"\n  frostctl completion fish > ~/.config/fish/completions/frostctl.fish"
+		for _, sh := range cmd.Commands() {
+			sh.Example = "  frostctl completion " + sh.Name() + " > frostctl." + sh.Name()
+		}
+	}
 	return root
 }
 
