@@ -327,8 +327,12 @@ func (s *symbolService) CompleteSymbol(ctx context.Context, req *pb.CompleteSymb
 	}
 	module, name, ok := strings.Cut(req.GetPrefix(), "!")
 	if !ok {
-		// A PDB is one module: its name is whatever the user calls it.
-		return &pb.CompleteSymbolResponse{Names: []string{"nt!"}}, nil
+		// A PDB is one module, which a query may call anything: offer
+		// "nt!", the name frostctl's examples use, when it fits.
+		if len(module) <= 2 && strings.EqualFold(module, "nt"[:len(module)]) {
+			return &pb.CompleteSymbolResponse{Names: []string{"nt!"}}, nil
+		}
+		return &pb.CompleteSymbolResponse{}, nil
 	}
 	t, _, err := s.scopeTable(ctx, req.GetScope(), module, 0)
 	if err != nil {

@@ -59,6 +59,9 @@ func TestCompletion(t *testing.T) {
 	if !slices.Equal(got, []string{"nt!"}) || dir != ":6" {
 		t.Errorf("symbols resolve n<tab> = %q %s, want nt! with no space and no files (:6)", got, dir)
 	}
+	if got, _ := complete(t, "--addr", d.sock, "symbols", "resolve", "--pdb", isfPDB, "hal"); len(got) != 0 {
+		t.Errorf("symbols resolve hal<tab> in one PDB = %q, want nothing", got)
+	}
 	// The fake VM has no Windows kernel: nothing, not an error.
 	if got, _ := complete(t, "--addr", d.sock, "break", "--vm", "win10", "nt!Nt"); len(got) != 0 {
 		t.Errorf("break nt!Nt<tab> on a guest without Windows = %q", got)
