@@ -198,6 +198,13 @@ func killAndWantLetGo(ctx context.Context, t *testing.T, fd *frostdProc, d *test
 		t.Fatalf("the guest is not running %v after frostd's SIGKILL", guestWait)
 	}
 	t.Logf("guest running again %v after frostd's SIGKILL (QMP query-status)", took.Sub(killed).Round(time.Millisecond))
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(state), "guard.log")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "guard recovery") && strings.Contains(line, "time="+killed.UTC().Format("2006-01-02T15:04")) {
+				t.Logf("guard: %s", line)
+			}
+		}
+	}
 	d.waitMoreWrites(t, n)
 	// Three writes more: each runs NtWriteFile, where a breakpoint left
 	// in would stop the guest for good.

@@ -43,6 +43,14 @@ func runGuard(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("guard not started", "error", err)
 		return 1
 	}
+	// Connected before it is needed, once listening (frostd waits for
+	// the socket): a recovery must not pay for the dial. A failure here is
+	// retried at the recovery.
+	go func() {
+		if _, err := lv.get(ctx); err != nil {
+			log.Warn("no libvirt connection yet; the guard dials again when it must let a guest go", "error", err)
+		}
+	}()
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("guard stopped", "error", err)
 		return 1
