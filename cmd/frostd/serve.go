@@ -171,16 +171,19 @@ func stopServer(srv *grpc.Server, log *slog.Logger) {
 	}
 }
 
-// dialLibvirt connects at start. A libvirtd that is not there (yet) or
-// restarts later is dialled again in the background, with backoff; the VM
-// calls meanwhile say "libvirtd unavailable, reconnecting" (Unavailable)
-// and the symbol calls, which need no libvirtd, go on.
+// dialLibvirt connects once at start. Without libvirtd then, frostd
+// still serves what needs none (symbols), and the VM calls say libvirt is
+// missing (a wrong --libvirt is not retried forever). A libvirtd that
+// goes away later is dialled again in the background, with backoff; the
+// VM calls meanwhile say "libvirtd unavailable, reconnecting"
+// (Unavailable).
 func dialLibvirt(ctx context.Context, c *config, log *slog.Logger) *libvirt.Conn {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := libvirt.Open(dctx, c.libvirtURI)
+	conn, err := libvirt.Dial(dctx, c.libvirtURI)
 	if err != nil {
-		log.Warn("libvirtd unavailable at start: reconnecting in the background; the VM calls fail until then", "libvirt", c.libvirtURI, "error", err)
+		log.Warn("no libvirt connection: the VM calls will fail until frostd restarts", "libvirt", c.libvirtURI, "error", err)
+		return nil
 	}
 	return conn
 }
