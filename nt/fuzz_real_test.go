@@ -32,11 +32,12 @@ func FuzzRealISFObjectNames(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(pool, table[:])
+	base := g
 	f.Fuzz(func(t *testing.T, pool, table []byte) {
 		if len(pool) > 1<<16 || len(table) > 256 {
 			return
 		}
-		g, _ := seed(t)
+		g := base.fuzzCopy(t)
 		g.mem.write(poolBase, pool)
 		g.mem.write(g.global("ObpInfoMaskToOffset"), table)
 		k := g.kernel()

@@ -26,18 +26,19 @@ func FuzzRealISFUserMode(f *testing.F) {
 		g.token(ep, 7, []uint64{g.sid(5, 21, 1, 2, 3, 1001), g.sid(1, 0)}, []uint64{0, 7})
 		return g, ep
 	}
-	g, _ := seed(f)
+	g, ep := seed(f)
 	pool := make([]byte, g.next-poolBase)
 	if err := g.mem.ReadVirtual(0, poolBase, pool); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(pool)
 	f.Add(pool[:len(pool)/2])
+	base := g
 	f.Fuzz(func(t *testing.T, pool []byte) {
 		if len(pool) > 1<<16 {
 			return
 		}
-		g, ep := seed(t)
+		g := base.fuzzCopy(t)
 		// The EPROCESS stays as laid out, so the walk starts where a real
 		// one would; everything it leads to is the fuzzer's.
 		epBytes := make([]byte, g.size("_EPROCESS"))
