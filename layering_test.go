@@ -18,10 +18,11 @@ import (
 // free); test files are not (they may reach further, like a fake).
 var layers = map[string][]string{
 	// The daemon wires everything: the API, the sessions, the symbol
-	// store, and the vmi backends it dials.
-	"cmd/frostd": {"api", "session", "symbols/...", "vmi/..."},
-	// The CLI speaks the API's contract only.
-	"cmd/frostctl":  {"proto/..."},
+	// store, the vmi backends it dials, the guard it runs as `frostd
+	// guard`, and the metrics and audit sinks.
+	"cmd/frostd": {"api", "session", "symbols/...", "vmi/...", "guard", "metrics", "audit"},
+	// The CLI speaks the API's contract, through the Go client package.
+	"cmd/frostctl":  {"proto/...", "client"},
 	"cmd/frost-isf": {"symbols/..."},
 	// minint is the test guest's own tool (boot it alone, define it under
 	// libvirt): it may use the guest's harness.
