@@ -84,11 +84,12 @@ func (c *ctl) must(t *testing.T, args ...string) string {
 	return out
 }
 
-// json runs a command with --json (after the command's name) that must
-// succeed, and decodes its output into m.
+// json runs a command with --json=proto (after the command's name) that must
+// succeed, and decodes its output into m: protojson's form, since plain
+// --json is frostctl's own script-friendly shape.
 func (c *ctl) json(t *testing.T, m proto.Message, args ...string) {
 	t.Helper()
-	full := append([]string{args[0], "--json"}, args[1:]...)
+	full := append([]string{args[0], "--json=proto"}, args[1:]...)
 	out := c.must(t, full...)
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal([]byte(out), m); err != nil {
 		t.Fatalf("frostctl %s: decoding its JSON: %v\n%s", strings.Join(full, " "), err, out)

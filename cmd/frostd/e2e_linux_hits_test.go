@@ -28,7 +28,7 @@ func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) (cr3,
 		t.Fatalf("break --persist %#x: %v", ksysWrite, bp)
 	}
 	defer c.must(t, "clear", strconv.FormatUint(bp.GetId(), 10))
-	ev := c.stream(t, "events", "--json")
+	ev := c.stream(t, "events", "--json=proto")
 	defer ev.stop(t)
 	var writer, writerBuf uint64
 	others := map[uint64]bool{}
@@ -90,7 +90,7 @@ func findWriterCR3(t *testing.T, c *ctl, d *linuxDomain, ksysWrite uint64) (cr3,
 // that came a period late would still read a whole line, a later one: the
 // counters would then rise by two at that hit, which the check catches.
 func checkWriterHits(t *testing.T, c *ctl, d *linuxDomain, ksysWrite, cr3 uint64, n int) {
-	s := c.stream(t, "break", "--json", "--dtb", hex(cr3), hex(ksysWrite))
+	s := c.stream(t, "break", "--json=proto", "--dtb", hex(cr3), hex(ksysWrite))
 	var counters []uint64
 	var dropped uint64
 	deadline := time.Now().Add(guestWait)

@@ -57,7 +57,7 @@ func TestLinuxGuestPTI(t *testing.T) {
 	// Kernel text: a 2 MiB page through the kernel's root ...
 	checkKernelVtop(t, c, d, ksysWrite, kernelCR3)
 	// ... and not mapped through the user's.
-	out, errOut, code := c.run(t, "vtop", "--json", "--dtb", hex(userCR3), hex(ksysWrite))
+	out, errOut, code := c.run(t, "vtop", "--json=proto", "--dtb", hex(userCR3), hex(ksysWrite))
 	if code != 0 {
 		t.Logf("vtop through the user CR3 %#x: exit %d: %s", userCR3, code, strings.TrimSpace(errOut))
 	} else {

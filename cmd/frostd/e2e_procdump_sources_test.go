@@ -83,7 +83,7 @@ func TestProcessDumpSourcesOnLibvirt(t *testing.T) {
 	var first *pb.DumpTrailer // the JSON dump's trailer
 	t.Run("procdump names its sources", func(t *testing.T) {
 		file := filepath.Join(dir, "swapper.dmp")
-		plan, tr := procdumpJSON(t, c.must(t, "procdump", "--json", "--pid", pid, "-o", file))
+		plan, tr := procdumpJSON(t, c.must(t, "procdump", "--json=proto", "--pid", pid, "-o", file))
 		first = tr
 		pages := tr.GetPages()
 		t.Logf("pages: %v", pages)

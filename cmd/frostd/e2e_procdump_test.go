@@ -76,7 +76,7 @@ func TestProcessDumpOnLibvirt(t *testing.T) {
 	t.Run("procdump opens in lldb", func(t *testing.T) {
 		dmp := filepath.Join(dir, "writer.dmp")
 		n := d.writes(t)
-		out := c.must(t, "procdump", "--json", "--pid", strconv.Itoa(int(writer)), "-o", dmp)
+		out := c.must(t, "procdump", "--json=proto", "--pid", strconv.Itoa(int(writer)), "-o", dmp)
 		plan, trailer := procdumpJSON(t, out)
 		// The guest was paused for the dump and runs again.
 		d.waitMoreWrites(t, n)
