@@ -38,8 +38,12 @@ func probeSocket(path string) error {
 }
 
 // socketDenied explains a permission error: who owns what, who the user
-// is, and the three ways in.
+// is, and the three ways in. A socket frostd shares with a group (frostd
+// --socket-group) gets the shorter answer first: which group is missing.
 func socketDenied(path string) error {
+	if msg, ok := groupDenial(path); ok {
+		return errors.New(msg)
+	}
 	dir := filepath.Dir(path)
 	return fmt.Errorf("permission denied connecting to frostd at %s: %s, and you are %s.\n"+
 		"To get access, either:\n"+

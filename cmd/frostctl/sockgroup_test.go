@@ -66,3 +66,32 @@ func TestGroupDenialOfThisProcess(t *testing.T) {
 		t.Errorf("the process's own group: %q", msg)
 	}
 }
+
+// TestSocketDeniedNamesGroup: a refused socket that frostd shares with a
+// group the user lacks is explained by that group, not by the general
+// advice on owners and modes.
+func TestSocketDeniedNamesGroup(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "frostd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const gid = 4243 // a group this process is not in
+	if inSessionGroups(gid) {
+		t.Skip("the process is in the test's group")
+	}
+	if err := os.Chown(sock, -1, gid); err != nil {
+		t.Skipf("cannot give the socket a group: %v", err)
+	}
+	if err := os.Chmod(sock, 0o660); err != nil {
+		t.Fatal(err)
+	}
+	msg := socketDenied(sock).Error()
+	if !strings.Contains(msg, "(you are not in group 4243)") {
+		t.Errorf("socketDenied on a group-shared socket: %q", msg)
+	}
+	if strings.Contains(msg, "To get access, either") {
+		t.Errorf("the group message should replace the general advice: %q", msg)
+	}
+}
