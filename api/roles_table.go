@@ -72,6 +72,7 @@ var methodRoles = map[string]roleRule{
 	"/frost.v1.SymbolService/GetType":        reader,
 	"/frost.v1.SymbolService/ConvertPdb":     reader,
 	"/frost.v1.SymbolService/CompleteSymbol": reader,
+	"/frost.v1.VersionService/GetVersion":    reader,
 
 	// A breakpoint set on its own outlives the caller and stops the
 	// guest for everyone: an operator's. A stream's own breakpoints go

@@ -62,6 +62,7 @@ func Register(s grpc.ServiceRegistrar, cfg Config) {
 	pb.RegisterBreakpointServiceServer(s, &breakpointService{c: c})
 	pb.RegisterMonitorServiceServer(s, &monitorService{c: c})
 	pb.RegisterDumpServiceServer(s, &dumpService{c: c})
+	pb.RegisterVersionServiceServer(s, NewVersionServer())
 }
 
 // init fills what the services derive from the fields.
@@ -94,5 +95,7 @@ func ServiceNames() []string {
 		pb.SymbolService_ServiceDesc.ServiceName,
 		pb.BreakpointService_ServiceDesc.ServiceName,
 		pb.MonitorService_ServiceDesc.ServiceName,
+		pb.DumpService_ServiceDesc.ServiceName,
+		pb.VersionService_ServiceDesc.ServiceName,
 	}
 }

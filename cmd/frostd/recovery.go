@@ -142,11 +142,12 @@ func recordHealth(hs *health.Server, log *slog.Logger) func(error) {
 	}
 }
 
-// vmServices are the services that need to hold guests (all but symbols).
+// vmServices are the services that need to hold guests (all but symbols
+// and the version).
 func vmServices() []string {
 	var out []string
 	for _, n := range api.ServiceNames() {
-		if !strings.HasSuffix(n, ".SymbolService") {
+		if !strings.HasSuffix(n, ".SymbolService") && !strings.HasSuffix(n, ".VersionService") {
 			out = append(out, n)
 		}
 	}
