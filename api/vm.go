@@ -110,20 +110,24 @@ func (s *vmService) Detach(ctx context.Context, req *pb.DetachRequest) (*pb.Deta
 	if _, _, err := s.c.getAny(req.GetVm()); err != nil {
 		return nil, err
 	}
-	vm := s.c.Registry.Remove(req.GetVm())
+	// The guest must be let go even if the client gives up waiting; it
+	// stays recorded (state file, guard) until it is.
+	gone := false
+	if vm := s.c.Registry.Lookup(req.GetVm()); vm != nil {
+		gone = vm.Gone() != nil
+	}
+	vm, err := s.c.Registry.Detach(context.WithoutCancel(ctx), req.GetVm())
 	if vm == nil {
 		// Detached by a concurrent call: the outcome asked for holds.
 		return &pb.DetachResponse{}, nil
 	}
-	if gerr := vm.Gone(); gerr != nil {
+	if gone {
 		// Nothing to let go: QEMU exited. Frost forgets the guest; its
 		// log says why it was gone rather than a detach error.
-		_ = vm.Close(context.WithoutCancel(ctx))
-		s.c.Log.Info("detached a gone guest", "vm", vm.Name, "gone", gerr)
+		s.c.Log.Info("detached a gone guest", "vm", vm.Name, "gone", vm.Gone())
 		return &pb.DetachResponse{}, nil
 	}
-	// The guest must be let go even if the client gives up waiting.
-	if err := vm.Close(context.WithoutCancel(ctx)); err != nil {
+	if err != nil {
 		return nil, hypervisorError(vm.Name, "detaching", err)
 	}
 	s.c.Log.Info("detached", "vm", vm.Name)
