@@ -104,7 +104,7 @@ func (d *ProcessDump) plan(ctx context.Context, k *nt.Opened) error {
 	d.Process = p
 	pid := p.PID
 	d.dtb = d.Process.DTB
-	vads, err := k.VADs(d.Process)
+	vads, err := k.VADsContext(ctx, d.Process)
 	if err != nil {
 		return fmt.Errorf("the VADs of pid %d: %w", pid, err)
 	}

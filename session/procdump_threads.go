@@ -16,7 +16,7 @@ import (
 // a vCPU's own when the thread runs there in user mode (the guest is
 // paused), otherwise the trap frame its last entry into the kernel left.
 func (d *ProcessDump) threads(ctx context.Context, k *nt.Opened, memory []minidump.Range) ([]minidump.Thread, error) {
-	ths, err := k.Threads(d.Process)
+	ths, err := k.ThreadsContext(ctx, d.Process)
 	if err != nil && len(ths) == 0 {
 		return nil, fmt.Errorf("the threads of pid %d: %w", d.Process.PID, err)
 	}

@@ -140,6 +140,20 @@ func (g *guest) Step(ctx context.Context, cpu CPU) (*Stop, error) {
 	return stop, g.wrap("stepping vCPU "+cpu.String(), err)
 }
 
+// StepOverResume is StepOver and Resume in one exchange with the stub
+// (breakpoints.StepOverResumer): the continue rides in the same write as
+// the step's register read and re-inserts, and goes out only if the step
+// ended cleanly; resumed says whether it did. A breakpoint hit then costs
+// one round trip and two goroutine hand-offs less.
+func (g *guest) StepOverResume(ctx context.Context, cpu CPU, at ...Breakpoint) (*Stop, bool, error) {
+	g.ctlMu.Lock()
+	defer g.ctlMu.Unlock()
+	g.claims.begin()
+	stop, resumed, err := g.gdb.StepOverContinue(ctx, cpu, at...)
+	g.claims.end(stop)
+	return stop, resumed, g.wrap("stepping vCPU "+cpu.String()+" over its breakpoint and resuming", err)
+}
+
 func (g *guest) StepOver(ctx context.Context, cpu CPU, at ...Breakpoint) (*Stop, error) {
 	g.ctlMu.Lock()
 	defer g.ctlMu.Unlock()
