@@ -33,7 +33,7 @@ var (
 type vmCollector struct{ sessions *session.Registry }
 
 func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{vmRunning, vmAttached, bpHits, subLost, vmsHeld, vmHits, vmHolds, vmRead, vmStub} {
+	for _, d := range append([]*prometheus.Desc{vmRunning, vmAttached, bpHits, subLost, vmsHeld, vmHits, vmHolds, vmRead, vmStub}, translateDescs...) {
 		ch <- d
 	}
 }
@@ -58,6 +58,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 		if len(st.Stub.Buckets) > 0 {
 			ch <- stubHistogram(st.Stub, name)
 		}
+		collectTranslate(ch, name, s.TranslateStats())
 		for _, b := range st.Breakpoints {
 			ch <- prometheus.MustNewConstMetric(bpHits, prometheus.CounterValue, float64(b.Hits), name, strconv.FormatUint(b.ID, 10))
 		}

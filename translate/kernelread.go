@@ -27,6 +27,7 @@ func (w *walker) readKernel(va uint64, p []byte) error {
 	}
 	for len(p) > 0 {
 		loc, err := n.translate(w.kernelDTB, va)
+		w.counts = n.counts // n started from w's counts
 		if err != nil {
 			return err
 		}
@@ -48,6 +49,7 @@ func (w *walker) readKernelQword(va uint64) (uint64, Where, error) {
 		return 0, virtual(va), err
 	}
 	loc, err := n.translate(w.kernelDTB, va)
+	w.counts = n.counts // n started from w's counts
 	if err != nil {
 		return 0, virtual(va), err
 	}

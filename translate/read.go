@@ -71,7 +71,8 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 	// physical read when the run ends: a large read of a paused guest is
 	// mostly such runs, and each read through the target has a fixed cost.
 	var run physRun
-	wrapped := false // the buffer went past 2^64: what follows is not va
+	var tally pageTally // pages by (state, TLB lookup), added once per run (stats.go)
+	wrapped := false    // the buffer went past 2^64: what follows is not va
 	for off := 0; off < len(buf); {
 		n := min(len(buf)-off, int(pageSize-va&pageMask))
 		// Filled in place: this loop is the data path, and PageRead is big.
@@ -80,13 +81,20 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 		if wrapped {
 			// Never wrap to VA 0: those bytes are not at the address asked.
 			pr.Location, pr.Err = Location{}, errPastTop(va)
+			tally.add(&t.stats, pageIndex(PageErrAddress, lookupNone))
 		} else if l, ok := t.cacheHit(dtb, va, gen, smear); ok {
 			pr.Location = l.at(va & pageMask)
+			tally.add(&t.stats, pageIndex(metaState(l.meta), lookupHit))
 		} else {
 			if w.t == nil {
 				w = t.newWalker(nil, gen, smear)
 			}
 			pr.Err = w.translateTo(dtb, va, &pr.Location)
+			lookup := lookupMiss
+			if !w.cache {
+				lookup = lookupNone
+			}
+			tally.add(&t.stats, pageIndex(pageState(pr.Location.State, pr.Location.PageSize, w.via, pr.Err), lookup))
 		}
 		if pr.Err == nil && inRAM(pr.Location.State) {
 			if !run.extends(pr) {
@@ -103,6 +111,10 @@ func (t *Translator) ReadVirtual(dtb, va uint64, buf []byte) ReadResult {
 		wrapped = wrapped || va == 0
 	}
 	t.flush(&res, &run, buf)
+	tally.flush(&t.stats)
+	if w.t != nil {
+		t.stats.addWalk(&w.counts)
+	}
 	return res
 }
 

@@ -28,7 +28,7 @@ type tlbSlot struct {
 	seq            atomic.Uint64
 	dtb, page, gen atomic.Uint64
 	addr           atomic.Uint64
-	meta           atomic.Uint64 // state | sizeCode(PageSize)<<8 | Protection<<16 | Pagefile<<32 | metaFilled
+	meta           atomic.Uint64 // state | sizeCode(PageSize)<<8 | Protection<<16 | Pagefile<<32 | via<<48 | metaFilled
 	protoPTE       atomic.Uint64
 	_              uint64 // to a cache line
 }
@@ -92,12 +92,17 @@ func (c *tlb) get(dtb, page, gen uint64) (pageLoc, bool) {
 // that is not a power of two, a protection or paging-file number past 16
 // bits; Windows' are 5 and 4 bits). If another fill holds the slot, this
 // one gives way: the cache may always say less.
-func (c *tlb) put(dtb, page, gen uint64, loc *Location) {
+func (c *tlb) put(dtb, page, gen uint64, loc *Location) { c.putVia(dtb, page, gen, loc, viaPTE) }
+
+// putVia is put with how the walk reached the page, so a hit is counted
+// under the walk's state (stats.go).
+func (c *tlb) putVia(dtb, page, gen uint64, loc *Location, via uint8) {
 	if loc.File != nil || loc.PageSize&(loc.PageSize-1) != 0 ||
 		loc.Protection > 0xffff || loc.Pagefile > 0xffff {
 		return
 	}
-	meta := uint64(loc.State) | sizeCode(loc.PageSize)<<8 | loc.Protection<<16 | loc.Pagefile<<32 | metaFilled
+	meta := uint64(loc.State) | sizeCode(loc.PageSize)<<8 | loc.Protection<<16 | loc.Pagefile<<32 |
+		uint64(via&3)<<metaViaShift | metaFilled
 	s := c.slot(dtb, page)
 	if c.streaming(s, dtb, page, gen) {
 		return

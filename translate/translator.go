@@ -57,6 +57,8 @@ type Translator struct {
 	// cached before the guest ran is served after.
 	generation atomic.Uint64
 	running    atomic.Bool
+
+	stats counters // what ReadVirtual counts (stats.go)
 }
 
 // New checks cfg and makes a Translator that decodes entries as Windows

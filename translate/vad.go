@@ -24,6 +24,7 @@ func (w *walker) zeroEntry(dtb, va uint64) (Location, error) {
 		return Location{State: StateNotMapped, PageSize: pageSize}, nil
 	}
 	if !vad.Private {
+		w.via = viaVADPrototype
 		proto, err := w.vadPrototype(va, vad)
 		if err != nil {
 			return Location{}, err

@@ -38,6 +38,11 @@ type walker struct {
 	// of the walker it took the whole walker to the heap on every
 	// translation, even those that read through EntryReader.
 	buf *[8]byte
+	// via is how this walk's page was reached (viaPTE, viaPrototype,
+	// viaVADPrototype), and counts its cache lookups: both for the
+	// Translator's stats (stats.go).
+	via    uint8
+	counts walkCounts
 }
 
 // scratch returns the walker's 8-byte read buffer.
@@ -68,10 +73,12 @@ func (w *walker) translate(dtb, va uint64) (Location, error) {
 // on every copy (store forwarding), which cost as much as the walk itself.
 func (w *walker) translateTo(dtb, va uint64, loc *Location) error {
 	*loc = Location{}
+	w.via = viaPTE
 	page, off := va&^uint64(pageMask), va&pageMask
 	if w.cache && w.steps == nil {
 		if l, ok := w.t.tlb.get(dtb, page, w.gen); ok {
 			*loc = l.at(off)
+			w.via = uint8(l.meta >> metaViaShift & 3)
 			return nil
 		}
 	}
@@ -90,7 +97,7 @@ func (w *walker) translateTo(dtb, va uint64, loc *Location) error {
 		}
 		err = w.walk(dtb, page, loc)
 		if err == nil && w.cache {
-			w.t.tlb.put(dtb, page, w.gen, loc)
+			w.t.tlb.putVia(dtb, page, w.gen, loc, w.via)
 		}
 		loc.advance(off)
 	}
@@ -118,6 +125,9 @@ func (w *walker) walk(dtb, va uint64, out *Location) error {
 	if pdes != nil {
 		if pt, ok := pdes.get(dtb, va, w.gen); ok {
 			table, level = Where{Space: SpacePhysical, Addr: pt}, LevelPTE
+			w.counts.pdeHit++
+		} else {
+			w.counts.pdeMiss++
 		}
 	}
 	for ; level <= LevelPTE; level++ {
@@ -203,6 +213,10 @@ func (w *walker) walk(dtb, va uint64, out *Location) error {
 			if !leaf {
 				return &EntryError{What: level.String(), At: at, Raw: raw, Reason: "a prototype PTE above the PTE level"}
 			}
+			w.via = viaPrototype
+			if e.kind == KindVADPrototype {
+				w.via = viaVADPrototype
+			}
 			loc, err := w.prototype(dtb, va, &e, at)
 			*out = loc
 			return err
@@ -233,8 +247,10 @@ func sizeName(size uint64) string {
 func (w *walker) readEntry(level Level, at Where) (uint64, error) {
 	if at.Space != SpaceZero && w.cache && w.steps == nil && w.t.tables != nil {
 		if v, ok := w.t.tables.entry(level, at, w.gen); ok {
+			w.counts.tableHit++
 			return v, nil
 		}
+		w.counts.tableMiss++
 		if v, ok := w.fillTable(level, at); ok {
 			return v, nil
 		}
