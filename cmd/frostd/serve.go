@@ -96,6 +96,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	}
 	acfg.Attach = rec.wire(reg, acfg.Attach)
 	acfg.Symbols = openStore(c, log)
+	// Upload spool files a crashed frostd left go now, not at the first
+	// upload (opening the spool reaps them; it logs a spool it cannot use).
+	go func() { _, _ = (&session.Config{DataDir: c.dataDir, Log: log}).Spool() }()
 	rec.recover(reg)
 
 	unary, stream := api.Interceptors(log)
