@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,7 @@ func TestMetricsAndAuditOnLibvirt(t *testing.T) {
 	bpID := sub.GetBreakpoints()[0].GetId()
 	hitsRE := regexp.MustCompile(fmt.Sprintf(`(?m)^frost_breakpoint_hits_total\{breakpoint="%d",vm="%s"\} (\S+)$`, bpID, regexp.QuoteMeta(vm)))
 	var seen []float64
+	var ntAddr uint64 // where the hits stopped: nt!NtWriteFile, a kernel VA in RAM
 	for i := 0; i < 3; i++ {
 		ev, err := stream.Recv()
 		if err != nil {
@@ -95,6 +97,7 @@ func TestMetricsAndAuditOnLibvirt(t *testing.T) {
 		if hit == nil || !hit.GetHeld() {
 			t.Fatalf("event %d: %v", i, ev)
 		}
+		ntAddr = hit.GetAddress()
 		if _, err := bp.Ack(ctx, &pb.AckRequest{Vm: vm, SubscriptionId: sub.GetSubscriptionId(), Sequence: hit.GetSequence()}); err != nil {
 			t.Fatalf("Ack: %v", err)
 		}
@@ -136,6 +139,7 @@ func TestMetricsAndAuditOnLibvirt(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem := pb.NewMemoryServiceClient(fd.cc)
+	checkTranslateMetrics(ctx, t, mem, vm, ntAddr, func() string { _, body := get(t, hc, "http://frostd/metrics"); return body })
 	const gpa = 0x100000
 	rd, err := mem.ReadPhysical(ctx, &pb.ReadPhysicalRequest{Vm: vm, Address: gpa, Length: 8})
 	if err != nil {
@@ -220,4 +224,46 @@ func auditCounts(t *testing.T, path string) map[string]int {
 		n[e.Action]++
 	}
 	return n
+}
+
+// checkTranslateMetrics reads a kernel page twice while the guest is held
+// (stopped, so the TLB serves): TLB lookups, at least one of them a hit,
+// and pages served grow in the scrape.
+func checkTranslateMetrics(ctx context.Context, t *testing.T, mem pb.MemoryServiceClient, vm string, va uint64, scrape func() string) {
+	t.Helper()
+	sum := func(body, name, label string) float64 {
+		re := regexp.MustCompile(`(?m)^` + name + `\{` + label + `vm="` + regexp.QuoteMeta(vm) + `"\} (\S+)$`)
+		var n float64
+		for _, m := range re.FindAllStringSubmatch(body, -1) {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			n += v
+		}
+		return n
+	}
+	before := scrape()
+	for range 2 {
+		rd, err := mem.ReadVirtual(ctx, &pb.ReadVirtualRequest{Vm: vm, Space: &pb.AddressSpace{Space: &pb.AddressSpace_Kernel{Kernel: true}}, Address: va, Length: 64})
+		if err != nil || len(rd.GetPages()) != 1 || !rd.GetPages()[0].GetServed() {
+			t.Fatalf("ReadVirtual of nt!NtWriteFile at %#x: %v, %v", va, rd.GetPages(), err)
+		}
+	}
+	after := scrape()
+	t.Logf("translate counters after two reads of %#x: %s", va, grepTranslate(after, vm))
+	lookups := `frost_translate_tlb_lookups_total`
+	if d := sum(after, lookups, `result="[a-z]+",`) - sum(before, lookups, `result="[a-z]+",`); d < 2 {
+		t.Errorf("%s grew by %v over two reads, want at least 2", lookups, d)
+	}
+	if d := sum(after, lookups, `result="hit",`) - sum(before, lookups, `result="hit",`); d < 1 {
+		t.Errorf("%s{result=\"hit\"} grew by %v over two reads of one page of a held guest, want at least 1", lookups, d)
+	}
+	pages := `frost_translate_pages_total`
+	if d := sum(after, pages, `state="[a-z0-9_]+",`) - sum(before, pages, `state="[a-z0-9_]+",`); d < 2 {
+		t.Errorf("%s grew by %v over two reads, want at least 2", pages, d)
+	}
+}
+
+// grepTranslate is the VM's nonzero translate series, for the log.
+func grepTranslate(body, vm string) string {
+	re := regexp.MustCompile(`(?m)^frost_translate_\S+\{[^}]*vm="` + regexp.QuoteMeta(vm) + `"\} [1-9]\S*$`)
+	return strings.Join(re.FindAllString(body, -1), "; ")
 }
