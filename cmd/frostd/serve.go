@@ -99,6 +99,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	// Upload spool files a crashed frostd left go now, not at the first
 	// upload (opening the spool reaps them; it logs a spool it cannot use).
 	go func() { _, _ = (&session.Config{DataDir: c.dataDir, Log: log}).Spool() }()
+	// So do the gdbstub directories (/tmp/frost-gdb-*) an unclean exit
+	// left, where nothing listens any more.
+	go reapGDBDirs(log)
 	rec.recover(reg)
 
 	unary, stream := api.Interceptors(log)
@@ -236,4 +239,14 @@ func openStore(c *config, log *slog.Logger) *store.Store {
 		return nil
 	}
 	return st
+}
+
+func reapGDBDirs(log *slog.Logger) {
+	gone, err := libvirt.ReapGDBDirs("")
+	if len(gone) > 0 {
+		log.Info("removed gdbstub directories an unclean exit left", "dirs", gone)
+	}
+	if err != nil {
+		log.Warn("reaping leftover gdbstub directories", "error", err)
+	}
 }
