@@ -23,12 +23,21 @@ func init() {
 kernel's, as in WinDbg) and prints each hit: time, process, thread and
 registers, until ^C, which removes it. --process, --pid, --tid and --dtb
 filter the hits. --persist leaves it set after frostctl exits (see
-breakpoints and clear). --stop holds the guest at the first hit and gives a
+breakpoints and clear).
+
+--kind chooses how it is armed: auto (the default) lets frostd choose (a
+software breakpoint under TCG; under KVM one of the 4 debug registers
+while one is free); hardware takes a debug register or fails; software
+spares the debug registers but, under KVM, writes 0xCC into guest code,
+which the guest (and Windows' kernel patch protection) can see, so frostd
+allows it only when started with --allow-software-breakpoints. frostctl
+prints the kind armed, and says when the guest can see the breakpoint. --stop holds the guest at the first hit and gives a
 prompt (regs, stack, disasm, read, step, continue), or runs --exec's
 commands; the guest is let go however frostctl ends.`,
 			example: "frostctl break --vm win10 'nt!NtWriteFile' --process writer.exe\n" +
 				"frostctl break --vm win10 'ntdll!NtWriteFile' --pid 420 --stop --exec 'regs; stack; continue'\n" +
-				"frostctl break --vm win10 --dtb 1aa000 0x401000",
+				"frostctl break --vm win10 --dtb 1aa000 0x401000\n" +
+				"frostctl break --vm win10 'nt!NtCreateFile' --kind hardware --persist",
 			minPos: 1, maxPos: 1, vm: true, setup: cmdBreak, complete: completeSymbolArg},
 		command{name: "events", args: "[--id N]...", short: "stream hits of the VM's breakpoints",
 			long:    "Streams the hits of breakpoints already set (break --persist), every one or those of --id, until ^C.",
@@ -90,7 +99,7 @@ func (f *filterFlags) filter() (*pb.BreakpointFilter, error) {
 	return out, nil
 }
 
-func breakSpec(where string, f *pb.BreakpointFilter, hw bool) *pb.BreakpointSpec {
+func breakSpec(where string, f *pb.BreakpointFilter, kind pb.BreakpointKind) *pb.BreakpointSpec {
 	spec := &pb.BreakpointSpec{Filter: f}
 	if strings.Contains(where, "!") {
 		spec.Location = &pb.BreakpointSpec_Symbol{Symbol: where}
@@ -100,16 +109,16 @@ func breakSpec(where string, f *pb.BreakpointFilter, hw bool) *pb.BreakpointSpec
 		// A bare name means the kernel's, as in WinDbg.
 		spec.Location = &pb.BreakpointSpec_Symbol{Symbol: "nt!" + where}
 	}
-	if hw {
-		spec.Kind = pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE
-	}
+	spec.Kind = kind
 	return spec
 }
 
 func cmdBreak(c *cli, fs *pflag.FlagSet) runFunc {
 	ff := addFilterFlags(fs)
 	persist := fs.Bool("persist", false, "leave the breakpoint set after frostctl exits (see clear)")
-	hw := fs.Bool("hw", false, "use a hardware (debug register) breakpoint")
+	kindFlag := fs.String("kind", "auto", "how to arm it: `auto`, hardware (a debug register) or software (0xCC: visible to the guest under KVM)")
+	hw := fs.Bool("hw", false, "the same as --kind hardware")
+	fs.MarkDeprecated("hw", "use --kind hardware")
 	hold := fs.Duration("hold", 0, "hold the guest at each hit until acknowledged, at most this `long` (frostctl acks after printing)")
 	stack := fs.Bool("stack", false, "unwind the call stack at each hit and print it")
 	ret := fs.Bool("return", false, "also stop at each hit call's return (same thread; rax holds the result), printed as a return hit")
@@ -124,7 +133,11 @@ func cmdBreak(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		spec := breakSpec(pos[0], filter, *hw)
+		kind, err := breakKind(*kindFlag, *hw, fs.Changed("kind"))
+		if err != nil {
+			return err
+		}
+		spec := breakSpec(pos[0], filter, kind)
 		spec.BreakOnReturn = *ret
 		cc, err := c.client()
 		if err != nil {
@@ -138,7 +151,10 @@ func cmdBreak(c *cli, fs *pflag.FlagSet) runFunc {
 			if err != nil {
 				return err
 			}
-			return c.emit(resp, func(w io.Writer) { printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()}) })
+			return c.emit(resp, func(w io.Writer) {
+				printBreakpoints(w, []*pb.Breakpoint{resp.GetBreakpoint()})
+				printArmed(w, resp.GetBreakpoint())
+			})
 		}
 		req := &pb.SubscribeRequest{Vm: c.vm, Breakpoints: []*pb.BreakpointSpec{spec}, Hold: *hold > 0, Stack: *stack}
 		if !c.json && !*stop {
@@ -219,6 +235,13 @@ func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 	case *pb.SubscribeResponse_Subscribed:
 		fmt.Fprintf(w, "subscribed (#%d); ^C to stop\n", e.Subscribed.GetSubscriptionId())
 		printBreakpoints(w, e.Subscribed.GetBreakpoints())
+		for _, b := range e.Subscribed.GetBreakpoints() {
+			// Those this stream armed (break), not those it listens to
+			// (events).
+			if b.GetSubscriptionOwned() {
+				printArmed(w, b)
+			}
+		}
 	case *pb.SubscribeResponse_Hit:
 		h := e.Hit
 		where := h.GetSymbol()
@@ -253,10 +276,14 @@ func printEvent(w io.Writer, ev *pb.SubscribeResponse) {
 
 func printBreakpoints(w io.Writer, bps []*pb.Breakpoint) {
 	t := table(w)
-	fmt.Fprintln(t, "Id\tAddress\tSymbol\tKind\tHits\tFilter")
+	fmt.Fprintln(t, "Id\tAddress\tSymbol\tKind\tVisible\tHits\tFilter")
 	for _, b := range bps {
-		kind := strings.ToLower(strings.TrimPrefix(b.GetKind().String(), "BREAKPOINT_KIND_"))
-		fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%d\t%s\n", b.GetId(), addr(b.GetAddress()), b.GetSymbol(), kind, b.GetHits(), filterText(b.GetSpec().GetFilter()))
+		visible := "no"
+		if b.GetVisibleToGuest() {
+			visible = "yes"
+		}
+		fmt.Fprintf(t, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", b.GetId(), addr(b.GetAddress()), b.GetSymbol(), kindName(b.GetKind()), visible,
+			b.GetHits(), filterText(b.GetSpec().GetFilter()))
 	}
 	t.Flush()
 }

@@ -13,11 +13,15 @@ import (
 
 func init() {
 	register(
-		command{name: "pause", short: "stop the guest (every vCPU)",
-			long:    "Stops every vCPU of the guest; it stays stopped until resume (or detach).",
-			example: "frostctl pause --vm win10", maxPos: 0, vm: true, setup: cmdPause},
+		command{name: "pause", args: "[--lease D] [--keep | --renew ID]", short: "stop the guest (every vCPU) under a lease that lapses unless renewed",
+			long: pauseHelp,
+			example: "frostctl pause --vm win10\n" +
+				"frostctl pause --vm win10 --lease 5m\n" +
+				"frostctl pause --vm win10 --renew 3f2a9c\n" +
+				"frostctl pause --vm win10 --keep    # stays paused until ^C, then resumes",
+			maxPos: 0, vm: true, setup: cmdPause},
 		command{name: "resume", short: "run the guest",
-			long:    "Lets a stopped guest run again.",
+			long:    "Lets a stopped guest run again, and ends every pause lease on it.",
 			example: "frostctl resume --vm win10", maxPos: 0, vm: true, setup: cmdResume},
 		command{name: "step", args: "[--cpu N]", short: "execute one instruction on a vCPU",
 			long:    "Executes one instruction on a vCPU of a stopped guest, and shows where it stopped.",
@@ -26,22 +30,6 @@ func init() {
 			long:    "Prints the registers of one vCPU, or of every vCPU, of a stopped guest.",
 			example: "frostctl pause --vm win10\nfrostctl regs --vm win10 --cpu 0", maxPos: 0, vm: true, setup: cmdRegs},
 	)
-}
-
-func cmdPause(c *cli, fs *pflag.FlagSet) runFunc {
-	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewCPUServiceClient(cc).Pause(ctx, &pb.PauseRequest{Vm: c.vm})
-		if err != nil {
-			return err
-		}
-		return c.emit(resp, func(w io.Writer) { printStop(w, resp.GetStop()) })
-	}
 }
 
 func cmdResume(c *cli, fs *pflag.FlagSet) runFunc {

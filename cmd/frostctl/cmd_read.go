@@ -13,12 +13,13 @@ import (
 
 func init() {
 	register(
-		command{name: "read", args: "(--pid N|--dtb X|--kernel|--physical) ADDR LEN [-o FILE|-]",
+		command{name: "read", args: "(--pid N|--dtb X|--kernel|--physical [--post-mortem]) ADDR LEN [-o FILE|-]",
 			short: "read memory of any length: a hexdump, or the raw bytes into a file",
 			long:  readHelp,
 			example: "frostctl read --vm win10 --physical 0x1000 0x40\n" +
 				"frostctl read --vm win10 --pid 420 '7ff6`12340000' 0x1000 -o page.bin\n" +
-				"frostctl read --vm win10 --pid 420 0x7ff612340000 16M -o image.bin",
+				"frostctl read --vm win10 --pid 420 0x7ff612340000 16M -o image.bin\n" +
+				"frostctl read --vm win10 --physical --post-mortem 0 1G -o last-ram.bin",
 			minPos: 2, maxPos: 2, vm: true, setup: cmdRead},
 	)
 }
@@ -41,6 +42,11 @@ bytes are zeros in the file, and the summary lists them with their page
 state. The file appears only once complete: an interrupted read leaves
 none. -o - writes the raw bytes to stdout (not a terminal).
 
+--post-mortem (with --physical) reads a guest whose QEMU has gone, from
+the memory it left behind (a file-backed RAM outlives QEMU); without it
+such a read fails with "guest is gone". Such output is marked
+"post-mortem" (in --json, post_mortem is true).
+
 --json prints the API's messages: the ReadPhysical/ReadVirtual reply for
 up to 1M without -o, else each streamed chunk as a JSON line (with -o, the
 chunks' page statuses without their bytes, which are in the file).`
@@ -50,6 +56,7 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 	physical := fs.Bool("physical", false, "guest-physical addresses")
 	out := fs.StringP("output", "o", "", "write the raw bytes to `file` (- for stdout) instead of a hexdump")
 	prov := fs.Bool("provenance", false, "show how every page was translated (a hexdump of at most 1M)")
+	postMortem := fs.Bool("post-mortem", false, "with --physical: read a guest whose QEMU is gone (its RAM as QEMU left it, marked so)")
 	return func(ctx context.Context, pos []string) error {
 		at, err := parseAddr("ADDR", pos[0])
 		if err != nil {
@@ -68,6 +75,9 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 		if *physical == sp.given() {
 			return errors.New("name one address space: --physical, --pid N, --dtb CR3 or --kernel")
 		}
+		if *postMortem && !*physical {
+			return errors.New("--post-mortem reads guest-physical memory only (--physical): a gone guest's page tables are not walked")
+		}
 		var space *pb.AddressSpace
 		if !*physical {
 			if space, err = sp.space(); err != nil {
@@ -84,7 +94,7 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 		}
 		mem := pb.NewMemoryServiceClient(cc)
 		if streamed {
-			rs := physicalStream(mem, c.vm, at, n)
+			rs := physicalStream(mem, c.vm, at, n, *postMortem)
 			if !*physical {
 				rs = virtualStream(mem, c.vm, space, at, n)
 			}
@@ -99,7 +109,7 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 		var pages []*pb.PageStatus
 		smear, hardware := false, false
 		if *physical {
-			resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n})
+			resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n, PostMortem: *postMortem})
 			if err != nil {
 				return err
 			}
@@ -107,6 +117,9 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 				return c.emit(resp, nil)
 			}
 			data, pages = resp.GetData(), resp.GetPages()
+			if resp.GetPostMortem() {
+				fmt.Fprintln(c.out, postMortemNote)
+			}
 		} else {
 			resp, err := mem.ReadVirtual(uctx, &pb.ReadVirtualRequest{Vm: c.vm, Space: space, Address: at, Length: n, Provenance: *prov})
 			if err != nil {
@@ -135,6 +148,10 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 		return nil
 	}
 }
+
+// postMortemNote marks bytes frostd read from a gone guest (post_mortem):
+// the RAM QEMU left behind, which no running guest holds any more.
+const postMortemNote = "post-mortem: the guest is gone; these bytes are its RAM as QEMU left it, not a running guest's"
 
 // hardwareNote explains unread pages of a hardware-only walk.
 const hardwareNote = "no Windows kernel is known in this guest: its page tables were walked as the processor walks them, " +

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goldenCase is one command line whose output, human and --json, is kept
@@ -30,6 +31,8 @@ func TestGoldenEveryCommand(t *testing.T) {
 		{"boot", []string{"boot", "--status", "mini-nt"}},
 		{"launch", []string{"launch", "demo", "--paused"}},
 		{"pause", []string{"pause", "--vm", "win10"}},
+		{"pause lease", []string{"pause", "--vm", "win10", "--lease", "5m"}},
+		{"pause renew", []string{"pause", "--vm", "win10", "--renew", "l-7"}},
 		{"resume", []string{"resume", "--vm", "win10"}},
 		{"step", []string{"step", "--vm", "win10"}},
 		{"regs", []string{"regs", "--vm", "win10", "--cpu", "0"}},
@@ -47,6 +50,8 @@ func TestGoldenEveryCommand(t *testing.T) {
 		{"moddump", []string{"moddump", "--vm", "win10", "--pid", "420", "--module", "frostrt.dll", "-o", "$DIR/frostrt.dll"}},
 		{"break", []string{"break", "--vm", "win10", "nt!NtWriteFile", "--process", "writer.exe"}},
 		{"break persist", []string{"break", "--vm", "win10", "nt!NtWriteFile", "--persist"}},
+		{"break software", []string{"break", "--vm", "win10", "nt!NtWriteFile", "--persist", "--kind", "software"}},
+		{"break hw", []string{"break", "--vm", "win10", "nt!NtWriteFile", "--persist", "--hw"}},
 		{"events", []string{"events", "--vm", "win10"}},
 		{"breakpoints", []string{"breakpoints", "--vm", "win10"}},
 		{"clear", []string{"clear", "--vm", "win10", "1"}},
@@ -77,6 +82,9 @@ func TestGoldenEveryCommand(t *testing.T) {
 			}
 		}
 	}
+	// A lease's end, printed as a time of day, counted from a fixed now.
+	defer func(c func() time.Time) { leaseClock = c }(leaseClock)
+	leaseClock = goldenTime.AsTime
 	for _, tc := range cases {
 		for _, json := range []bool{false, true} {
 			file := strings.ReplaceAll(tc.name, " ", "-")

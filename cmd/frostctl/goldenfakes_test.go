@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/frostvmi/frost/api"
@@ -28,8 +29,16 @@ func goldenStop() *pb.StopInfo {
 		Registers: &pb.Registers{Registers: []*pb.Register{{Name: "rip", Value: 0xfffff80012345678}}}, Symbol: "nt!KeDelayExecutionThread+0x1c"}
 }
 
-func (fakeCPU) Pause(context.Context, *pb.PauseRequest) (*pb.PauseResponse, error) {
-	return &pb.PauseResponse{Stop: goldenStop(), WasRunning: true}, nil
+func (fakeCPU) Pause(_ context.Context, req *pb.PauseRequest) (*pb.PauseResponse, error) {
+	lease := durationpb.New(30 * time.Second)
+	if req.GetLease() != nil {
+		lease = req.GetLease()
+	}
+	if req.GetLeaseId() != "" {
+		// A renewal: the lease, without a stop.
+		return &pb.PauseResponse{LeaseId: req.GetLeaseId(), Lease: lease}, nil
+	}
+	return &pb.PauseResponse{Stop: goldenStop(), WasRunning: true, LeaseId: "l-7", Lease: lease}, nil
 }
 
 func (fakeCPU) Resume(context.Context, *pb.ResumeRequest) (*pb.ResumeResponse, error) {
@@ -102,7 +111,10 @@ type fakeBreakpoints struct {
 }
 
 func (fakeBreakpoints) Subscribe(req *pb.SubscribeRequest, s grpc.ServerStreamingServer[pb.SubscribeResponse]) error {
-	bp := &pb.Breakpoint{Id: 1, Address: 0xfffff80012345678, Symbol: "nt!NtWriteFile", Kind: pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE}
+	// A stream that arms its breakpoint (break) owns it; one that listens
+	// to those set before (events) does not.
+	bp := &pb.Breakpoint{Id: 1, Address: 0xfffff80012345678, Symbol: "nt!NtWriteFile", Kind: pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE,
+		SubscriptionOwned: len(req.GetBreakpoints()) > 0}
 	for _, m := range []*pb.SubscribeResponse{
 		{Event: &pb.SubscribeResponse_Subscribed{Subscribed: &pb.Subscribed{SubscriptionId: 3, Breakpoints: []*pb.Breakpoint{bp}}}},
 		{Event: &pb.SubscribeResponse_Hit{Hit: &pb.BreakpointHit{Sequence: 1, BreakpointId: 1, Time: goldenTime, Cpu: 0, Pid: 420, Tid: 424,
@@ -121,12 +133,20 @@ func (fakeBreakpoints) ListBreakpoints(context.Context, *pb.ListBreakpointsReque
 	return &pb.ListBreakpointsResponse{Breakpoints: []*pb.Breakpoint{
 		{Id: 1, Address: 0xfffff80012345678, Symbol: "nt!NtWriteFile", Kind: pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE, Hits: 12,
 			Spec: &pb.BreakpointSpec{Filter: &pb.BreakpointFilter{ProcessNames: []string{"writer.exe"}}}},
+		{Id: 4, Address: 0xfffff80012346000, Symbol: "nt!NtCreateFile", Kind: pb.BreakpointKind_BREAKPOINT_KIND_SOFTWARE, Hits: 3,
+			VisibleToGuest: true, Spec: &pb.BreakpointSpec{Kind: pb.BreakpointKind_BREAKPOINT_KIND_SOFTWARE}},
 	}}, nil
 }
 
 func (fakeBreakpoints) SetBreakpoint(_ context.Context, req *pb.SetBreakpointRequest) (*pb.SetBreakpointResponse, error) {
-	return &pb.SetBreakpointResponse{Breakpoint: &pb.Breakpoint{Id: 2, Address: 0xfffff80012345678, Symbol: "nt!NtWriteFile", Spec: req.GetSpec(),
-		Kind: pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE}}, nil
+	// As under KVM: auto and hardware take a debug register; software
+	// writes 0xCC, which the guest can see.
+	b := &pb.Breakpoint{Id: 2, Address: 0xfffff80012345678, Symbol: "nt!NtWriteFile", Spec: req.GetSpec(),
+		Kind: pb.BreakpointKind_BREAKPOINT_KIND_HARDWARE}
+	if req.GetSpec().GetKind() == pb.BreakpointKind_BREAKPOINT_KIND_SOFTWARE {
+		b.Kind, b.VisibleToGuest = pb.BreakpointKind_BREAKPOINT_KIND_SOFTWARE, true
+	}
+	return &pb.SetBreakpointResponse{Breakpoint: b}, nil
 }
 
 func (fakeBreakpoints) ClearBreakpoint(context.Context, *pb.ClearBreakpointRequest) (*pb.ClearBreakpointResponse, error) {
@@ -166,6 +186,8 @@ func startGoldenServer(t *testing.T) string {
 		pb.SymbolService_ServiceDesc.ServiceName:     true,
 		pb.BreakpointService_ServiceDesc.ServiceName: true,
 		pb.MonitorService_ServiceDesc.ServiceName:    true,
+		// The API serves this binary's version; the golden needs a fixed one.
+		pb.VersionService_ServiceDesc.ServiceName: true,
 	}}
 	api.Register(o, api.Config{Registry: reg, Hypervisor: hv})
 	pb.RegisterProcessServiceServer(srv, fakeProcesses{})

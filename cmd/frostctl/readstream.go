@@ -43,9 +43,9 @@ type readStream struct {
 	open  func(ctx context.Context) (func() (readChunk, error), error)
 }
 
-func physicalStream(mem pb.MemoryServiceClient, vm string, at, n uint64) readStream {
+func physicalStream(mem pb.MemoryServiceClient, vm string, at, n uint64, postMortem bool) readStream {
 	return readStream{at: at, n: n, open: func(ctx context.Context) (func() (readChunk, error), error) {
-		s, err := mem.StreamPhysical(ctx, &pb.StreamPhysicalRequest{Vm: vm, Address: at, Length: n})
+		s, err := mem.StreamPhysical(ctx, &pb.StreamPhysicalRequest{Vm: vm, Address: at, Length: n, PostMortem: postMortem})
 		if err != nil {
 			return nil, err
 		}
@@ -69,6 +69,8 @@ type readTally struct {
 	unreadBytes uint64
 	smear       bool
 	hardware    bool // the page tables were walked as the processor does
+	// postMortem: frostd flagged bytes as a gone guest's last RAM.
+	postMortem bool
 }
 
 // unreadRun is adjacent unread pieces in one page state. Their reasons may
@@ -84,6 +86,9 @@ func (t *readTally) add(ch readChunk) {
 	if v, ok := ch.(*pb.StreamVirtualResponse); ok {
 		t.smear = t.smear || v.GetSmear()
 		t.hardware = t.hardware || v.GetModel() == pb.TranslationModel_TRANSLATION_MODEL_X86_64
+	}
+	if p, ok := ch.(*pb.StreamPhysicalResponse); ok {
+		t.postMortem = t.postMortem || p.GetPostMortem()
 	}
 	for _, p := range ch.GetPages() {
 		if p.GetServed() {
@@ -137,6 +142,9 @@ func (t *readTally) print(w io.Writer) {
 	}
 	if t.smear {
 		fmt.Fprintln(w, "the guest ran during the read: its pages come from different moments (pause it for a consistent image)")
+	}
+	if t.postMortem {
+		fmt.Fprintln(w, postMortemNote)
 	}
 }
 
@@ -241,9 +249,14 @@ func (r readStream) hexdump(ctx context.Context, c *cli) error {
 	}
 	var t readTally
 	err := r.run(ctx, func(ch readChunk) error {
+		noted := t.postMortem
 		t.add(ch)
 		if c.json {
 			return c.emitLine(ch, nil)
+		}
+		if t.postMortem && !noted {
+			// Said before the first such bytes, and again in the summary.
+			fmt.Fprintln(c.out, postMortemNote)
 		}
 		hexdump(c.out, ch.GetAddress(), ch.GetData(), ch.GetPages())
 		return nil
