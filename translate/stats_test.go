@@ -176,3 +176,20 @@ func named(pages [NumPageStates]uint64) map[string]uint64 {
 	}
 	return m
 }
+
+// BenchmarkStatsPerCall is what counting adds to a one-page ReadVirtual
+// that hits the TLB: classify the slot's meta word, tally it, add the run
+// once. It is the whole of the change on that path, measured alone,
+// because on a loaded machine the read's own benchmark varies by more.
+func BenchmarkStatsPerCall(b *testing.B) {
+	var c counters
+	meta := uint64(StateValid) | sizeCode(pageSize)<<8 | metaFilled
+	for b.Loop() {
+		var tally pageTally
+		tally.add(&c, pageIndex(metaState(meta), lookupHit))
+		tally.flush(&c)
+	}
+	if c.pages[pageIndex(PageValid4K, lookupHit)].Load() == 0 {
+		b.Fatal("nothing counted")
+	}
+}
