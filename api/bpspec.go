@@ -42,7 +42,7 @@ func managerSpec(ctx context.Context, vm string, k *nt.Opened, s *pb.BreakpointS
 		}
 		pid := uint32(0)
 		if proc != nil {
-			pid = uint32(proc.PID)
+			pid = cid32(proc.PID)
 		}
 		sym, err := resolveIn(ctx, vm, k, pid, n)
 		if err != nil {

@@ -362,7 +362,7 @@ func (s *breakpointService) identify(vm *session.Session, ids *nt.ThreadIdentiti
 	if err != nil {
 		return nil
 	}
-	out.Tid, out.Pid = uint32(tid), uint32(pid)
+	out.Tid, out.Pid = cid32(tid), cid32(pid)
 	if p == nil {
 		return nil
 	}

@@ -178,7 +178,7 @@ func (w *chunkWriter) flush() error {
 
 func planPB(d *session.ProcessDump) *pb.DumpPlan {
 	p := &pb.DumpPlan{
-		Pid: uint32(d.Process.PID), ProcessName: d.Process.Name, FileSize: d.Plan.Size(), MemoryBytes: d.Plan.MemoryBytes(),
+		Pid: cid32(d.Process.PID), ProcessName: d.Process.Name, FileSize: d.Plan.Size(), MemoryBytes: d.Plan.MemoryBytes(),
 		Pages: pagesPB(d.Pages), Live: d.Live, PausedRunningGuest: d.PausedRunningGuest(),
 	}
 	for _, m := range d.Modules {

@@ -76,7 +76,7 @@ func (s *monitorService) MonitorNtWriteFile(req *pb.MonitorNtWriteFileRequest, s
 
 func writeEvent(ev monitor.WriteEvent) *pb.NtWriteFileEvent {
 	out := &pb.NtWriteFileEvent{
-		Sequence: ev.Seq, Time: timestamppb.New(ev.Time), Pid: uint32(ev.PID), Tid: uint32(ev.TID),
+		Sequence: ev.Seq, Time: timestamppb.New(ev.Time), Pid: cid32(ev.PID), Tid: cid32(ev.TID),
 		ProcessName: ev.Process, Handle: ev.Handle, FileName: ev.File, Length: ev.Length, Data: ev.Data,
 		Truncated: len(ev.Data) < int(ev.Length),
 	}

@@ -112,7 +112,7 @@ func directionPB(d monitor.Direction) pb.FrameDirection {
 func framePB(ev monitor.FrameEvent, data bool) *pb.NetworkFrame {
 	out := &pb.NetworkFrame{
 		Sequence: ev.Seq, Time: timestamppb.New(ev.Time), Direction: directionPB(ev.Direction), Interface: ev.Interface,
-		ProcessName: ev.Process, Pid: uint32(ev.PID), Tid: uint32(ev.TID), AttributionError: ev.AttributionErr,
+		ProcessName: ev.Process, Pid: cid32(ev.PID), Tid: cid32(ev.TID), AttributionError: ev.AttributionErr,
 		Length: uint32(min(ev.Length, nt.MaxNetFrame+1)), Unreadable: ev.Unreadable,
 		Summary: ev.Decoded.Summary, Layers: ev.Decoded.Layers, DecodeError: ev.Decoded.Err,
 		NetBufferList: ev.NBL, NetBuffer: ev.NB, Index: uint32(ev.Index),

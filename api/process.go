@@ -61,7 +61,7 @@ func (s *processService) ListProcesses(ctx context.Context, req *pb.ListProcesse
 			return nil, err
 		}
 		resp.Truncated = resp.Truncated || t
-		out := &pb.Process{Pid: uint32(p.PID), ParentPid: uint32(p.ParentPID), Name: p.Name, Eprocess: p.EPROCESS, Dtb: p.DTB, ThreadCount: uint32(len(ths))}
+		out := &pb.Process{Pid: cid32(p.PID), ParentPid: cid32(p.ParentPID), Name: p.Name, Eprocess: p.EPROCESS, Dtb: p.DTB, ThreadCount: uint32(len(ths))}
 		if t := nt.FileTime(p.CreateTime); !t.IsZero() {
 			out.CreateTime = timestamppb.New(t)
 		}
@@ -112,7 +112,7 @@ func (s *processService) ListThreads(ctx context.Context, req *pb.ListThreadsReq
 				name = sym.String() // a user start address in the process's images too
 			}
 			resp.Threads = append(resp.Threads, &pb.Thread{
-				Tid: uint32(th.TID), Pid: uint32(th.PID), Ethread: th.ETHREAD, StartAddress: start,
+				Tid: cid32(th.TID), Pid: cid32(th.PID), Ethread: th.ETHREAD, StartAddress: start,
 				StartSymbol: name, State: enumName(k, "_KTHREAD_STATE", th.State), Teb: th.Teb,
 			})
 		}

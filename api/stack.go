@@ -35,7 +35,7 @@ func (s *cpuService) GetStack(ctx context.Context, req *pb.GetStackRequest) (*pb
 	}
 	resp := &pb.GetStackResponse{Cpu: cpuIndex(at.CPU), Stack: stackPB(at.Stack)}
 	if at.Thread != nil {
-		resp.Tid, resp.Pid = uint32(at.Thread.TID), uint32(at.Thread.PID)
+		resp.Tid, resp.Pid = cid32(at.Thread.TID), cid32(at.Thread.PID)
 	}
 	if at.Process != nil {
 		resp.ProcessName = at.Process.Name
