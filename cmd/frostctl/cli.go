@@ -9,13 +9,15 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/frostvmi/frost/client"
 )
 
 // cli is one invocation: the connection (made on first use), where output
 // goes, and the flags every command shares.
 type cli struct {
 	conn   connFlags
-	cc     *grpc.ClientConn
+	fc     *client.Client
 	out    io.Writer
 	errOut io.Writer
 	// in is where break --stop's prompt reads commands; nil means stdin.
@@ -32,19 +34,29 @@ type cli struct {
 }
 
 func (c *cli) client() (*grpc.ClientConn, error) {
-	if c.cc == nil {
-		cc, err := c.conn.dial()
+	fc, err := c.frost()
+	if err != nil {
+		return nil, err
+	}
+	return fc.Conn(), nil
+}
+
+// frost is the client package's connection (made on first use): its
+// ReadPhysical reads through the local mapping of guest RAM when it can.
+func (c *cli) frost() (*client.Client, error) {
+	if c.fc == nil {
+		fc, err := c.conn.dial()
 		if err != nil {
 			return nil, err
 		}
-		c.cc = cc
+		c.fc = fc
 	}
-	return c.cc, nil
+	return c.fc, nil
 }
 
 func (c *cli) close() {
-	if c.cc != nil {
-		c.cc.Close()
+	if c.fc != nil {
+		c.fc.Close()
 	}
 }
 

@@ -47,6 +47,13 @@ the memory it left behind (a file-backed RAM outlives QEMU); without it
 such a read fails with "guest is gone". Such output is marked
 "post-mortem" (in --json, post_mortem is true).
 
+On frostd's host, read --physical copies guest RAM from the read-only
+mapping frostd hands local clients (over its side socket, frostd.mem.sock)
+instead of asking for it over gRPC; anything that is not plain RAM (a
+hole, MMIO) is still frostd's answer, so the output is the same either
+way. --no-local asks frostd for every byte. Virtual reads, --json and
+--post-mortem always ask frostd.
+
 --json prints the API's messages: the ReadPhysical/ReadVirtual reply for
 up to 1M without -o, else each streamed chunk as a JSON line (with -o, the
 chunks' page statuses without their bytes, which are in the file).`
@@ -93,8 +100,15 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		mem := pb.NewMemoryServiceClient(cc)
+		// On frostd's host, guest-physical bytes come from the read-only
+		// mapping of guest RAM (client package); --json (frostd's own
+		// replies) and --post-mortem (a gone guest) ask frostd.
+		local := *physical && !c.json && !*postMortem && c.localMemory(ctx)
 		if streamed {
 			rs := physicalStream(mem, c.vm, at, n, *postMortem)
+			if local {
+				rs = localPhysicalStream(c.fc, mem, c.vm, at, n)
+			}
 			if !*physical {
 				rs = virtualStream(mem, c.vm, space, at, n)
 			}
@@ -108,6 +122,12 @@ func cmdRead(c *cli, fs *pflag.FlagSet) runFunc {
 		var data []byte
 		var pages []*pb.PageStatus
 		smear, hardware := false, false
+		if local {
+			if data, ok := localPhysical(uctx, c.fc, c.vm, at, n); ok {
+				hexdump(c.out, at, data, nil)
+				return nil
+			}
+		}
 		if *physical {
 			resp, err := mem.ReadPhysical(uctx, &pb.ReadPhysicalRequest{Vm: c.vm, Address: at, Length: n, PostMortem: *postMortem})
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -8,11 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/spf13/pflag"
+
+	"github.com/frostvmi/frost/client"
 )
 
 // connFlags say how to reach frostd.
@@ -20,6 +19,8 @@ type connFlags struct {
 	addr          string
 	cert, key, ca string
 	serverName    string
+	// noLocal: read guest memory over gRPC even on frostd's host.
+	noLocal bool
 }
 
 // defaultSocket mirrors frostd's default: /run/frost for root, else the
@@ -46,26 +47,36 @@ func (f *connFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.key, "tls-key", "", "client key `file` (PEM), for TCP")
 	fs.StringVar(&f.ca, "ca", "", "CA `file` (PEM) that frostd's certificate chains to, for TCP")
 	fs.StringVar(&f.serverName, "server-name", "", "name to verify frostd's certificate against (default: the host)")
+	fs.BoolVar(&f.noLocal, "no-local", false, "read guest memory over gRPC even on frostd's host (not through the read-only mapping of guest RAM frostd hands local clients)")
 }
 
-func (f *connFlags) dial() (*grpc.ClientConn, error) {
-	if rest, ok := strings.CutPrefix(f.addr, "tcp:"); ok {
-		creds, err := f.tls()
+// dial connects through the client package (client.Dial), so that on
+// frostd's host guest-memory reads can go through the read-only mapping
+// of guest RAM frostd hands local clients; every other call is the same
+// gRPC as before, on the client's connection.
+func (f *connFlags) dial() (*client.Client, error) {
+	var opts []client.Option
+	if f.noLocal {
+		opts = append(opts, client.WithoutLocalMemory())
+	}
+	if strings.HasPrefix(f.addr, "tcp:") {
+		cfg, err := f.tls()
 		if err != nil {
 			return nil, err
 		}
-		return grpc.NewClient(strings.TrimPrefix(rest, "//"), grpc.WithTransportCredentials(creds))
+		opts = append(opts, client.WithTLS(cfg))
+		return client.Dial(context.Background(), f.addr, opts...)
 	}
 	path := strings.TrimPrefix(f.addr, "unix:")
 	if err := probeSocket(path); err != nil {
 		return nil, err
 	}
-	return grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return client.Dial(context.Background(), path, opts...)
 }
 
 // tls is frostd's TCP transport: TLS always, with the client certificate
 // that mutual TLS asks for.
-func (f *connFlags) tls() (credentials.TransportCredentials, error) {
+func (f *connFlags) tls() (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: f.serverName, MinVersion: tls.VersionTLS12}
 	if f.ca != "" {
 		pem, err := os.ReadFile(f.ca)
@@ -84,5 +95,5 @@ func (f *connFlags) tls() (credentials.TransportCredentials, error) {
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
-	return credentials.NewTLS(cfg), nil
+	return cfg, nil
 }
