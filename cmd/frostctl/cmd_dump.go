@@ -22,10 +22,18 @@ func init() {
 dump-guest-memory writes (CPU notes, one PT_LOAD per RAM range), or raw
 (file offset = guest-physical address, holes sparse). The guest is paused for
 a consistent image and resumed however the dump ends; --live keeps it
-running, and the image says it is a smear. When frostd is local and may,
-it writes the file straight from the guest's RAM (--via).`,
-		example: "frostctl dump --vm win10 -o guest.elf\nfrostctl dump --vm win10 --format raw --live -o guest.raw",
-		maxPos:  0, vm: true, setup: cmdDump})
+running, and the image says it is a smear.
+
+--via says how the bytes reach the file: frostd writes it straight from
+the guest's RAM when it may (frostd: the fastest, as its mapping is warm);
+frostctl copies them from the read-only mapping of guest RAM that frostd
+hands clients on its host (local: for a file frostd may not write, such
+as one in another user's directory); or they stream over gRPC (stream:
+what a remote frostctl gets). auto (the default) takes the first of these
+that works; the file is the same whichever way it was written.`,
+		example: "frostctl dump --vm win10 -o guest.elf\nfrostctl dump --vm win10 --format raw --live -o guest.raw\n" +
+			"frostctl dump --vm win10 --via frostd -o guest.elf",
+		maxPos: 0, vm: true, setup: cmdDump})
 }
 
 // resumeTimeout bounds the resume after a dump, which runs even when the
@@ -36,7 +44,7 @@ func cmdDump(c *cli, fs *pflag.FlagSet) runFunc {
 	out := fs.StringP("output", "o", "", "output `file`, or - for stdout")
 	format := fs.String("format", "elf", "elf (a core file as QEMU's dump-guest-memory writes: CPU notes, one PT_LOAD per RAM range) or raw (file offset = guest-physical address, holes sparse)")
 	live := fs.Bool("live", false, "keep the guest running: the image is a smear (pages from different moments), and says so")
-	via := fs.String("via", viaAuto, "how the bytes reach the file: auto (frostd writes it straight from the guest's RAM when it is local and may, else stream), frostd (only that), stream (over gRPC, written by frostctl)")
+	via := fs.String("via", viaAuto, "how the bytes reach the file: auto (the first of frostd, local, stream that works), frostd (frostd writes the file straight from the guest's RAM), local (frostctl copies them from the mapping of guest RAM on frostd's host), stream (over gRPC, written by frostctl)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress bar (it is drawn only when stderr is a terminal)")
 	return func(ctx context.Context, _ []string) (err error) {
 		if *out == "" {
@@ -46,13 +54,13 @@ func cmdDump(c *cli, fs *pflag.FlagSet) runFunc {
 			return fmt.Errorf("--format %q: want elf or raw", *format)
 		}
 		switch *via {
-		case viaAuto, viaStream:
+		case viaAuto, viaStream, viaLocal:
 		case viaFile:
 			if !c.canAskFrostd(*out) {
 				return errors.New("--via frostd needs a file (not -o -) and frostd's unix socket (not tcp:)")
 			}
 		default:
-			return fmt.Errorf("--via %q: want auto, frostd or stream", *via)
+			return fmt.Errorf("--via %q: want auto, local, frostd or stream", *via)
 		}
 		if *out == "-" && isTerminal(c.out) {
 			return errors.New("-o - writes the dump to stdout, which is a terminal: redirect it to a file or a pipe")
@@ -110,7 +118,7 @@ func cmdDump(c *cli, fs *pflag.FlagSet) runFunc {
 		}
 		var unread uint64
 		streamed := true
-		if *via != viaStream && c.canAskFrostd(*out) {
+		if (*via == viaAuto || *via == viaFile) && c.canAskFrostd(*out) {
 			var size uint64
 			size, unread, err = dumpByFrostd(ctx, pb.NewDumpServiceClient(cc), c.vm, ranges, header, *live, sink, bar)
 			var refused *errNotByFrostd
@@ -120,13 +128,27 @@ func cmdDump(c *cli, fs *pflag.FlagSet) runFunc {
 				sink.off = size
 			case errors.As(err, &refused) && *via == viaAuto:
 				// frostd may not write here (another uid's directory, an
-				// older frostd): the file is untouched, stream into it.
+				// older frostd): the file is untouched; copy from the
+				// mapping, or stream, into it.
 				err = nil
 			case errors.As(err, &refused):
 				err = fmt.Errorf("frostd will not write the file: %w", refused.err)
 			}
 		}
-		if err == nil && streamed {
+		if err == nil && streamed && (*via == viaLocal || *via == viaAuto) {
+			// After frostd's own write: a fresh mapping in this process
+			// pays a page fault per 4 KiB (docs/benchmarks.md), frostd's
+			// is warm.
+			reason := c.dumpLocalReason(ctx)
+			switch {
+			case reason == "":
+				streamed = false
+				unread, err = writeDumpLocal(ctx, c.fc, mem, c.vm, ranges, header, sink, bar)
+			case *via == viaLocal:
+				err = fmt.Errorf("--via local: guest RAM is not mapped here: %s", reason)
+			}
+		}
+		if err == nil && streamed && *via != viaLocal {
 			unread, err = writeDump(ctx, mem, c.vm, ranges, header, sink, bar)
 		}
 		if err == nil && ctx.Err() != nil {

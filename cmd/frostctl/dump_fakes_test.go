@@ -16,6 +16,7 @@ import (
 	"github.com/frostvmi/frost/api"
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 	"github.com/frostvmi/frost/session"
+	"github.com/frostvmi/frost/vmi"
 )
 
 // dumpCPU is a CPUService that records what a dump asks of it, in order
@@ -145,6 +146,14 @@ func startDumpServer(t *testing.T, cpu *dumpCPU, onChunk func()) string {
 // frostd's (api.PeerCredentials), so frostd may write the caller's files.
 func startDumpServerWith(t *testing.T, cpu *dumpCPU, onChunk func(), creds bool) string {
 	t.Helper()
+	sock, _ := startDumpServerOver(t, cpu, onChunk, creds, &fakeTarget{ram: dumpRAM(), holeStart: 0x2000, holeEnd: 0x3000})
+	return sock
+}
+
+// startDumpServerOver is startDumpServerWith over the guest tg; it
+// returns the socket and the registry tg is in.
+func startDumpServerOver(t *testing.T, cpu *dumpCPU, onChunk func(), creds bool, tg vmi.Target) (string, *session.Registry) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "frostd.sock")
 	lis, err := net.Listen("unix", path)
 	if err != nil {
@@ -165,12 +174,12 @@ func startDumpServerWith(t *testing.T, cpu *dumpCPU, onChunk func(), creds bool)
 		return h(srv, chunkHook{ServerStream: ss, before: onChunk})
 	}))
 	reg := session.NewRegistry(nil, nil)
-	addSession(t, reg, &session.Config{}, "win10", &fakeTarget{ram: dumpRAM(), holeStart: 0x2000, holeEnd: 0x3000})
+	addSession(t, reg, &session.Config{}, "win10", tg)
 	api.Register(overriding{ServiceRegistrar: srv, skip: map[string]bool{pb.CPUService_ServiceDesc.ServiceName: true}}, api.Config{Registry: reg})
 	pb.RegisterCPUServiceServer(srv, cpu)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	return path
+	return path, reg
 }
 
 func dumpRAM() []byte {

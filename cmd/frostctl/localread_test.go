@@ -24,9 +24,9 @@ import (
 type sharedFake struct {
 	*fakeTarget
 	path string
-	// mapped is the RAM the guest-physical map names (0: all of it);
-	// past it is not RAM, and reads of it are frostd's.
-	mapped uint64
+	// ranges is the guest-physical map, file offset = GPA (nil: all of
+	// ram); elsewhere is not RAM, and reads of it are frostd's.
+	ranges []vmi.PhysicalRange
 }
 
 func (s *sharedFake) ShareRAM(context.Context) (*vmi.SharedRAM, error) {
@@ -35,10 +35,11 @@ func (s *sharedFake) ShareRAM(context.Context) (*vmi.SharedRAM, error) {
 		return nil, err
 	}
 	n := uint64(len(s.ram))
-	if s.mapped != 0 {
-		n = s.mapped
+	ranges := s.ranges
+	if ranges == nil {
+		ranges = []vmi.PhysicalRange{{GPA: 0, Size: n}}
 	}
-	return &vmi.SharedRAM{File: f, Size: n, Kind: vmi.MemorySharedFile, Ranges: []vmi.PhysicalRange{{GPA: 0, Size: n}}}, nil
+	return &vmi.SharedRAM{File: f, Size: n, Kind: vmi.MemorySharedFile, Ranges: ranges}, nil
 }
 
 // grpcMemory answers reads over gRPC with bytes the RAM file does not
@@ -62,15 +63,12 @@ func (m *grpcMemory) StreamPhysical(req *pb.StreamPhysicalRequest, s grpc.Server
 
 // startLocalServer serves gRPC (grpcMemory) and, beside it, frostd's
 // local-memory side socket over a VM whose RAM file holds ram.
-func startLocalServer(t *testing.T, ram []byte, mapped uint64) (string, *grpcMemory) {
+func startLocalServer(t *testing.T, ram []byte, mapped []vmi.PhysicalRange) (string, *grpcMemory) {
 	t.Helper()
 	dir := t.TempDir()
-	ramPath := filepath.Join(dir, "ram")
-	if err := os.WriteFile(ramPath, ram, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ramPath := sharedRAMFile(t, ram)
 	reg := session.NewRegistry(nil, nil)
-	addSession(t, reg, &session.Config{}, "win10", &sharedFake{fakeTarget: &fakeTarget{ram: ram}, path: ramPath, mapped: mapped})
+	addSession(t, reg, &session.Config{}, "win10", &sharedFake{fakeTarget: &fakeTarget{ram: ram}, path: ramPath, ranges: mapped})
 	sock := filepath.Join(dir, "frostd.sock")
 	lis, err := net.Listen("unix", sock)
 	if err != nil {
@@ -81,13 +79,30 @@ func startLocalServer(t *testing.T, ram []byte, mapped uint64) (string, *grpcMem
 	pb.RegisterMemoryServiceServer(srv, mem)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
+	serveSide(t, sock, reg)
+	return sock, mem
+}
+
+// serveSide serves frostd's local-memory side socket for the gRPC socket
+// sock, over reg.
+func serveSide(t *testing.T, sock string, reg *session.Registry) {
+	t.Helper()
 	side, err := net.Listen("unix", client.LocalMemorySocket(sock))
 	if err != nil {
 		t.Fatal(err)
 	}
 	go (&api.LocalMemory{Registry: reg}).Serve(side)
 	t.Cleanup(func() { side.Close() })
-	return sock, mem
+}
+
+// sharedRAMFile writes ram where a sharedFake hands it out from.
+func sharedRAMFile(t *testing.T, ram []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ram")
+	if err := os.WriteFile(path, ram, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestReadPhysicalLocal: on frostd's host, read --physical copies from
@@ -95,7 +110,7 @@ func startLocalServer(t *testing.T, ram []byte, mapped uint64) (string, *grpcMem
 // larger than one chunk; --no-local and --json ask frostd.
 func TestReadPhysicalLocal(t *testing.T) {
 	ram := bytes.Repeat([]byte("frost-ram-bytes!"), (3<<20)/16)
-	sock, mem := startLocalServer(t, ram, 0)
+	sock, mem := startLocalServer(t, ram, nil)
 
 	stdout, stderr, code := frostctl(t, sock, "read", "--vm", "win10", "--physical", "0x1000", "0x20")
 	if code != 0 || !strings.Contains(stdout, "frost-ram-bytes!") || mem.calls.Load() != 0 {
@@ -129,7 +144,7 @@ func TestReadPhysicalLocal(t *testing.T) {
 // frostd, in order.
 func TestReadPhysicalLocalPastRAM(t *testing.T) {
 	ram := bytes.Repeat([]byte("frost-ram-bytes!"), (3<<20)/16)
-	sock, mem := startLocalServer(t, ram, 2<<20)
+	sock, mem := startLocalServer(t, ram, []vmi.PhysicalRange{{GPA: 0, Size: 2 << 20}})
 	out := filepath.Join(t.TempDir(), "ram.bin")
 	stdout, stderr, code := frostctl(t, sock, "read", "--vm", "win10", "--physical", "0", "3M", "-o", out)
 	got, err := os.ReadFile(out)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/frostvmi/frost/integration/guest/minint"
+	pb "github.com/frostvmi/frost/proto/frost/v1"
+)
+
+// localDumpRounds is the rounds of the local-dump benchmark; each round
+// runs every way once, alternating.
+const localDumpRounds = 5
+
+// TestLocalMemoryCtlOnLibvirt drives frostctl's local-memory paths
+// against a real frostd and mini-NT under libvirt: a dump copied by
+// frostctl from the read-only mapping of guest RAM (--via local) is byte
+// for byte the file frostd writes, as an ELF core and raw, at the same stop; and read
+// --physical through the mapping prints what frostd's gRPC read prints.
+// With -bench DumpLocal it also times the local dump against frostd's
+// and dd of the RAM file (benchLocalDump).
+func TestLocalMemoryCtlOnLibvirt(t *testing.T) {
+	guestDir := requireE2E(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	conn := setupLibvirt(ctx, t)
+	bin := buildFrostd(t)
+	d := defineDomainWith(ctx, t, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: 250, MemoryMB: dumpGuestMB})
+	dir := t.TempDir()
+	fd := startFrostd(t, bin, dir, guestDir, "frostd-1.log")
+	defer func() {
+		if t.Failed() {
+			t.Logf("frostd log:\n%s", fd.output())
+		}
+	}()
+	if st := bootWithWinboot(ctx, t, fd.cc, d); !st.GetSuccess() {
+		t.Fatalf("boot: %v", st)
+	}
+	d.waitSerial(t, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	c := &ctl{bin: buildFrostctlBinary(t), sock: fd.sock, vm: d.name, home: t.TempDir()}
+	cpu := pb.NewCPUServiceClient(fd.cc)
+
+	t.Run("local equals frostd's", func(t *testing.T) {
+		// One stop for every file and read, so they show the same moment.
+		if _, err := cpu.Pause(ctx, &pb.PauseRequest{Vm: d.name}); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if _, err := cpu.Resume(ctx, &pb.ResumeRequest{Vm: d.name}); err != nil {
+				t.Error(err)
+			}
+		}()
+		for _, format := range []string{"elf", "raw"} {
+			local := filepath.Join(dir, "local."+format)
+			byFrostd := filepath.Join(dir, "frostd."+format)
+			c.must(t, "dump", "--format", format, "--via", "local", "-q", "-o", local)
+			c.must(t, "dump", "--format", format, "--via", "frostd", "-q", "-o", byFrostd)
+			a, err := os.ReadFile(local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(byFrostd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a) < dumpGuestMB<<20-(1<<20) || !bytes.Equal(a, b) {
+				t.Errorf("%s: the local file (%d bytes) and frostd's (%d bytes) differ", format, len(a), len(b))
+			}
+			os.Remove(local)
+			os.Remove(byFrostd)
+		}
+		// The kernel's first pages and a range across the 640K hole.
+		for _, r := range [][2]string{{"0x1000", "0x200"}, {"0x9f000", "0x2000"}} {
+			local := c.must(t, "read", "--physical", r[0], r[1])
+			remote := c.must(t, "read", "--no-local", "--physical", r[0], r[1])
+			if local != remote {
+				t.Errorf("read --physical %s %s: through the mapping\n%s\nover gRPC\n%s", r[0], r[1], local, remote)
+			}
+		}
+		if !strings.Contains(fd.output(), "handed out guest RAM read-only") {
+			t.Errorf("frostd logged no hand-out of guest RAM: the reads did not go through the mapping")
+		}
+	})
+
+	if benchRequested("DumpLocal") {
+		benchLocalDump(ctx, t, c, d, dir)
+	}
+}
+
+// benchLocalDump times, alternating in every round, a consistent ELF
+// dump written by frostctl from the mapping (--via local), the same
+// written by frostd (--via frostd, what auto picks when it may), and dd of QEMU's RAM
+// file; each time is the whole command, as a user runs it.
+func benchLocalDump(ctx context.Context, t *testing.T, c *ctl, d *testDomain, dir string) {
+	ramFile := qemuRAMFile(t, d.name)
+	size := uint64(dumpGuestMB) << 20
+	out := filepath.Join(dir, "bench.out")
+	run := func(cmd *exec.Cmd) error {
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", cmd.Args, err, b)
+		}
+		return nil
+	}
+	ways := []struct {
+		name string
+		do   func() error
+	}{
+		{"frostctl dump --via local", func() error { return run(c.command("dump", "-q", "--via", "local", "-o", out)) }},
+		{"frostctl dump --via frostd", func() error { return run(c.command("dump", "-q", "--via", "frostd", "-o", out)) }},
+		{"dd of the RAM file", func() error {
+			return run(exec.CommandContext(ctx, "dd", "if="+ramFile, "of="+out, "bs=1M", "status=none"))
+		}},
+	}
+	times := make([][]time.Duration, len(ways))
+	for round := range localDumpRounds {
+		for i, w := range ways {
+			os.Remove(out)
+			start := time.Now()
+			if err := w.do(); err != nil {
+				t.Fatalf("round %d, %s: %v", round, w.name, err)
+			}
+			times[i] = append(times[i], time.Since(start))
+			if fi, err := os.Stat(out); err != nil || fi.Size() < int64(size)-(1<<20) {
+				t.Fatalf("round %d, %s: wrote %v (%v)", round, w.name, fi, err)
+			}
+			os.Remove(out)
+		}
+	}
+	ratio := func(a, b int) (med, lo, hi float64) {
+		var rs []float64
+		for r := range localDumpRounds {
+			rs = append(rs, times[b][r].Seconds()/times[a][r].Seconds())
+		}
+		slices.Sort(rs)
+		return rs[len(rs)/2], rs[0], rs[len(rs)-1]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d MiB guest, %d rounds, medians:\n", dumpGuestMB, localDumpRounds)
+	for i, w := range ways {
+		ts := slices.Clone(times[i])
+		slices.Sort(ts)
+		med := ts[len(ts)/2]
+		fmt.Fprintf(&b, "  %-52s %7.3f s  %6.0f MB/s  (rounds %v)\n", w.name, med.Seconds(), float64(size)/med.Seconds()/1e6, times[i])
+	}
+	m, lo, hi := ratio(0, 1)
+	dm, dlo, dhi := ratio(0, 2)
+	fmt.Fprintf(&b, "  local: %.2fx frostd writes (%.2f-%.2f), %.2f of dd (%.2f-%.2f)\n", m, lo, hi, dm, dlo, dhi)
+	t.Log(b.String())
+}
