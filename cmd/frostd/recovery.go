@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/frostvmi/frost/api"
@@ -114,32 +112,6 @@ func (r statusRecorder) Begin(h session.Hold) (func(), error) {
 		return nil, status.Error(codes.FailedPrecondition, re.Error())
 	}
 	return end, err
-}
-
-// recordHealth reports the crash record in the health service: while it
-// cannot be written, the VM services are NOT_SERVING (frostd refuses to
-// hold guests), and the log says so once per change.
-func recordHealth(hs *health.Server, log *slog.Logger) func(error) {
-	var mu sync.Mutex
-	broken := false
-	return func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if (err != nil) == broken {
-			return
-		}
-		broken = err != nil
-		st := healthpb.HealthCheckResponse_SERVING
-		if broken {
-			st = healthpb.HealthCheckResponse_NOT_SERVING
-			log.Error("the crash record cannot be written: frostd refuses to attach or boot until it can (VM services NOT_SERVING)", "error", err)
-		} else {
-			log.Info("the crash record works again: VM services SERVING")
-		}
-		for _, name := range vmServices() {
-			hs.SetServingStatus(name, st)
-		}
-	}
 }
 
 // vmServices are the services that need to hold guests (all but symbols

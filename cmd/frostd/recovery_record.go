@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"google.golang.org/grpc/health"
-
 	"github.com/frostvmi/frost/session"
 )
 
@@ -69,10 +67,11 @@ func (r *crashRecord) recover(reg *session.Registry) <-chan struct{} {
 	return startRecovery(r.holds, r.state, reg, releaser(r.lv.get, session.DefaultReleaseTimeout), r.log)
 }
 
-// useHealth reports the record's state in hs from now on.
-func (r *crashRecord) useHealth(hs *health.Server) {
+// useHealth reports the record's state in the VM services' health from
+// now on.
+func (r *crashRecord) useHealth(vh *vmHealth) {
 	r.mu.Lock()
-	r.health = recordHealth(hs, r.log)
+	r.health = vh.setRecord
 	err := r.lastErr
 	r.mu.Unlock()
 	if err != nil {

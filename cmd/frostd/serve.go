@@ -122,9 +122,10 @@ func serve(ctx context.Context, c *config, log *slog.Logger, ready func(string))
 	for _, name := range append(api.ServiceNames(), "") {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
-	rec.useHealth(hs)
+	vh := newVMHealth(hs, log)
+	rec.useHealth(vh)
 	if conn != nil {
-		watchLibvirt(conn, hs, rec, log)
+		watchLibvirt(conn, vh, log)
 	}
 
 	errc := make(chan error, 1)
@@ -194,37 +195,22 @@ func dialLibvirt(ctx context.Context, c *config, log *slog.Logger) *libvirt.Conn
 	return conn
 }
 
-// watchLibvirt reports the VM services NOT_SERVING while libvirtd is away,
-// and logs each loss and reconnection. Back up, they serve again unless
-// the crash record is what stops them.
-func watchLibvirt(conn *libvirt.Conn, hs *health.Server, rec *crashRecord, log *slog.Logger) {
+// watchLibvirt reports libvirtd's losses and reconnections in the log and
+// in the VM services' health (NOT_SERVING while it is away).
+func watchLibvirt(conn *libvirt.Conn, vh *vmHealth, log *slog.Logger) {
 	var mu sync.Mutex // Watch's first call may race the reconnector's
 	wasUp := true
 	conn.Watch(func(up bool, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		st := healthpb.HealthCheckResponse_SERVING
 		switch {
-		case !up:
-			st = healthpb.HealthCheckResponse_NOT_SERVING
-			if wasUp {
-				log.Error("libvirtd unavailable: reconnecting with backoff (VM services NOT_SERVING)", "libvirt", conn.Target(), "error", err)
-			}
-		case !wasUp:
-			log.Info("libvirtd connected again: VM services SERVING", "libvirt", conn.Target())
+		case !up && wasUp:
+			log.Error("libvirtd unavailable: reconnecting with backoff", "libvirt", conn.Target(), "error", err)
+		case up && !wasUp:
+			log.Info("libvirtd connected again", "libvirt", conn.Target())
 		}
 		wasUp = up
-		if up {
-			rec.mu.Lock()
-			broken := rec.lastErr != nil
-			rec.mu.Unlock()
-			if broken {
-				return // the crash record keeps them NOT_SERVING
-			}
-		}
-		for _, name := range vmServices() {
-			hs.SetServingStatus(name, st)
-		}
+		vh.setLibvirt(up)
 	})
 }
 
