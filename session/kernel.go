@@ -85,7 +85,7 @@ func (s *Session) findLocked(ctx context.Context) (*nt.Opened, error) {
 		k.Translator.Stopped()
 	}
 	s.k.opened = k
-	s.k.found.Store(k)
+	s.setFound(k)
 	return k, nil
 }
 
@@ -221,7 +221,7 @@ func (s *Session) foundTranslator() *translate.Translator {
 // reset is the manager's Reset hook: the old boot's kernel is gone; the
 // next use finds the new one.
 func (s *Session) reset() {
-	s.k.found.Store(nil)
+	s.setFound(nil)
 	s.k.paging.Store(pagingUnknown)
 	// Kernel may hold mu while it waits on the manager, whose loop runs
 	// this hook: never block on mu here.
@@ -277,7 +277,7 @@ func (s *Session) UseKernel(k *nt.Opened) {
 	s.k.mu.Lock()
 	defer s.k.mu.Unlock()
 	s.k.opened = k
-	s.k.found.Store(k)
+	s.setFound(k)
 }
 
 // Translator is the translator for an address space a DTB names: the

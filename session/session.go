@@ -66,6 +66,10 @@ type kernelState struct {
 	mu     sync.Mutex
 	opened *nt.Opened
 	found  atomic.Pointer[nt.Opened]
+	// retired sums the counts of the kernel translators a reset or a new
+	// kernel replaced, so the VM's translation counters never go down.
+	retiredMu sync.Mutex
+	retired   translate.Stats
 	// running is the run state the manager last told (RunState), for a
 	// translator made later.
 	running atomic.Bool
