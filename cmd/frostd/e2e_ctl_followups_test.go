@@ -20,14 +20,18 @@ import (
 // runs every way once, alternating.
 const localDumpRounds = 5
 
-// TestLocalMemoryCtlOnLibvirt drives frostctl's local-memory paths
-// against a real frostd and mini-NT under libvirt: a dump copied by
+// TestCtlFollowupsOnLibvirt drives frostctl's newer commands against a
+// real frostd and mini-NT under libvirt. A pause lapses when its lease is
+// not renewed (frostd resumes the guest) and a lapsed lease cannot be
+// renewed; pause --keep keeps the guest stopped past its lease and
+// resumes it at the end of its input; break --kind arms the kind asked
+// for (under TCG no breakpoint is visible to the guest). A dump copied by
 // frostctl from the read-only mapping of guest RAM (--via local) is byte
 // for byte the file frostd writes, as an ELF core and raw, at the same stop; and read
 // --physical through the mapping prints what frostd's gRPC read prints.
 // With -bench DumpLocal it also times the local dump against frostd's
 // and dd of the RAM file (benchLocalDump).
-func TestLocalMemoryCtlOnLibvirt(t *testing.T) {
+func TestCtlFollowupsOnLibvirt(t *testing.T) {
 	guestDir := requireE2E(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -47,6 +51,85 @@ func TestLocalMemoryCtlOnLibvirt(t *testing.T) {
 	d.waitSerial(t, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
 	c := &ctl{bin: buildFrostctlBinary(t), sock: fd.sock, vm: d.name, home: t.TempDir()}
 	cpu := pb.NewCPUServiceClient(fd.cc)
+
+	vms := pb.NewVMServiceClient(fd.cc)
+	running := func() bool {
+		r, err := vms.GetVM(ctx, &pb.GetVMRequest{Vm: d.name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetVm().GetRunning()
+	}
+	waitRunning := func(what string) {
+		for deadline := time.Now().Add(60 * time.Second); !running(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the guest is still stopped", what)
+			}
+		}
+	}
+
+	t.Run("pause lease lapses", func(t *testing.T) {
+		out := c.must(t, "pause", "--lease", "2s")
+		id := leaseID(t, out)
+		if running() {
+			t.Fatalf("running after pause:\n%s", out)
+		}
+		if out := c.must(t, "pause", "--renew", id, "--lease", "2s"); !strings.Contains(out, "renewed lease "+id) {
+			t.Errorf("renew:\n%s", out)
+		}
+		waitRunning("an unrenewed lease")
+		if _, errOut, code := c.run(t, "pause", "--renew", id); code == 0 || !strings.Contains(errOut, "renewing lease "+id) {
+			t.Errorf("renewing a lapsed lease: exit %d, %s", code, errOut)
+		}
+		if running := running(); !running {
+			t.Errorf("a refused renewal stopped the guest")
+		}
+	})
+
+	t.Run("pause --keep", func(t *testing.T) {
+		cmd := c.command("pause", "--keep", "--lease", "1s")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out syncBuffer // written by exec's copy while the test reads it
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "renewing until"); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("pause --keep printed no lease:\n%s", out.String())
+			}
+		}
+		// Three leases' time: only renewals keep it stopped so long.
+		time.Sleep(3 * time.Second)
+		if running() {
+			t.Errorf("the guest ran while pause --keep renewed its lease:\n%s", out.String())
+		}
+		in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("pause --keep at end of input: %v\n%s", err, out.String())
+		}
+		if !running() || !strings.Contains(out.String(), d.name+" running") {
+			t.Errorf("not resumed at end of input:\n%s", out.String())
+		}
+	})
+
+	t.Run("break --kind", func(t *testing.T) {
+		for _, kind := range []string{"software", "hardware"} {
+			out := c.must(t, "break", "--persist", "--kind", kind, "nt!NtWriteFile")
+			if !strings.Contains(out, "armed as "+kind) || strings.Contains(out, "visible to the guest") {
+				t.Errorf("--kind %s under TCG:\n%s", kind, out)
+			}
+			list := c.must(t, "breakpoints")
+			if !strings.Contains(list, "Visible") || !strings.Contains(list, kind+"  no") {
+				t.Errorf("breakpoints after --kind %s:\n%s", kind, list)
+			}
+			id := strings.Fields(strings.Split(out, "\n")[1])[0]
+			c.must(t, "clear", id)
+		}
+	})
 
 	t.Run("local equals frostd's", func(t *testing.T) {
 		// One stop for every file and read, so they show the same moment.
@@ -93,6 +176,17 @@ func TestLocalMemoryCtlOnLibvirt(t *testing.T) {
 	if benchRequested("DumpLocal") {
 		benchLocalDump(ctx, t, c, d, dir)
 	}
+}
+
+// leaseID is the lease pause printed ("paused under lease ID: ...").
+func leaseID(t *testing.T, out string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "paused under lease ")
+	id, _, ok2 := strings.Cut(rest, ":")
+	if !ok || !ok2 || id == "" {
+		t.Fatalf("pause printed no lease:\n%s", out)
+	}
+	return id
 }
 
 // benchLocalDump times, alternating in every round, a consistent ELF
