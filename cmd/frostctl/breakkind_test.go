@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
@@ -33,6 +34,24 @@ func TestBreakKind(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("breakKind(%q, hw=%v) = %v, %v; want %v", tc.s, tc.hw, got, err, tc.want)
+		}
+	}
+}
+
+// TestFlagValueCompletion: tab after break --kind and dump --via offers
+// the words those flags take.
+func TestFlagValueCompletion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"break", "--kind", ""}, []string{"auto", "hardware", "software"}},
+		{[]string{"dump", "--via", ""}, []string{"auto", "frostd", "local", "stream"}},
+		{[]string{"dump", "--format", ""}, []string{"elf", "raw"}},
+	} {
+		words, _ := complete(t, tc.args...)
+		if !slices.Equal(words, tc.want) {
+			t.Errorf("frostctl %v<TAB>: %q, want %q", tc.args, words, tc.want)
 		}
 	}
 }

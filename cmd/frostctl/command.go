@@ -164,6 +164,9 @@ func (c *cli) cobra(cmd command) *cobra.Command {
 		}
 		return run(cb.Context(), args)
 	}
+	for flag, values := range flagValues[cmd.name] {
+		cc.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+	}
 	if cmd.complete != nil {
 		cc.ValidArgsFunction = func(cb *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			names := cmd.complete(c, cb, args, toComplete)
@@ -178,6 +181,12 @@ func (c *cli) cobra(cmd command) *cobra.Command {
 		}
 	}
 	return cc
+}
+
+// flagValues are the words a command's flags take, for completion.
+var flagValues = map[string]map[string][]string{
+	"break": {"kind": {"auto", "hardware", "software"}},
+	"dump":  {"via": {viaAuto, viaFile, viaLocal, viaStream}, "format": {"elf", "raw"}},
 }
 
 func indent(example string) string {
