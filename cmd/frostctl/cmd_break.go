@@ -31,9 +31,11 @@ while one is free); hardware takes a debug register or fails; software
 spares the debug registers but, under KVM, writes 0xCC into guest code,
 which the guest (and Windows' kernel patch protection) can see, so frostd
 allows it only when started with --allow-software-breakpoints. frostctl
-prints the kind armed, and says when the guest can see the breakpoint. --stop holds the guest at the first hit and gives a
-prompt (regs, stack, disasm, read, step, continue), or runs --exec's
-commands; the guest is let go however frostctl ends.`,
+prints the kind armed, and says when the guest can see the breakpoint.
+
+--stop holds the guest at the first hit and gives a prompt (regs, stack,
+disasm, read, step, continue), or runs --exec's commands; the guest is
+let go however frostctl ends.`,
 			example: "frostctl break --vm win10 'nt!NtWriteFile' --process writer.exe\n" +
 				"frostctl break --vm win10 'ntdll!NtWriteFile' --pid 420 --stop --exec 'regs; stack; continue'\n" +
 				"frostctl break --vm win10 --dtb 1aa000 0x401000\n" +
@@ -116,10 +118,10 @@ func breakSpec(where string, f *pb.BreakpointFilter, kind pb.BreakpointKind) *pb
 func cmdBreak(c *cli, fs *pflag.FlagSet) runFunc {
 	ff := addFilterFlags(fs)
 	persist := fs.Bool("persist", false, "leave the breakpoint set after frostctl exits (see clear)")
-	kindFlag := fs.String("kind", "auto", "how to arm it: `auto`, hardware (a debug register) or software (0xCC: visible to the guest under KVM)")
+	kindFlag := fs.String("kind", "auto", "`kind` of breakpoint: auto, hardware (a debug register) or software (0xCC: visible to the guest under KVM)")
 	hw := fs.Bool("hw", false, "the same as --kind hardware")
 	fs.MarkDeprecated("hw", "use --kind hardware")
-	hold := fs.Duration("hold", 0, "hold the guest at each hit until acknowledged, at most this `long` (frostctl acks after printing)")
+	hold := fs.Duration("hold", 0, "hold the guest at each hit until acknowledged, at most this `duration` (frostctl acks after printing)")
 	stack := fs.Bool("stack", false, "unwind the call stack at each hit and print it")
 	ret := fs.Bool("return", false, "also stop at each hit call's return (same thread; rax holds the result), printed as a return hit")
 	stop := fs.Bool("stop", false, "hold the guest at the first hit and give a prompt (regs, stack, disasm, read, step, continue)")

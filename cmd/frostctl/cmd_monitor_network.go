@@ -24,7 +24,7 @@ func cmdMonitorNetwork(c *cli, fs *pflag.FlagSet) runFunc {
 	stack := fs.Bool("stack", false, "print the calling thread's stack under each frame")
 	file := fs.StringP("write", "w", "", "also write the frames to this pcapng `file` (Wireshark, tshark)")
 	count := fs.Uint64("count", 0, "stop after this many frames (0: until ^C)")
-	dur := fs.Duration("duration", 0, "stop after this `long` (0: until ^C)")
+	dur := fs.Duration("duration", 0, "stop after this `duration` (0: until ^C)")
 	return func(ctx context.Context, pos []string) error {
 		req := &pb.MonitorNetworkRequest{Vm: c.vm, Processes: procs, Filter: *expr, Stack: *stack, IncludeFrames: *file != "" || c.json}
 		for _, s := range pids {

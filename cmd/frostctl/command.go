@@ -64,8 +64,10 @@ func (c *cli) root() *cobra.Command {
 		Long: `frostctl drives frostd, Frost's daemon: virsh's verbs for VMs (vms, attach,
 pause), WinDbg's for what is inside them (ps, read, break, stack, symbols).
 
-Every command prints a table for people by default, and with --json the
-API's messages for scripts (one object per line for streams). Commands
+Every command prints a table for people by default, and with --json
+JSON for scripts (hex address strings, every field, enum names; one
+object per line for streams; --json=proto for the API's own messages).
+Commands
 about a VM take --vm NAME, default $FROST_VM. Addresses are hex as in
 WinDbg (0x optional, a backtick may split the halves).`,
 		Example: `  frostctl vms
