@@ -38,6 +38,10 @@ type Registry struct {
 	// rec writes holds down before they begin (the state file and the
 	// guard); nil records nothing.
 	rec Recorder
+	// unreleased are VMs whose detach failed: forgotten here, so a new
+	// Attach can take the domain over (and clean it), but still recorded
+	// until one succeeds; each holds the end of its record.
+	unreleased map[string]func()
 }
 
 // NewRegistry makes an empty registry. observe, if not nil, is called with
