@@ -14,7 +14,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/...
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=auto -o bin/ ./cmd/...
 
 FROM debian:bookworm-slim
 # ca-certificates: symbol servers are reached over HTTPS.

@@ -23,8 +23,11 @@ guest:
 	$(MAKE) -C $(GUEST_DIR)
 
 # BUILD_CMD is the one command that builds the programs; the Dockerfile's
-# build stage runs the same (a test in cmd/frostd checks it).
-BUILD_CMD := CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+# build stage runs the same (a test in cmd/frostd checks it). -buildvcs=auto
+# stamps the commit into both binaries (frostctl --version shows frostctl's
+# and frostd's) even where GOFLAGS turns stamping off, and builds without
+# it where there is no .git (a Docker context).
+BUILD_CMD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o bin/ ./cmd/...
 
 build:
 	$(GO) build ./...
