@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"io"
 	"net"
 	"path/filepath"
@@ -51,7 +52,9 @@ func (g *benchGuest) benchRead(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cpu := pb.NewCPUServiceClient(g.cc)
-	if _, err := cpu.Pause(ctx, &pb.PauseRequest{Vm: benchVM}); err != nil {
+	// The longest lease (10 min) outlasts the benchmark's 5 min: a
+	// shorter one would lapse and resume the guest mid-measure.
+	if _, err := cpu.Pause(ctx, &pb.PauseRequest{Vm: benchVM, Lease: durationpb.New(10 * time.Minute)}); err != nil {
 		b.Fatal(err)
 	}
 	defer cpu.Resume(context.WithoutCancel(ctx), &pb.ResumeRequest{Vm: benchVM})
