@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"io"
 	"net"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
