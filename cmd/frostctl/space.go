@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+
 	"github.com/spf13/pflag"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
