@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -147,4 +148,17 @@ func addr(v uint64) string {
 		return fmt.Sprintf("%08x`%08x", v>>32, v&0xffffffff)
 	}
 	return fmt.Sprintf("%08x", v)
+}
+
+// call makes one unary call on the command's connection, under the
+// deadline every unary call gets: most commands are exactly this.
+func call[Resp any](ctx context.Context, c *cli, do func(context.Context, *grpc.ClientConn) (Resp, error)) (Resp, error) {
+	cc, err := c.client()
+	if err != nil {
+		var none Resp
+		return none, err
+	}
+	ctx, cancel := unaryCtx(ctx)
+	defer cancel()
+	return do(ctx, cc)
 }

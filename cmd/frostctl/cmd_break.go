@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -309,13 +310,9 @@ func filterText(f *pb.BreakpointFilter) string {
 
 func cmdBreakpoints(c *cli, fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewBreakpointServiceClient(cc).ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: c.vm})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListBreakpointsResponse, error) {
+			return pb.NewBreakpointServiceClient(cc).ListBreakpoints(ctx, &pb.ListBreakpointsRequest{Vm: c.vm})
+		})
 		if err != nil {
 			return err
 		}
@@ -329,13 +326,9 @@ func cmdClear(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewBreakpointServiceClient(cc).ClearBreakpoint(ctx, &pb.ClearBreakpointRequest{Vm: c.vm, Id: id})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ClearBreakpointResponse, error) {
+			return pb.NewBreakpointServiceClient(cc).ClearBreakpoint(ctx, &pb.ClearBreakpointRequest{Vm: c.vm, Id: id})
+		})
 		if err != nil {
 			return err
 		}

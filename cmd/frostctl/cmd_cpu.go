@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -34,13 +35,9 @@ func init() {
 
 func cmdResume(c *cli, fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewCPUServiceClient(cc).Resume(ctx, &pb.ResumeRequest{Vm: c.vm})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ResumeResponse, error) {
+			return pb.NewCPUServiceClient(cc).Resume(ctx, &pb.ResumeRequest{Vm: c.vm})
+		})
 		if err != nil {
 			return err
 		}
@@ -55,13 +52,9 @@ func cmdStep(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewCPUServiceClient(cc).Step(ctx, &pb.StepRequest{Vm: c.vm, Cpu: cpu})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.StepResponse, error) {
+			return pb.NewCPUServiceClient(cc).Step(ctx, &pb.StepRequest{Vm: c.vm, Cpu: cpu})
+		})
 		if err != nil {
 			return err
 		}
@@ -80,13 +73,9 @@ func cmdRegs(c *cli, fs *pflag.FlagSet) runFunc {
 			}
 			req.Cpu = &n
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewCPUServiceClient(cc).GetRegisters(ctx, req)
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.GetRegistersResponse, error) {
+			return pb.NewCPUServiceClient(cc).GetRegisters(ctx, req)
+		})
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -33,13 +34,9 @@ func init() {
 
 func cmdPs(c *cli, fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewProcessServiceClient(cc).ListProcesses(ctx, &pb.ListProcessesRequest{Vm: c.vm})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListProcessesResponse, error) {
+			return pb.NewProcessServiceClient(cc).ListProcesses(ctx, &pb.ListProcessesRequest{Vm: c.vm})
+		})
 		if err != nil {
 			return err
 		}
@@ -80,13 +77,9 @@ func cmdThreads(c *cli, fs *pflag.FlagSet) runFunc {
 			}
 			req.Pid = &p
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewProcessServiceClient(cc).ListThreads(ctx, req)
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListThreadsResponse, error) {
+			return pb.NewProcessServiceClient(cc).ListThreads(ctx, req)
+		})
 		if err != nil {
 			return err
 		}
@@ -160,13 +153,9 @@ func cmdHandles(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewProcessServiceClient(cc).ListHandles(ctx, &pb.ListHandlesRequest{Vm: c.vm, Pid: pid})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListHandlesResponse, error) {
+			return pb.NewProcessServiceClient(cc).ListHandles(ctx, &pb.ListHandlesRequest{Vm: c.vm, Pid: pid})
+		})
 		if err != nil {
 			return err
 		}
@@ -189,13 +178,9 @@ func cmdVads(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewProcessServiceClient(cc).ListVads(ctx, &pb.ListVadsRequest{Vm: c.vm, Pid: pid})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListVadsResponse, error) {
+			return pb.NewProcessServiceClient(cc).ListVads(ctx, &pb.ListVadsRequest{Vm: c.vm, Pid: pid})
+		})
 		if err != nil {
 			return err
 		}

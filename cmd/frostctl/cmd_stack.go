@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -39,13 +40,9 @@ func cmdStack(c *cli, fs *pflag.FlagSet) runFunc {
 			}
 			req.Cpu = &n
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewCPUServiceClient(cc).GetStack(ctx, req)
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.GetStackResponse, error) {
+			return pb.NewCPUServiceClient(cc).GetStack(ctx, req)
+		})
 		if err != nil {
 			return err
 		}

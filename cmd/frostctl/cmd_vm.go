@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -44,13 +45,9 @@ func domainState(s pb.DomainState) string {
 
 func cmdVMs(c *cli, fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewVMServiceClient(cc).ListDomains(ctx, &pb.ListDomainsRequest{})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListDomainsResponse, error) {
+			return pb.NewVMServiceClient(cc).ListDomains(ctx, &pb.ListDomainsRequest{})
+		})
 		if err != nil {
 			return err
 		}
@@ -75,13 +72,9 @@ func cmdVMs(c *cli, fs *pflag.FlagSet) runFunc {
 
 func cmdAttach(c *cli, fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewVMServiceClient(cc).Attach(ctx, &pb.AttachRequest{Name: pos[0]})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.AttachResponse, error) {
+			return pb.NewVMServiceClient(cc).Attach(ctx, &pb.AttachRequest{Name: pos[0]})
+		})
 		if err != nil {
 			return err
 		}
@@ -98,13 +91,9 @@ func cmdDetach(c *cli, fs *pflag.FlagSet) runFunc {
 		if vm == "" {
 			return errors.New("no VM named: give NAME, --vm NAME or set FROST_VM")
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewVMServiceClient(cc).Detach(ctx, &pb.DetachRequest{Vm: vm})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.DetachResponse, error) {
+			return pb.NewVMServiceClient(cc).Detach(ctx, &pb.DetachRequest{Vm: vm})
+		})
 		if err != nil {
 			return err
 		}
@@ -115,13 +104,9 @@ func cmdDetach(c *cli, fs *pflag.FlagSet) runFunc {
 func cmdState(c *cli, fs *pflag.FlagSet) runFunc {
 	find := fs.Bool("find-kernel", false, "look for the guest's Windows kernel now, even if an earlier search found none\n(stops a running guest for a moment)")
 	return func(ctx context.Context, pos []string) error {
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: c.vm, FindKernel: *find})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.GetVMResponse, error) {
+			return pb.NewVMServiceClient(cc).GetVM(ctx, &pb.GetVMRequest{Vm: c.vm, FindKernel: *find})
+		})
 		if err != nil {
 			return err
 		}

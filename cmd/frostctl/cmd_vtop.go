@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 
 	pb "github.com/frostvmi/frost/proto/frost/v1"
 )
@@ -39,13 +40,9 @@ func cmdVtop(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewMemoryServiceClient(cc).Translate(ctx, &pb.TranslateRequest{Vm: c.vm, Space: space, Address: va})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.TranslateResponse, error) {
+			return pb.NewMemoryServiceClient(cc).Translate(ctx, &pb.TranslateRequest{Vm: c.vm, Space: space, Address: va})
+		})
 		if err != nil {
 			return err
 		}
@@ -110,13 +107,9 @@ func cmdVadmap(c *cli, fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cc, err := c.client()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := unaryCtx(ctx)
-		defer cancel()
-		resp, err := pb.NewMemoryServiceClient(cc).VadMap(ctx, &pb.VadMapRequest{Vm: c.vm, Space: space, Start: start, End: end})
+		resp, err := call(ctx, c, func(ctx context.Context, cc *grpc.ClientConn) (*pb.VadMapResponse, error) {
+			return pb.NewMemoryServiceClient(cc).VadMap(ctx, &pb.VadMapRequest{Vm: c.vm, Space: space, Start: start, End: end})
+		})
 		if err != nil {
 			return err
 		}

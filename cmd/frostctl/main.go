@@ -3,8 +3,9 @@
 //
 //	frostctl [global flags] COMMAND [flags] [args]
 //
-// Every command prints a human table by default and the API's own messages
-// as JSON with --json, for scripts (docs/frostctl-json.md). A command whose
+// Every command prints a human table by default and, with --json, JSON for
+// scripts (docs/frostctl-json.md; --json=proto prints the API's own
+// messages). A command whose
 // backend has not landed in the frostd it talks to prints the server's
 // "not available yet" error. Dispatch, flags, help, shell completion and
 // man pages come from cobra, which kubectl, etcdctl and docker use: flags
