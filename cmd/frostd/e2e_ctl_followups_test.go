@@ -39,16 +39,7 @@ func TestCtlFollowupsOnLibvirt(t *testing.T) {
 	bin := buildFrostd(t)
 	d := defineDomainWith(ctx, t, conn, minint.Config{GuestDir: guestDir, WriterPeriodMS: 250, MemoryMB: dumpGuestMB})
 	dir := t.TempDir()
-	fd := startFrostd(t, bin, dir, guestDir, "frostd-1.log")
-	defer func() {
-		if t.Failed() {
-			t.Logf("frostd log:\n%s", fd.output())
-		}
-	}()
-	if st := bootWithWinboot(ctx, t, fd.cc, d); !st.GetSuccess() {
-		t.Fatalf("boot: %v", st)
-	}
-	d.waitSerial(t, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	fd := bootedFrostd(ctx, t, bin, dir, guestDir, d)
 	c := &ctl{bin: buildFrostctlBinary(t), sock: fd.sock, vm: d.name, home: t.TempDir()}
 	cpu := pb.NewCPUServiceClient(fd.cc)
 

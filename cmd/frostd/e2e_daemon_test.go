@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,4 +125,22 @@ func (f *frostdProc) stop(t testing.TB) error {
 		t.Errorf("frostd did not stop on SIGTERM:\n%s", f.output())
 		return fmt.Errorf("killed after SIGTERM was ignored")
 	}
+}
+
+// bootedFrostd is the start every end-to-end test of a booted mini-NT
+// shares: frostd (bin) on dir, d booted through it with winboot, and the
+// guest's ready line seen. frostd's log is printed if the test fails.
+func bootedFrostd(ctx context.Context, t *testing.T, bin, dir, guestDir string, d *testDomain, extra ...string) *frostdProc {
+	t.Helper()
+	fd := startFrostd(t, bin, dir, guestDir, "frostd-1.log", extra...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("frostd log:\n%s", fd.output())
+		}
+	})
+	if st := bootWithWinboot(ctx, t, fd.cc, d); !st.GetSuccess() {
+		t.Fatalf("boot: %v", st)
+	}
+	d.waitSerial(t, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	return fd
 }

@@ -47,16 +47,7 @@ func TestProcessDumpOnLibvirt(t *testing.T) {
 	bin := buildFrostd(t)
 	d := defineDomain(ctx, t, conn, guestDir)
 	dir := t.TempDir()
-	fd := startFrostd(t, bin, dir, guestDir, "frostd-1.log")
-	defer func() {
-		if t.Failed() {
-			t.Logf("frostd log:\n%s", fd.output())
-		}
-	}()
-	if st := bootWithWinboot(ctx, t, fd.cc, d); !st.GetSuccess() {
-		t.Fatalf("boot: %v", st)
-	}
-	d.waitSerial(t, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	fd := bootedFrostd(ctx, t, bin, dir, guestDir, d)
 	writer := guestPIDs(t, d)["writer.exe"]
 	if writer == 0 {
 		t.Fatal("the guest reported no writer.exe")

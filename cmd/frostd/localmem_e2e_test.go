@@ -38,11 +38,7 @@ func TestLocalMemoryOnMiniNT(t *testing.T) {
 	defer cancel()
 	conn := setupLibvirt(ctx, t)
 	d := defineDomainWith(ctx, t, conn, minint.Config{GuestDir: guestDir})
-	fd := startFrostd(t, buildFrostd(t), t.TempDir(), guestDir, "frostd.log")
-	if st := bootWithWinboot(ctx, t, fd.cc, d); !st.GetSuccess() {
-		t.Fatalf("boot: %v", st)
-	}
-	d.waitSerial(t, "ready", func(l string) bool { return strings.Contains(l, "frost-guest: ready") })
+	fd := bootedFrostd(ctx, t, buildFrostd(t), t.TempDir(), guestDir, d)
 	sw, ok := d.report(t).First("swapper")
 	if !ok {
 		t.Fatal("no swapper line")
